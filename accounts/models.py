@@ -1,0 +1,311 @@
+"""The service-account registry: utilities, programs (CCAs), phases, tariffs, products, accounts.
+
+Enrollment status is written only by `accounts.services.status`; every change leaves a
+`StatusChange` row (who, when, channel, why) in the same transaction.
+"""
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class CustomerClass(models.TextChoices):
+    """The seven classes of the implementation plan (seed 004, ch. 9)."""
+
+    RESIDENTIAL = "residential", "Residential"
+    SMALL_COMMERCIAL = "small_commercial", "Small commercial"
+    MEDIUM_COMMERCIAL = "medium_commercial", "Medium commercial"
+    LARGE_COMMERCIAL = "large_commercial", "Large commercial"
+    INDUSTRIAL = "industrial", "Industrial"
+    STREET_LIGHTING = "street_lighting", "Street lighting"
+    AGRICULTURAL = "agricultural", "Agricultural & pumping"
+
+
+class Status(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    NOTIFIED = "notified", "Notified"
+    ENROLLED = "enrolled", "Enrolled"
+    PARTICIPANT = "participant", "Participant"
+    OPTED_OUT_PRE = "opted_out_pre", "Opted out before enrollment"
+    OPTED_OUT_FREE = "opted_out_free", "Opted out in the free window"
+    TERMINATED = "terminated", "Terminated after the free window"
+    MOVED_OUT = "moved_out", "Moved out of the territory"
+    RETURNED_BUNDLED = "returned_bundled", "Returned to bundled service"
+    REJOINED = "rejoined", "Rejoined"
+
+
+class Channel(models.TextChoices):
+    """How a change reached us. Customer channels first, then staff and machine ones."""
+
+    WEB = "web", "Web form"
+    IVR = "ivr", "Telephone (IVR)"
+    PHONE = "phone", "Call-centre agent"
+    REPLY_CARD = "reply_card", "Reply card"
+    UTILITY_TRANSFER = "utility_transfer", "Utility call-centre transfer"
+    EMAIL = "email", "E-mail"
+    API = "api", "API"
+    ADMIN = "admin", "Staff (admin)"
+    IMPORT = "import", "Data import"
+    MAIL_HOUSE = "mail_house", "Mail-house report"
+    UTILITY = "utility", "Utility file"
+    SYSTEM = "system", "Scheduled task"
+
+
+class Utility(models.Model):
+    code = models.SlugField(max_length=16, unique=True, help_text="Short code, e.g. SCE, PGE, SDGE.")
+    name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=32, blank=True)
+    website = models.URLField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "utilities"
+        ordering = ["code"]
+
+    def __str__(self):
+        return self.name
+
+
+class Program(models.Model):
+    """A CCA's program and the settings domain.md says vary between programs."""
+
+    class CutoffUnit(models.TextChoices):
+        CALENDAR = "calendar", "Calendar days"
+        BUSINESS = "business", "Business days"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    short_name = models.CharField(max_length=60, blank=True)
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="programs")
+    phone = models.CharField(max_length=32, blank=True, help_text="Customer service number (E.164).")
+    ivr_phone = models.CharField(max_length=32, blank=True, help_text="Opt-out line (E.164).")
+    tty_phone = models.CharField(max_length=32, blank=True)
+    call_centre_phone = models.CharField(max_length=32, blank=True, help_text="Where the IVR transfers a caller who asks for an agent.")
+    website = models.URLField(blank=True)
+    email = models.EmailField(blank=True)
+    return_address = models.TextField(blank=True, help_text="Printed on mailers; returns come back here.")
+    languages = models.JSONField(default=list, blank=True, help_text="ISO 639-1 codes of the languages notices are published in.")
+
+    # Settings (domain.md): the defaults are those of seed 004 and its notes.
+    free_window_days = models.PositiveSmallIntegerField(default=60)
+    cutoff_days = models.PositiveSmallIntegerField(default=15, help_text="Days before a meter read an opt-out must arrive to count for it.")
+    cutoff_unit = models.CharField(max_length=10, choices=CutoffUnit.choices, default=CutoffUnit.CALENDAR)
+    min_bundled_stay_months = models.PositiveSmallIntegerField(default=12)
+    participant_after_days = models.PositiveSmallIntegerField(default=30, help_text="Days after the last notice when a customer becomes a full participant.")
+    accept_optouts_before_notice = models.BooleanField(default=True)
+    optout_refusal_message = models.TextField(blank=True, help_text="Said to a customer whose opt-out arrives before the notice period opens.")
+    reentry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    large_customer_entry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    confirmation_days = models.PositiveSmallIntegerField(default=7)
+    mail_lead_business_days = models.PositiveSmallIntegerField(default=3, help_text="Business days before the mail date that a batch is built.")
+    notice_rule_set = models.CharField(max_length=40, default="ca_rule23", help_text="Code of the notice rule set this program follows.")
+    mailer_id = models.CharField(max_length=9, blank=True, help_text="USPS Mailer ID for Intelligent Mail barcodes (6 or 9 digits).")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Phase(models.Model):
+    class Rule(models.TextChoices):
+        FILE = "file", "As given in the eligible-customer file"
+        CUSTOMER_CLASS = "customer_class", "By customer class"
+        RATE_SCHEDULE = "rate_schedule", "By rate schedule"
+        CITY = "city", "By service city"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="phases")
+    name = models.CharField(max_length=60)
+    number = models.PositiveSmallIntegerField(default=1)
+    enrollment_start = models.DateField(help_text="First day of the enrollment window; each account enrolls on its first meter read inside the window.")
+    enrollment_end = models.DateField()
+    rule = models.CharField(max_length=20, choices=Rule.choices, default=Rule.FILE)
+    rule_values = models.JSONField(default=list, blank=True, help_text="Classes, rate schedules or cities assigned to this phase.")
+    notices_scheduled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["program", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="phase_name_unique"),
+            models.CheckConstraint(condition=models.Q(enrollment_end__gte=models.F("enrollment_start")), name="phase_window_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.program.slug} / {self.name}"
+
+
+class RateSchedule(models.Model):
+    """A utility tariff; the code decides the customer class."""
+
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="rate_schedules")
+    code = models.CharField(max_length=32)
+    customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["utility", "code"]
+        constraints = [models.UniqueConstraint(fields=["utility", "code"], name="rate_schedule_unique")]
+
+    def __str__(self):
+        return self.code
+
+
+class Product(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="products")
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=100)
+    renewable_pct = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    carbon_free_pct = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0"))
+    is_default = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["program", "-is_default", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "code"], name="product_code_unique"),
+            models.UniqueConstraint(fields=["program"], condition=models.Q(is_default=True), name="one_default_product"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ReadDate(models.Model):
+    """One scheduled meter read of one read cycle (the utility's meter-read schedule)."""
+
+    utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="read_dates")
+    read_cycle = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(99)])
+    read_date = models.DateField()
+
+    class Meta:
+        ordering = ["utility", "read_cycle", "read_date"]
+        constraints = [models.UniqueConstraint(fields=["utility", "read_cycle", "read_date"], name="read_date_unique")]
+
+    def __str__(self):
+        return f"cycle {self.read_cycle} {self.read_date}"
+
+
+class ImportRun(models.Model):
+    """One load of a utility file: who, when, what file, what came of it."""
+
+    class Kind(models.TextChoices):
+        ACCOUNTS = "accounts", "Eligible customers"
+        READ_SCHEDULE = "read_schedule", "Meter-read schedule"
+        MOVES = "moves", "Moves"
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        LOADED = "loaded", "Loaded"
+        REJECTED = "rejected", "Rejected (nothing written)"
+        PARTIAL = "partial", "Loaded, bad rows skipped"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="import_runs")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    file_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, blank=True)
+    actor = models.CharField(max_length=150, help_text="User or process that ran the import.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RUNNING)
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    status_kept = models.PositiveIntegerField(default=0, help_text="Rows whose status would have moved the account backwards or re-enrolled it; the status was kept.")
+    reject_file = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.file_name} ({self.started_at:%Y-%m-%d %H:%M})"
+
+
+class ServiceAccount(models.Model):
+    """A service agreement: the unit of enrollment."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="accounts")
+    account_number = models.CharField(max_length=32)
+    customer_name = models.CharField(max_length=200)
+    service_address = models.CharField(max_length=200)
+    service_city = models.CharField(max_length=100)
+    service_zip = models.CharField(max_length=10)
+    mailing_address = models.CharField(max_length=200)
+    mailing_city = models.CharField(max_length=100)
+    mailing_state = models.CharField(max_length=2)
+    mailing_zip = models.CharField(max_length=10)
+    customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
+    rate_schedule = models.CharField(max_length=32)
+    read_cycle = models.PositiveSmallIntegerField()
+    language = models.CharField(max_length=5, default="en")
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164")
+    care = models.BooleanField(default=False)
+    nem = models.BooleanField(default=False)
+    medical_baseline = models.BooleanField(default=False)
+    direct_access = models.BooleanField(default=False)
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ELIGIBLE)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    enrollment_date = models.DateField(null=True, blank=True, help_text="Date CCA service starts (a meter-read date).")
+    service_start_date = models.DateField(null=True, blank=True, help_text="For new customers: when utility service started.")
+    opt_out_code = models.CharField(max_length=12, unique=True, help_text="Personal code printed on mailers.")
+    # Upper-cased name + service address + ZIP, so an opted-out customer who reappears under a
+    # new account number at the same premises is recognised (domain.md: never re-enroll).
+    customer_key = models.CharField(max_length=64, db_index=True)
+    address_needs_repair = models.BooleanField(default=False)
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "account_number"]
+        constraints = [models.UniqueConstraint(fields=["program", "account_number"], name="account_number_unique")]
+        # Name and address search use trigram indexes on PostgreSQL (migration 0002; docs/admin.md).
+        indexes = [
+            models.Index(fields=["program", "status"], name="account_program_status"),
+            models.Index(fields=["program", "phase", "read_cycle"], name="account_phase_cycle"),
+            models.Index(fields=["phone"], name="account_phone"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_number} {self.customer_name}"
+
+    @property
+    def is_opted_out(self) -> bool:
+        return self.status in OPTED_OUT_STATUSES
+
+
+OPTED_OUT_STATUSES = frozenset(
+    {Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED}
+)
+ACTIVE_STATUSES = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
+
+
+class StatusChange(models.Model):
+    """Audit row for one enrollment-status change. Written only by accounts.services.status."""
+
+    account = models.ForeignKey(ServiceAccount, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, blank=True, help_text="Blank when the account was created.")
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="User name or process, kept even if the user is removed.")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["account", "at", "id"]
+        indexes = [models.Index(fields=["account", "at"], name="statuschange_account_at")]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.from_status or '—'} → {self.to_status}"

@@ -1,0 +1,1 @@
+"""Notices: rule sets, scheduled notices, mail batches (issue: notice engine)."""
