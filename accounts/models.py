@@ -309,3 +309,44 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.account_id}: {self.from_status or '—'} → {self.to_status}"
+
+
+class FeeSchedule(models.Model):
+    """Termination fee for one class from a date on: administrative fee + cost recovery charge.
+
+    Rows are never edited once in force; a change is a new row with a later effective date, so
+    a fee assessed (and the notices that disclosed it) can always be traced to the row used.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="fee_schedules")
+    customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
+    effective_from = models.DateField()
+    admin_fee = models.DecimalField(max_digits=10, decimal_places=2)
+    cost_recovery_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"), help_text="Set yearly by the board (seed 004 ch. 9).")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["program", "customer_class", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "customer_class", "effective_from"], name="fee_schedule_unique"),
+            models.CheckConstraint(condition=models.Q(admin_fee__gte=0) & models.Q(cost_recovery_charge__gte=0), name="fee_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_customer_class_display()} from {self.effective_from}: {self.total}"
+
+    @property
+    def total(self) -> Decimal:
+        return self.admin_fee + self.cost_recovery_charge
+
+
+# Seed 004 ch. 9: administrative fee by class (the default schedule).
+DEFAULT_ADMIN_FEES = {
+    CustomerClass.RESIDENTIAL: Decimal("5.00"),
+    CustomerClass.SMALL_COMMERCIAL: Decimal("5.00"),
+    CustomerClass.MEDIUM_COMMERCIAL: Decimal("10.00"),
+    CustomerClass.LARGE_COMMERCIAL: Decimal("25.00"),
+    CustomerClass.INDUSTRIAL: Decimal("25.00"),
+    CustomerClass.STREET_LIGHTING: Decimal("10.00"),
+    CustomerClass.AGRICULTURAL: Decimal("10.00"),
+}
