@@ -26,3 +26,67 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+# --- browser tests -------------------------------------------------------------------------
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make around
+# it are still synchronous, so Django's async-safety guard is lifted for the test process only.
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "screenshots")
+
+
+def _chromium_path():
+    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium. Missing in CI is a failure, not a skip (.ci/run installs it)."""
+    exe = _chromium_path()
+    if not exe:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it with apt-get")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=exe, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page, "name") saves var/screenshots/name.png for a person to look at."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+
+    def take(pg, name):
+        path = os.path.join(SCREENSHOTS, f"{name}.png")
+        pg.screenshot(path=path, full_page=True)
+        return path
+
+    return take

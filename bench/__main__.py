@@ -1,0 +1,48 @@
+"""`python -m bench [NAME ...] [--scale N]`: run benchmarks, print `figure: value unit` lines.
+
+Each benchmark is a module `bench/<name>.py` with `run(*, scale: int | None) -> Iterable[Figure]`;
+`scale=None` means the benchmark's own default (1,000,000 where its issue names a million).
+Benchmarks run against the configured database (DATABASE_URL); PostgreSQL is the one that counts.
+"""
+import argparse
+import importlib
+import os
+import sys
+import time
+
+NAMES = ["import", "schedule", "mailers", "optout_web", "ivr", "dashboard", "soak"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument("--scale", type=int, default=None, help="number of accounts")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cca_notices.settings")
+    import django
+
+    django.setup()
+    names = args.names or NAMES
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(NAMES)}")
+    status = 0
+    for name in names:
+        try:
+            module = importlib.import_module(f"bench.{'import_' if name == 'import' else name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bench.{'import_' if name == 'import' else name}":
+                raise
+            print(f"# {name}: not built yet", file=sys.stderr)
+            continue
+        started = time.perf_counter()
+        print(f"# {name} (scale={args.scale or 'default'})", file=sys.stderr, flush=True)
+        for figure, value, unit in module.run(scale=args.scale):
+            print(f"{figure}: {value} {unit}", flush=True)
+        print(f"# {name} took {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

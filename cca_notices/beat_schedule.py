@@ -1,0 +1,5 @@
+"""Daily jobs (celery beat). Each job picks up everything due or overdue from stored due dates,
+so a day the beat missed is caught up the next day. Times are America/Los_Angeles."""
+from celery.schedules import crontab
+
+BEAT_SCHEDULE: dict = {}

@@ -1,0 +1,2 @@
+"""Opt-out API routes under /api/v1/ (issue: opt-out intake)."""
+urlpatterns = []

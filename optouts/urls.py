@@ -1,0 +1,2 @@
+"""Customer-facing opt-out pages and IVR webhooks (issue: opt-out intake)."""
+urlpatterns = []
