@@ -1,0 +1,36 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Program
+from accounts.services.importing import ImportRejected, accounts_import
+from accounts.services.status import Actor
+
+
+class Command(BaseCommand):
+    help = "Load the utility's eligible-customer CSV into a program (docs/formats/eligible-customers.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--program", required=True, help="program slug")
+        parser.add_argument("--skip-invalid", action="store_true",
+                            help="load the good rows and write the bad ones to FILE.rejects.csv (default: write nothing if any row is bad)")
+        parser.add_argument("--actor", default="", help="name recorded as who ran the import (default: the OS user)")
+
+    def handle(self, *args, file: Path, program: str, skip_invalid: bool, actor: str, **options):
+        import getpass
+
+        if not file.is_file():
+            raise CommandError(f"{file}: no such file")
+        try:
+            prog = Program.objects.select_related("utility").get(slug=program)
+        except Program.DoesNotExist:
+            raise CommandError(f"--program: no program with slug '{program}' (load_program first)") from None
+        name = actor or f"import_accounts ({getpass.getuser()})"
+        try:
+            result = accounts_import(program=prog, path=file, actor=Actor(name), skip_invalid=skip_invalid)
+        except ImportRejected as exc:
+            raise CommandError(f"{file}: {exc}") from None
+        self.stdout.write(self.style.SUCCESS(f"{file}: {result.summary()} (import run {result.run.pk})"))
+        for err in result.errors[:20]:
+            self.stderr.write(f"  rejected: {err}")
