@@ -6,6 +6,11 @@ from django.db import connection
 def _fast_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Celery read its configuration at start-up; tests run tasks in-process even when REDIS_URL is set.
+    from cca_notices.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -67,7 +67,7 @@ STAGE_COLUMNS = (
     "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "customer_class",
     "rate_schedule", "read_cycle", "language", "email", "phone", "care", "nem",
     "medical_baseline", "direct_access", "phase_id", "product_id", "file_status",
-    "enrollment_date", "opt_out_code", "customer_key",
+    "enrollment_date", "opt_out_code", "customer_key", "new_status",
 )
 # Columns a reload overwrites on an existing account (status is handled by the status rule).
 DATA_COLUMNS = STAGE_COLUMNS[2:20]
@@ -255,6 +255,7 @@ class _Validator:
             out["mailing_zip"], klass, tariff, cycle, language, email, phone or "", *flags,
             phase_id, product_id, status, enrollment, self._code(),
             normalize.customer_key(out["customer_name"], out["service_address"], out["service_zip"]),
+            status or Status.ELIGIBLE,
         )
 
 
@@ -306,13 +307,12 @@ class _Stage:
                 inherited_from varchar(32) NULL
             )""")
 
-    def write(self, rows: list[tuple]):
+    def write(self, rows: "list[tuple] | bytes"):
         if not rows:
             return
         if self.pg:
             with self.cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write(rows)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
             self.cursor.executemany(f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows)
@@ -395,39 +395,92 @@ def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str):
     run.save()
 
 
-def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: ImportResult, progress):
-    records = _records(path)
-    _, header_rec = next(records)
-    header = _read_header(iter([header_rec]), path)
-    validator = _Validator(program, header)
-    width = len(header)
-    stage.create()
-    bar = _progress(path, progress)
-    batch: list[tuple] = []
-    rejected_lines: dict[int, list[RowError]] = {}
-    row_fn = validator.row
+# Validation runs in worker processes forked from this one (they inherit the validator and use
+# no database connection); this process reads the CSV and feeds the staging table in file order.
+_worker_validator: "_Validator | None" = None
+_worker_copy_format = False
+
+
+def _worker_init():
+    _worker_validator._random = bytearray()  # never share the parent's random buffer
+
+
+def _validate_chunk(chunk: list[tuple[int, list[str]]]) -> tuple[object, list[tuple[int, list[RowError]]], int]:
+    validator, width = _worker_validator, len(_worker_validator.index)
+    good, bad = [], []
+    for line, rec in chunk:
+        outcome = validator.row(rec, line) if len(rec) == width else [
+            RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+        if isinstance(outcome, list):
+            bad.append((line, outcome))
+        else:
+            good.append(outcome)
+    return (_copy_text(good) if _worker_copy_format else good), bad, len(good)
+
+
+def _copy_value(v) -> str:
+    if v is None:
+        return "\\N"
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    if isinstance(v, str):
+        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
+            return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return v
+    return str(v)
+
+
+def _copy_text(rows: list[tuple]) -> bytes:
+    """Rows in PostgreSQL's COPY text format."""
+    return "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows).encode()
+
+
+def _chunks(records, size):
+    chunk = []
     for line, rec in records:
         if not rec or (len(rec) == 1 and not rec[0].strip()):
             continue  # blank line
-        result.rows += 1
-        if len(rec) != width:
-            outcome = [RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
-        else:
-            outcome = row_fn(rec, line)
-        if isinstance(outcome, list):
-            rejected_lines[line] = outcome
-            if len(result.errors) < MAX_REPORTED_ERRORS:
-                result.errors.extend(outcome)
-            continue
-        batch.append(outcome)
-        if len(batch) >= CHUNK:
-            stage.write(batch)
-            batch.clear()
+        chunk.append((line, rec))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: ImportResult, progress):
+    global _worker_validator, _worker_copy_format
+    import multiprocessing
+
+    records = _records(path)
+    _, header_rec = next(records)
+    header = _read_header(iter([header_rec]), path)
+    _worker_validator, _worker_copy_format = _Validator(program, header), stage.pg
+    stage.create()
+    bar = _progress(path, progress)
+    rejected_lines: dict[int, list[RowError]] = {}
+    workers = min(os.cpu_count() or 1, 4)
+    use_pool = workers > 1 and path.stat().st_size > 2_000_000
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init) if use_pool else None
+    try:
+        outcomes = (pool.imap(_validate_chunk, _chunks(records, 5000)) if pool
+                    else map(_validate_chunk, _chunks(records, CHUNK)))
+        for payload, bad, n_good in outcomes:
+            result.rows += n_good + len(bad)
+            for line, errs in bad:
+                rejected_lines[line] = errs
+                if len(result.errors) < MAX_REPORTED_ERRORS:
+                    result.errors.extend(errs)
+            stage.write(payload)
             if bar is not None:
                 bar.update(result.rows - bar.n)
-    stage.write(batch)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        _worker_validator = None
     if bar is not None:
-        bar.update(result.rows - bar.n)
         bar.close()
     stage.index()
     # Duplicate account numbers inside the file: the first occurrence wins, the rest are errors.
@@ -493,11 +546,11 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             WHERE a.program_id = %s AND a.account_number = import_stage.account_number""", [p])
         cur.execute("""
             UPDATE import_stage SET new_status = CASE
-                WHEN existing_id IS NULL THEN COALESCE(NULLIF(file_status, ''), 'eligible')
                 WHEN file_status <> '' AND EXISTS (SELECT 1 FROM import_forward f
                      WHERE f.from_status = import_stage.old_status AND f.to_status = import_stage.file_status)
                      THEN file_status
-                ELSE old_status END""")
+                ELSE old_status END
+            WHERE existing_id IS NOT NULL""")
         cur.execute("""SELECT COUNT(*) FROM import_stage WHERE existing_id IS NOT NULL
                        AND file_status <> '' AND file_status <> old_status AND new_status = old_status""")
         result.status_kept = cur.fetchone()[0]
@@ -513,6 +566,10 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         cur.execute("SELECT COUNT(*) FROM import_stage WHERE inherited_from IS NOT NULL")
         result.inherited_opt_outs = cur.fetchone()[0]
         _fix_code_collisions(cur, pg)
+
+        cur.execute("SELECT COUNT(*) FROM import_stage WHERE existing_id IS NULL")
+        new_rows = cur.fetchone()[0]
+        rebuild = _drop_secondary_indexes(cur, p, new_rows) if pg else []
 
         cols = ", ".join(DATA_COLUMNS)
         default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
@@ -547,6 +604,8 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
                 OR (s.enrollment_date IS NOT NULL AND a.enrollment_date {distinct} s.enrollment_date))""",
             [now, False, result.run.pk, now])
         result.updated = cur.rowcount
+        for statement in rebuild:
+            cur.execute(statement)
         cur.execute("SELECT COUNT(*) FROM import_stage WHERE existing_id IS NOT NULL")
         result.unchanged = cur.fetchone()[0] - result.updated
 
@@ -565,14 +624,38 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         cur.execute("DROP TABLE IF EXISTS import_forward")
 
 
+BULK_LOAD_ROWS = 100_000
+
+
+def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
+    """For a load that adds most of a large table (a program's first million accounts), building
+    the search and lookup indexes once after the insert is several times faster than updating
+    them row by row. Unique constraints stay, so integrity is checked as rows go in. The drop is
+    inside the merge transaction: a failed load restores them, and readers wait rather than
+    seeing a table without indexes. Returns the statements that rebuild them."""
+    cur.execute("SELECT COUNT(*) FROM accounts_serviceaccount")
+    existing = cur.fetchone()[0]
+    if new_rows < BULK_LOAD_ROWS or new_rows < existing:
+        return []
+    cur.execute("""
+        SELECT i.indexname, i.indexdef FROM pg_indexes i
+        WHERE i.tablename = 'accounts_serviceaccount' AND NOT EXISTS (
+            SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""")
+    indexes = cur.fetchall()
+    for name, _ in indexes:
+        cur.execute(f'DROP INDEX "{name}"')
+    return ["SET LOCAL maintenance_work_mem = '512MB'"] + [definition for _, definition in indexes]
+
+
 def _fix_code_collisions(cur, pg: bool):
     """Personal codes are random; the rare clash (with the file or an existing account) is re-drawn."""
     fresh = "upper(substr(md5(random()::text || line_no::text), 1, 10))" if pg else "upper(hex(randomblob(5)))"
     for _ in range(10):
         cur.execute("""
-            SELECT COUNT(*) FROM import_stage s WHERE s.existing_id IS NULL AND (
-                EXISTS (SELECT 1 FROM accounts_serviceaccount a WHERE a.opt_out_code = s.opt_out_code)
-                OR EXISTS (SELECT 1 FROM import_stage t WHERE t.opt_out_code = s.opt_out_code AND t.line_no < s.line_no))""")
+            SELECT (SELECT COUNT(*) FROM (SELECT opt_out_code FROM import_stage WHERE existing_id IS NULL
+                                          GROUP BY opt_out_code HAVING COUNT(*) > 1) d)
+                 + (SELECT COUNT(*) FROM import_stage s JOIN accounts_serviceaccount a
+                    ON a.opt_out_code = s.opt_out_code WHERE s.existing_id IS NULL)""")
         if not cur.fetchone()[0]:
             return
         cur.execute(f"""

@@ -1,0 +1,134 @@
+"""`python -m bench import`: load N generated accounts (default 1,000,000) into an empty program.
+
+Figures: import_rows_per_s and import_peak_mb (the import_accounts command in its own process,
+peak resident memory of it and its validation workers added up, sampled from /proc), and
+import_orm_rows_per_s, the naive per-row ORM path on a sample, in the same run.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+SLUG = "bench-import"
+ORM_SAMPLE = 3000
+
+
+def _program():
+    from accounts.management.commands.demo import PROGRAM_FILE
+    from accounts.models import Program
+    from accounts.services.calendar import today
+    from accounts.services.programs import program_file_parse, program_load_document
+
+    data = program_file_parse(path=PROGRAM_FILE)
+    data["program"]["slug"] = SLUG
+    data["program"]["name"] = "Benchmark Clean Energy"
+    program_load_document(data=data, source="bench", today=today())
+    return Program.objects.get(slug=SLUG)
+
+
+def _empty(program):
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM accounts_serviceaccount WHERE program_id = %s)", [program.pk])
+        cur.execute("DELETE FROM accounts_serviceaccount WHERE program_id = %s", [program.pk])
+        if connection.vendor == "postgresql":
+            cur.execute("VACUUM ANALYZE accounts_serviceaccount" if not connection.in_atomic_block else "SELECT 1")
+
+
+def _data_file(n: int) -> Path:
+    from accounts.services.demo_data import demo_data_generate
+
+    folder = Path(settings.VAR_DIR) / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"eligible-{n}.csv"
+    if not path.exists():
+        demo_data_generate(path=path, accounts=n, seed=7)
+    return path
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def _run_import(path: Path) -> tuple[float, float]:
+    manage = Path(settings.BASE_DIR) / "manage.py"
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(manage), "import_accounts", str(path), "--program", SLUG, "--actor", "bench"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+
+    def sample():
+        nonlocal peak
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - started
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"import_accounts failed: {err or out}")
+    print(f"# {out.strip()}", file=sys.stderr)
+    return elapsed, peak / 1024
+
+
+def _orm_baseline(program, path: Path) -> float:
+    """What a straightforward implementation does: validate, then save each row with the ORM."""
+    from accounts.models import ServiceAccount, StatusChange
+    from accounts.services.importing import STAGE_COLUMNS, _Validator
+
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        rows = [(reader.line_num, rec) for rec, _ in zip(reader, range(ORM_SAMPLE))]
+    validator = _Validator(program, header)
+    _empty(program)
+    started = time.perf_counter()
+    for line, rec in rows:
+        values = dict(zip(STAGE_COLUMNS, validator.row(rec, line)))
+        with transaction.atomic():
+            account, created = ServiceAccount.objects.update_or_create(
+                program=program, account_number=values["account_number"],
+                defaults={k: values[k] for k in STAGE_COLUMNS[2:22] if k not in ("phase_id", "product_id")}
+                | {"phase_id": values["phase_id"], "product_id": values["product_id"],
+                   "opt_out_code": values["opt_out_code"], "customer_key": values["customer_key"],
+                   "status": values["new_status"]},
+            )
+            if created:
+                StatusChange.objects.create(account=account, from_status="", to_status=account.status,
+                                            at=account.created_at, actor_name="bench", channel="import")
+    return len(rows) / (time.perf_counter() - started)
+
+
+def run(*, scale: int | None):
+    n = scale or 1_000_000
+    program = _program()
+    path = _data_file(n)
+    orm_rate = _orm_baseline(program, path)
+    _empty(program)
+    elapsed, peak_mb = _run_import(path)
+    yield "import_rows_per_s", round(n / elapsed), "rows/s"
+    yield "import_peak_mb", round(peak_mb), "MB"
+    yield "import_orm_rows_per_s", round(orm_rate), "rows/s"
