@@ -231,7 +231,10 @@ class ImportRun(models.Model):
 class ServiceAccount(models.Model):
     """A service agreement: the unit of enrollment."""
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="accounts")
+    # A million-row load pays a foreign-key trigger per row and key; these references are written
+    # only by code that takes them from the program's own rows, so the database checks are left
+    # off (Django still enforces on_delete) and the load stays set-based (docs/performance.md).
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="accounts", db_index=False, db_constraint=False)
     account_number = models.CharField(max_length=32)
     customer_name = models.CharField(max_length=200)
     service_address = models.CharField(max_length=200)
@@ -251,30 +254,34 @@ class ServiceAccount(models.Model):
     nem = models.BooleanField(default=False)
     medical_baseline = models.BooleanField(default=False)
     direct_access = models.BooleanField(default=False)
-    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
-    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", db_constraint=False)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False, db_constraint=False)
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ELIGIBLE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
     enrollment_date = models.DateField(null=True, blank=True, help_text="Date CCA service starts (a meter-read date).")
     service_start_date = models.DateField(null=True, blank=True, help_text="For new customers: when utility service started.")
-    opt_out_code = models.CharField(max_length=12, unique=True, help_text="Personal code printed on mailers.")
+    opt_out_code = models.CharField(max_length=12, help_text="Personal code printed on mailers (unique).")
     # Upper-cased name + service address + ZIP, so an opted-out customer who reappears under a
     # new account number at the same premises is recognised (domain.md: never re-enroll).
-    customer_key = models.CharField(max_length=64, db_index=True)
+    customer_key = models.CharField(max_length=64)
     address_needs_repair = models.BooleanField(default=False)
-    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["program", "account_number"]
-        constraints = [models.UniqueConstraint(fields=["program", "account_number"], name="account_number_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "account_number"], name="account_number_unique"),
+            models.UniqueConstraint(fields=["opt_out_code"], name="account_opt_out_code_unique"),
+        ]
         # Name and address search use trigram indexes on PostgreSQL (migration 0002; docs/admin.md).
         indexes = [
             models.Index(fields=["program", "status"], name="account_program_status"),
             models.Index(fields=["program", "phase", "read_cycle"], name="account_phase_cycle"),
             models.Index(fields=["phone"], name="account_phone"),
+            models.Index(fields=["program", "customer_key"], name="account_customer_key"),
         ]
 
     def __str__(self):

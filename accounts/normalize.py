@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from hashlib import sha1
 
 import phonenumbers
 from scourgify.address_constants import (
@@ -31,6 +32,7 @@ _PO_BOX = re.compile(r"^(?:P\s*O|POST\s+OFFICE)\s*(?:BOX|BX)\b|^BOX\b")
 _ZIP = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
 _NANP = re.compile(r"^(?:\+?1)?([2-9]\d{2}[2-9]\d{6})$")
 _PHONE_JUNK = re.compile(r"[\s().\-]+")
+_KEY_JUNK = re.compile(r"[^A-Z0-9]+")
 
 
 class InvalidValue(ValueError):
@@ -121,8 +123,7 @@ def person_name(text: str) -> str:
 
 
 def customer_key(name: str, service_address: str, service_zip: str) -> str:
-    """Identity of a customer at a premises, independent of the account number."""
-    import hashlib
-
-    basis = f"{_clean(name)}|{service_address}|{service_zip[:5]}"
-    return hashlib.sha1(basis.encode()).hexdigest()
+    """Identity of a customer at a premises, independent of the account number: the same
+    person at the same normalised address whatever punctuation or spacing the file used."""
+    basis = f"{_KEY_JUNK.sub('', name.upper())}|{service_address}|{service_zip[:5]}"
+    return sha1(basis.encode()).hexdigest()

@@ -150,15 +150,15 @@ class Migration(migrations.Migration):
                 ('status_changed_at', models.DateTimeField(blank=True, null=True)),
                 ('enrollment_date', models.DateField(blank=True, help_text='Date CCA service starts (a meter-read date).', null=True)),
                 ('service_start_date', models.DateField(blank=True, help_text='For new customers: when utility service started.', null=True)),
-                ('opt_out_code', models.CharField(help_text='Personal code printed on mailers.', max_length=12, unique=True)),
-                ('customer_key', models.CharField(db_index=True, max_length=64)),
+                ('opt_out_code', models.CharField(help_text='Personal code printed on mailers (unique).', max_length=12)),
+                ('customer_key', models.CharField(max_length=64)),
                 ('address_needs_repair', models.BooleanField(default=False)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('import_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.importrun')),
-                ('phase', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='accounts', to='accounts.phase')),
-                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='accounts.product')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='accounts.program')),
+                ('import_run', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.importrun')),
+                ('phase', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='accounts', to='accounts.phase')),
+                ('product', models.ForeignKey(blank=True, db_constraint=False, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='accounts.product')),
+                ('program', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='accounts.program')),
             ],
             options={
                 'ordering': ['program', 'account_number'],
@@ -242,6 +242,14 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='serviceaccount',
             constraint=models.UniqueConstraint(fields=('program', 'account_number'), name='account_number_unique'),
+        ),
+        migrations.AddConstraint(
+            model_name='serviceaccount',
+            constraint=models.UniqueConstraint(fields=('opt_out_code',), name='account_opt_out_code_unique'),
+        ),
+        migrations.AddIndex(
+            model_name='serviceaccount',
+            index=models.Index(fields=['program', 'customer_key'], name='account_customer_key'),
         ),
         migrations.AddIndex(
             model_name='statuschange',

@@ -8,7 +8,6 @@ from django.db import migrations
 INDEXES = {
     "account_name_trgm": "customer_name",
     "account_address_trgm": "service_address",
-    "account_mailing_trgm": "mailing_address",
 }
 
 

@@ -7,6 +7,7 @@ account, never moves its status backwards and never re-enrolls a customer who op
 """
 from __future__ import annotations
 
+import base64
 import csv
 import difflib
 import hashlib
@@ -59,6 +60,7 @@ _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # Crockford's base-32 alphabet: no I, L, O or U, so a code read over the phone is unambiguous.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET.encode())
 CHUNK = 20000
 MAX_REPORTED_ERRORS = 1000
 
@@ -133,19 +135,15 @@ class _Validator:
         self.rule_phases = [p for p in phases if p.rule != Phase.Rule.FILE]
         self.products = dict(Product.objects.filter(program=program).values_list("code", "id"))
         self.default_language = (program.languages or ["en"])[0]
-        self._random = bytearray()
+        self._random: list[str] = []
 
     def _code(self) -> str:
         """A 10-character personal code (50 random bits); uniqueness is checked in SQL."""
-        if len(self._random) < 8:
-            self._random = bytearray(os.urandom(8 * 4096))
-        n = int.from_bytes(self._random[-8:], "big") >> 14
-        del self._random[-8:]
-        out = []
-        for _ in range(10):
-            out.append(CODE_ALPHABET[n & 31])
-            n >>= 5
-        return "".join(out)
+        if not self._random:
+            # base32 of the kernel's random bytes, mapped onto Crockford's alphabet, 4,096 codes at a time
+            text = base64.b32encode(os.urandom(25 * 1024)).translate(_TO_CROCKFORD).decode()
+            self._random = [text[i:i + 10] for i in range(0, len(text), 10)]
+        return self._random.pop()
 
     def _phase_by_rule(self, klass: str, tariff: str, city: str) -> int | None:
         for p in self.rule_phases:
@@ -402,7 +400,7 @@ _worker_copy_format = False
 
 
 def _worker_init():
-    _worker_validator._random = bytearray()  # never share the parent's random buffer
+    _worker_validator._random = []  # never share the parent's random codes
 
 
 def _validate_chunk(chunk: list[tuple[int, list[str]]]) -> tuple[object, list[tuple[int, list[RowError]]], int]:
