@@ -1,0 +1,136 @@
+"""Admin for notices: proof of notice for staff. Notices are read-only here — they change only
+through the scheduling and lifecycle services, so what the admin shows is what happened."""
+from django.contrib import admin
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts.models import ServiceAccount
+from cca_notices.certificate import notice_certificate_generate
+from cca_notices.models import AccountNotices, MailBatch, Notice, NoticeChange, RuleSet, ScheduleRun
+
+
+def certificate_url(account_id: int) -> str:
+    return reverse("admin:cca_notices_notice_certificate", args=[account_id])
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RuleSet)
+class RuleSetAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "pre_offsets", "post_count", "post_window_days", "new_customer_offsets", "free_window_days"]
+    search_fields = ["code", "name"]
+
+
+class NoticeChangeInline(ReadOnlyMixin, admin.TabularInline):
+    model = NoticeChange
+    extra = 0
+    fields = ["at", "actor_name", "old_mail_date", "new_mail_date", "old_enrollment_date", "new_enrollment_date", "old_status", "new_status", "reason"]
+    readonly_fields = fields
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["account_link", "kind", "mail_date", "status", "mailed_on", "batch", "piece_id", "return_date", "certificate"]
+    # Filters that need no DISTINCT over millions of rows (choices and the small program table).
+    list_filter = ["status", "kind", "program", ("return_date", admin.EmptyFieldListFilter)]
+    list_select_related = ["account", "batch"]
+    search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
+    ordering = ["-pk"]  # the primary key index; sorting by date over all notices would scan them
+    show_full_result_count = False  # a COUNT(*) over millions of notices on every page is not worth it
+    raw_id_fields = ["account", "batch"]
+    readonly_fields = [f.name for f in Notice._meta.fields]
+    inlines = [NoticeChangeInline]
+
+    @admin.display(description="account", ordering="account__account_number")
+    def account_link(self, obj):
+        url = reverse("admin:cca_notices_accountnotices_change", args=[obj.account_id])
+        return format_html('<a href="{}">{}</a>', url, obj.account.account_number)
+
+    @admin.display(description="proof")
+    def certificate(self, obj):
+        return format_html('<a href="{}">certificate (PDF)</a>', certificate_url(obj.account_id))
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and (
+            request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+
+    def get_urls(self):
+        extra = [
+            path("certificate/<int:account_id>/", self.admin_site.admin_view(self.certificate_view),
+                 name="cca_notices_notice_certificate"),
+        ]
+        return extra + super().get_urls()
+
+    def certificate_view(self, request, account_id: int):
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        account = get_object_or_404(ServiceAccount, pk=account_id)
+        doc = notice_certificate_generate(account=account, issued_by=request.user.get_username())
+        response = HttpResponse(doc.content, content_type=doc.content_type)
+        disposition = "attachment" if request.GET.get("download") else "inline"
+        response["Content-Disposition"] = f'{disposition}; filename="{doc.name}"'
+        return response
+
+
+class NoticeInline(ReadOnlyMixin, admin.TabularInline):
+    model = Notice
+    extra = 0
+    fields = ["kind", "mail_date", "status", "mailed_on", "batch", "piece_id", "return_date", "return_reason", "enrollment_date"]
+    readonly_fields = fields
+    ordering = ["mail_date", "kind"]
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("batch")
+
+
+@admin.register(AccountNotices)
+class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Proof of notice by account: search an account, see its notices, print the certificate."""
+
+    list_display = ["account_number", "customer_name", "program", "phase", "status", "address_needs_repair", "certificate"]
+    list_filter = ["program", "status", "address_needs_repair"]
+    list_select_related = ["program", "phase"]
+    search_fields = ["=account_number"]
+    show_full_result_count = False
+    fields = ["account_number", "customer_name", "program", "phase", "read_cycle", "status", "enrollment_date",
+              "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "address_needs_repair", "certificate"]
+    readonly_fields = fields
+    inlines = [NoticeInline]
+
+    @admin.display(description="notice certificate")
+    def certificate(self, obj):
+        return format_html('<a href="{}">PDF</a>', certificate_url(obj.pk))
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff and (
+            request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+
+
+@admin.register(MailBatch)
+class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["reference", "program", "kind", "mail_date", "piece_count", "created_by", "created_at", "mailed_at"]
+    list_filter = ["program", "kind"]
+    list_select_related = ["program"]
+    search_fields = ["=reference"]
+    date_hierarchy = "mail_date"
+
+
+@admin.register(ScheduleRun)
+class ScheduleRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["started_at", "program", "phase", "actor_name", "created", "rescheduled", "cancelled", "not_moved", "unscheduled_accounts"]
+    list_filter = ["program"]
+    list_select_related = ["program", "phase"]

@@ -1,0 +1,40 @@
+"""export_notice_schedule --program SLUG --out FILE: the notice schedule as CSV."""
+import os
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from accounts.models import Program
+from cca_notices.models import Notice
+from cca_notices.services.export import notice_schedule_export
+
+
+class Command(BaseCommand):
+    help = "Write account_number, enrollment_date, kind, mail_date, status for every notice of a program."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", required=True, help="Program slug.")
+        parser.add_argument("--out", required=True, type=Path, help="CSV file to write (UTF-8).")
+
+    def handle(self, *args, program: str, out: Path, **options):
+        found = Program.objects.filter(slug=program).first()
+        if found is None:
+            known = ", ".join(Program.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"--program: no program with slug {program!r} (known: {known})")
+        if not out.parent.is_dir():
+            raise CommandError(f"--out: folder {out.parent} does not exist")
+        total = Notice.objects.filter(program=found).count()
+        progress = tqdm(total=total, unit="rows", disable=not sys.stdout.isatty())
+        # Written beside the target and renamed, so a reader never sees half a file.
+        partial = out.with_name(out.name + ".partial")
+        try:
+            with open(partial, "w", encoding="utf-8", newline="") as fh:
+                n = notice_schedule_export(program=found, out=fh, progress=progress)
+            os.replace(partial, out)
+        finally:
+            progress.close()
+            if partial.exists():
+                partial.unlink()
+        self.stdout.write(f"{out}: {n} notices of {found.slug}")

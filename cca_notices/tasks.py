@@ -1,0 +1,11 @@
+"""Celery tasks: thin wrappers that call the services (the rules live there)."""
+from celery import shared_task
+
+from cca_notices.services.due_work import notices_run_due_work
+
+
+@shared_task(name="cca_notices.tasks.notices_daily")
+def notices_daily(program_ids: list[int] | None = None) -> dict[str, int]:
+    """Cancel notices of accounts that left, schedule new customers, enroll on the enrollment
+    date and deem participation — everything due or overdue, from stored dates."""
+    return notices_run_due_work(program_ids=program_ids)
