@@ -496,7 +496,7 @@ class ServiceAccountAdmin(LargeTableAdmin):
     readonly_fields = [
         "program", "account_number", "customer_name", "status_display", "status_changed_at",
         "customer_class", "rate_schedule_display", "read_cycle_display", "phase", "product",
-        "enrollment_date", "service_start_date", "opt_out_code", "flags",
+        "enrollment_date", "service_start_date", "opt_out_code", "flags", "proof_of_notice",
         "service_address", "service_city", "service_zip", "import_run", "created_at", "updated_at",
     ]
     fieldsets = [
@@ -505,7 +505,7 @@ class ServiceAccountAdmin(LargeTableAdmin):
         ]}),
         ("Enrollment", {"fields": [
             ("phase", "enrollment_date"), ("customer_class", "rate_schedule_display"), "read_cycle_display",
-            "product", "service_start_date", "opt_out_code", "flags",
+            "product", "service_start_date", "opt_out_code", "flags", "proof_of_notice",
         ]}),
         ("Service address (from the utility's file)", {"fields": [
             "service_address", ("service_city", "service_zip"),
@@ -536,6 +536,18 @@ class ServiceAccountAdmin(LargeTableAdmin):
         return False
 
     # --- columns and facts ---
+
+    @admin.display(description="proof of notice")
+    def proof_of_notice(self, obj):
+        from django.urls import NoReverseMatch, reverse
+
+        try:
+            notices = reverse("admin:cca_notices_accountnotices_change", args=[obj.pk])
+            certificate = reverse("admin:cca_notices_notice_certificate", args=[obj.pk])
+        except NoReverseMatch:
+            return "—"
+        return format_html('<a href="{}">Notices of this account</a> · <a href="{}">Notice certificate (PDF)</a>',
+                           notices, certificate)
 
     @admin.display(description="service address")
     def service_location(self, obj):

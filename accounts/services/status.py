@@ -159,11 +159,13 @@ def accounts_transition_bulk(
     reason: str = "",
     at: datetime | None = None,
     chunk_size: int = 5000,
+    **fields,
 ) -> int:
     """Set-based transition for scheduled work (deemed participation, mass enrollment).
 
     Accounts whose current status may not move to `to_status` are left alone (another channel
-    got there first); the count of those moved is returned.
+    got there first); the count of those moved is returned. `fields` are other account columns
+    the same change sets (e.g. enrollment_date), on the moved accounts only.
     """
     at = at or timezone.now()
     sources = [s for s, targets in TRANSITIONS.items() if to_status in targets]
@@ -188,7 +190,7 @@ def accounts_transition_bulk(
                 for pk, old in rows
             )
             moved += ServiceAccount.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-                status=to_status, status_changed_at=at, updated_at=at
+                status=to_status, status_changed_at=at, updated_at=at, **fields
             )
     return moved
 

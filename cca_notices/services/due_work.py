@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.models import Channel, Program, Status
 from accounts.services.calendar import today as business_today
 from accounts.services.status import SYSTEM, Actor, accounts_transition_bulk
 from cca_notices import rules as R
@@ -35,12 +34,10 @@ def accounts_enroll_due(*, program: Program, today: dt.date, actor: Actor = SYST
     for day, ids in sorted(by_date.items()):
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
-            with transaction.atomic():
-                moved += accounts_transition_bulk(
-                    account_ids=chunk, to_status=Status.ENROLLED, channel=Channel.SYSTEM, actor=actor,
-                    reason=f"enrolled on its meter-read date {day}",
-                )
-                ServiceAccount.objects.filter(pk__in=chunk, status=Status.ENROLLED).update(enrollment_date=day)
+            moved += accounts_transition_bulk(
+                account_ids=chunk, to_status=Status.ENROLLED, channel=Channel.SYSTEM, actor=actor,
+                reason=f"enrolled on its meter-read date {day}", enrollment_date=day,
+            )
     return moved
 
 

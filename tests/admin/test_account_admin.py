@@ -179,3 +179,11 @@ def test_status_change_admin_is_read_only(admin_client, garcia):
     delete = reverse("admin:accounts_statuschange_delete", args=[change.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert StatusChange.objects.filter(pk=change.pk, reason="pre-enrollment notice 1 mailed").exists()
+
+
+def test_change_page_links_to_proof_of_notice(admin_client, garcia):
+    page = admin_client.get(change_url(garcia)).content.decode()
+    assert reverse("admin:cca_notices_notice_certificate", args=[garcia.pk]) in page
+    assert reverse("admin:cca_notices_accountnotices_change", args=[garcia.pk]) in page
+    pdf = admin_client.get(reverse("admin:cca_notices_notice_certificate", args=[garcia.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"

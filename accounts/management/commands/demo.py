@@ -5,7 +5,7 @@ Steps, each idempotent so a re-run refreshes and never duplicates:
      couple of months after today so the notice schedule is live;
   2. a generated meter-read schedule (cycles 1-21, about two years) through import_read_schedule's service;
   3. generated eligible customers through the eligible-customer importer;
-  4. later steps (JRC, notice schedule): `demo_steps_after_accounts` below;
+  4. later steps (notice schedule, JRC): `demo_steps_after_accounts` below;
   5. the `admin` superuser, whose login is printed at the end.
 """
 from __future__ import annotations
@@ -65,11 +65,14 @@ def demo_program_load(*, today: dt.date):
 
 
 def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
-    """Hook for the demo's later steps: import the demo JRC, schedule the notices, …
+    """The demo's later steps, each idempotent (the demo is re-run to refresh), each one line."""
+    from cca_notices.services.scheduling import notices_schedule
 
-    Each step must be idempotent (the demo is re-run to refresh) and write one summary line
-    to `out`. Nothing is plugged in yet.
-    """
+    result = notices_schedule(program=program, actor_name="demo", today=today)
+    out.write(
+        f"notices: {result.created} scheduled, {result.rescheduled} re-dated, {result.cancelled} cancelled"
+        + (f"; {result.unscheduled_accounts} account(s) without a read in their phase window" if result.problems else "")
+    )
 
 
 def demo_admin_password() -> str:
