@@ -7,6 +7,7 @@ in seconds, and a utility's service addresses are already split into line, city 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from hashlib import sha1
 
@@ -124,6 +125,7 @@ def person_name(text: str) -> str:
 
 def customer_key(name: str, service_address: str, service_zip: str) -> str:
     """Identity of a customer at a premises, independent of the account number: the same
-    person at the same normalised address whatever punctuation or spacing the file used."""
-    basis = f"{_KEY_JUNK.sub('', name.upper())}|{service_address}|{service_zip[:5]}"
+    person at the same normalised address whatever accents, punctuation or spacing the file used."""
+    plain = unicodedata.normalize("NFKD", name.upper()).encode("ascii", "ignore").decode()
+    basis = f"{_KEY_JUNK.sub('', plain)}|{service_address}|{service_zip[:5]}"
     return sha1(basis.encode()).hexdigest()
