@@ -1,2 +1,25 @@
 """Customer-facing opt-out pages and IVR webhooks (issue: opt-out intake)."""
-urlpatterns = []
+import os
+
+from django.urls import path
+
+from optouts import ivr, views
+
+app_name = "optouts"
+
+_pages = [
+    ("", views.optout_form, "form"),
+    ("confirm/", views.optout_confirm, "confirm"),
+    ("done/", views.optout_done, "done"),
+    ("stay/", views.optout_stay, "stay"),
+]
+
+urlpatterns = [path(f"opt-out/{p}", v, name=n) for p, v, n in _pages] + [
+    path(f"ivr/{p.pattern}", p.callback, name=p.name) for p in ivr.urlpatterns
+] + [
+    path(f"es/opt-out/{p}", v, {"lang": "es"}, name=f"{n}_es") for p, v, n in _pages
+]
+
+# A bare view for the benchmark's baseline; never routed in production.
+if os.environ.get("CCA_BENCH") == "1":
+    urlpatterns.append(path("bench/bare/", views.bench_bare, name="bench_bare"))

@@ -1,0 +1,273 @@
+"""The opt-out rules, in one place: every channel (web, IVR, call-centre admin, reply cards, API)
+asks `optout_quote` what would happen and records with `optout_submit`.
+
+Domain rules: domain.md "Opting out and what it costs" and "Re-entry and re-joining".
+"""
+from __future__ import annotations
+
+import calendar as _calendar
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ServiceAccount, Status
+from accounts.services import calendar
+from accounts.services.fees import fee_schedule_in_force
+from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
+from accounts.services.status import Actor, account_transition
+from optouts.signals import optout_recorded
+from optouts.models import (
+    ACCEPTED_OUTCOMES, OptOutRequest, Outcome, ReturnPath, ServiceRequestType,
+)
+
+log = logging.getLogger(__name__)
+ZERO = Decimal("0.00")
+# Both ways back last six months before standard bundled rates (public PG&E / SDG&E terms).
+RETURN_NOTICE_MONTHS = 6
+
+_TO_STATUS = {
+    Outcome.BEFORE_ENROLLMENT: Status.OPTED_OUT_PRE,
+    Outcome.FREE_WINDOW: Status.OPTED_OUT_FREE,
+    Outcome.AFTER_FREE_WINDOW: Status.TERMINATED,
+    Outcome.MOVED_OUT: Status.MOVED_OUT,
+}
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's end (Aug 31 + 6 → Feb 28/29)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return dt.date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class ReturnOption:
+    """One way back to the utility after the free window, with its dates."""
+
+    path: str
+    bundled_from: dt.date | None
+    standard_rates_from: dt.date | None
+    no_rejoin_until: dt.date | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str
+    account_id: int
+    request_date: dt.date
+    from_status: str
+    to_status: str | None
+    enrollment_date: dt.date | None
+    free_window_ends: dt.date | None
+    earliest_read_date: dt.date | None
+    effective_date: dt.date | None
+    service_request: str
+    admin_fee: Decimal = ZERO
+    cost_recovery_charge: Decimal = ZERO
+    fee_schedule_id: int | None = None
+    return_options: tuple[ReturnOption, ...] = field(default_factory=tuple)
+    refusal_message: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in ACCEPTED_OUTCOMES
+
+    @property
+    def fee(self) -> Decimal:
+        return self.admin_fee + self.cost_recovery_charge
+
+    def return_option(self, path: str | None) -> ReturnOption | None:
+        for option in self.return_options:
+            if option.path == (path or ReturnPath.ADVANCE_NOTICE):
+                return option
+        return None
+
+
+class OptOutRefused(Exception):
+    """The account cannot be opted out now; `decision.outcome` says why."""
+
+    def __init__(self, decision: Decision, message: str):
+        self.decision = decision
+        super().__init__(message)
+
+
+def _return_options(*, effective: dt.date | None, stay_months: int) -> tuple[ReturnOption, ...]:
+    if effective is None:
+        return (ReturnOption(ReturnPath.ADVANCE_NOTICE, None, None, None),
+                ReturnOption(ReturnPath.TRANSITIONAL, None, None, None))
+    advance_back = add_months(effective, RETURN_NOTICE_MONTHS)
+    return (
+        # (a) stays with the CCA six more months, then standard bundled rates
+        ReturnOption(ReturnPath.ADVANCE_NOTICE, advance_back, advance_back, add_months(advance_back, stay_months)),
+        # (b) transitional bundled service from the read date for six months, then standard rates
+        ReturnOption(ReturnPath.TRANSITIONAL, effective, advance_back, add_months(effective, stay_months)),
+    )
+
+
+def optout_quote(*, account: ServiceAccount, request_date: dt.date | None = None, moving_out: bool = False) -> Decision:
+    """What an opt-out arriving on `request_date` would do, without recording anything."""
+    program = account.program
+    request_date = request_date or calendar.today()
+    status = account.status
+    enrollment = account.enrollment_date
+    window_end = enrollment + dt.timedelta(days=program.free_window_days) if enrollment else None
+    cutoff = cutoff_date(program=program, request_date=request_date)
+
+    def effective():
+        try:
+            return effective_read_date(program=program, read_cycle=account.read_cycle, request_date=request_date)
+        except NoReadDate:
+            # Recorded anyway (never lose a request); the date is set when the schedule arrives.
+            log.warning("no read date for account %s cycle %s after %s", account.pk, account.read_cycle, cutoff)
+            return None
+
+    base = dict(account_id=account.pk, request_date=request_date, from_status=status,
+                enrollment_date=enrollment, free_window_ends=window_end, earliest_read_date=cutoff)
+
+    if status == Status.MOVED_OUT:
+        return Decision(outcome=Outcome.CLOSED, to_status=None, effective_date=None, service_request="",
+                        refusal_message="This account is closed.", **base)
+    if status in (Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED):
+        return Decision(outcome=Outcome.ALREADY_OPTED_OUT, to_status=None, effective_date=None, service_request="",
+                        refusal_message="This account has already opted out.", **base)
+    if moving_out:
+        pending_connect = status in (Status.ELIGIBLE, Status.NOTIFIED)
+        return Decision(
+            outcome=Outcome.MOVED_OUT, to_status=Status.MOVED_OUT,
+            effective_date=request_date if pending_connect else effective(),
+            service_request=ServiceRequestType.CANCEL if pending_connect else ServiceRequestType.DISCONNECT, **base)
+    if status == Status.ELIGIBLE and not program.accept_optouts_before_notice:
+        return Decision(
+            outcome=Outcome.REFUSED_BEFORE_NOTICE, to_status=None, effective_date=None, service_request="",
+            refusal_message=program.optout_refusal_message or (
+                "Opt-outs open when the first notice is mailed. Please contact us again after you receive it."),
+            **base)
+    if status in (Status.ELIGIBLE, Status.NOTIFIED):
+        # A Connect already past the cutoff cannot be withdrawn: the customer is enrolled on that
+        # read and disconnected at the next one, still without a fee (never enrolled by choice).
+        if enrollment is not None and enrollment < cutoff:
+            return Decision(outcome=Outcome.BEFORE_ENROLLMENT, to_status=Status.OPTED_OUT_PRE,
+                            effective_date=effective(), service_request=ServiceRequestType.DISCONNECT, **base)
+        return Decision(outcome=Outcome.BEFORE_ENROLLMENT, to_status=Status.OPTED_OUT_PRE,
+                        effective_date=request_date, service_request=ServiceRequestType.CANCEL, **base)
+    # Enrolled: a missing enrollment date is a data gap, read in the customer's favour.
+    if status == Status.ENROLLED and (window_end is None or request_date <= window_end):
+        return Decision(outcome=Outcome.FREE_WINDOW, to_status=Status.OPTED_OUT_FREE,
+                        effective_date=effective(), service_request=ServiceRequestType.DISCONNECT, **base)
+    # ENROLLED after the window, PARTICIPANT, REJOINED: termination with a fee.
+    when = effective()
+    row = fee_schedule_in_force(program=program, customer_class=account.customer_class, on=request_date)
+    if row is None:
+        log.warning("program %s has no fee schedule for %s on %s", program.slug, account.customer_class, request_date)
+    return Decision(
+        outcome=Outcome.AFTER_FREE_WINDOW, to_status=Status.TERMINATED, effective_date=when,
+        service_request=ServiceRequestType.DISCONNECT,
+        admin_fee=row.admin_fee if row else ZERO,
+        cost_recovery_charge=row.cost_recovery_charge if row else ZERO,
+        fee_schedule_id=row.pk if row else None,
+        return_options=_return_options(effective=when, stay_months=program.min_bundled_stay_months),
+        **base)
+
+
+def confirmation_code_new() -> str:
+    """Ten digits, so the IVR can speak it and a customer can key it; random, so not guessable."""
+    return f"{secrets.randbelow(9 * 10**9) + 10**9}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    request: OptOutRequest
+    created: bool
+
+
+def optout_submit(
+    *,
+    account: ServiceAccount,
+    channel: str,
+    actor: Actor,
+    return_path: str | None = None,
+    moving_out: bool = False,
+    language: str = "",
+    contact_email: str = "",
+    contact_phone: str = "",
+    note: str = "",
+    request_date: dt.date | None = None,
+    received_at: dt.datetime | None = None,
+) -> Submission:
+    """Record an opt-out exactly once.
+
+    The account row is locked first, so a web and a phone request for the same account arriving
+    together run one after the other; the second finds the first's request and returns it (same
+    confirmation code). Raises `OptOutRefused` when the rules refuse it; nothing is written then.
+    """
+    received_at = received_at or timezone.now()
+    request_date = request_date or calendar.today()
+    kwargs = dict(account_id=account.pk, channel=channel, actor=actor, return_path=return_path,
+                  moving_out=moving_out, language=language, contact_email=contact_email,
+                  contact_phone=contact_phone, note=note, request_date=request_date, received_at=received_at)
+    try:
+        return _submit_once(**kwargs)
+    except IntegrityError as exc:
+        # A ten-digit code collided (about one in 10^9 per pair of requests). The transaction
+        # rolled back whole, so run it again: a new code, or the opt-out that won a race.
+        if "confirmation_code" not in str(exc):
+            raise
+        return _submit_once(**kwargs)
+
+
+def _submit_once(*, account_id, channel, actor, return_path, moving_out, language, contact_email,
+                 contact_phone, note, request_date, received_at) -> Submission:
+    with transaction.atomic():
+        # of=self: lock the account row only, not the program row every opt-out shares.
+        locked = ServiceAccount.objects.select_for_update(of=("self",)).select_related("program").get(pk=account_id)
+        existing = OptOutRequest.objects.filter(account=locked, is_current=True).first()
+        if existing is not None:
+            return Submission(existing, False)
+        decision = optout_quote(account=locked, request_date=request_date, moving_out=moving_out)
+        if not decision.accepted:
+            raise OptOutRefused(decision, decision.refusal_message)
+        option = None
+        if decision.outcome == Outcome.AFTER_FREE_WINDOW:
+            # A reply card or a utility file cannot choose: the tariff default is advance notice.
+            option = decision.return_option(return_path)
+            if option is None:
+                raise ValueError(f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}")
+        change = account_transition(
+            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at,
+            reason=f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}",
+        )
+        request = OptOutRequest.objects.create(
+            program=locked.program, account=locked, confirmation_code=confirmation_code_new(),
+            channel=channel, actor_id=actor.user_id, actor_name=actor.name, received_at=received_at,
+            request_date=request_date, outcome=decision.outcome, from_status=decision.from_status,
+            to_status=decision.to_status, status_change=change, enrollment_date=decision.enrollment_date,
+            free_window_ends=decision.free_window_ends, effective_date=decision.effective_date,
+            earliest_read_date=decision.earliest_read_date, service_request=decision.service_request,
+            fee_amount=decision.fee, admin_fee=decision.admin_fee,
+            cost_recovery_charge=decision.cost_recovery_charge, fee_schedule_id=decision.fee_schedule_id,
+            return_path=option.path if option else "",
+            bundled_from=option.bundled_from if option else None,
+            standard_rates_from=option.standard_rates_from if option else None,
+            no_rejoin_until=option.no_rejoin_until if option else None,
+            language=(language or locked.language or "en")[:5],
+            contact_email=contact_email or locked.email, contact_phone=contact_phone or locked.phone,
+            note=note,
+        )
+        optout_recorded.send(sender=OptOutRequest, request=request, decision=decision)
+        _after_commit(request)
+    return Submission(request, True)
+
+
+def _after_commit(request: OptOutRequest) -> None:
+    from optouts import tasks
+
+    request_id = request.pk
+    if request.contact_email:
+        transaction.on_commit(lambda: tasks.optout_confirmation_email.delay(request_id))
+    if request.contact_phone:
+        transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id))

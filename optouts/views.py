@@ -1,0 +1,172 @@
+"""Customer opt-out pages: /opt-out/ and /es/opt-out/ (interfaces.md).
+
+Three steps, no server-side session: find the account → see what will happen → confirm. The
+account found in step one travels to step two in a signed, expiring token, so nothing is stored
+and nothing is recorded until the customer confirms.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.core import signing
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import Channel, Program, ServiceAccount
+from accounts.services.status import Actor
+from optouts.forms import ConfirmForm, LookupForm
+from optouts.models import OptOutRequest
+from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
+from optouts.services.lookup import account_for_code, account_for_customer, normalise_account_number
+from optouts.services.ratelimit import client_ip, rate_limit_hit
+from optouts.services.retention import retention_accept, retention_offer
+
+log = logging.getLogger(__name__)
+TOKEN_SALT = "optouts.web.account"
+DONE_SALT = "optouts.web.done"
+TOKEN_MAX_AGE = 30 * 60
+WEB_ACTOR = Actor("web form")
+
+
+def _url(lang: str, name: str) -> str:
+    return reverse(f"optouts:{name}_es" if lang == "es" else f"optouts:{name}")
+
+
+def _default_program() -> Program | None:
+    programs = list(Program.objects.all()[:2])
+    return programs[0] if len(programs) == 1 else None
+
+
+def _render(request, lang, template, context, status=200):
+    with translation.override(lang):
+        if "program" not in context:
+            context["program"] = _default_program()
+        context.update(lang=lang, other_lang="en" if lang == "es" else "es",
+                       form_url=_url(lang, "form"),
+                       other_url=_url("en" if lang == "es" else "es", "form"))
+        response = render(request, template, context, status=status)
+    response["Content-Language"] = lang
+    return response
+
+
+def _mask(number: str) -> str:
+    return "…" + number[-4:]
+
+
+@require_http_methods(["GET", "POST"])
+def optout_form(request, lang="en"):
+    if request.method == "GET":
+        code = request.GET.get("code", "")[:12]
+        form = LookupForm(initial={"code": code})
+        return _render(request, lang, "optouts/form.html", {"form": form, "from_code": bool(code)})
+
+    form = LookupForm(request.POST)
+    not_found = _("We could not find an account with that account number and ZIP code. Check both "
+                  "against your notice or your utility bill, or call us.")
+    with translation.override(lang):
+        valid = form.is_valid()
+    if not valid:
+        return _render(request, lang, "optouts/form.html", {"form": form}, status=400)
+    data = form.cleaned_data
+    number = normalise_account_number(data.get("account_number", "")) or data.get("code", "").upper()
+    if rate_limit_hit(scope="web_ip", key=client_ip(request)) or rate_limit_hit(scope="web_account", key=number):
+        return _render(request, lang, "optouts/rate_limited.html", {}, status=429)
+    if data.get("code"):
+        account = account_for_code(code=data["code"])
+    else:
+        account = account_for_customer(account_number=data["account_number"], zip_code=data["zip_code"])
+    if account is None:
+        with translation.override(lang):
+            form.add_error(None, not_found)
+        return _render(request, lang, "optouts/form.html", {"form": form, "not_found": True}, status=400)
+    return _preview(request, lang, account)
+
+
+def _preview(request, lang, account: ServiceAccount):
+    decision = optout_quote(account=account)
+    token = signing.dumps({"a": account.pk}, salt=TOKEN_SALT, compress=True)
+    existing = OptOutRequest.objects.filter(account=account, is_current=True).first()
+    return _render(request, lang, "optouts/preview.html", {
+        "account": account, "masked": _mask(account.account_number), "d": decision, "program": account.program,
+        "existing": existing, "token": token, "offer": retention_offer(account=account) if decision.accepted else None,
+        "confirm_url": _url(lang, "confirm"), "stay_url": _url(lang, "stay"),
+        "form": ConfirmForm(initial={"t": token, "return_path": "advance_notice"}),
+    })
+
+
+def _account_from_token(token: str, *, full: bool = True) -> ServiceAccount | None:
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if not full:
+        # optout_submit loads (and locks) the account itself: only its id is needed here.
+        return ServiceAccount(pk=payload.get("a")) if isinstance(payload.get("a"), int) else None
+    return ServiceAccount.objects.select_related("program", "product").filter(pk=payload.get("a")).first()
+
+
+def _expired(request, lang):
+    with translation.override(lang):
+        message = _("Your session has expired. Please enter your account number and ZIP code again.")
+    return _render(request, lang, "optouts/form.html", {"form": LookupForm(), "page_error": message}, status=400)
+
+
+@require_http_methods(["POST"])
+def optout_confirm(request, lang="en"):
+    form = ConfirmForm(request.POST)
+    account = _account_from_token(request.POST.get("t", ""), full=False)
+    if account is None:
+        return _expired(request, lang)
+    with translation.override(lang):
+        valid = form.is_valid()
+    if not valid:
+        return _preview(request, lang, _account_from_token(request.POST["t"]))
+    try:
+        submission = optout_submit(
+            account=account, channel=Channel.WEB, actor=WEB_ACTOR,
+            return_path=form.cleaned_data.get("return_path") or None, language=lang,
+            contact_email=form.cleaned_data.get("contact_email", ""),
+        )
+    except ServiceAccount.DoesNotExist:
+        return _expired(request, lang)
+    except OptOutRefused as exc:
+        program = Program.objects.get(accounts__pk=account.pk)
+        return _render(request, lang, "optouts/refused.html",
+                       {"d": exc.decision, "message": str(exc), "program": program}, status=409)
+    done = signing.dumps({"r": submission.request.pk}, salt=DONE_SALT)
+    return HttpResponseRedirect(f"{_url(lang, 'done')}?t={done}")
+
+
+@require_http_methods(["GET"])
+def optout_done(request, lang="en"):
+    try:
+        payload = signing.loads(request.GET.get("t", ""), salt=DONE_SALT, max_age=24 * 3600)
+    except signing.BadSignature:
+        return HttpResponseRedirect(_url(lang, "form"))
+    r = OptOutRequest.objects.select_related("program", "account").filter(pk=payload.get("r")).first()
+    if r is None:
+        return HttpResponseRedirect(_url(lang, "form"))
+    return _render(request, lang, "optouts/done.html", {"r": r, "program": r.program, "masked": _mask(r.account.account_number)})
+
+
+@require_http_methods(["POST"])
+def optout_stay(request, lang="en"):
+    """The customer took the retention offer: switch to the default product, opt-out not recorded."""
+    account = _account_from_token(request.POST.get("t", ""))
+    if account is None:
+        return _expired(request, lang)
+    try:
+        row = retention_accept(account=account, channel=Channel.WEB)
+    except ValueError:
+        return _preview(request, lang, account)
+    return _render(request, lang, "optouts/stayed.html", {"row": row, "program": account.program, "product": account.program.products.get(code=row.to_product_code)})
+
+
+def bench_bare(request):
+    """Baseline for bench/optout_web.py: the cheapest Django response (routed only with CCA_BENCH=1)."""
+    return HttpResponse(b"ok", content_type="text/plain")
+

@@ -1,0 +1,139 @@
+import datetime as dt
+import re
+
+import pytest
+from django.core import mail
+
+from accounts.models import Status
+from optouts.models import OptOutRequest, RetentionAcceptance
+
+pytestmark = pytest.mark.django_db
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="t" value="([^"]+)"', html).group(1)
+
+
+def lookup(client, account, lang="", zip_code=None):
+    return client.post(f"{lang}/opt-out/", {"account_number": account.account_number, "zip_code": zip_code or account.service_zip})
+
+
+def test_walk_through_in_the_free_window(client, make_account, today, django_capture_on_commit_callbacks):
+    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
+    page = lookup(client, account)
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Review your opt-out" in html and "April 2, 2027" in html and "None" in html
+    assert account.customer_name not in html  # the preview shows only the last four digits
+    assert OptOutRequest.objects.count() == 0  # nothing recorded before confirming
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/opt-out/confirm/", {"t": _token(html), "contact_email": "me@example.net"})
+    assert done.status_code == 302
+    final = client.get(done["Location"])
+    r = OptOutRequest.objects.get()
+    assert r.confirmation_code in final.content.decode()
+    assert mail.outbox[0].to == ["me@example.net"]
+    account.refresh_from_db()
+    assert account.status == Status.OPTED_OUT_FREE
+
+
+def test_confirming_twice_gives_the_first_code(client, make_account, today):
+    account = make_account(status=Status.NOTIFIED)
+    token = _token(lookup(client, account).content.decode())
+    first = client.get(client.post("/opt-out/confirm/", {"t": token})["Location"]).content.decode()
+    second = client.get(client.post("/opt-out/confirm/", {"t": token})["Location"]).content.decode()
+    code = OptOutRequest.objects.get().confirmation_code
+    assert code in first and code in second
+
+
+def test_after_free_window_shows_fee_and_two_ways_back_and_records_the_choice(client, make_account, today):
+    account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 6, 2))
+    html = lookup(client, account).content.decode()
+    assert "$6.25" in html
+    assert "Six-month advance notice" in html and "transitional bundled service" in html
+    assert "October 2, 2027" in html
+    client.post("/opt-out/confirm/", {"t": _token(html), "return_path": "transitional"})
+    assert OptOutRequest.objects.get().return_path == "transitional"
+
+
+def test_wrong_zip_and_unknown_account_get_the_same_answer(client, make_account, today):
+    account = make_account()
+    wrong_zip = client.post("/opt-out/", {"account_number": account.account_number, "zip_code": "90210"})
+    unknown = client.post("/opt-out/", {"account_number": "9999999999", "zip_code": account.service_zip})
+    assert wrong_zip.status_code == unknown.status_code == 400
+    strip = lambda r: re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"|value="[^"]*"', "", r.content.decode())
+    assert strip(wrong_zip) == strip(unknown)
+    assert "could not find an account" in unknown.content.decode()
+
+
+def test_field_errors_are_tied_to_their_inputs(client, program):
+    html = client.post("/opt-out/", {"account_number": "", "zip_code": "12"}).content.decode()
+    assert 'id="id_account_number_error"' in html and 'id="id_zip_code_error"' in html
+    field = re.search(r'<input[^>]+id="id_zip_code"[^>]*>', html, re.S).group(0)
+    assert "id_zip_code_error" in field and 'aria-invalid="true"' in field
+    assert 'href="#id_account_number"' in html  # the error summary links to the field
+
+
+def test_spanish_form_and_preview(client, make_account, today):
+    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
+    form = client.get("/es/opt-out/")
+    assert form["Content-Language"] == "es" and 'lang="es"' in form.content.decode()
+    assert "Número de cuenta" in form.content.decode()
+    html = lookup(client, account, lang="/es").content.decode()
+    assert "Revise su solicitud" in html and "abril" in html
+    client.post("/es/opt-out/confirm/", {"t": _token(html)})
+    assert OptOutRequest.objects.get().language == "es"
+
+
+def test_personal_code_from_the_mailer(client, make_account, today):
+    account = make_account(status=Status.NOTIFIED)
+    form = client.get(f"/opt-out/?code={account.opt_out_code}").content.decode()
+    assert f'value="{account.opt_out_code}"' in form
+    page = client.post("/opt-out/", {"code": account.opt_out_code})
+    assert page.status_code == 200 and "Review your opt-out" in page.content.decode()
+    assert client.post("/opt-out/", {"code": "NOPE12345"}).status_code == 400
+
+
+def test_tampered_or_expired_token_records_nothing(client, make_account, today):
+    make_account()
+    page = client.post("/opt-out/confirm/", {"t": "forged:token"})
+    assert page.status_code == 400 and not OptOutRequest.objects.exists()
+
+
+def test_rate_limit_per_address(client, make_account, today, settings):
+    settings.OPTOUT_RATE_LIMITS = {"web_ip": (3, 600)}
+    account = make_account()
+    for _ in range(3):
+        assert client.post("/opt-out/", {"account_number": "1234567", "zip_code": "94901"}).status_code == 400
+    assert client.post("/opt-out/", {"account_number": account.account_number, "zip_code": account.service_zip}).status_code == 429
+
+
+def test_rate_limit_per_account_across_addresses(client, make_account, today, settings):
+    settings.OPTOUT_RATE_LIMITS = {"web_account": (2, 3600)}
+    account = make_account()
+    for n in range(2):
+        client.post("/opt-out/", {"account_number": account.account_number, "zip_code": "90210"}, REMOTE_ADDR=f"10.0.0.{n}")
+    blocked = client.post("/opt-out/", {"account_number": account.account_number, "zip_code": account.service_zip}, REMOTE_ADDR="10.0.0.9")
+    assert blocked.status_code == 429
+
+
+def test_retention_offer_switches_product_and_records_no_optout(client, make_account, program, today):
+    deep = program.products.get(code="deep-green")
+    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2), product=deep)
+    html = lookup(client, account).content.decode()
+    assert "Switch to Light Green instead" in html
+    page = client.post("/opt-out/stay/", {"t": _token(html)})
+    assert page.status_code == 200 and "Thank you for staying" in page.content.decode()
+    account.refresh_from_db()
+    assert account.product.code == "light-green" and account.status == Status.ENROLLED
+    assert RetentionAcceptance.objects.get().from_product_code == "deep-green"
+    assert not OptOutRequest.objects.exists()
+
+
+def test_refused_before_notice_says_why(client, make_account, program, today):
+    program.accept_optouts_before_notice = False
+    program.optout_refusal_message = "Opt-outs open on April 1."
+    program.save()
+    account = make_account(status=Status.ELIGIBLE)
+    html = lookup(client, account).content.decode()
+    assert "Opt-outs open on April 1." in html and 'name="return_path"' not in html
