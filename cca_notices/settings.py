@@ -132,6 +132,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="notices@localhost")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# The URL Twilio called, when a proxy rewrites scheme or host (signatures are over that URL).
+IVR_PUBLIC_BASE_URL = env.str("IVR_PUBLIC_BASE_URL", default="")
+OPTOUT_IVR_VOICES = env.json("OPTOUT_IVR_VOICES", default={}) or None
+
+# Opt-out rate limits, JSON {"scope": [attempts, seconds]} over the defaults in
+# optouts/services/ratelimit.py (docs/optouts.md).
+OPTOUT_RATE_LIMITS = env.json("OPTOUT_RATE_LIMITS", default={}) or None
+# Only behind a proxy that overwrites X-Forwarded-For.
+OPTOUT_TRUST_X_FORWARDED_FOR = env.bool("OPTOUT_TRUST_X_FORWARDED_FOR", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -5,8 +5,6 @@ Limits are settings (docs/optouts.md): OPTOUT_RATE_LIMITS = {scope: (requests, s
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,11 +21,7 @@ DEFAULT_LIMITS = {
 
 
 def _configured() -> dict:
-    configured = getattr(settings, "OPTOUT_RATE_LIMITS", None)
-    if configured is None and os.environ.get("OPTOUT_RATE_LIMITS"):
-        # Until settings.py reads it: JSON such as {"web_ip": [1000000, 60]} (the benchmark sets it).
-        configured = json.loads(os.environ["OPTOUT_RATE_LIMITS"])
-    return configured or {}
+    return getattr(settings, "OPTOUT_RATE_LIMITS", None) or {}
 
 
 def limit_for(scope: str) -> tuple[int, int]:
