@@ -174,7 +174,7 @@ class Migration(migrations.Migration):
                 ('actor_name', models.CharField(help_text='User name or process, kept even if the user is removed.', max_length=150)),
                 ('channel', models.CharField(choices=[('web', 'Web form'), ('ivr', 'Telephone (IVR)'), ('phone', 'Call-centre agent'), ('reply_card', 'Reply card'), ('utility_transfer', 'Utility call-centre transfer'), ('email', 'E-mail'), ('api', 'API'), ('admin', 'Staff (admin)'), ('import', 'Data import'), ('mail_house', 'Mail-house report'), ('utility', 'Utility file'), ('system', 'Scheduled task')], max_length=20)),
                 ('reason', models.TextField(blank=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='accounts.serviceaccount')),
+                ('account', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='status_changes', to='accounts.serviceaccount')),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
