@@ -24,6 +24,8 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import (
     FeeSchedule,
     ImportRun,
+    JrcRow,
+    PowerContentLabel,
     Phase,
     Product,
     Program,
@@ -540,14 +542,22 @@ class ServiceAccountAdmin(LargeTableAdmin):
     @admin.display(description="proof of notice")
     def proof_of_notice(self, obj):
         from django.urls import NoReverseMatch, reverse
+        from django.utils.html import format_html_join
 
         try:
             notices = reverse("admin:cca_notices_accountnotices_change", args=[obj.pk])
             certificate = reverse("admin:cca_notices_notice_certificate", args=[obj.pk])
         except NoReverseMatch:
             return "—"
-        return format_html('<a href="{}">Notices of this account</a> · <a href="{}">Notice certificate (PDF)</a>',
-                           notices, certificate)
+        kinds = ["pre_enrollment_1", "pre_enrollment_2", "post_enrollment_1", "post_enrollment_2",
+                 "new_customer_1", "new_customer_2"]
+        previews = format_html_join(
+            " · ", '{} (<a href="{}">PDF</a>, <a href="{}">PNG</a>)',
+            ((kind.replace("_", " "), reverse("mailers:notice-preview", args=[obj.pk, kind, "pdf"]),
+              reverse("mailers:notice-preview", args=[obj.pk, kind, "png"])) for kind in kinds),
+        )
+        return format_html('<a href="{}">Notices of this account</a> · <a href="{}">Notice certificate (PDF)</a>'
+                           '<br><span class="quiet">Preview a letter: {}</span>', notices, certificate, previews)
 
     @admin.display(description="service address")
     def service_location(self, obj):
@@ -619,3 +629,31 @@ class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
     @admin.display(description="from → to")
     def change(self, obj):
         return _status_change_html(obj)
+
+
+class _ReadOnlyRatesAdmin(admin.ModelAdmin):
+    """Rates come from the JRC files (import_jrc); staff read them here, never edit them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JrcRow)
+class JrcRowAdmin(_ReadOnlyRatesAdmin):
+    list_display = ["rate_schedule", "customer_class", "product", "effective_from", "avg_monthly_kwh",
+                    "utility_monthly_bill", "cca_monthly_bill", "difference", "difference_pct"]
+    list_filter = ["program", "customer_class", "product", "effective_from"]
+    list_select_related = ["product"]
+    search_fields = ["rate_schedule"]
+
+
+@admin.register(PowerContentLabel)
+class PowerContentLabelAdmin(_ReadOnlyRatesAdmin):
+    list_display = ["name", "source", "year", "renewable_pct", "carbon_free_pct", "ghg_lbs_per_mwh"]
+    list_filter = ["program", "year"]

@@ -359,3 +359,75 @@ DEFAULT_ADMIN_FEES = {
     CustomerClass.STREET_LIGHTING: Decimal("10.00"),
     CustomerClass.AGRICULTURAL: Decimal("10.00"),
 }
+
+
+# --- Joint Rate Comparison and power content (issue: mailers) ------------------------------------
+# Loaded by accounts.services.jrc from the CSVs of docs/formats/jrc.md; printed in every mailer.
+# Rows are replaced, never edited by hand: a new rate is a new row with a later effective date, so
+# a letter mailed on a day can always be traced to the rows in force that day.
+
+
+class JrcRow(models.Model):
+    """One line of a Joint Rate Comparison: a rate schedule, a CCA product, from a date on.
+
+    Rates are $/kWh. The utility's side is generation + delivery; the CCA customer's side is the
+    CCA's generation + the utility's PCIA and franchise fee surcharge + the same delivery charge.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="jrc_rows")
+    rate_schedule = models.CharField(max_length=32)
+    customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="jrc_rows")
+    effective_from = models.DateField()
+    avg_monthly_kwh = models.DecimalField(max_digits=10, decimal_places=0)
+    utility_generation_rate = models.DecimalField(max_digits=8, decimal_places=5)
+    delivery_rate = models.DecimalField(max_digits=8, decimal_places=5)
+    pcia = models.DecimalField(max_digits=8, decimal_places=5, help_text="Power Charge Indifference Adjustment, $/kWh (may be negative).")
+    franchise_fee = models.DecimalField(max_digits=8, decimal_places=5, help_text="Franchise fee surcharge, $/kWh.")
+    cca_generation_rate = models.DecimalField(max_digits=8, decimal_places=5)
+    utility_monthly_bill = models.DecimalField(max_digits=12, decimal_places=2)
+    cca_monthly_bill = models.DecimalField(max_digits=12, decimal_places=2)
+    difference = models.DecimalField(max_digits=12, decimal_places=2, help_text="CCA bill minus utility bill, $.")
+    difference_pct = models.DecimalField(max_digits=6, decimal_places=1, help_text="Difference as % of the utility bill.")
+    source_file = models.CharField(max_length=500, blank=True)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "customer_class", "rate_schedule", "product", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "rate_schedule", "product", "effective_from"], name="jrc_row_unique"),
+            models.CheckConstraint(condition=models.Q(avg_monthly_kwh__gt=0), name="jrc_usage_positive"),
+        ]
+        indexes = [models.Index(fields=["program", "customer_class", "effective_from"], name="jrc_program_class")]
+
+    def __str__(self):
+        return f"{self.rate_schedule} / {self.product_id} from {self.effective_from}"
+
+
+class PowerContentLabel(models.Model):
+    """A power content label for one year: a CCA product's or the utility's (source='utility')."""
+
+    UTILITY = "utility"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="power_content")
+    year = models.PositiveSmallIntegerField(help_text="Reporting year of the label.")
+    source = models.CharField(max_length=40, help_text="A product code of the program, or 'utility'.")
+    name = models.CharField(max_length=100)
+    renewable_pct = models.DecimalField(max_digits=5, decimal_places=1)
+    carbon_free_pct = models.DecimalField(max_digits=5, decimal_places=1)
+    ghg_lbs_per_mwh = models.DecimalField(max_digits=7, decimal_places=0, help_text="GHG emissions intensity, lbs CO2e/MWh.")
+    source_file = models.CharField(max_length=500, blank=True)
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "-year", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "year", "source"], name="power_content_unique"),
+            models.CheckConstraint(
+                condition=models.Q(renewable_pct__gte=0, renewable_pct__lte=100, carbon_free_pct__gte=0, carbon_free_pct__lte=100, ghg_lbs_per_mwh__gte=0),
+                name="power_content_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.year}"

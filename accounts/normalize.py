@@ -91,6 +91,7 @@ def state(text: str) -> str:
     return value
 
 
+@lru_cache(maxsize=16384)
 def zip_code(text: str) -> str:
     m = _ZIP.match(text.strip())
     if not m:
@@ -117,7 +118,9 @@ def phone_e164(text: str, region: str = "US") -> str:
 
 
 def person_name(text: str) -> str:
-    value = _SPACES.sub(" ", text).strip()
+    value = text.strip()
+    if "  " in value or "\t" in value or "\n" in value:
+        value = _SPACES.sub(" ", value)
     if not value:
         raise InvalidValue("is blank")
     return value
@@ -126,6 +129,8 @@ def person_name(text: str) -> str:
 def customer_key(name: str, service_address: str, service_zip: str) -> str:
     """Identity of a customer at a premises, independent of the account number: the same
     person at the same normalised address whatever accents, punctuation or spacing the file used."""
-    plain = unicodedata.normalize("NFKD", name.upper()).encode("ascii", "ignore").decode()
+    plain = name.upper()
+    if not plain.isascii():
+        plain = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
     basis = f"{_KEY_JUNK.sub('', plain)}|{service_address}|{service_zip[:5]}"
     return sha1(basis.encode()).hexdigest()

@@ -7,6 +7,8 @@ from cca_notices import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Before the admin's catch-all: staff previews of any notice for any account (PDF, PNG).
+    path("admin/notices/preview/", include("cca_notices.mailers.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -187,3 +187,15 @@ def test_change_page_links_to_proof_of_notice(admin_client, garcia):
     assert reverse("admin:cca_notices_accountnotices_change", args=[garcia.pk]) in page
     pdf = admin_client.get(reverse("admin:cca_notices_notice_certificate", args=[garcia.pk]))
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+
+
+def test_change_page_links_letter_previews(admin_client, garcia):
+    page = admin_client.get(change_url(garcia)).content.decode()
+    assert reverse("mailers:notice-preview", args=[garcia.pk, "post_enrollment_2", "pdf"]) in page
+    assert reverse("mailers:notice-preview", args=[garcia.pk, "pre_enrollment_1", "png"]) in page
+
+
+def test_rate_tables_are_read_only(admin_client):
+    assert admin_client.get(reverse("admin:accounts_jrcrow_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:accounts_jrcrow_add")).status_code == 403
+    assert admin_client.get(reverse("admin:accounts_powercontentlabel_changelist")).status_code == 200

@@ -5,7 +5,7 @@ Steps, each idempotent so a re-run refreshes and never duplicates:
      couple of months after today so the notice schedule is live;
   2. a generated meter-read schedule (cycles 1-21, about two years) through import_read_schedule's service;
   3. generated eligible customers through the eligible-customer importer;
-  4. later steps (notice schedule, JRC): `demo_steps_after_accounts` below;
+  4. the Joint Rate Comparison and the notice schedule: `demo_steps_after_accounts` below;
   5. the `admin` superuser, whose login is printed at the end.
 """
 from __future__ import annotations
@@ -66,7 +66,13 @@ def demo_program_load(*, today: dt.date):
 
 def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
     """The demo's later steps, each idempotent (the demo is re-run to refresh), each one line."""
+    from accounts.services.jrc import jrc_import
     from cca_notices.services.scheduling import notices_schedule
+
+    jrc = jrc_import(jrc_file=DEMO_DIR / "jrc.csv", power_content_file=DEMO_DIR / "power_content.csv",
+                     program_slug=program.slug)
+    out.write(f"joint rate comparison: {jrc.jrc_created} rows created, {jrc.jrc_updated} updated; "
+              f"power content: {jrc.power_created} created, {jrc.power_updated} updated")
 
     result = notices_schedule(program=program, actor_name="demo", today=today)
     out.write(

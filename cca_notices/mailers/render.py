@@ -1,0 +1,50 @@
+"""One letter at a time with WeasyPrint: the reference render, used for previews and as the
+baseline the fast renderer (stamp.py) must match."""
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from cca_notices.mailers.context import LetterRequest, opt_out_prefix, personal_fields, variant_context
+from cca_notices.mailers.qr import qr_svg
+
+CSS_PATH = Path(settings.BASE_DIR) / "static" / "mailers" / "letter.css"
+
+
+@lru_cache(maxsize=1)
+def _stylesheet():
+    from weasyprint import CSS
+
+    return CSS(filename=str(CSS_PATH))
+
+
+def letter_template(kind: str, lang: str) -> str:
+    return f"mailers/{lang}/{kind}.html"
+
+
+def letter_html(req: LetterRequest, *, variant: dict | None = None, stamping: bool = False) -> str:
+    """The letter as HTML. With `stamping`, personal boxes keep their place but are not drawn."""
+    v = variant or variant_context(req)
+    if stamping:
+        p = {k: "X" for k in personal_fields(req)}  # any one-line text: only its box is used
+        qr = ""
+    else:
+        p = personal_fields(req)
+        svg = qr_svg(opt_out_prefix(v["program"]), req.account.opt_out_code)
+        qr = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    return render_to_string(letter_template(v["kind"], v["lang"]), {"v": v, "p": p, "qr_svg": qr, "stamping": stamping})
+
+
+def weasy_document(html: str):
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=str(CSS_PATH.parent)).render(stylesheets=[_stylesheet()])
+
+
+def letter_pdf(req: LetterRequest) -> bytes:
+    """One letter, rendered on its own (about 5 a second: use stamp.letters_pdf for batches)."""
+    return weasy_document(letter_html(req)).write_pdf()
