@@ -254,7 +254,7 @@ class ServiceAccount(models.Model):
     nem = models.BooleanField(default=False)
     medical_baseline = models.BooleanField(default=False)
     direct_access = models.BooleanField(default=False)
-    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", db_constraint=False)
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", db_index=False, db_constraint=False)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False, db_constraint=False)
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ELIGIBLE)
@@ -266,7 +266,10 @@ class ServiceAccount(models.Model):
     # new account number at the same premises is recognised (domain.md: never re-enroll).
     customer_key = models.CharField(max_length=64)
     address_needs_repair = models.BooleanField(default=False)
-    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False)
+    # The account's first history entry: who loaded it, when, from which file (its status history
+    # starts with its first change; an account a file creates as plain `eligible` has none yet).
+    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
+                                   verbose_name="created by import run")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -281,7 +284,9 @@ class ServiceAccount(models.Model):
             models.Index(fields=["program", "status"], name="account_program_status"),
             models.Index(fields=["program", "phase", "read_cycle"], name="account_phase_cycle"),
             models.Index(fields=["phone"], name="account_phone"),
-            models.Index(fields=["program", "customer_key"], name="account_customer_key"),
+            # Looked up only among accounts that opted out (never re-enroll them under a new number).
+            models.Index(fields=["program", "customer_key"], name="account_optedout_customer",
+                         condition=models.Q(status__in=["opted_out_pre", "opted_out_free", "terminated", "returned_bundled"])),
         ]
 
     def __str__(self):

@@ -35,11 +35,11 @@ def test_loads_rows_normalised(program, write_csv):
     b = ServiceAccount.objects.get(account_number="3000000002")
     assert (b.mailing_address, b.mailing_city, b.mailing_state, b.mailing_zip) == ("PO BOX 12", "NOVATO", "CA", "94945-1234")
     assert b.phone == "+14155550199"
-    change = StatusChange.objects.get(account=a)
-    assert (change.from_status, change.to_status, change.channel, change.actor_name) == ("", "eligible", "import", "test-import")
-    assert "line 2: account created" in change.reason
+    # A plain eligible account's history starts with the import run that created it.
+    assert not StatusChange.objects.filter(account=a).exists()
     run = ImportRun.objects.get()
-    assert (run.outcome, run.created, run.rows) == (ImportRun.Outcome.LOADED, 2, 2)
+    assert a.import_run == run
+    assert (run.outcome, run.created, run.rows, run.actor) == (ImportRun.Outcome.LOADED, 2, 2, "test-import")
     assert len(run.sha256) == 64
 
 
@@ -103,7 +103,8 @@ def test_reimport_updates_changed_and_never_duplicates(program, write_csv):
     assert ServiceAccount.objects.get(account_number="3000000001").opt_out_code == codes["3000000001"]
     again = load(program, write_csv([row(1), row(2, email="new@example.org"), row(3)], name="third.csv"))
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
-    assert StatusChange.objects.count() == 3
+    first_run = ImportRun.objects.order_by("pk").first()
+    assert ServiceAccount.objects.get(account_number="3000000002").import_run == first_run
 
 
 def test_reimport_never_reenrolls_or_moves_status_backwards(program, write_csv):
@@ -143,7 +144,9 @@ def test_new_account_number_for_opted_out_customer_stays_out(program, write_csv)
     new = ServiceAccount.objects.get(account_number="9999999999")
     assert new.status == Status.OPTED_OUT_PRE
     assert result.inherited_opt_outs == 1
-    assert "opted-out account 3000000001" in new.status_changes.get().reason
+    change = new.status_changes.get()
+    assert (change.from_status, change.to_status, change.channel) == ("", "opted_out_pre", "import")
+    assert "opted-out account 3000000001" in change.reason
 
 
 def test_enrolled_population_requires_enrollment_date(program, write_csv):
@@ -167,3 +170,39 @@ def test_command_exit_and_summary(program, write_csv):
         call_command("import_accounts", str(write_csv([row(2, care="x")], name="bad.csv")), "--program", "marin")
     with pytest.raises(CommandError, match="no program with slug 'nope'"):
         call_command("import_accounts", str(write_csv([row(3)], name="c.csv")), "--program", "nope")
+
+
+def test_migrating_population_gets_its_status_in_the_history(program, write_csv):
+    load(program, write_csv([row(1, status="participant", enrollment_date="2026-03-03", product="deep-green")]))
+    a = ServiceAccount.objects.get()
+    assert (a.status, a.product.code) == (Status.PARTICIPANT, "deep-green")
+    change = a.status_changes.get()
+    assert (change.from_status, change.to_status) == ("", "participant")
+    assert "line 2: account created with its status from the file" in change.reason
+
+
+def test_blocks_split_only_between_records(program, write_csv, monkeypatch):
+    """Workers parse the file in blocks; a quoted field with a line break never straddles two."""
+    from accounts.services import importing
+
+    monkeypatch.setattr(importing, "BLOCK", 64)
+    rows = [row(n) for n in range(1, 30)]
+    rows[4]["customer_name"] = 'Garcia, "Lupe"\nc/o Maria'
+    result = load(program, write_csv(rows))
+    assert (result.created, result.rejected) == (29, 0)
+    assert ServiceAccount.objects.get(account_number="3000000005").customer_name == 'Garcia, "Lupe" c/o Maria'
+    bad = write_csv(rows[:10] + [row(40, care="x")] + rows[10:], name="bad.csv")
+    with pytest.raises(ImportRejected) as exc:
+        load(program, bad)
+    # line numbers count the physical lines: row 5's name spans two
+    assert [(e.line, e.column) for e in exc.value.errors] == [(13, "care")]
+
+
+def test_text_that_is_not_utf8_is_reported_by_line(program, write_csv, tmp_path):
+    path = write_csv([row(1), row(2)])
+    path.write_bytes(path.read_bytes().replace(b"Maria Lopez 2", b"Mar\xeda Lopez 2"))
+    with pytest.raises(ImportRejected) as exc:
+        load(program, path)
+    assert [(e.line, e.column) for e in exc.value.errors] == [(3, "row")]
+    assert "is not UTF-8 text" in exc.value.errors[0].reason
+    assert ServiceAccount.objects.count() == 0
