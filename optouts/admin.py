@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Prefetch
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -43,7 +44,8 @@ class WaiverForm(forms.Form):
 @admin.register(OptOutRequest)
 class OptOutRequestAdmin(admin.ModelAdmin):
     list_display = ["confirmation_code", "account_link", "program", "channel", "outcome", "effective_date",
-                    "fee_column", "received_at", "actor_name"]
+                    "fee_column", "received_at", "actor_name", "confirmation_column"]
+    actions = ["record_rejoin"]
     list_filter = ["program", "channel", "outcome", "service_request", "fee_waived"]
     search_fields = ["=confirmation_code", "=account__account_number"]
     list_select_related = ["program", "account"]
@@ -54,6 +56,21 @@ class OptOutRequestAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # recorded through the agent screen, which applies the rules
+
+    def get_queryset(self, request):
+        from optouts.models import Confirmation
+
+        return super().get_queryset(request).prefetch_related(
+            Prefetch("confirmations", queryset=Confirmation.objects.order_by("created_at").defer("letter_pdf")))
+
+    @admin.display(description="Confirmation")
+    def confirmation_column(self, obj):
+        """Which confirmation went out, how and when (issue 6)."""
+        return _confirmation_text(list(obj.confirmations.all()))
+
+    @admin.action(description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)")
+    def record_rejoin(self, request, queryset):
+        record_rejoin(self, request, queryset)
 
     def has_delete_permission(self, request, obj=None):
         return False  # the proof of what the customer was told
@@ -158,3 +175,225 @@ class OptOutRequestAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(f"{reverse('admin:optouts_agent')}?account={optout.account_id}")
         return TemplateResponse(request, "admin/optouts/waive.html", self._context(
             request, title=f"Waive the termination fee of {optout.confirmation_code}", form=form, optout=optout))
+
+
+# --- issue 6: fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations -------------
+
+from django.http import HttpResponse  # noqa: E402
+
+from accounts.services import calendar as _calendar  # noqa: E402
+from accounts.models import Channel  # noqa: E402
+from optouts.models import (  # noqa: E402
+    CcasrExport, Confirmation, FeeEntry, FeeExport, Move, ReentryRequest, RejoinRequest, ServiceRequest,
+)
+from optouts.services.ccasr import ccasr_requeue  # noqa: E402
+from optouts.services.fees import fee_entries_mark_billed  # noqa: E402
+from optouts.services.rejoin import RejoinRefused, rejoin_submit  # noqa: E402
+
+
+def _confirmation_text(confs) -> str:
+    if not confs:
+        return "—"
+    parts = []
+    for c in confs:
+        if c.status == Confirmation.Status.SENT:
+            parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} sent {c.sent_at:%Y-%m-%d %H:%M}")
+        else:
+            parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, due {c.due_date}")
+    return "; ".join(parts)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by services; the admin shows them and offers actions that call services."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)")
+def record_rejoin(modeladmin, request, queryset):
+    if not request.user.has_perm("optouts.record_optout"):
+        raise PermissionDenied
+    for optout in queryset.select_related("account"):
+        try:
+            rejoin = rejoin_submit(account=optout.account, channel=Channel.PHONE, actor=Actor.of(request.user))
+        except RejoinRefused as exc:
+            messages.error(request, f"{optout.account.account_number}: not rejoined. {exc}")
+        else:
+            fee = f", entry fee ${rejoin.entry_fee}" if rejoin.entry_fee else ""
+            messages.success(request, f"{optout.account.account_number}: rejoined, confirmation {rejoin.confirmation_code}, "
+                                      f"service resumes {rejoin.effective_date or 'at the next read'}{fee}.")
+
+
+
+@admin.register(FeeEntry)
+class FeeEntryAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account_number", "kind", "customer_class", "amount", "status", "schedule_from", "assessed_on",
+                    "export", "waiver"]
+    list_filter = ["status", "kind", "program", "customer_class"]
+    search_fields = ["=account__account_number", "=optout__confirmation_code"]
+    list_select_related = ["account", "fee_schedule", "export", "waived_by"]
+    date_hierarchy = "created_at"
+    actions = ["mark_billed"]
+
+    @admin.display(description="Account", ordering="account__account_number")
+    def account_number(self, obj):
+        return obj.account.account_number
+
+    @admin.display(description="Fee schedule from")
+    def schedule_from(self, obj):
+        return obj.fee_schedule.effective_from if obj.fee_schedule_id else "—"
+
+    @admin.display(description="Waiver")
+    def waiver(self, obj):
+        if obj.status != FeeEntry.Status.WAIVED:
+            if obj.status == FeeEntry.Status.ASSESSED and obj.optout_id:
+                return format_html('<a href="{}">waive…</a>', reverse("admin:optouts_waive", args=[obj.optout_id]))
+            return ""
+        return f"by {obj.waived_by} {obj.waived_at:%Y-%m-%d}: {obj.waiver_reason}"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.waive_fee"):
+            actions.pop("mark_billed", None)
+        return actions
+
+    @admin.action(description="Mark exported entries billed today (the utility confirmed billing)")
+    def mark_billed(self, request, queryset):
+        if not request.user.has_perm("optouts.waive_fee"):
+            raise PermissionDenied
+        n = fee_entries_mark_billed(entry_ids=queryset.values_list("pk", flat=True), billed_on=_calendar.today(),
+                                    reference=f"admin {request.user.get_username()}")
+        messages.info(request, f"{n} entries marked billed (entries not yet exported are left alone).")
+
+
+@admin.register(FeeExport)
+class FeeExportAdmin(ReadOnlyAdmin):
+    list_display = ["file_name", "program", "entries", "total", "created_at", "actor_name", "sha256"]
+    list_filter = ["program"]
+
+
+class WorkQueueFilter(admin.SimpleListFilter):
+    """The utility desk's view: rejected requests waiting to be fixed and re-queued."""
+
+    title = "work queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("rejected", "Rejected: to fix and re-queue"), ("queued", "Queued for the next file"),
+                ("awaiting", "Sent, awaiting the utility")]
+
+    def queryset(self, request, queryset):
+        status = {"rejected": ServiceRequest.Status.REJECTED, "queued": ServiceRequest.Status.QUEUED,
+                  "awaiting": ServiceRequest.Status.EXPORTED}.get(self.value())
+        return queryset.filter(status=status) if status else queryset
+
+
+@admin.register(ServiceRequest)
+class ServiceRequestAdmin(ReadOnlyAdmin):
+    list_display = ["id", "type", "account_number", "effective_date", "status", "source", "rejection", "export",
+                    "times_sent", "created_at"]
+    list_filter = [WorkQueueFilter, "status", "type", "source", "program"]
+    search_fields = ["=id", "=account__account_number"]
+    list_select_related = ["account", "export"]
+    actions = ["requeue"]
+    show_full_result_count = False
+
+    @admin.display(description="Account", ordering="account__account_number")
+    def account_number(self, obj):
+        return obj.account.account_number
+
+    @admin.display(description="Rejection")
+    def rejection(self, obj):
+        return f"{obj.rejection_code} {obj.rejection_reason}".strip() or ""
+
+    @admin.action(description="Re-queue the selected rejected requests (after fixing the account)")
+    def requeue(self, request, queryset):
+        if not request.user.has_perm("optouts.change_servicerequest"):
+            raise PermissionDenied
+        n = ccasr_requeue(request_ids=queryset.values_list("pk", flat=True), note=f"re-queued by {request.user.get_username()}")
+        messages.info(request, f"{n} requests re-queued for the next CCASR file (only rejected ones are re-queued).")
+
+
+@admin.register(CcasrExport)
+class CcasrExportAdmin(ReadOnlyAdmin):
+    list_display = ["file_name", "program", "requests", "created_at", "actor_name", "sha256"]
+    list_filter = ["program"]
+
+
+class ConfirmationColumn:
+    @admin.display(description="Confirmation")
+    def confirmation(self, obj):
+        return _confirmation_text(list(obj.confirmations.all()))
+
+
+@admin.register(ReentryRequest)
+class ReentryRequestAdmin(ConfirmationColumn, ReadOnlyAdmin):
+    list_display = ["account", "path", "notice_date", "cca_service_until", "tbs_from", "bundled_from",
+                    "standard_rates_from", "min_stay_until", "reentry_fee", "confirmation"]
+    list_filter = ["path", "program"]
+    search_fields = ["=account__account_number", "=optout__confirmation_code"]
+    list_select_related = ["account"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf")))
+
+
+@admin.register(RejoinRequest)
+class RejoinRequestAdmin(ConfirmationColumn, ReadOnlyAdmin):
+    list_display = ["confirmation_code", "account", "request_date", "effective_date", "entry_fee", "channel",
+                    "actor_name", "confirmation"]
+    list_filter = ["program", "channel"]
+    search_fields = ["=confirmation_code", "=account__account_number"]
+    list_select_related = ["account"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf")))
+
+
+@admin.register(Move)
+class MoveAdmin(ReadOnlyAdmin):
+    list_display = ["import_run", "line", "type", "move_date", "old_account", "new_account", "status_kept"]
+    list_filter = ["type", "program"]
+    list_select_related = ["old_account", "new_account", "import_run"]
+
+
+@admin.register(Confirmation)
+class ConfirmationAdmin(ReadOnlyAdmin):
+    list_display = ["account", "kind", "method", "status", "due_date", "sent_at", "overdue", "letter"]
+    list_filter = ["status", "kind", "method", "program"]
+    search_fields = ["=account__account_number"]
+    list_select_related = ["account"]
+    exclude = ["letter_pdf"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("letter_pdf")
+
+    @admin.display(boolean=True, description="Overdue")
+    def overdue(self, obj):
+        return obj.status != Confirmation.Status.SENT and obj.due_date < _calendar.today()
+
+    @admin.display(description="Letter")
+    def letter(self, obj):
+        if obj.method != Confirmation.Method.LETTER or not obj.letter_sha256:
+            return ""
+        return format_html('<a href="{}">PDF</a>', reverse("admin:optouts_confirmation_pdf", args=[obj.pk]))
+
+    def get_urls(self):
+        return [path("<int:pk>/letter.pdf", self.admin_site.admin_view(self.pdf_view), name="optouts_confirmation_pdf")] + super().get_urls()
+
+    def pdf_view(self, request, pk):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        conf = get_object_or_404(Confirmation, pk=pk)
+        if not conf.letter_pdf:
+            raise PermissionDenied
+        response = HttpResponse(bytes(conf.letter_pdf), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{conf.kind}-{conf.account_id}-{conf.pk}.pdf"'
+        return response

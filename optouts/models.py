@@ -131,3 +131,296 @@ class RetentionAcceptance(models.Model):
     to_product_code = models.CharField(max_length=40)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     at = models.DateTimeField(auto_now_add=True)
+
+
+# --- issue 6: what an opt-out sets in motion ----------------------------------------------------
+# Fee ledger, re-entry, rejoin, the CCASR queue to the utility, moves, and confirmations. Rows are
+# written only by optouts.services.{fees,reentry,rejoin,ccasr,confirmations} and
+# accounts.services.moves; the admin reads them and calls those services.
+
+
+class FeeExport(models.Model):
+    """One run of `export_fees`: the file the utility bills from, with its count, total, checksum."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="fee_exports")
+    file_name = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150)
+    entries = models.PositiveIntegerField(default=0)
+    total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the data lines (as in the trailer).")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.entries} entries, ${self.total})"
+
+
+class FeeEntry(models.Model):
+    """One fee on the customer's utility bill: assessed → exported → billed, or waived."""
+
+    class Kind(models.TextChoices):
+        TERMINATION = "termination", "Termination fee"
+        ENTRY = "entry", "Entry fee (large customer rejoining)"
+
+    class Status(models.TextChoices):
+        ASSESSED = "assessed", "Assessed"
+        EXPORTED = "exported", "Exported for billing"
+        BILLED = "billed", "Billed by the utility"
+        WAIVED = "waived", "Waived"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="fee_entries")
+    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="fee_entries")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TERMINATION)
+    optout = models.OneToOneField(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry")
+    rejoin = models.OneToOneField("RejoinRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry")
+    fee_schedule = models.ForeignKey(FeeSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                     help_text="The schedule row the fee was taken from (termination fees).")
+    customer_class = models.CharField(max_length=20)
+    admin_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    cost_recovery_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    reason = models.CharField(max_length=200)
+    assessed_on = models.DateField(help_text="Business date of the request the fee comes from.")
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ASSESSED)
+    export = models.ForeignKey(FeeExport, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entries")
+    exported_at = models.DateTimeField(null=True, blank=True)
+    billed_on = models.DateField(null=True, blank=True)
+    billing_reference = models.CharField(max_length=100, blank=True, help_text="The utility's reference from its billing confirmation.")
+    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    waived_at = models.DateTimeField(null=True, blank=True)
+    waiver_reason = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "fee entry"
+        verbose_name_plural = "fee ledger"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="fee_entry_amount_positive"),
+            models.CheckConstraint(
+                condition=(models.Q(kind="termination", optout__isnull=False, rejoin__isnull=True)
+                           | models.Q(kind="entry", rejoin__isnull=False, optout__isnull=True)),
+                name="fee_entry_has_one_source"),
+            models.CheckConstraint(
+                condition=~models.Q(status="waived") | (models.Q(waived_at__isnull=False) & ~models.Q(waiver_reason="")),
+                name="fee_entry_waiver_has_reason"),
+        ]
+        indexes = [models.Index(fields=["program", "status"], name="fee_entry_program_status")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.account.account_number} ${self.amount} ({self.status})"
+
+
+class ReentryRequest(models.Model):
+    """A customer's return to the utility after the free window, with the way back they chose."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reentry_requests")
+    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="reentry_requests")
+    optout = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="reentry")
+    path = models.CharField(max_length=20, choices=ReturnPath.choices)
+    notice_date = models.DateField(help_text="Business date the customer gave notice.")
+    cca_service_until = models.DateField(null=True, blank=True, help_text="Last day on CCA service.")
+    tbs_from = models.DateField(null=True, blank=True, help_text="Transitional bundled service starts (TBS path).")
+    tbs_until = models.DateField(null=True, blank=True, help_text="Last day at the TBS rate (TBS path).")
+    bundled_from = models.DateField(null=True, blank=True, help_text="First day on utility service.")
+    standard_rates_from = models.DateField(null=True, blank=True)
+    min_stay_months = models.PositiveSmallIntegerField()
+    min_stay_until = models.DateField(null=True, blank=True, help_text="No rejoin before this date.")
+    reentry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"),
+                                      help_text="The utility's re-entry fee (Program.reentry_fee); the utility bills it.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "re-entry request"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"re-entry {self.account.account_number} ({self.get_path_display()})"
+
+
+class RejoinRequest(models.Model):
+    """A customer who opted out and opts back in."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="rejoin_requests")
+    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="rejoin_requests")
+    previous_optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rejoins")
+    confirmation_code = models.CharField(max_length=12, unique=True)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    received_at = models.DateTimeField()
+    request_date = models.DateField()
+    from_status = models.CharField(max_length=20)
+    status_change = models.OneToOneField(StatusChange, on_delete=models.PROTECT, related_name="rejoin_request")
+    effective_date = models.DateField(null=True, blank=True, help_text="Meter-read date CCA service resumes.")
+    entry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    product_code = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=5, default="en")
+    contact_email = models.EmailField(blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "rejoin request"
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        return f"rejoin {self.confirmation_code} ({self.account.account_number})"
+
+
+class CcasrExport(models.Model):
+    """One run of `export_ccasr`: the file sent to the utility."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="ccasr_exports")
+    file_name = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150)
+    requests = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.requests} requests)"
+
+
+class ServiceRequest(models.Model):
+    """A CCA service request (CCASR) to the utility: queued → exported → accepted / rejected."""
+
+    class Type(models.TextChoices):
+        CONNECT = "connect", "Connect"
+        DISCONNECT = "disconnect", "Disconnect"
+        UPDATE = "update", "Update"
+        CANCEL = "cancel", "Cancel"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        WITHDRAWN = "withdrawn", "Withdrawn before sending"
+        EXPORTED = "exported", "Sent to the utility"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        ENROLLMENT = "enrollment", "Mass enrollment"
+        OPTOUT = "optout", "Opt-out"
+        PRODUCT_CHANGE = "product_change", "Product change"
+        REJOIN = "rejoin", "Rejoin"
+        MOVE = "move", "Move within the territory"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="service_requests")
+    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="service_requests")
+    type = models.CharField(max_length=10, choices=Type.choices)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    effective_date = models.DateField(null=True, blank=True, help_text="Blank until the read schedule reaches it; not exported before.")
+    product_code = models.CharField(max_length=40, blank=True)
+    optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
+    rejoin = models.ForeignKey(RejoinRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
+    cancels = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_by")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField()
+    export = models.ForeignKey(CcasrExport, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
+    exported_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response_file = models.CharField(max_length=500, blank=True)
+    utility_reference = models.CharField(max_length=40, blank=True)
+    rejection_code = models.CharField(max_length=20, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    times_sent = models.PositiveSmallIntegerField(default=0)
+    # A Connect stops being the account's live one when a Disconnect or Cancel follows it, so a
+    # later rejoin may queue a new Connect (the constraint below allows one live Connect).
+    superseded = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "service request (CCASR)"
+        verbose_name_plural = "service requests (CCASR)"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live Connect per account: mass enrollment run twice never sends two.
+            models.UniqueConstraint(fields=["account"], condition=models.Q(type="connect", superseded=False, status__in=["queued", "exported", "accepted"]),
+                                    name="one_live_connect_per_account"),
+        ]
+        indexes = [models.Index(fields=["program", "status", "type"], name="ccasr_program_status")]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_type_display()} {self.account.account_number} ({self.status})"
+
+
+class Move(models.Model):
+    """One line of a utility move file, as applied (accounts.services.moves)."""
+
+    class Type(models.TextChoices):
+        WITHIN = "within", "Within the territory"
+        OUT = "out", "Out of the territory"
+        IN = "in", "Into the territory (new customer)"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="moves")
+    import_run = models.ForeignKey("accounts.ImportRun", on_delete=models.PROTECT, related_name="+")
+    line = models.PositiveIntegerField()
+    type = models.CharField(max_length=8, choices=Type.choices)
+    move_date = models.DateField()
+    old_account = models.ForeignKey(ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_from")
+    new_account = models.ForeignKey(ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_to")
+    status_kept = models.CharField(max_length=20, blank=True, help_text="Status carried to the new account (within).")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "line"]
+
+    def __str__(self):
+        return f"{self.get_type_display()} line {self.line}"
+
+
+class Confirmation(models.Model):
+    """The confirmation a customer is owed for an opt-out, termination, re-entry or rejoin:
+    due within Program.confirmation_days; sent by e-mail when there is an address, else a letter.
+    A letter's PDF and the address it went to are kept as issued (never re-rendered)."""
+
+    class Kind(models.TextChoices):
+        OPTOUT = "optout", "Opt-out"
+        TERMINATION = "termination", "Termination"
+        REENTRY = "reentry", "Re-entry (six-month advance notice / TBS)"
+        REJOIN = "rejoin", "Rejoin"
+
+    class Method(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        LETTER = "letter", "Letter"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (will retry)"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="confirmations")
+    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="confirmations")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    method = models.CharField(max_length=8, choices=Method.choices)
+    optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
+    reentry = models.ForeignKey(ReentryRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
+    rejoin = models.ForeignKey(RejoinRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
+    language = models.CharField(max_length=5, default="en")
+    email = models.EmailField(blank=True)
+    created_at = models.DateTimeField()
+    due_date = models.DateField(help_text="Sent by this business date (Program.confirmation_days).")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    mailing_address = models.TextField(blank=True, help_text="The address the letter was printed with.")
+    letter_pdf = models.BinaryField(null=True, blank=True, editable=False)
+    letter_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["optout", "kind"], condition=models.Q(optout__isnull=False), name="one_confirmation_per_optout"),
+            models.UniqueConstraint(fields=["reentry"], condition=models.Q(reentry__isnull=False), name="one_confirmation_per_reentry"),
+            models.UniqueConstraint(fields=["rejoin"], condition=models.Q(rejoin__isnull=False), name="one_confirmation_per_rejoin"),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"], name="confirmation_status_due")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} confirmation by {self.method} ({self.status})"

@@ -36,6 +36,9 @@ def optout_confirmation_email_send(*, optout_id: int) -> bool:
         # Unclaim so the retry sends it.
         OptOutRequest.objects.filter(pk=optout_id).update(confirmation_email_sent_at=None)
         raise
+    # The opt-out's Confirmation row (issue 6) records that it went out, by e-mail, now.
+    for pk in Confirmation.objects.filter(optout_id=optout_id, method="email").values_list("pk", flat=True):
+        _mark_sent(pk, timezone.now())
     return True
 
 
@@ -61,3 +64,126 @@ def optout_confirmation_sms_send(*, optout_id: int) -> bool:
         OptOutRequest.objects.filter(pk=optout_id).update(confirmation_sms_sent_at=None)
         raise
     return True
+
+
+# --- issue 6: the confirmation each opt-out, termination, re-entry and rejoin is owed -----------
+# A `Confirmation` row with a stored due date is written in the same transaction as the request;
+# `confirmations_send_due` (daily beat task, and right after commit for e-mail) sends everything
+# pending, so a missed day loses nothing. E-mail when there is an address, else a letter; the
+# re-entry confirmation is always a letter: it is the "Six-Month Advance Notice to Return to
+# Bundled Portfolio Service" the customer keeps.
+import datetime as _dt
+import hashlib
+
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.models import ServiceAccount
+from optouts.models import Confirmation, Outcome
+
+
+def confirmation_queue(*, kind: str, account: ServiceAccount, email: str = "", language: str = "en",
+                       request_date: _dt.date, optout=None, reentry=None, rejoin=None,
+                       force_letter: bool = False) -> Confirmation:
+    program = account.program
+    method = Confirmation.Method.LETTER if force_letter or not email else Confirmation.Method.EMAIL
+    return Confirmation.objects.create(
+        program_id=account.program_id, account=account, kind=kind, method=method, optout=optout, reentry=reentry,
+        rejoin=rejoin, language=(language or account.language or "en")[:5],
+        email=email if method == Confirmation.Method.EMAIL else "", created_at=timezone.now(),
+        due_date=request_date + _dt.timedelta(days=program.confirmation_days))
+
+
+def confirmation_for_optout(*, optout: OptOutRequest) -> Confirmation:
+    kind = Confirmation.Kind.TERMINATION if optout.outcome == Outcome.AFTER_FREE_WINDOW else Confirmation.Kind.OPTOUT
+    conf = confirmation_queue(kind=kind, account=optout.account, email=optout.contact_email, language=optout.language,
+                              request_date=optout.request_date, optout=optout)
+    if conf.method == Confirmation.Method.EMAIL and optout.confirmation_email_sent_at:
+        _mark_sent(conf.pk, optout.confirmation_email_sent_at)
+    return conf
+
+
+def confirmation_for_reentry(*, reentry) -> Confirmation:
+    optout = reentry.optout
+    return confirmation_queue(kind=Confirmation.Kind.REENTRY, account=reentry.account, language=optout.language,
+                              request_date=reentry.notice_date, reentry=reentry, force_letter=True)
+
+
+def _mark_sent(pk: int, at) -> None:
+    Confirmation.objects.filter(pk=pk).exclude(status=Confirmation.Status.SENT).update(
+        status=Confirmation.Status.SENT, sent_at=at, last_error="")
+
+
+def _mailing_address(account: ServiceAccount) -> str:
+    return "\n".join([account.customer_name, account.mailing_address,
+                      f"{account.mailing_city} {account.mailing_state} {account.mailing_zip}".strip()])
+
+
+def confirmation_send(*, confirmation_id: int) -> bool:
+    """Send one confirmation. Claimed with a conditional update first, so two workers (or the
+    after-commit task and the daily run) never send it twice; a failure unclaims it for a retry."""
+    now = timezone.now()
+    claimed = Confirmation.objects.filter(pk=confirmation_id, status=Confirmation.Status.PENDING, claimed_at=None).update(
+        claimed_at=now)
+    if not claimed:
+        return False
+    conf = Confirmation.objects.select_related("program", "account", "optout", "reentry", "rejoin").get(pk=confirmation_id)
+    try:
+        if conf.method == Confirmation.Method.EMAIL:
+            _send_email(conf)
+        else:
+            _issue_letter(conf)
+    except Exception as exc:
+        Confirmation.objects.filter(pk=conf.pk).update(claimed_at=None, attempts=conf.attempts + 1, last_error=str(exc)[:2000])
+        raise
+    Confirmation.objects.filter(pk=conf.pk).update(status=Confirmation.Status.SENT, sent_at=timezone.now(),
+                                                   attempts=conf.attempts + 1, last_error="")
+    return True
+
+
+def _send_email(conf: Confirmation) -> None:
+    if conf.optout_id:
+        # Issue 5's after-commit e-mail: it stamps its own sent-at, so this never mails twice.
+        optout_confirmation_email_send(optout_id=conf.optout_id)
+        return
+    rejoin = conf.rejoin
+    context = {"r": rejoin, "program": conf.program, "account": conf.account}
+    with translation.override(conf.language or "en"):
+        subject = render_to_string("optouts/email/rejoin_subject.txt", context).strip()
+        body = render_to_string("optouts/email/rejoin.txt", context)
+    send_mail(subject, body, conf.program.email or settings.DEFAULT_FROM_EMAIL, [conf.email])
+
+
+def _issue_letter(conf: Confirmation) -> None:
+    from optouts.services.letters import confirmation_letter_pdf
+
+    pdf = confirmation_letter_pdf(confirmation=conf)
+    Confirmation.objects.filter(pk=conf.pk).update(
+        letter_pdf=pdf, letter_sha256=hashlib.sha256(pdf).hexdigest(), mailing_address=_mailing_address(conf.account))
+
+
+def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
+    """Everything pending, oldest due date first (due or overdue first; nothing waits for its
+    exact day). Returns counts. Errors are kept on the row and retried on the next run."""
+    counts = {"sent": 0, "failed": 0}
+    ids = list(Confirmation.objects.filter(status=Confirmation.Status.PENDING, claimed_at=None)
+               .order_by("due_date", "pk").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        try:
+            if confirmation_send(confirmation_id=pk):
+                counts["sent"] += 1
+        except Exception:
+            log.exception("confirmation %s not sent", pk)
+            counts["failed"] += 1
+    return counts
+
+
+def confirmations_overdue_q(*, today: _dt.date) -> Q:
+    return Q(status=Confirmation.Status.PENDING, due_date__lt=today)
+
+
+def confirmations_enqueue_after_commit(*, confirmation_ids) -> None:
+    from optouts import tasks
+
+    for pk in confirmation_ids:
+        transaction.on_commit(lambda pk=pk: tasks.confirmation_send.delay(pk))

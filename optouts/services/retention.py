@@ -18,8 +18,10 @@ def retention_offer(*, account: ServiceAccount) -> Product | None:
 
 
 def retention_accept(*, account: ServiceAccount, channel: str) -> RetentionAcceptance:
-    """The customer stays on the default product instead of leaving. (The product change's
-    Update service request to the utility belongs to the CCASR queue, issue 6.)"""
+    """The customer stays on the default product instead of leaving; the utility is told with an
+    Update service request (or the Connect not yet sent carries the new product)."""
+    from optouts.services.ccasr import ccasr_request_update
+
     with transaction.atomic():
         locked = ServiceAccount.objects.select_for_update(of=("self",)).select_related("product").get(pk=account.pk)
         offer = retention_offer(account=locked)
@@ -29,4 +31,5 @@ def retention_accept(*, account: ServiceAccount, channel: str) -> RetentionAccep
             account=locked, from_product_code=locked.product.code if locked.product else "",
             to_product_code=offer.code, channel=channel)
         ServiceAccount.objects.filter(pk=locked.pk).update(product=offer)
+        ccasr_request_update(account=locked, product_code=offer.code)
     return row

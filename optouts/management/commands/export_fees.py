@@ -1,0 +1,25 @@
+"""export_fees --program SLUG --out FILE: the fee file the utility bills from (docs/formats/fees-export.md)."""
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Program
+from optouts.services.fees import fees_export
+
+
+class Command(BaseCommand):
+    help = "Write every assessed, not yet exported fee of a program to FILE (each entry exported once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", required=True)
+        parser.add_argument("--out", required=True)
+
+    def handle(self, *args, program, out, **opts):
+        try:
+            prog = Program.objects.get(slug=program)
+        except Program.DoesNotExist:
+            raise CommandError(f"--program: no program with slug {program!r}") from None
+        result = fees_export(program=prog, out=out, actor_name="export_fees")
+        if result.export is None:
+            self.stdout.write("0 fee entries to export; no file written")
+            return
+        self.stdout.write(f"{result.entries} fee entries, total ${result.total:.2f}, written to {result.path} "
+                          f"(export {result.export.pk}, sha256 {result.export.sha256})")
