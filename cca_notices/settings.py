@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself, under runserver and gunicorn alike (no separate web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,6 +107,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=Path(VAR_DIR) / "static")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=Path(VAR_DIR) / "media")
 MEDIA_URL = "media/"
+# Serve straight from the app's static folders unless `collectstatic` was run (then from STATIC_ROOT).
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # Redis when configured (shared by gunicorn workers: rate limits must hold across them).
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -623,7 +623,7 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
                 created_at, updated_at)
             SELECT %s, account_number, {cols}, phase_id, COALESCE(product_id, %s), new_status, %s,
                 enrollment_date, opt_out_code, customer_key, %s, %s, %s, %s
-            FROM import_stage WHERE existing_id IS NULL ORDER BY line_no""",
+            FROM import_stage WHERE existing_id IS NULL""",
             [p, default_product, now, False, result.run.pk, now, now])
         result.created = cur.rowcount
 
