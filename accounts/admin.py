@@ -8,6 +8,7 @@ accounts.services.status, and the account page shows its history instead (docs/a
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from django import forms
 from django.conf import settings
@@ -18,6 +19,8 @@ from django.core.paginator import Paginator
 from django.db import models
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
@@ -25,8 +28,8 @@ from accounts.models import (
     FeeSchedule,
     ImportRun,
     JrcRow,
-    PowerContentLabel,
     Phase,
+    PowerContentLabel,
     Product,
     Program,
     RateSchedule,
@@ -496,14 +499,14 @@ class ServiceAccountAdmin(LargeTableAdmin):
     actions = None
     inlines = [StatusHistoryInline]
     readonly_fields = [
-        "program", "account_number", "customer_name", "status_display", "status_changed_at",
+        "program", "account_number", "customer_name", "status_display", "status_changed_at", "created_by",
         "customer_class", "rate_schedule_display", "read_cycle_display", "phase", "product",
         "enrollment_date", "service_start_date", "opt_out_code", "flags", "proof_of_notice",
         "service_address", "service_city", "service_zip", "import_run", "created_at", "updated_at",
     ]
     fieldsets = [
         (None, {"fields": [
-            ("account_number", "program"), "customer_name", ("status_display", "status_changed_at"),
+            ("account_number", "program"), "customer_name", ("status_display", "status_changed_at"), "created_by",
         ]}),
         ("Enrollment", {"fields": [
             ("phase", "enrollment_date"), ("customer_class", "rate_schedule_display"), "read_cycle_display",
@@ -538,6 +541,18 @@ class ServiceAccountAdmin(LargeTableAdmin):
         return False
 
     # --- columns and facts ---
+
+    @admin.display(description="created")
+    def created_by(self, obj):
+        """The account's first history entry: the status history starts with its first change."""
+        run = obj.import_run
+        if run is None:
+            return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
+        return format_html(
+            '{} by {}, from <a href="{}">import run {}</a> ({})',
+            date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT"), run.actor,
+            reverse("admin:accounts_importrun_change", args=[run.pk]), run.pk, Path(run.file_name).name,
+        )
 
     @admin.display(description="proof of notice")
     def proof_of_notice(self, obj):

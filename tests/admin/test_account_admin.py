@@ -199,3 +199,13 @@ def test_rate_tables_are_read_only(admin_client):
     assert admin_client.get(reverse("admin:accounts_jrcrow_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:accounts_jrcrow_add")).status_code == 403
     assert admin_client.get(reverse("admin:accounts_powercontentlabel_changelist")).status_code == 200
+
+
+def test_change_page_says_which_import_created_the_account(admin_client, garcia):
+    from accounts.models import ImportRun
+
+    run = ImportRun.objects.create(program=garcia.program, kind=ImportRun.Kind.ACCOUNTS,
+                                   file_name="/data/sce/eligible-2027-01.csv", actor="ops.lee")
+    type(garcia).objects.filter(pk=garcia.pk).update(import_run=run)
+    page = admin_client.get(change_url(garcia)).content.decode()
+    assert f"import run {run.pk}</a> (eligible-2027-01.csv)" in page and "by ops.lee" in page
