@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import ServiceAccount
 from cca_notices.certificate import notice_certificate_generate
@@ -120,13 +120,85 @@ class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
             request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
 
 
+def can_download_batches(user) -> bool:
+    """Mail-operations staff: the `download_mailbatch` permission (superusers have every one)."""
+    return user.is_active and user.is_staff and user.has_perm("cca_notices.download_mailbatch")
+
+
 @admin.register(MailBatch)
 class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["reference", "program", "kind", "mail_date", "piece_count", "created_by", "created_at", "mailed_at"]
-    list_filter = ["program", "kind"]
+    """Mail batches: who built each and when, its counts, and its files to download. The files are
+    served by a staff-only view from the batch's folder, never from a public media URL."""
+
+    list_display = ["reference", "program", "kind", "mail_date", "piece_count", "notice_count", "merged_count",
+                    "excluded_count", "page_count", "created_by", "built_via", "created_at", "mailed_at", "downloads"]
+    list_filter = ["program", "kind", "built_via", ("mailed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["program"]
     search_fields = ["=reference"]
     date_hierarchy = "mail_date"
+    fields = ["reference", "program", "kind", "mail_date", "created_by", "built_via", "created_at", "mailed_at",
+              "piece_count", "notice_count", "merged_count", "excluded_count", "page_count", "mailer_id",
+              "first_serial", "folder", "files_written_at", "file_table", "excluded_table"]
+    readonly_fields = fields
+
+    def get_urls(self):
+        extra = [
+            path("<int:batch_id>/files/<str:name>", self.admin_site.admin_view(self.download_view),
+                 name="cca_notices_mailbatch_download"),
+        ]
+        return extra + super().get_urls()
+
+    def download_view(self, request, batch_id: int, name: str):
+        from django.core.exceptions import PermissionDenied
+        from django.http import FileResponse, Http404
+
+        if not can_download_batches(request.user):
+            raise PermissionDenied
+        batch = get_object_or_404(MailBatch, pk=batch_id)
+        listed = {f["name"] for f in batch.meta.get("files", [])}
+        if name not in listed or not batch.folder:
+            raise Http404("no such file in this batch")
+        # Only a name the batch recorded, inside the batch's own folder.
+        from pathlib import Path
+
+        folder = Path(batch.folder).resolve()
+        target = (folder / name).resolve()
+        if target.parent != folder or not target.is_file():
+            raise Http404("the file is not on this server any more; write the batch again (build_mail_batch --reference)")
+        return FileResponse(open(target, "rb"), as_attachment=True, filename=name)
+
+    def _file_url(self, batch, name):
+        return reverse("admin:cca_notices_mailbatch_download", args=[batch.pk, name])
+
+    @admin.display(description="files")
+    def downloads(self, obj):
+        files = obj.meta.get("files", [])
+        if not files:
+            return "—"
+        manifest = next((f for f in files if f["type"] == "manifest"), None)
+        data = next((f for f in files if f["type"] == "data"), None)
+        letters = sum(1 for f in files if f["type"] == "letters")
+        links = format_html_join(", ", '<a href="{}">{}</a>', ((self._file_url(obj, f["name"]), label)
+                                 for f, label in ((manifest, "manifest"), (data, "data CSV")) if f))
+        return format_html("{} · {} PDF file(s)", links, letters)
+
+    @admin.display(description="files (SHA-256 as in the manifest)")
+    def file_table(self, obj):
+        files = obj.meta.get("files", [])
+        if not files:
+            return "not written yet"
+        rows = format_html_join(
+            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>',
+            ((self._file_url(obj, f["name"]), f["name"], f["type"], f"{f.get('bytes', 0):,}",
+              f.get("letters", f.get("rows", "")), f.get("sha256", "")) for f in files))
+        return format_html('<table><tr><th>file</th><th>type</th><th>bytes</th><th>letters/rows</th><th>SHA-256</th></tr>{}</table>', rows)
+
+    @admin.display(description="left out of the batch")
+    def excluded_table(self, obj):
+        excluded = obj.meta.get("excluded", {})
+        if not excluded:
+            return "none"
+        return format_html_join(format_html("<br>"), "{}: {}", excluded.items())
 
 
 @admin.register(ScheduleRun)

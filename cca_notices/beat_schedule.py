@@ -5,4 +5,7 @@ from celery.schedules import crontab
 BEAT_SCHEDULE: dict = {
     # Before the mail-batch build of the morning, so new customers' notices are already there.
     "notices-daily": {"task": "cca_notices.tasks.notices_daily", "schedule": crontab(hour=2, minute=15)},
+    # After notices-daily (new customers' notices exist, leavers' notices are cancelled); files are
+    # ready for the mail house at the start of the business day.
+    "mail-batches-daily": {"task": "cca_notices.tasks.mail_batches_daily", "schedule": crontab(hour=3, minute=30)},
 }

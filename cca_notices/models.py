@@ -90,7 +90,13 @@ class RuleSet(models.Model):
 
 
 class MailBatch(models.Model):
-    """One file of notices handed to the mail house (built by the mail-batch service)."""
+    """One mail batch handed to the mail house: a folder of print files, a data CSV and a
+    manifest (docs/formats/mail-house.md), built by cca_notices.services.batches."""
+
+    class Via(models.TextChoices):
+        COMMAND = "command", "build_mail_batch command"
+        BEAT = "beat", "Daily task"
+        ADMIN = "admin", "Admin"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="mail_batches")
     kind = models.CharField(max_length=20, choices=NoticeKind.choices)
@@ -98,16 +104,42 @@ class MailBatch(models.Model):
     reference = models.CharField(max_length=64, unique=True, help_text="Printed on the file and the mail-house report.")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, help_text="User or process that built the batch.")
-    piece_count = models.PositiveIntegerField(default=0)
+    built_via = models.CharField(max_length=10, choices=Via.choices, default=Via.COMMAND)
+    piece_count = models.PositiveIntegerField(default=0, help_text="Letters (mail pieces).")
+    notice_count = models.PositiveIntegerField(default=0, help_text="Notices in the batch, merged ones included.")
+    merged_count = models.PositiveIntegerField(default=0, help_text="Notices merged into another account's letter (same name and address).")
+    excluded_count = models.PositiveIntegerField(default=0, help_text="Due notices cancelled at the build (direct access, opted out, moved out).")
+    page_count = models.PositiveIntegerField(default=0)
+    mailer_id = models.CharField(max_length=9, blank=True)
+    first_serial = models.BigIntegerField(null=True, blank=True, help_text="IMb serial of the first piece; the pieces follow in print order.")
+    folder = models.CharField(max_length=500, blank=True, help_text="Where the files were last written (server path).")
+    files_written_at = models.DateTimeField(null=True, blank=True)
     mailed_at = models.DateTimeField(null=True, blank=True, help_text="When the mail house confirmed mailing.")
     meta = models.JSONField(default=dict, blank=True, help_text="File names, checksums, counts.")
 
     class Meta:
         ordering = ["-mail_date", "reference"]
         verbose_name_plural = "mail batches"
+        permissions = [("download_mailbatch", "Can download mail-batch files")]
 
     def __str__(self):
         return self.reference
+
+
+class ImbSerialCounter(models.Model):
+    """The next IMb serial of one USPS mailer ID, shared by every program mailing under it, so
+    two batches never print the same serial (USPS asks for 45 days; this never repeats one until
+    the mailer ID's serial range wraps round)."""
+
+    mailer_id = models.CharField(max_length=9, unique=True)
+    next_value = models.BigIntegerField(default=0, help_text="Serials handed out so far; the serial is this modulo the range.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "IMb serial counter"
+
+    def __str__(self):
+        return f"{self.mailer_id}: {self.next_value}"
 
 
 class Notice(models.Model):
@@ -132,6 +164,12 @@ class Notice(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
     batch = models.ForeignKey(MailBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="notices", db_index=False)
     piece_id = models.CharField(max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code.")
+    # Same name and mailing address as another account in the batch: one letter went to both.
+    # The merged notice shares the piece ID and follows its piece (mailed, returned); this names
+    # the notice whose letter it went in. No database check, as for `account` (bulk writes).
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_notices",
+                                    db_index=False, db_constraint=False,
+                                    help_text="The notice whose letter this one was merged into (same name and address).")
     batched_at = models.DateTimeField(null=True, blank=True)
     mailed_at = models.DateTimeField(null=True, blank=True, help_text="When the mail house's confirmation was recorded.")
     mailed_on = models.DateField(null=True, blank=True, help_text="Business date the piece was mailed.")

@@ -9,3 +9,12 @@ def notices_daily(program_ids: list[int] | None = None) -> dict[str, int]:
     """Cancel notices of accounts that left, schedule new customers, enroll on the enrollment
     date and deem participation — everything due or overdue, from stored dates."""
     return notices_run_due_work(program_ids=program_ids)
+
+
+@shared_task(name="cca_notices.tasks.mail_batches_daily")
+def mail_batches_daily(program_ids: list[int] | None = None) -> dict[str, int]:
+    """Build the mail batches due `Program.mail_lead_business_days` business days ahead (overdue
+    notices included) into MEDIA_ROOT/batches/<program>/; recorded as built by "beat"."""
+    from cca_notices.services.batches import mail_batches_build_due
+
+    return mail_batches_build_due(program_ids=program_ids, actor_name="beat")

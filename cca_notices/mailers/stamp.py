@@ -72,7 +72,7 @@ def stamp_font(weight: str) -> StampFont:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # the subsetter logs every glyph at INFO
 
     path = FONT_FILES[weight]
-    font = TTFont(path)
+    font = TTFont(path, recalcTimestamp=False)  # head.modified stays the file's: same bytes every run
     cmap = font.getBestCmap()
     units = font["head"].unitsPerEm
     options = subset.Options()
