@@ -9,3 +9,8 @@ BEAT_SCHEDULE: dict = {
     # ready for the mail house at the start of the business day.
     "mail-batches-daily": {"task": "cca_notices.tasks.mail_batches_daily", "schedule": crontab(hour=3, minute=30)},
 }
+
+# The opt-out app's daily job (confirmations due, Connect requests for accounts enrolled overnight).
+from optouts.beat_schedule import BEAT_SCHEDULE as OPTOUTS_BEAT  # noqa: E402
+
+BEAT_SCHEDULE.update(OPTOUTS_BEAT)

@@ -1,6 +1,4 @@
-"""The opt-out app's daily job. cca_notices/beat_schedule.py (not this app's file) merges it:
-    from optouts.beat_schedule import BEAT_SCHEDULE as OPTOUTS_BEAT
-    BEAT_SCHEDULE.update(OPTOUTS_BEAT)
+"""The opt-out app's daily job, merged into the project's schedule by cca_notices/beat_schedule.py.
 It runs after notices-daily (02:15), so accounts enrolled that night get their Connect queued."""
 from celery.schedules import crontab
 
