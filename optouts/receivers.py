@@ -10,13 +10,11 @@ from optouts.signals import optout_recorded
 @receiver(optout_recorded, sender=OptOutRequest, dispatch_uid="optouts.follow_ups")
 def optout_follow_ups(sender, request: OptOutRequest, decision, **kwargs):
     from optouts.services.ccasr import ccasr_for_optout
-    from optouts.services.confirmations import confirmation_for_optout, confirmation_for_reentry
+    from optouts.services.confirmations import confirmations_for_optout
     from optouts.services.fees import fee_assess_for_optout
     from optouts.services.reentry import reentry_record_for_optout
 
     fee_assess_for_optout(optout=request)
     ccasr_for_optout(optout=request)
-    confirmation_for_optout(optout=request)
-    if request.outcome == Outcome.AFTER_FREE_WINDOW:
-        reentry = reentry_record_for_optout(optout=request)
-        confirmation_for_reentry(reentry=reentry)
+    reentry = reentry_record_for_optout(optout=request) if request.outcome == Outcome.AFTER_FREE_WINDOW else None
+    confirmations_for_optout(optout=request, reentry=reentry)

@@ -125,28 +125,50 @@ def account_transition(
     actor: Actor,
     reason: str = "",
     at: datetime | None = None,
+    locked: bool = False,
     **fields,
 ) -> StatusChange:
     """Move one account to `to_status`, locking its row so concurrent channels serialise.
 
     `fields` are other account columns the same change sets (e.g. enrollment_date).
+    `locked=True` says the caller has already loaded `account` with SELECT … FOR UPDATE inside
+    its own open transaction (optout_submit does): the row is then not read and locked a second
+    time, and the guard checks the status the caller read under that lock.
     """
     at = at or timezone.now()
-    with transaction.atomic():
-        locked = ServiceAccount.objects.select_for_update().get(pk=account.pk)
-        if not can_transition(locked.status, to_status):
-            raise TransitionNotAllowed(locked, locked.status, to_status)
-        change = StatusChange.objects.create(
-            account=locked, from_status=locked.status, to_status=to_status, at=at,
-            actor_id=actor.user_id, actor_name=actor.name, channel=channel,
-            reason=reason or TRANSITIONS[locked.status][to_status],
-        )
-        ServiceAccount.objects.filter(pk=locked.pk).update(
-            status=to_status, status_changed_at=at, updated_at=at, **fields
-        )
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise ValueError("account_transition(locked=True) needs the caller's transaction that holds the row lock")
+        # Guard before any write, outside the atomic block below, so a refusal leaves the
+        # caller's transaction usable, exactly as with the savepoint of the unlocked path.
+        if not can_transition(account.status, to_status):
+            raise TransitionNotAllowed(account, account.status, to_status)
+        # No savepoint: an error after the first write marks the caller's whole transaction
+        # for rollback, so the audit row and the status never part.
+        with transaction.atomic(savepoint=False):
+            change = _transition_write(account=account, from_status=account.status, to_status=to_status,
+                                       channel=channel, actor=actor, reason=reason, at=at, fields=fields)
+    else:
+        with transaction.atomic():
+            current = ServiceAccount.objects.select_for_update().get(pk=account.pk)
+            if not can_transition(current.status, to_status):
+                raise TransitionNotAllowed(current, current.status, to_status)
+            change = _transition_write(account=current, from_status=current.status, to_status=to_status,
+                                       channel=channel, actor=actor, reason=reason, at=at, fields=fields)
     account.status, account.status_changed_at = to_status, at
+    account.updated_at = at
     for name, value in fields.items():
         setattr(account, name, value)
+    return change
+
+
+def _transition_write(*, account, from_status, to_status, channel, actor, reason, at, fields) -> StatusChange:
+    change = StatusChange.objects.create(
+        account=account, from_status=from_status, to_status=to_status, at=at,
+        actor_id=actor.user_id, actor_name=actor.name, channel=channel,
+        reason=reason or TRANSITIONS[from_status][to_status],
+    )
+    ServiceAccount.objects.filter(pk=account.pk).update(status=to_status, status_changed_at=at, updated_at=at, **fields)
     return change
 
 

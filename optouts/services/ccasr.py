@@ -28,6 +28,7 @@ from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
 from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
+from optouts.services.rows import rows_insert
 
 SR = ServiceRequest
 LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
@@ -43,19 +44,24 @@ def _lead_days() -> int:
 def ccasr_request_create(*, account: ServiceAccount, type: str, source: str, effective_date: dt.date | None,
                          optout: OptOutRequest | None = None, rejoin=None, product_code: str = "",
                          cancels: ServiceRequest | None = None, note: str = "") -> ServiceRequest:
-    return SR.objects.create(
+    request = SR(
         program_id=account.program_id, account=account, type=type, source=source, effective_date=effective_date,
         optout=optout, rejoin=rejoin, product_code=product_code, cancels=cancels, note=note,
         created_at=timezone.now())
+    rows_insert(request)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
+    return request
 
 
 def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tuple[bool, ServiceRequest | None]:
     """Withdraw a Connect not yet sent (claimed with a conditional update, so an export running at
     the same moment either took it first or never sees it). Returns (withdrawn, the sent Connect
     that must be cancelled instead, if any)."""
-    connect = SR.objects.filter(account=account, type=SR.Type.CONNECT, status__in=LIVE, superseded=False).order_by("-id").first()
-    if connect is None:
+    # Values first: most accounts that opt out have no live Connect, and this runs on every opt-out.
+    found = (SR.objects.filter(account=account, type=SR.Type.CONNECT, status__in=LIVE, superseded=False)
+             .order_by("-id").values_list("pk", flat=True).first())
+    if found is None:
         return False, None
+    connect = SR.objects.get(pk=found)
     if connect.status == SR.Status.QUEUED:
         if SR.objects.filter(pk=connect.pk, status=SR.Status.QUEUED).update(status=SR.Status.WITHDRAWN, superseded=True, note=why):
             return True, None

@@ -80,33 +80,63 @@ from django.db.models import Q
 
 from accounts.models import ServiceAccount
 from optouts.models import Confirmation, Outcome
+from optouts.services.rows import rows_insert
 
 
-def confirmation_queue(*, kind: str, account: ServiceAccount, email: str = "", language: str = "en",
+def confirmation_build(*, kind: str, account: ServiceAccount, email: str = "", language: str = "en",
                        request_date: _dt.date, optout=None, reentry=None, rejoin=None,
                        force_letter: bool = False) -> Confirmation:
+    """The confirmation row, not yet saved (confirmations_for_optout saves several at once)."""
     program = account.program
     method = Confirmation.Method.LETTER if force_letter or not email else Confirmation.Method.EMAIL
-    return Confirmation.objects.create(
+    return Confirmation(
         program_id=account.program_id, account=account, kind=kind, method=method, optout=optout, reentry=reentry,
         rejoin=rejoin, language=(language or account.language or "en")[:5],
         email=email if method == Confirmation.Method.EMAIL else "", created_at=timezone.now(),
         due_date=request_date + _dt.timedelta(days=program.confirmation_days))
 
 
-def confirmation_for_optout(*, optout: OptOutRequest) -> Confirmation:
+def confirmation_queue(**kwargs) -> Confirmation:
+    conf = confirmation_build(**kwargs)
+    conf.save(force_insert=True)
+    return conf
+
+
+def _optout_confirmation(optout: OptOutRequest) -> Confirmation:
     kind = Confirmation.Kind.TERMINATION if optout.outcome == Outcome.AFTER_FREE_WINDOW else Confirmation.Kind.OPTOUT
-    conf = confirmation_queue(kind=kind, account=optout.account, email=optout.contact_email, language=optout.language,
+    return confirmation_build(kind=kind, account=optout.account, email=optout.contact_email, language=optout.language,
                               request_date=optout.request_date, optout=optout)
+
+
+def _reentry_confirmation(reentry) -> Confirmation:
+    return confirmation_build(kind=Confirmation.Kind.REENTRY, account=reentry.account, language=reentry.optout.language,
+                              request_date=reentry.notice_date, reentry=reentry, force_letter=True)
+
+
+def _mark_optout_confirmation_sent(conf: Confirmation, optout: OptOutRequest) -> None:
     if conf.method == Confirmation.Method.EMAIL and optout.confirmation_email_sent_at:
         _mark_sent(conf.pk, optout.confirmation_email_sent_at)
+
+
+def confirmation_for_optout(*, optout: OptOutRequest) -> Confirmation:
+    conf = _optout_confirmation(optout)
+    conf.save(force_insert=True)
+    _mark_optout_confirmation_sent(conf, optout)
     return conf
 
 
 def confirmation_for_reentry(*, reentry) -> Confirmation:
-    optout = reentry.optout
-    return confirmation_queue(kind=Confirmation.Kind.REENTRY, account=reentry.account, language=optout.language,
-                              request_date=reentry.notice_date, reentry=reentry, force_letter=True)
+    conf = _reentry_confirmation(reentry)
+    conf.save(force_insert=True)
+    return conf
+
+
+def confirmations_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
+    """The opt-out's confirmation and, after the free window, its re-entry letter: one INSERT."""
+    rows = [_optout_confirmation(optout)] + ([_reentry_confirmation(reentry)] if reentry is not None else [])
+    rows_insert(*rows)
+    _mark_optout_confirmation_sent(rows[0], optout)
+    return rows
 
 
 def _mark_sent(pk: int, at) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Program
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
+from optouts.services.rows import rows_insert
 
 ZERO = Decimal("0.00")
 
@@ -40,7 +41,7 @@ def fee_assess_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
     schedule_date = None
     if optout.fee_schedule_id:
         schedule_date = optout.fee_schedule.effective_from
-    return FeeEntry.objects.create(
+    entry = FeeEntry(
         program_id=optout.program_id, account=account, kind=FeeEntry.Kind.TERMINATION, optout=optout,
         fee_schedule_id=optout.fee_schedule_id, customer_class=account.customer_class,
         admin_fee=optout.admin_fee, cost_recovery_charge=optout.cost_recovery_charge,
@@ -48,6 +49,8 @@ def fee_assess_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
         reason=(f"Termination after the free window (opt-out {optout.confirmation_code}; "
                 f"fee schedule from {schedule_date or 'n/a'})"),
     )
+    rows_insert(entry)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
+    return entry
 
 
 def fee_assess_for_rejoin(*, rejoin: RejoinRequest) -> FeeEntry | None:

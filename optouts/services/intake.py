@@ -15,15 +15,20 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import ServiceAccount, Status
+from accounts.models import FeeSchedule, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
 from accounts.services.status import Actor, account_transition
-from optouts.signals import optout_recorded
 from optouts.models import (
-    ACCEPTED_OUTCOMES, OptOutRequest, Outcome, ReturnPath, ServiceRequestType,
+    ACCEPTED_OUTCOMES,
+    OptOutRequest,
+    Outcome,
+    ReturnPath,
+    ServiceRequestType,
 )
+from optouts.services.rows import row_lock_with_parent, rows_insert
+from optouts.signals import optout_recorded
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
@@ -70,6 +75,8 @@ class Decision:
     admin_fee: Decimal = ZERO
     cost_recovery_charge: Decimal = ZERO
     fee_schedule_id: int | None = None
+    # The row itself, so recording the fee does not read it a second time.
+    fee_schedule: FeeSchedule | None = field(default=None, compare=False, repr=False)
     return_options: tuple[ReturnOption, ...] = field(default_factory=tuple)
     refusal_message: str = ""
 
@@ -169,7 +176,7 @@ def optout_quote(*, account: ServiceAccount, request_date: dt.date | None = None
         service_request=ServiceRequestType.DISCONNECT,
         admin_fee=row.admin_fee if row else ZERO,
         cost_recovery_charge=row.cost_recovery_charge if row else ZERO,
-        fee_schedule_id=row.pk if row else None,
+        fee_schedule_id=row.pk if row else None, fee_schedule=row,
         return_options=_return_options(effective=when, stay_months=program.min_bundled_stay_months),
         **base)
 
@@ -213,6 +220,13 @@ def optout_submit(
     try:
         return _submit_once(**kwargs)
     except IntegrityError as exc:
+        if "one_current_optout_per_account" in str(exc):
+            # Another channel recorded this account's opt-out first (the lock makes this rare:
+            # see _submit_once). Answer with that one, as a repeated submission would be.
+            existing = OptOutRequest.objects.filter(account_id=account.pk, is_current=True).first()
+            if existing is not None:
+                return Submission(existing, False)
+            raise
         # A ten-digit code collided (about one in 10^9 per pair of requests). The transaction
         # rolled back whole, so run it again: a new code, or the opt-out that won a race.
         if "confirmation_code" not in str(exc):
@@ -220,14 +234,24 @@ def optout_submit(
         return _submit_once(**kwargs)
 
 
+# Statuses an opt-out leaves an account in: only an account in one of them can have a current
+# opt-out request (a rejoin, the only way out of them back to CCA service, retires its request).
+_OPTED_OUT = frozenset({Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED,
+                        Status.RETURNED_BUNDLED, Status.MOVED_OUT})
+
+
 def _submit_once(*, account_id, channel, actor, return_path, moving_out, language, contact_email,
                  contact_phone, note, request_date, received_at) -> Submission:
     with transaction.atomic():
-        # of=self: lock the account row only, not the program row every opt-out shares.
-        locked = ServiceAccount.objects.select_for_update(of=("self",)).select_related("program").get(pk=account_id)
-        existing = OptOutRequest.objects.filter(account=locked, is_current=True).first()
-        if existing is not None:
-            return Submission(existing, False)
+        # The account row only is locked, not the program row every opt-out shares.
+        locked = row_lock_with_parent(ServiceAccount, account_id, parent_field="program")
+        # Read after the lock (a new snapshot), so a request that another channel committed while
+        # this one waited is seen. Only an opted-out account can have one; for any other, the
+        # partial unique index one_current_optout_per_account still refuses a second (above).
+        if locked.status in _OPTED_OUT:
+            existing = OptOutRequest.objects.filter(account=locked, is_current=True).first()
+            if existing is not None:
+                return Submission(existing, False)
         decision = optout_quote(account=locked, request_date=request_date, moving_out=moving_out)
         if not decision.accepted:
             raise OptOutRefused(decision, decision.refusal_message)
@@ -238,10 +262,10 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             if option is None:
                 raise ValueError(f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}")
         change = account_transition(
-            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at,
+            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at, locked=True,
             reason=f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}",
         )
-        request = OptOutRequest.objects.create(
+        request = OptOutRequest(
             program=locked.program, account=locked, confirmation_code=confirmation_code_new(),
             channel=channel, actor_id=actor.user_id, actor_name=actor.name, received_at=received_at,
             request_date=request_date, outcome=decision.outcome, from_status=decision.from_status,
@@ -249,7 +273,9 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             free_window_ends=decision.free_window_ends, effective_date=decision.effective_date,
             earliest_read_date=decision.earliest_read_date, service_request=decision.service_request,
             fee_amount=decision.fee, admin_fee=decision.admin_fee,
-            cost_recovery_charge=decision.cost_recovery_charge, fee_schedule_id=decision.fee_schedule_id,
+            cost_recovery_charge=decision.cost_recovery_charge,
+            **({"fee_schedule": decision.fee_schedule} if decision.fee_schedule is not None
+               else {"fee_schedule_id": decision.fee_schedule_id}),
             return_path=option.path if option else "",
             bundled_from=option.bundled_from if option else None,
             standard_rates_from=option.standard_rates_from if option else None,
@@ -258,6 +284,7 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             contact_email=contact_email or locked.email, contact_phone=contact_phone or locked.phone,
             note=note,
         )
+        rows_insert(request)
         optout_recorded.send(sender=OptOutRequest, request=request, decision=decision)
         _after_commit(request)
     return Submission(request, True)

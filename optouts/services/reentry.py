@@ -15,6 +15,7 @@ from decimal import Decimal
 from accounts.models import Program
 from optouts.models import OptOutRequest, Outcome, ReentryRequest, ReturnPath
 from optouts.services.intake import RETURN_NOTICE_MONTHS, add_months
+from optouts.services.rows import rows_insert
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -58,9 +59,11 @@ def reentry_record_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None
         return None
     plan = reentry_plan(program=optout.program, path=optout.return_path or ReturnPath.ADVANCE_NOTICE,
                         effective_date=optout.effective_date)
-    return ReentryRequest.objects.create(
-        program_id=optout.program_id, account_id=optout.account_id, optout=optout, path=plan.path,
+    reentry = ReentryRequest(
+        program_id=optout.program_id, account=optout.account, optout=optout, path=plan.path,
         notice_date=optout.request_date, cca_service_until=plan.cca_service_until, tbs_from=plan.tbs_from,
         tbs_until=plan.tbs_until, bundled_from=plan.bundled_from, standard_rates_from=plan.standard_rates_from,
         min_stay_months=plan.min_stay_months, min_stay_until=plan.min_stay_until, reentry_fee=plan.reentry_fee,
         created_at=optout.received_at)
+    rows_insert(reentry)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
+    return reentry
