@@ -106,3 +106,34 @@ def test_concurrent_transitions_serialise_on_the_row():
     assert sorted(o[0] for o in outcomes) == ["ok", "refused"]
     assert StatusChange.objects.filter(account_id=account.pk).count() == 1
 
+
+
+def test_locked_transition_needs_the_callers_transaction():
+    account = ServiceAccountFactory()
+    with pytest.raises(ValueError, match="needs the caller's transaction"):
+        account_transition(account=account, to_status=Status.NOTIFIED, channel="system", actor=AGENT, locked=True)
+    assert not StatusChange.objects.exists()
+
+
+def test_locked_transition_writes_in_the_callers_transaction():
+    account = ServiceAccountFactory()
+    with transaction.atomic():
+        locked = ServiceAccount.objects.select_for_update().get(pk=account.pk)
+        account_transition(account=locked, to_status=Status.OPTED_OUT_PRE, channel="web", actor=AGENT, locked=True)
+    account.refresh_from_db()
+    assert account.status == Status.OPTED_OUT_PRE
+    assert StatusChange.objects.get(account=account).from_status == Status.ELIGIBLE
+
+
+def test_refused_locked_transition_leaves_the_callers_transaction_usable():
+    account = ServiceAccountFactory(status=Status.MOVED_OUT)
+    other = ServiceAccountFactory()
+    with transaction.atomic():
+        locked = ServiceAccount.objects.select_for_update().get(pk=account.pk)
+        with pytest.raises(TransitionNotAllowed):
+            account_transition(account=locked, to_status=Status.ENROLLED, channel="web", actor=AGENT, locked=True)
+        # the same transaction goes on and commits other work
+        account_transition(account=other, to_status=Status.NOTIFIED, channel="system", actor=AGENT)
+    other.refresh_from_db()
+    assert other.status == Status.NOTIFIED
+    assert StatusChange.objects.filter(account=account).count() == 0
