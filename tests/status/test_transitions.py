@@ -108,7 +108,9 @@ def test_concurrent_transitions_serialise_on_the_row():
 
 
 
+@pytest.mark.django_db(transaction=True)
 def test_locked_transition_needs_the_callers_transaction():
+    """(A transactional test: ordinary tests run inside a transaction already.)"""
     account = ServiceAccountFactory()
     with pytest.raises(ValueError, match="needs the caller's transaction"):
         account_transition(account=account, to_status=Status.NOTIFIED, channel="system", actor=AGENT, locked=True)
