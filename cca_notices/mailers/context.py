@@ -13,6 +13,7 @@ makes their output the same.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -180,7 +181,9 @@ def _jrc_display(row) -> dict:
 
 
 def _clip(text: str, width: int = ADDRESS_WIDTH) -> str:
-    text = " ".join((text or "").split())
+    # NFC: a name keyed in decomposed form ("e" + combining marks) prints with the precomposed
+    # glyphs, which the stamp font has, and the cut at `width` cannot split a letter from its accent.
+    text = unicodedata.normalize("NFC", " ".join((text or "").split()))
     return text[:width]
 
 

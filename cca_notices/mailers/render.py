@@ -9,7 +9,13 @@ from pathlib import Path
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from cca_notices.mailers.context import LetterRequest, opt_out_prefix, personal_fields, variant_context
+from cca_notices.mailers.context import (
+    LetterRequest,
+    opt_out_prefix,
+    personal_fields,
+    variant_context,
+)
+from cca_notices.mailers.glyphs import check_rendered, letter_route
 from cca_notices.mailers.qr import qr_svg
 
 CSS_PATH = Path(settings.BASE_DIR) / "static" / "mailers" / "letter.css"
@@ -46,5 +52,10 @@ def weasy_document(html: str):
 
 
 def letter_pdf(req: LetterRequest) -> bytes:
-    """One letter, rendered on its own (about 5 a second: use stamp.letters_pdf for batches)."""
-    return weasy_document(letter_html(req)).write_pdf()
+    """One letter, rendered on its own (about 5 a second: use stamp.letters_pdf for batches).
+    Raises glyphs.UnprintableText rather than print any character of it as a box."""
+    values = personal_fields(req)
+    letter_route(values, tuple(values), account=req.account.account_number)  # refuses control characters
+    document = weasy_document(letter_html(req))
+    check_rendered(document, account=req.account.account_number, fields_only=True)
+    return document.write_pdf()

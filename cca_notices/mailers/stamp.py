@@ -12,9 +12,13 @@ dictionaries and one small stream, so thousands of letters a second on one core.
 
 Same look as the one-by-one render: same font, size, colour and baseline, kerning and ligatures
 off in both (letter.css `.f`); tests/mailers/test_stamp.py rasterises both and compares.
-Limit: personal text is drawn from the Latin glyph set embedded here (Latin-1, Latin Extended-A/B
-and common punctuation); other characters print as "?" — the mail-house CSV carries the exact
-name for CASS processing.
+
+Characters (glyphs.py): the embedded font is a subset of DejaVu Sans — Latin-1, Latin Extended-A/B
+and punctuation, widened per file to every other stampable character its letters use (e.g.
+Vietnamese). A letter with characters DejaVu Sans lacks (CJK) or that need shaping (Arabic,
+combining marks) is rendered on its own by WeasyPrint, whose font fallback finds them, and its
+pages are copied into the file in its place. Nothing is ever substituted: a character no font has
+raises `UnprintableText`.
 """
 from __future__ import annotations
 
@@ -28,18 +32,31 @@ from typing import BinaryIO, Iterable
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
-from cca_notices.mailers.context import LetterRequest, opt_out_prefix, personal_fields, variant_context, variant_key
+from cca_notices.mailers.context import (
+    LetterRequest,
+    opt_out_prefix,
+    personal_fields,
+    variant_context,
+    variant_key,
+)
+from cca_notices.mailers.glyphs import (
+    FONT_FILES,
+    STAMP,
+    UnprintableText,
+    check_rendered,
+    describe,
+    letter_route,
+    stamp_rows,
+)
 from cca_notices.mailers.qr import qr_modules, qr_runs
-from cca_notices.mailers.render import letter_html, weasy_document
+from cca_notices.mailers.render import letter_html, letter_pdf, weasy_document
 
-FONT_FILES = {
-    "regular": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "bold": "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-}
 FONT_NAMES = {"regular": "DejaVuSans", "bold": "DejaVuSans-Bold"}
 STAMP_FONT_KEY = {"regular": "/StampR", "bold": "/StampB"}
-# Glyphs embedded for personal text: everything a US mailing list and a Spanish date need.
+# Glyphs always embedded for personal text: everything a US mailing list and a Spanish date need.
+# A file whose letters use other stampable characters gets them added (stamp_font's `extra`).
 CHARSET = [*range(0x20, 0x7F), *range(0xA0, 0x250), 0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2026, 0x2212]
+_CHARSET_SET = frozenset(map(chr, CHARSET))
 PX = 0.75  # CSS px to PDF points
 
 
@@ -55,15 +72,16 @@ class StampFont:
     bbox: list[int]
     ascent: int
     descent: int
-    missing: str
 
     def encode(self, text: str) -> str:
-        get = self.gid_hex.get
-        return "".join(get(ch) or self.missing for ch in text)
+        """Glyph ids as hex; KeyError for a character not in the subset (never a substitute)."""
+        gid_hex = self.gid_hex
+        return "".join([gid_hex[ch] for ch in text])
 
 
-@lru_cache(maxsize=2)
-def stamp_font(weight: str) -> StampFont:
+@lru_cache(maxsize=8)
+def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
+    """DejaVu Sans (`weight`) subset to CHARSET plus `extra` characters. Same arguments, same bytes."""
     import logging
 
     from fontTools import subset
@@ -81,15 +99,17 @@ def stamp_font(weight: str) -> StampFont:
     options.layout_features = []
     options.name_IDs = ["*"]
     options.hinting = False
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps: not needed to draw, and the subsetter warns on it
     sub = subset.Subsetter(options)
-    sub.populate(unicodes=[u for u in CHARSET if u in cmap])
+    charset = sorted({*CHARSET, *map(ord, extra)})
+    sub.populate(unicodes=[u for u in charset if u in cmap])
     sub.subset(font)
     buf = io.BytesIO()
     font.save(buf)
     order = {name: gid for gid, name in enumerate(font.getGlyphOrder())}
     hmtx = font["hmtx"]
     gid_hex, widths, to_unicode = {}, {}, {}
-    for u in CHARSET:
+    for u in charset:
         glyph = cmap.get(u)
         if glyph is None:
             continue
@@ -98,11 +118,12 @@ def stamp_font(weight: str) -> StampFont:
         widths[gid] = round(hmtx[glyph][0] * 1000 / units)
         to_unicode.setdefault(gid, u)
     head, hhea = font["head"], font["hhea"]
+    font.close()
     scale = 1000 / units
     return StampFont(
         name=FONT_NAMES[weight], file_bytes=buf.getvalue(), gid_hex=gid_hex, widths=widths, to_unicode=to_unicode,
         bbox=[round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)],
-        ascent=round(hhea.ascent * scale), descent=round(hhea.descent * scale), missing=gid_hex["?"],
+        ascent=round(hhea.ascent * scale), descent=round(hhea.descent * scale),
     )
 
 
@@ -235,6 +256,7 @@ class Variant:
     qr: QrBox | None
     qr_prefix: str
     by_page: dict[int, list[FieldBox]] = field(default_factory=dict)
+    value_names: tuple[str, ...] = ()  # the personal_fields keys the letter draws
 
 
 def variant_build(req: LetterRequest) -> Variant:
@@ -242,6 +264,7 @@ def variant_build(req: LetterRequest) -> Variant:
 
     context = variant_context(req)
     document = weasy_document(letter_html(req, variant=context, stamping=True))
+    check_rendered(document, account=f"{req.account.account_number} (the {req.kind} letter's own text)")
     fields: dict[str, FieldBox] = {}
     qr = None
     heights = []
@@ -263,7 +286,8 @@ def variant_build(req: LetterRequest) -> Variant:
                 fields[name] = FieldBox(name, index, box.position_x * PX, height_pt - (box.position_y + box.baseline) * PX,
                                         style["font_size"] * PX, weight, tuple(color.to("srgb").coordinates[:3]))
     pdf_bytes = document.write_pdf()
-    variant = Variant(pdf_bytes, heights, list(fields.values()), qr, opt_out_prefix(context["program"]))
+    variant = Variant(pdf_bytes, heights, list(fields.values()), qr, opt_out_prefix(context["program"]),
+                      value_names=tuple(dict.fromkeys(name.removeprefix("reply_") for name in fields)))
     for f in variant.fields:
         variant.by_page.setdefault(f.page, []).append(f)
     return variant
@@ -283,6 +307,7 @@ class LetterRenderer:
     def __init__(self):
         self.variants: dict[tuple, Variant] = {}
         self.variant_renders = 0
+        self.letters_rendered = 0  # letters WeasyPrint rendered on their own (glyphs.py RENDER route)
 
     def variant(self, req: LetterRequest) -> Variant:
         key = variant_key(req)
@@ -293,23 +318,41 @@ class LetterRenderer:
         return found
 
     def write(self, requests: Iterable[LetterRequest], out: BinaryIO) -> int:
-        """Write the letters, in the given order, as one PDF to `out`; returns the page count."""
-        pdf = PdfOut(out)
-        fonts = self._write_fonts(pdf)
-        in_file: dict[int, _VariantInFile] = {}
+        """Write the letters, in the given order, as one PDF to `out`; returns the page count.
+        Raises UnprintableText (before writing anything) if a letter has a character that must
+        never be printed, or (mid-file) if no installed font has one of its characters."""
+        # First pass: each letter's text and route, and the characters the file's font needs.
+        plans: list[tuple[LetterRequest, Variant, dict[str, str] | None]] = []
+        extra: set[str] = set()
         for req in requests:
             variant = self.variant(req)
+            values = personal_fields(req)
+            route, chars = letter_route(values, variant.value_names, account=req.account.account_number)
+            if route == STAMP:
+                extra |= chars
+                plans.append((req, variant, values))
+            else:
+                plans.append((req, variant, None))
+        extra_key = stamp_rows(extra - _CHARSET_SET) - _CHARSET_SET
+        fonts = {weight: stamp_font(weight, extra_key) for weight in ("regular", "bold")}
+
+        pdf = PdfOut(out)
+        font_refs = self._write_fonts(pdf, fonts)
+        in_file: dict[int, _VariantInFile] = {}
+        for req, variant, values in plans:
+            if values is None:
+                self._write_rendered_letter(pdf, req, variant, font_refs)
+                continue
             shared = in_file.get(id(variant))
             if shared is None:
-                shared = in_file[id(variant)] = self._write_variant(pdf, variant, fonts)
-            self._write_letter(pdf, req, variant, shared)
+                shared = in_file[id(variant)] = _VariantInFile(self._write_pages(pdf, variant.pdf_bytes, font_refs))
+            self._write_letter(pdf, req, variant, shared, values, fonts)
         pdf.finish()
         return len(pdf.page_refs)
 
-    def _write_fonts(self, pdf: PdfOut) -> dict[str, int]:
+    def _write_fonts(self, pdf: PdfOut, fonts: dict[str, StampFont]) -> dict[str, int]:
         refs = {}
-        for weight in ("regular", "bold"):
-            font = stamp_font(weight)
+        for weight, font in fonts.items():
             file_num, desc_num, cid_num, tu_num, type0 = (pdf.alloc() for _ in range(5))
             pdf.stream(file_num, zlib.compress(font.file_bytes, 6), b"/Filter /FlateDecode /Length1 %d " % len(font.file_bytes))
             name = b"/AAAAAA+" + font.name.encode()
@@ -326,8 +369,10 @@ class LetterRenderer:
             refs[weight] = type0
         return refs
 
-    def _write_variant(self, pdf: PdfOut, variant: Variant, fonts: dict[str, int]) -> _VariantInFile:
-        reader = PdfReader(io.BytesIO(variant.pdf_bytes))
+    def _write_pages(self, pdf: PdfOut, pdf_bytes: bytes, fonts: dict[str, int]) -> list[tuple[int, int, bytes]]:
+        """Copy a WeasyPrint PDF's pages' content and resources into `pdf` (stamp fonts added to
+        the resources); returns (content num, resources num, mediabox) per page."""
+        reader = PdfReader(io.BytesIO(pdf_bytes))
         copier = _Copier(pdf, reader)
         pages = []
         for page in reader.pages:
@@ -349,10 +394,25 @@ class LetterRenderer:
             copier.flush()
             mediabox = b"[" + b" ".join(copier.ser(v) for v in page.mediabox) + b"]"
             pages.append((content_num, res_num, mediabox))
-        return _VariantInFile(pages)
+        return pages
 
-    def _write_letter(self, pdf: PdfOut, req: LetterRequest, variant: Variant, shared: _VariantInFile):
-        values = personal_fields(req)
+    def _write_rendered_letter(self, pdf: PdfOut, req: LetterRequest, variant: Variant, fonts: dict[str, int]):
+        """A letter the stamp font cannot draw: WeasyPrint renders it whole (checked for missing
+        glyphs by letter_pdf) and its pages take the letter's place in the file."""
+        pages = self._write_pages(pdf, letter_pdf(req), fonts)
+        if len(pages) != len(variant.page_heights):
+            # The batch's data file counts pages per variant: a letter may not grow a page.
+            raise UnprintableText(f"account {req.account.account_number}: rendered on its own the {req.kind} letter "
+                                  f"has {len(pages)} pages, its variant {len(variant.page_heights)}")
+        self.letters_rendered += 1
+        for content_num, res_num, mediabox in pages:
+            page_num = pdf.alloc()
+            pdf.obj(page_num, b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources %d 0 R /Contents %d 0 R >>"
+                    % (pdf.pages_num, mediabox, res_num, content_num))
+            pdf.page_refs.append(page_num)
+
+    def _write_letter(self, pdf: PdfOut, req: LetterRequest, variant: Variant, shared: _VariantInFile,
+                      values: dict[str, str], fonts: dict[str, StampFont]):
         pages_num = pdf.pages_num
         for index, (content_num, res_num, mediabox) in enumerate(shared.pages):
             ops = []
@@ -360,8 +420,13 @@ class LetterRenderer:
                 text = values.get(f.name.removeprefix("reply_"), "")
                 if not text:
                     continue
+                try:
+                    glyphs = fonts[f.weight].encode(text)
+                except KeyError as exc:  # letter_route sends such letters to WeasyPrint: a bug if reached
+                    raise UnprintableText(f"account {req.account.account_number}: field {f.name!r} has "
+                                          f"{describe(exc.args[0])}, not in the stamp font") from None
                 ops.append("BT %.4g %.4g %.4g rg %s %.4g Tf 1 0 0 1 %.3f %.3f Tm <%s> Tj ET"
-                           % (*f.color, STAMP_FONT_KEY[f.weight], f.size, f.x, f.y, stamp_font(f.weight).encode(text)))
+                           % (*f.color, STAMP_FONT_KEY[f.weight], f.size, f.x, f.y, glyphs))
             if variant.qr and variant.qr.page == index:
                 q = variant.qr
                 symbol, size = qr_modules(variant.qr_prefix, req.account.opt_out_code)

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import ServiceAccount
 from accounts.services.calendar import today
 from cca_notices.mailers.context import KINDS, LetterRequest
+from cca_notices.mailers.glyphs import UnprintableText
 from cca_notices.mailers.preview import PreviewUnavailable, pdf_page_png
 from cca_notices.mailers.render import letter_pdf
 
@@ -25,7 +26,10 @@ def notice_preview(request, account_id: int, kind: str, fmt: str):
         page = int(request.GET.get("page", "1"))
     except ValueError:
         return HttpResponseBadRequest("mail_date must be YYYY-MM-DD and page a number")
-    pdf = letter_pdf(LetterRequest(account, kind, mail_date, piece_id="PREVIEW"))
+    try:
+        pdf = letter_pdf(LetterRequest(account, kind, mail_date, piece_id="PREVIEW"))
+    except UnprintableText as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain")
     name = f"{account.account_number}-{kind}"
     if fmt == "pdf":
         response = HttpResponse(pdf, content_type="application/pdf")
