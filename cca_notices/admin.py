@@ -138,8 +138,17 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "mail_date"
     fields = ["reference", "program", "kind", "mail_date", "created_by", "built_via", "created_at", "mailed_at",
               "piece_count", "notice_count", "merged_count", "excluded_count", "page_count", "mailer_id",
-              "first_serial", "folder", "files_written_at", "file_table", "excluded_table"]
+              "first_serial", "folder", "files_written_at", "file_table", "excluded_table", "letters_link"]
     readonly_fields = fields
+
+    @admin.display(description="confirmation letters")
+    def letters_link(self, obj):
+        """A letter batch's pieces are optouts.Confirmation rows: their own admin list."""
+        if not obj.is_letter_batch:
+            return "—"
+        url = reverse("admin:optouts_confirmation_changelist") + f"?batch__id__exact={obj.pk}"
+        late = obj.meta.get("late_letters", 0)
+        return format_html('<a href="{}">{} letter(s)</a> ({} batched after their due date)', url, obj.piece_count, late)
 
     def get_urls(self):
         extra = [

@@ -25,6 +25,17 @@ class NoticeKind(models.TextChoices):
 MAX_PRE, MAX_POST, MAX_NEW = 2, 3, 2
 
 
+class LetterKind(models.TextChoices):
+    """Mail batches of one-off letters issued by the opt-out app (optouts.Confirmation): their
+    PDFs are rendered once when issued and only concatenated into the batch."""
+
+    CONFIRMATION = "confirmation", "Confirmation letters (opt-out, termination, rejoin)"
+    REENTRY_ADVANCE_NOTICE = "reentry_advance_notice", "Six-Month Advance Notice to Return to Bundled Portfolio Service"
+
+
+BATCH_KIND_CHOICES = NoticeKind.choices + LetterKind.choices
+
+
 class RuleSet(models.Model):
     """When notices go out, as data: a program names its rule set by `code`.
 
@@ -99,7 +110,7 @@ class MailBatch(models.Model):
         ADMIN = "admin", "Admin"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="mail_batches")
-    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    kind = models.CharField(max_length=30, choices=BATCH_KIND_CHOICES)
     mail_date = models.DateField()
     reference = models.CharField(max_length=64, unique=True, help_text="Printed on the file and the mail-house report.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -124,6 +135,10 @@ class MailBatch(models.Model):
 
     def __str__(self):
         return self.reference
+
+    @property
+    def is_letter_batch(self) -> bool:
+        return self.kind in LetterKind.values
 
 
 class ImbSerialCounter(models.Model):

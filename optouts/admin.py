@@ -198,6 +198,14 @@ def _confirmation_text(confs) -> str:
     for c in confs:
         if c.status == Confirmation.Status.SENT:
             parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} sent {c.sent_at:%Y-%m-%d %H:%M}")
+        elif c.status == Confirmation.Status.MAILED:
+            parts.append(f"{c.get_kind_display()}: letter mailed {c.mailed_on} (piece {c.piece_id})")
+        elif c.status == Confirmation.Status.RETURNED:
+            parts.append(f"{c.get_kind_display()}: letter returned {c.returned_on} ({c.return_reason})")
+        elif c.status == Confirmation.Status.BATCHED:
+            parts.append(f"{c.get_kind_display()}: letter in mail batch (piece {c.piece_id}), due {c.due_date}")
+        elif c.status == Confirmation.Status.ISSUED:
+            parts.append(f"{c.get_kind_display()}: letter issued, waiting for a mail batch, due {c.due_date}")
         else:
             parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, due {c.due_date}")
     return "; ".join(parts)
@@ -366,18 +374,38 @@ class MoveAdmin(ReadOnlyAdmin):
 
 @admin.register(Confirmation)
 class ConfirmationAdmin(ReadOnlyAdmin):
-    list_display = ["account", "kind", "method", "status", "due_date", "sent_at", "overdue", "letter"]
-    list_filter = ["status", "kind", "method", "program"]
-    search_fields = ["=account__account_number"]
-    list_select_related = ["account"]
+    """Which way each confirmation went (e-mail or letter) and how far it got: e-mail sent, or
+    letter issued → in a mail batch (piece ID) → mailed / returned, against its due date."""
+
+    list_display = ["account", "kind", "method", "status", "due_date", "sent_or_mail_date", "on_time_display",
+                    "batch_link", "piece_id", "mailed_on", "returned_on", "overdue", "letter"]
+    list_filter = ["status", "kind", "method", "program", ("batch", admin.EmptyFieldListFilter)]
+    search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
+    list_select_related = ["account", "batch"]
     exclude = ["letter_pdf"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("letter_pdf")
 
+    @admin.display(description="Sent / mail date")
+    def sent_or_mail_date(self, obj):
+        return obj.sent_on or "—"
+
+    @admin.display(boolean=True, description="In time")
+    def on_time_display(self, obj):
+        return obj.on_time
+
+    @admin.display(description="Mail batch")
+    def batch_link(self, obj):
+        if not obj.batch_id:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("admin:cca_notices_mailbatch_change", args=[obj.batch_id]),
+                           obj.batch.reference)
+
     @admin.display(boolean=True, description="Overdue")
     def overdue(self, obj):
-        return obj.status != Confirmation.Status.SENT and obj.due_date < _calendar.today()
+        return obj.status in (Confirmation.Status.PENDING, Confirmation.Status.FAILED, Confirmation.Status.ISSUED) \
+            and obj.due_date < _calendar.today()
 
     @admin.display(description="Letter")
     def letter(self, obj):

@@ -328,6 +328,9 @@ class ServiceRequest(models.Model):
     rejection_code = models.CharField(max_length=20, blank=True)
     rejection_reason = models.TextField(blank=True)
     times_sent = models.PositiveSmallIntegerField(default=0)
+    # An accepted Disconnect returns the account to bundled service on its effective date (a
+    # meter read), not when the utility answers: the daily job applies it and stamps this once.
+    took_effect_at = models.DateTimeField(null=True, blank=True, help_text="When the daily job applied the accepted Disconnect to the account.")
     # A Connect stops being the account's live one when a Disconnect or Cancel follows it, so a
     # later rejoin may queue a new Connect (the constraint below allows one live Connect).
     superseded = models.BooleanField(default=False)
@@ -389,8 +392,14 @@ class Confirmation(models.Model):
         LETTER = "letter", "Letter"
 
     class Status(models.TextChoices):
+        # e-mail: pending → sent. letter: pending → issued (PDF stored) → batched (in a mail-house
+        # batch, with a piece ID) → mailed | returned (the mail house's report).
         PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
+        SENT = "sent", "E-mail sent"
+        ISSUED = "issued", "Letter issued (waiting for a mail batch)"
+        BATCHED = "batched", "Letter in a mail batch"
+        MAILED = "mailed", "Letter mailed"
+        RETURNED = "returned", "Letter returned undeliverable"
         FAILED = "failed", "Failed (will retry)"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="confirmations")
@@ -412,6 +421,14 @@ class Confirmation(models.Model):
     mailing_address = models.TextField(blank=True, help_text="The address the letter was printed with.")
     letter_pdf = models.BinaryField(null=True, blank=True, editable=False)
     letter_sha256 = models.CharField(max_length=64, blank=True)
+    letter_pages = models.PositiveSmallIntegerField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True, help_text="When the letter PDF was rendered and stored.")
+    batch = models.ForeignKey("cca_notices.MailBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
+    piece_id = models.CharField(max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code.")
+    batched_at = models.DateTimeField(null=True, blank=True)
+    mailed_on = models.DateField(null=True, blank=True, help_text="Business date the mail house mailed it.")
+    returned_on = models.DateField(null=True, blank=True)
+    return_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -420,7 +437,29 @@ class Confirmation(models.Model):
             models.UniqueConstraint(fields=["reentry"], condition=models.Q(reentry__isnull=False), name="one_confirmation_per_reentry"),
             models.UniqueConstraint(fields=["rejoin"], condition=models.Q(rejoin__isnull=False), name="one_confirmation_per_rejoin"),
         ]
-        indexes = [models.Index(fields=["status", "due_date"], name="confirmation_status_due")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="confirmation_status_due"),
+            models.Index(fields=["piece_id"], condition=~models.Q(piece_id=""), name="confirmation_piece"),
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} confirmation by {self.method} ({self.status})"
+
+    @property
+    def batch_kind(self) -> str:
+        """The mail-batch kind a letter goes in (cca_notices.models.LetterKind)."""
+        return "reentry_advance_notice" if self.kind == self.Kind.REENTRY else "confirmation"
+
+    @property
+    def sent_on(self):
+        """The date that counts for "sent within confirmation_days": the e-mail's day, or the
+        mail date of the letter's batch (None while not yet sent or batched)."""
+        if self.method == self.Method.EMAIL:
+            from django.utils import timezone
+            return timezone.localdate(self.sent_at) if self.sent_at else None
+        return self.batch.mail_date if self.batch_id else None
+
+    @property
+    def on_time(self):
+        day = self.sent_on
+        return None if day is None else day <= self.due_date

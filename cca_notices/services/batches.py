@@ -41,7 +41,7 @@ from cca_notices.mailers.context import KINDS as LETTER_KINDS
 from cca_notices.mailers.context import LetterRequest, letter_language
 from cca_notices.mailers.datafile import DataFileWriter, DataRow, barcode_id, service_type_id
 from cca_notices.mailers.stamp import LetterRenderer
-from cca_notices.models import ImbSerialCounter, MailBatch, Notice, NoticeChange, NoticeKind
+from cca_notices.models import ImbSerialCounter, LetterKind, MailBatch, Notice, NoticeChange, NoticeKind
 from cca_notices.services.lifecycle import notice_mark_batched
 from cca_notices.services.scheduling import NO_NOTICE_STATUSES
 
@@ -49,6 +49,8 @@ NS = Notice.Status
 KIND_CODES = {
     "pre_enrollment_1": "PRE1", "pre_enrollment_2": "PRE2", "post_enrollment_1": "POST1",
     "post_enrollment_2": "POST2", "post_enrollment_3": "POST3", "new_customer_1": "NEW1", "new_customer_2": "NEW2",
+    # Letters issued by the opt-out app (optouts.services.letter_batches).
+    "confirmation": "CONF", "reentry_advance_notice": "REENTRY",
 }
 MANIFEST_FORMAT = "cca-notices mail batch v1"
 MERGE_REASON = "same customer name and mailing address as another account in the batch: one letter"
@@ -107,9 +109,10 @@ def mailer_id_check(mailer_id: str) -> str:
 def mail_batch_check(*, program: Program, kind: str, mail_date: dt.date, today: dt.date | None = None) -> None:
     """Raise MailBatchError naming the bad argument; nothing is read or written beyond it."""
     today = today or business_today()
-    if kind not in NoticeKind.values:
-        raise MailBatchError(f"unknown notice kind {kind!r}; expected one of {', '.join(NoticeKind.values)}")
-    if kind not in LETTER_KINDS:
+    if kind not in NoticeKind.values and kind not in LetterKind.values:
+        raise MailBatchError(f"unknown notice kind {kind!r}; expected a notice kind ({', '.join(NoticeKind.values)}) "
+                             f"or a letter kind ({', '.join(LetterKind.values)})")
+    if kind not in LETTER_KINDS and kind not in LetterKind.values:
         raise MailBatchError(f"there is no letter template for {kind!r} (templates exist for {', '.join(LETTER_KINDS)})")
     if mail_date < today - dt.timedelta(days=max_past_days()):
         raise MailBatchError(f"mail date {mail_date} is more than {max_past_days()} days in the past (today is {today}); "
@@ -306,60 +309,88 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def mail_batch_write_files(*, batch: MailBatch, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> Path:
-    """Write (or write again) the batch's folder `<out_dir>/<reference>/`; returns its path."""
-    out_dir = _prepare_out(out_dir)
+def _notice_pieces_write(*, batch: MailBatch, tmp: Path, data: DataFileWriter,
+                         progress: Callable[[int, int], None] | None) -> "_Written":
+    """The notice letters: rendered from the accounts (stamped renderer), one PDF per chunk."""
     ref = batch.reference
     pieces = batch_pieces(batch)
+    out = _Written(pieces=pieces)
+    renderer = LetterRenderer()
+    per_file = letters_per_file()
+    for index, start in enumerate(range(0, len(pieces), per_file), start=1):
+        chunk = pieces[start:start + per_file]
+        accounts = ServiceAccount.objects.select_related("program__utility", "phase", "product").in_bulk(
+            [p.account_id for p in chunk])
+        requests = [LetterRequest(accounts[p.account_id], batch.kind, batch.mail_date, p.piece_id) for p in chunk]
+        name = f"{ref}-letters-{index:03d}.pdf"
+        offset = 1
+        rows = []
+        for seq, (p, req) in enumerate(zip(chunk, requests), start=start + 1):
+            a = req.account
+            pages = len(renderer.variant(req).page_heights)
+            lang = letter_language(a)
+            out.by_kind_lang[(batch.kind, lang)] += 1
+            out.notices_by_lang[lang] += len(p.account_numbers)
+            rows.append(DataRow(seq, p.serial, a.mailing_zip, a.customer_name, a.mailing_address, a.mailing_city,
+                                a.mailing_state, lang, batch.kind, tuple(p.account_numbers), pages, name, offset))
+            offset += pages
+        with open(tmp / name, "wb") as pdf_fh:
+            pages_in_file = renderer.write(requests, pdf_fh)
+        if pages_in_file != offset - 1:
+            raise RuntimeError(f"{name}: {pages_in_file} pages written, {offset - 1} expected")
+        for row in rows:
+            data.write(row)
+        out.pages += pages_in_file
+        out.files.append({"name": name, "type": "letters", "letters": len(chunk), "pages": pages_in_file,
+                          "first_sequence": start + 1, "last_sequence": start + len(chunk)})
+        if progress:
+            progress(len(chunk), len(pieces))
+    return out
+
+
+@dataclass
+class _Written:
+    """What a piece writer put in the folder: the pieces in print order, the PDF files, counts."""
+
+    pieces: list
+    files: list[dict] = field(default_factory=list)
+    by_kind_lang: Counter = field(default_factory=Counter)
+    notices_by_lang: Counter = field(default_factory=Counter)
+    pages: int = 0
+    extra_counts: dict = field(default_factory=dict)
+
+
+def mail_batch_write_files(*, batch: MailBatch, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write (or write again) the batch's folder `<out_dir>/<reference>/`; returns its path.
+    Notice batches render their letters; letter batches (LetterKind) concatenate the PDFs stored
+    when each letter was issued (optouts.services.letter_batches) — an issued letter is never
+    rendered again."""
+    out_dir = _prepare_out(out_dir)
+    ref = batch.reference
     tmp = out_dir / f".{ref}.partial-{os.getpid()}-{threading.get_ident()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    renderer = LetterRenderer()
-    per_file = letters_per_file()
-    files: list[dict] = []
-    by_kind_lang: Counter = Counter()
-    notices_by_lang: Counter = Counter()
-    pages_total = 0
     data_name = f"{ref}-data.csv"
     try:
         with open(tmp / data_name, "w", encoding="utf-8", newline="") as data_fh:
             data = DataFileWriter(data_fh, mailer_id=batch.mailer_id, barcode=batch.meta.get("barcode_id"),
                                   service_type=batch.meta.get("service_type_id"))
-            for index, start in enumerate(range(0, len(pieces), per_file), start=1):
-                chunk = pieces[start:start + per_file]
-                accounts = ServiceAccount.objects.select_related("program__utility", "phase", "product").in_bulk(
-                    [p.account_id for p in chunk])
-                requests = [LetterRequest(accounts[p.account_id], batch.kind, batch.mail_date, p.piece_id) for p in chunk]
-                name = f"{ref}-letters-{index:03d}.pdf"
-                offset = 1
-                rows = []
-                for seq, (p, req) in enumerate(zip(chunk, requests), start=start + 1):
-                    a = req.account
-                    pages = len(renderer.variant(req).page_heights)
-                    lang = letter_language(a)
-                    by_kind_lang[(batch.kind, lang)] += 1
-                    notices_by_lang[lang] += len(p.account_numbers)
-                    rows.append(DataRow(seq, p.serial, a.mailing_zip, a.customer_name, a.mailing_address, a.mailing_city,
-                                        a.mailing_state, lang, batch.kind, tuple(p.account_numbers), pages, name, offset))
-                    offset += pages
-                with open(tmp / name, "wb") as pdf_fh:
-                    pages_in_file = renderer.write(requests, pdf_fh)
-                if pages_in_file != offset - 1:
-                    raise RuntimeError(f"{name}: {pages_in_file} pages written, {offset - 1} expected")
-                for row in rows:
-                    data.write(row)
-                pages_total += pages_in_file
-                files.append({"name": name, "type": "letters", "letters": len(chunk), "pages": pages_in_file,
-                              "first_sequence": start + 1, "last_sequence": start + len(chunk)})
-                if progress:
-                    progress(len(chunk), len(pieces))
+            if batch.is_letter_batch:
+                from optouts.services.letter_batches import letter_pieces_write
+
+                written = letter_pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
+            else:
+                written = _notice_pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
+        files = written.files
+        pieces = written.pieces
         files.append({"name": data_name, "type": "data", "rows": len(pieces)})
         for f in files:
             path = tmp / f["name"]
             f["sha256"] = _sha256(path)
             f["bytes"] = path.stat().st_size
-        manifest = _manifest(batch, pieces, files, by_kind_lang, notices_by_lang, pages_total)
+        manifest = _manifest(batch, pieces, files, written.by_kind_lang, written.notices_by_lang, written.pages)
+        manifest["counts"].update(written.extra_counts)
         manifest_name = f"{ref}-manifest.json"
         (tmp / manifest_name).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
         final = out_dir / ref
@@ -377,7 +408,7 @@ def mail_batch_write_files(*, batch: MailBatch, out_dir: Path, progress: Callabl
                      "bytes": (final / manifest_name).stat().st_size}
     batch.meta = {**batch.meta, "files": files + [manifest_file], "counts": manifest["counts"]}
     batch.folder = str(final.resolve())
-    batch.page_count = pages_total
+    batch.page_count = written.pages
     batch.files_written_at = timezone.now()
     batch.save(update_fields=["meta", "folder", "page_count", "files_written_at"])
     return final
@@ -430,7 +461,13 @@ def mail_batch_build(
     Returns the result with `batch=None` when nothing was due (excluded notices still counted)."""
     mail_batch_check(program=program, kind=kind, mail_date=mail_date, today=today)
     out_dir = _prepare_out(out_dir)
-    result = _claim(program=program, kind=kind, mail_date=mail_date, actor_name=actor_name, via=via, now=timezone.now())
+    if kind in LetterKind.values:
+        from optouts.services.letter_batches import letter_batch_claim
+
+        result = letter_batch_claim(program=program, kind=kind, mail_date=mail_date, actor_name=actor_name, via=via,
+                                    now=timezone.now())
+    else:
+        result = _claim(program=program, kind=kind, mail_date=mail_date, actor_name=actor_name, via=via, now=timezone.now())
     if result.batch is not None:
         result.folder = mail_batch_write_files(batch=result.batch, out_dir=out_dir, progress=progress)
     return result
@@ -452,7 +489,8 @@ def batches_root() -> Path:
 def mail_batches_build_due(*, today: dt.date | None = None, program_ids=None, actor_name: str = "beat",
                            out_root: Path | None = None) -> dict[str, int]:
     """The daily build: for each program, every kind with notices due by the mail date
-    `Program.mail_lead_business_days` business days ahead (overdue ones included)."""
+    `Program.mail_lead_business_days` business days ahead (overdue ones included), and every
+    letter kind with issued letters not yet in a batch (confirmations, six-month advance notices)."""
     today = today or business_today()
     out_root = Path(out_root or batches_root())
     totals: Counter = Counter()
@@ -477,4 +515,13 @@ def mail_batches_build_due(*, today: dt.date | None = None, program_ids=None, ac
                 totals["batches"] += 1
                 totals["pieces"] += result.batch.piece_count
                 totals["notices"] += result.batch.notice_count
+        from optouts.services.letter_batches import letter_kinds_waiting
+
+        for kind in letter_kinds_waiting(program=program):
+            result = mail_batch_build(program=program, kind=kind, mail_date=mail_date, out_dir=out_root / program.slug,
+                                      actor_name=actor_name, via=MailBatch.Via.BEAT, today=today)
+            if result.batch is not None:
+                totals["letter_batches"] += 1
+                totals["pieces"] += result.batch.piece_count
+                totals["letters"] += result.batch.piece_count
     return dict(totals)

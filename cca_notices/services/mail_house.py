@@ -45,11 +45,15 @@ class ReportResult:
     repeated_lines: int = 0
     unknown: list[tuple[int, str]] = field(default_factory=list)
     notices: int = 0
+    letters_mailed: int = 0
+    letters_returned: int = 0
 
     @property
     def summary(self) -> dict[str, int]:
         return {"lines": self.lines, "notices mailed": self.mailed, "notices returned": self.returned,
-                "mailed inferred from a return": self.mailed_inferred, "already recorded": self.already,
+                "mailed inferred from a return": self.mailed_inferred,
+                "letters mailed": self.letters_mailed, "letters returned": self.letters_returned,
+                "already recorded": self.already,
                 "repeated lines": self.repeated_lines, "unknown piece IDs": len(self.unknown)}
 
 
@@ -121,11 +125,17 @@ def mail_house_report_import(*, path: Path | None = None, text: str | None = Non
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise MailHouseReportError([f"{path}: cannot read the file ({exc})"]) from exc
+    from optouts.services.letter_batches import (
+        confirmations_by_piece, confirmations_mark_mailed, confirmations_mark_returned,
+    )
+
     lines, problems = parse_report(text)
     result = ReportResult(lines=len(lines) + len(problems))
     notices = _notices_by_piece({line.piece_id for line in lines})
+    # Confirmation letters and six-month advance notices share the serial counter with notices.
+    letters = confirmations_by_piece({line.piece_id for line in lines} - set(notices))
     for line in lines:
-        if line.piece_id not in notices:
+        if line.piece_id not in notices and line.piece_id not in letters:
             result.unknown.append((line.number, line.piece_id))
     if result.unknown and not allow_unknown:
         problems += [f"line {n}: unknown piece_id {p!r} (not in any mail batch)" for n, p in result.unknown]
@@ -139,9 +149,31 @@ def mail_house_report_import(*, path: Path | None = None, text: str | None = Non
     inferred: dict[dt.date, set[int]] = defaultdict(set)
     batches: set[int] = set()
     status = {pk: s for rows in notices.values() for pk, s, _, _ in rows}
+    letters_mailed: dict[dt.date, set[int]] = defaultdict(set)
+    letters_returned: dict[tuple[dt.date, str], set[int]] = defaultdict(set)
+    letter_status = {pk: s for pk, s, _, _ in letters.values()}
     for line in lines:
         rows = notices.get(line.piece_id)
         if rows is None:
+            letter = letters.get(line.piece_id)
+            if letter is None or (line.piece_id, line.event) in seen:
+                result.repeated_lines += letter is not None
+                continue
+            seen.add((line.piece_id, line.event))
+            pk, _, batch_id, _ = letter
+            batches.add(batch_id)
+            current = letter_status[pk]
+            if line.event == "mailed":
+                if current == "batched":
+                    letters_mailed[line.day].add(pk)
+                    letter_status[pk] = "mailed"
+                else:
+                    result.already += 1
+            elif current == "returned":
+                result.already += 1
+            else:
+                letters_returned[(line.day, line.reason)].add(pk)
+                letter_status[pk] = "returned"
             continue
         if (line.piece_id, line.event) in seen:
             result.repeated_lines += 1  # the first line for a piece and event counts
@@ -174,7 +206,12 @@ def mail_house_report_import(*, path: Path | None = None, text: str | None = Non
             result.mailed_inferred += step.changed
         for (day, reason), ids in sorted(returned.items()):
             result.returned += notice_mark_returned(notice_ids=sorted(ids), return_date=day, reason=reason, actor=actor, at=now).changed
-        if mailed or inferred:
+        for day, ids in sorted(letters_mailed.items()):
+            result.letters_mailed += confirmations_mark_mailed(confirmation_ids=sorted(ids), mailed_on=day)
+        for (day, reason), ids in sorted(letters_returned.items()):
+            result.letters_returned += confirmations_mark_returned(confirmation_ids=sorted(ids), return_date=day,
+                                                                   reason=reason, at=now)
+        if mailed or inferred or letters_mailed or letters_returned:
             MailBatch.objects.filter(pk__in=batches, mailed_at__isnull=True).update(mailed_at=now)
     result.notices = len(status)
     return result

@@ -303,15 +303,40 @@ def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[st
                 counts["already_answered"] += 1
                 continue
             counts[new] += 1
-            sr = known[pk]
-            if new == SR.Status.ACCEPTED and sr.type == SR.Type.DISCONNECT:
-                _disconnect_accepted(sr, actor)
+            # An accepted Disconnect only records the acceptance: the account returns to bundled
+            # service on the request's effective date (ccasr_disconnects_take_effect, daily).
     return dict(counts)
 
 
-def _disconnect_accepted(sr: ServiceRequest, actor: Actor) -> None:
-    """The utility took the account back: opted out / terminated → returned to bundled service."""
-    account = ServiceAccount.objects.get(pk=sr.account_id)
-    if can_transition(account.status, Status.RETURNED_BUNDLED):
-        account_transition(account=account, to_status=Status.RETURNED_BUNDLED, channel=Channel.UTILITY, actor=actor,
-                           reason=f"disconnect {sr.pk} accepted by the utility, effective {sr.effective_date}")
+def ccasr_disconnects_take_effect(*, today: dt.date | None = None, program_ids=None,
+                                  actor: Actor | None = None) -> dict[str, int]:
+    """Accepted Disconnects whose effective date (a meter read) has arrived: the account returns
+    to bundled service now, through accounts.services.status. Picked from stored dates, so a
+    missed day is caught up; each request is claimed with a conditional update (`took_effect_at`)
+    in the same transaction as the status change, so it is applied exactly once."""
+    today = today or calendar.today()
+    actor = actor or Actor("optouts-daily")
+    due = SR.objects.filter(type=SR.Type.DISCONNECT, status=SR.Status.ACCEPTED, took_effect_at__isnull=True,
+                            effective_date__lte=today)
+    if program_ids is not None:
+        due = due.filter(program_id__in=program_ids)
+    counts = Counter()
+    for pk in list(due.order_by("effective_date", "pk").values_list("pk", flat=True)):
+        with transaction.atomic():
+            now = timezone.now()
+            if not SR.objects.filter(pk=pk, status=SR.Status.ACCEPTED, took_effect_at__isnull=True).update(took_effect_at=now):
+                continue  # another run applied it
+            sr = SR.objects.select_related("account").get(pk=pk)
+            account = sr.account
+            if can_transition(account.status, Status.RETURNED_BUNDLED):
+                account_transition(
+                    account=account, to_status=Status.RETURNED_BUNDLED, channel=Channel.SYSTEM, actor=actor, at=now,
+                    reason=(f"disconnect {sr.pk} (accepted by the utility{', ref ' + sr.utility_reference if sr.utility_reference else ''}) "
+                            f"took effect on {sr.effective_date}"))
+                counts["returned_bundled"] += 1
+            else:
+                # e.g. the customer rejoined or moved out before the read: nothing to return.
+                SR.objects.filter(pk=pk).update(note=(sr.note + "\n" if sr.note else "") +
+                                                f"{today}: not applied, account is {account.status}")
+                counts["not_applicable"] += 1
+    return dict(counts)

@@ -74,6 +74,7 @@ def optout_confirmation_sms_send(*, optout_id: int) -> bool:
 # Bundled Portfolio Service" the customer keeps.
 import datetime as _dt
 import hashlib
+import io
 
 from django.db import transaction
 from django.db.models import Q
@@ -166,8 +167,14 @@ def confirmation_send(*, confirmation_id: int) -> bool:
     except Exception as exc:
         Confirmation.objects.filter(pk=conf.pk).update(claimed_at=None, attempts=conf.attempts + 1, last_error=str(exc)[:2000])
         raise
-    Confirmation.objects.filter(pk=conf.pk).update(status=Confirmation.Status.SENT, sent_at=timezone.now(),
-                                                   attempts=conf.attempts + 1, last_error="")
+    if conf.method == Confirmation.Method.EMAIL:
+        Confirmation.objects.filter(pk=conf.pk).update(status=Confirmation.Status.SENT, sent_at=timezone.now(),
+                                                       attempts=conf.attempts + 1, last_error="")
+    else:
+        # Issued, not sent: the letter reaches the customer through a mail batch (the daily
+        # build, optouts.services.letter_batches) and the mail house's report.
+        Confirmation.objects.filter(pk=conf.pk).update(status=Confirmation.Status.ISSUED, issued_at=timezone.now(),
+                                                       attempts=conf.attempts + 1, last_error="")
     return True
 
 
@@ -187,21 +194,27 @@ def _send_email(conf: Confirmation) -> None:
 def _issue_letter(conf: Confirmation) -> None:
     from optouts.services.letters import confirmation_letter_pdf
 
+    from pypdf import PdfReader
+
     pdf = confirmation_letter_pdf(confirmation=conf)
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
     Confirmation.objects.filter(pk=conf.pk).update(
-        letter_pdf=pdf, letter_sha256=hashlib.sha256(pdf).hexdigest(), mailing_address=_mailing_address(conf.account))
+        letter_pdf=pdf, letter_sha256=hashlib.sha256(pdf).hexdigest(), letter_pages=pages,
+        mailing_address=_mailing_address(conf.account))
 
 
 def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     """Everything pending, oldest due date first (due or overdue first; nothing waits for its
-    exact day). Returns counts. Errors are kept on the row and retried on the next run."""
-    counts = {"sent": 0, "failed": 0}
-    ids = list(Confirmation.objects.filter(status=Confirmation.Status.PENDING, claimed_at=None)
-               .order_by("due_date", "pk").values_list("pk", flat=True)[:limit])
-    for pk in ids:
+    exact day). Returns counts: `sent` is e-mails sent plus letters issued (`emailed`, `issued`).
+    Errors are kept on the row and retried on the next run."""
+    counts = {"sent": 0, "emailed": 0, "issued": 0, "failed": 0}
+    rows = list(Confirmation.objects.filter(status=Confirmation.Status.PENDING, claimed_at=None)
+                .order_by("due_date", "pk").values_list("pk", "method")[:limit])
+    for pk, method in rows:
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1
+                counts["emailed" if method == Confirmation.Method.EMAIL else "issued"] += 1
         except Exception:
             log.exception("confirmation %s not sent", pk)
             counts["failed"] += 1
@@ -209,7 +222,9 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
 
 
 def confirmations_overdue_q(*, today: _dt.date) -> Q:
-    return Q(status=Confirmation.Status.PENDING, due_date__lt=today)
+    """Past the due date and not yet out: not e-mailed, or a letter not yet in a mail batch."""
+    return Q(status__in=[Confirmation.Status.PENDING, Confirmation.Status.FAILED, Confirmation.Status.ISSUED],
+             due_date__lt=today)
 
 
 def confirmations_enqueue_after_commit(*, confirmation_ids) -> None:

@@ -143,15 +143,55 @@ def test_responses_accept_reject_and_the_work_queue(make_account, program, today
     assert sb.status == "exported" and sb.times_sent == 2
 
 
-def test_an_accepted_disconnect_returns_the_account_to_bundled_service(make_account, program, today, tmp_path):
+def test_an_accepted_disconnect_returns_the_account_on_its_effective_date_exactly_once(make_account, program, today, tmp_path):
+    from optouts.tasks import optouts_daily
+
     account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
-    submit(account)
+    optout = submit(account)
+    account.refresh_from_db()
+    opted_out = account.status
+    assert opted_out == Status.OPTED_OUT_FREE
     export(program, tmp_path)
     sr = SR.objects.get(account=account)
-    call_command("import_ccasr_responses", str(write_responses(tmp_path, [f"{sr.pk},ACCEPTED,,,"])))
+    assert sr.effective_date == optout.effective_date and sr.effective_date > today
+    call_command("import_ccasr_responses", str(write_responses(tmp_path, [f"{sr.pk},ACCEPTED,,,U9"])))
+    # The utility's acceptance is only recorded: the account keeps its status until the read.
+    account.refresh_from_db()
+    sr.refresh_from_db()
+    assert (sr.status, sr.took_effect_at, account.status) == ("accepted", None, opted_out)
+    optouts_daily()  # today (2027-03-10) is before the effective date
+    account.refresh_from_db()
+    assert account.status == opted_out
+    # The beat missed the effective day itself: the first run after it catches up, once.
+    later = sr.effective_date + dt.timedelta(days=3)
+    from unittest import mock
+    with mock.patch("accounts.services.calendar.today", lambda: later):
+        first = optouts_daily()
+        second = optouts_daily()
     account.refresh_from_db()
     assert account.status == Status.RETURNED_BUNDLED
-    assert account.status_changes.order_by("-at", "-id").first().channel == "utility"
+    assert (first["disconnects_took_effect"], second["disconnects_took_effect"]) == (1, 0)
+    changes = account.status_changes.filter(to_status=Status.RETURNED_BUNDLED)
+    assert changes.count() == 1
+    change = changes.get()
+    assert change.channel == "system" and f"disconnect {sr.pk}" in change.reason and str(sr.effective_date) in change.reason
+
+
+def test_a_disconnect_of_a_terminated_account_waits_for_its_read_date(terminate, program, today, tmp_path):
+    from optouts.services.ccasr import ccasr_disconnects_take_effect
+
+    optout = terminate()
+    account = optout.account
+    export(program, tmp_path)
+    sr = SR.objects.get(account=account, type="disconnect")
+    call_command("import_ccasr_responses", str(write_responses(tmp_path, [f"{sr.pk},ACCEPTED,,,"])))
+    assert ccasr_disconnects_take_effect(today=sr.effective_date - dt.timedelta(days=1)) == {}
+    account.refresh_from_db()
+    assert account.status == Status.TERMINATED
+    assert ccasr_disconnects_take_effect(today=sr.effective_date) == {"returned_bundled": 1}
+    assert ccasr_disconnects_take_effect(today=sr.effective_date) == {}
+    account.refresh_from_db()
+    assert account.status == Status.RETURNED_BUNDLED
 
 
 def test_requeue_leaves_non_rejected_requests_alone(make_account, program, today):

@@ -49,9 +49,10 @@ def pdf_text(pdf: bytes, tmp_path) -> str:
 def test_advance_notice_letter_is_issued_with_its_dates(terminate, tmp_path, program):
     optout = terminate(email="", path="advance_notice")
     counts = confirmations_send_due()
-    assert counts["sent"] == 2  # the termination confirmation and the six-month advance notice
+    assert counts["issued"] == 2  # the termination confirmation and the six-month advance notice
     letter = Confirmation.objects.get(kind="reentry")
-    assert letter.method == "letter" and letter.status == "sent" and letter.letter_sha256
+    # Issued (PDF stored), then carried by a mail batch (tests/letters).
+    assert letter.method == "letter" and letter.status == "issued" and letter.letter_sha256
     assert letter.mailing_address.startswith(optout.account.customer_name)
     text = " ".join(pdf_text(bytes(letter.letter_pdf), tmp_path).split())
     assert "Six-Month Advance Notice to Return to Bundled Portfolio Service" in text

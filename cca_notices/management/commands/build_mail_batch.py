@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.models import Program
-from cca_notices.models import MailBatch
+from cca_notices.models import LetterKind, MailBatch
 from cca_notices.services.batches import MailBatchError, mail_batch_build, mail_batch_rebuild
 
 
@@ -42,13 +42,16 @@ class _Bar:
 class Command(BaseCommand):
     help = (
         "Put the notices of KIND due on or before DATE into a new mail batch and write its folder "
-        "DIR/<reference>/ (letters PDF, data CSV, manifest). With --reference, write an existing batch "
+        "DIR/<reference>/ (letters PDF, data CSV, manifest). KIND may also be a letter kind: "
+        "'confirmation' (opt-out, termination and rejoin confirmation letters) or 'reentry_advance_notice' "
+        "(Six-Month Advance Notice to Return to Bundled Portfolio Service) — every issued letter not yet in "
+        "a batch, its stored PDF concatenated as issued. With --reference, write an existing batch "
         "again from the stored pieces (byte-identical for unchanged data)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--program", help="Program slug.")
-        parser.add_argument("--kind", help="Notice kind, e.g. pre_enrollment_1.")
+        parser.add_argument("--kind", help="Notice kind (e.g. pre_enrollment_1) or letter kind (confirmation, reentry_advance_notice).")
         parser.add_argument("--mail-date", dest="mail_date", help="Mail date YYYY-MM-DD (printed on the letters).")
         parser.add_argument("--out", required=True, help="Folder to write the batch folder into.")
         parser.add_argument("--reference", help="Write this existing batch again instead of building a new one.")
@@ -68,12 +71,22 @@ class Command(BaseCommand):
         finally:
             bar.close()
         s = result.summary
+        if result.batch is None and kind in LetterKind.values:
+            self.stdout.write("no issued letters waiting for a batch; nothing written")
+            return
         if result.batch is None:
             self.stdout.write(f"no notices to batch: {s['due']} due, {s['excluded']} excluded and cancelled "
                               f"({_reasons(result.excluded)}); nothing written")
             return
         b = result.batch
         verb = "rewrote" if result.rebuilt else "built"
+        if b.is_letter_batch:
+            late = b.meta.get("late_letters", 0)
+            self.stdout.write(self.style.SUCCESS(
+                f"{verb} {b.reference}: {b.piece_count} {b.get_kind_display().lower()} ({late} past their due date), "
+                f"{b.page_count} pages in {s['pdf_files']} PDF file(s)"))
+            self.stdout.write(f"folder: {result.folder}")
+            return
         self.stdout.write(self.style.SUCCESS(
             f"{verb} {b.reference}: {b.piece_count} letters for {b.notice_count} notices "
             f"({b.merged_count} merged into another account's letter), {b.page_count} pages in {s['pdf_files']} PDF file(s); "
