@@ -48,7 +48,7 @@ def run(*, scale=None):
                                mailing_address=f"{100 + i % 9000} WINCHESTER RD", mailing_city="TEMECULA", mailing_state="CA",
                                mailing_zip="92590", customer_class=SCHEDULES[i % len(SCHEDULES)][1],
                                rate_schedule=SCHEDULES[i % len(SCHEDULES)][0], read_cycle=1 + i % 21,
-                               language="es" if i % 3 == 0 else "en", opt_out_code=f"B{i:09d}", customer_key=f"BENCH{i}",
+                               language="es" if i % 3 == 0 else "en", opt_out_code=f"M{i:09d}", customer_key=f"BENCH{i}",
                                enrollment_date=dt.date(2027, 3, 1) + dt.timedelta(days=i % 21), product=default)
                 for i in range(n)
             ])

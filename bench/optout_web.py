@@ -140,7 +140,7 @@ def seed(scale: int):
             service_address=f"{i} BENCH ST", service_city="BENCHVILLE", service_zip=f"9{i % 10000:04d}",
             mailing_address=f"{i} BENCH ST", mailing_city="BENCHVILLE", mailing_state="CA",
             mailing_zip=f"9{i % 10000:04d}", customer_class="residential", rate_schedule="D",
-            read_cycle=i % 21 + 1, opt_out_code=f"B{i:09d}", customer_key=f"BENCH {i}"))
+            read_cycle=i % 21 + 1, opt_out_code=f"W{i:09d}", customer_key=f"BENCH {i}"))
         if len(batch) == 10_000:
             ServiceAccount.objects.bulk_create(batch)
             batch = []

@@ -60,7 +60,7 @@ def _account_values(program, phases, i: int) -> dict:
         "mailing_address": f"{i % 9999 + 1} MAIN ST", "mailing_city": "SAN RAFAEL", "mailing_state": "CA",
         "mailing_zip": "94901", "customer_class": "residential", "rate_schedule": "D",
         "read_cycle": i % CYCLES + 1, "language": "en", "phase_id": phases[i % len(phases)].pk,
-        "status": "eligible", "opt_out_code": f"B{i:011d}", "customer_key": f"CUSTOMER {i}|{i}",
+        "status": "eligible", "opt_out_code": f"S{i:011d}", "customer_key": f"CUSTOMER {i}|{i}",
     }
 
 
