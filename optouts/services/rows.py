@@ -10,7 +10,7 @@ path is hot; everything else uses the ORM.
 """
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
 from django.db import connections, router
 from django.db.models import Model
