@@ -288,8 +288,7 @@ class _Stage:
 
     def create(self):
         self.cursor.execute("DROP TABLE IF EXISTS import_stage")
-        bool_type = "boolean"
-        self.cursor.execute(f"""
+        self.cursor.execute("""
             CREATE TEMPORARY TABLE import_stage (
                 line_no integer NOT NULL, account_number varchar(32) NOT NULL,
                 customer_name varchar(200) NOT NULL, service_address varchar(200) NOT NULL,
@@ -298,8 +297,8 @@ class _Stage:
                 mailing_state varchar(2) NOT NULL, mailing_zip varchar(10) NOT NULL,
                 customer_class varchar(20) NOT NULL, rate_schedule varchar(32) NOT NULL,
                 read_cycle smallint NOT NULL, language varchar(5) NOT NULL, email varchar(254) NOT NULL,
-                phone varchar(20) NOT NULL, care {bool_type} NOT NULL, nem {bool_type} NOT NULL,
-                medical_baseline {bool_type} NOT NULL, direct_access {bool_type} NOT NULL,
+                phone varchar(20) NOT NULL, care boolean NOT NULL, nem boolean NOT NULL,
+                medical_baseline boolean NOT NULL, direct_access boolean NOT NULL,
                 phase_id bigint NULL, product_id bigint NULL, file_status varchar(20) NOT NULL,
                 enrollment_date date NULL, opt_out_code varchar(12) NOT NULL, customer_key varchar(64) NOT NULL,
                 existing_id bigint NULL, old_status varchar(20) NULL, new_status varchar(20) NULL,
