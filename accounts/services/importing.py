@@ -107,7 +107,8 @@ class ImportResult:
     status_kept: int = 0
     inherited_opt_outs: int = 0
     reject_file: Path | None = None
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS, by line
+    rejected_lines: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
 
     def summary(self) -> str:
         text = (f"{self.rows} rows: {self.created} created, {self.updated} updated, "
@@ -543,13 +544,13 @@ def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: Im
                            (SELECT MIN(line_no) FROM import_stage GROUP BY account_number)""")
     result.errors.sort(key=lambda e: e.line)
     result.rejected = len(rejected_lines)
-    result._rejected_lines = rejected_lines
+    result.rejected_lines = rejected_lines
 
 
 def _write_rejects(path: Path, result: ImportResult) -> Path:
     """The rejected rows as they were in the file, with line, column and reason appended."""
     out = path.with_name(path.stem + ".rejects.csv")
-    rejected: dict[int, list[RowError]] = result._rejected_lines
+    rejected = result.rejected_lines
     with open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
         writer = csv.writer(fh)
         for line, rec in _records(path):
