@@ -20,14 +20,8 @@ from itertools import accumulate
 from pathlib import Path
 
 from accounts.services.calendar import add_business_days, is_business_day
+from accounts.services.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
-REQUIRED_COLUMNS = (
-    "account_number", "customer_name", "service_address", "service_city", "service_zip",
-    "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "customer_class",
-    "rate_schedule", "read_cycle", "language", "email", "phone", "care", "nem",
-    "medical_baseline", "direct_access", "phase",
-)
-OPTIONAL_COLUMNS = ("status", "enrollment_date", "product")
 DEMO_PHASES = ("Phase 1", "Phase 2")
 DEFAULT_PRODUCT, OPT_UP_PRODUCT = "light-green", "deep-green"
 

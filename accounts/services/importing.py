@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import csv
 import difflib
-import hashlib
 import io
 import os
 import re
@@ -35,6 +34,7 @@ from accounts.models import (
     RateSchedule,
     Status,
 )
+from accounts.services.files import file_sha256
 from accounts.services.status import FORWARD, IMPORTABLE_STATUSES, Actor
 
 REQUIRED_COLUMNS = (
@@ -393,21 +393,13 @@ def _record_boundary(data: bytes) -> int:
         end = i
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def accounts_import(
     *, program: Program, path: Path, actor: Actor, skip_invalid: bool = False, progress: bool | None = None,
 ) -> ImportResult:
     """Validate and load an eligible-customer file into `program`. See the module docstring."""
     path = Path(path)
     run = ImportRun.objects.create(
-        program=program, kind=ImportRun.Kind.ACCOUNTS, file_name=str(path), sha256=_sha256(path), actor=actor.name,
+        program=program, kind=ImportRun.Kind.ACCOUNTS, file_name=str(path), sha256=file_sha256(path), actor=actor.name,
     )
     result = ImportResult(run=run)
     stage = _Stage()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from django.utils import timezone
 from accounts.models import ImportRun, Program, ReadDate
 from accounts.services.calendar import add_business_days, is_business_day
 from accounts.services.calendar import today as business_today
+from accounts.services.files import file_sha256
 from accounts.services.status import Actor
 
 COLUMNS = ("read_cycle", "read_date")
@@ -117,21 +117,13 @@ def _date(raw: str | None, line: int, errors: list[str]) -> dt.date | None:
         return None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fp:
-        for block in iter(lambda: fp.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_schedule_import(*, program: Program, path: Path, actor: Actor, today: dt.date | None = None) -> ReadScheduleResult:
     """Load a read-schedule CSV into the program's utility's ReadDate rows, recording an ImportRun."""
     path = Path(path)
     today = today or business_today()
     reads, rows, dups, errors = read_schedule_parse(path=path)
     run = ImportRun(program=program, kind=ImportRun.Kind.READ_SCHEDULE, file_name=str(path), actor=actor.name,
-                    rows=rows, sha256=_sha256(path) if path.is_file() else "")
+                    rows=rows, sha256=file_sha256(path) if path.is_file() else "")
     if errors:
         run.outcome, run.rejected = ImportRun.Outcome.REJECTED, len(errors)
         run.finished_at, run.message = timezone.now(), "\n".join(errors[:1000])

@@ -18,7 +18,6 @@ Two steps, so that the files can always be written again from what the database 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from django.utils import timezone
 from accounts.models import Program, ServiceAccount
 from accounts.services.calendar import add_business_days
 from accounts.services.calendar import today as business_today
+from accounts.services.files import file_sha256
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import KINDS as LETTER_KINDS
 from cca_notices.mailers.context import LetterRequest, letter_language
@@ -301,14 +301,6 @@ def batch_pieces(batch: MailBatch) -> list[_Piece]:
     return sorted(by_piece.values(), key=lambda p: (p.serial - batch.first_serial) % capacity)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _notice_pieces_write(*, batch: MailBatch, tmp: Path, data: DataFileWriter,
                          progress: Callable[[int, int], None] | None) -> "_Written":
     """The notice letters: rendered from the accounts (stamped renderer), one PDF per chunk."""
@@ -387,7 +379,7 @@ def mail_batch_write_files(*, batch: MailBatch, out_dir: Path, progress: Callabl
         files.append({"name": data_name, "type": "data", "rows": len(pieces)})
         for f in files:
             path = tmp / f["name"]
-            f["sha256"] = _sha256(path)
+            f["sha256"] = file_sha256(path)
             f["bytes"] = path.stat().st_size
         manifest = _manifest(batch, pieces, files, written.by_kind_lang, written.notices_by_lang, written.pages)
         manifest["counts"].update(written.extra_counts)
@@ -404,7 +396,7 @@ def mail_batch_write_files(*, batch: MailBatch, out_dir: Path, progress: Callabl
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    manifest_file = {"name": manifest_name, "type": "manifest", "sha256": _sha256(final / manifest_name),
+    manifest_file = {"name": manifest_name, "type": "manifest", "sha256": file_sha256(final / manifest_name),
                      "bytes": (final / manifest_name).stat().st_size}
     batch.meta = {**batch.meta, "files": files + [manifest_file], "counts": manifest["counts"]}
     batch.folder = str(final.resolve())
