@@ -24,6 +24,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import (
     FeeSchedule,
     ImportRun,
@@ -193,7 +194,7 @@ class ProductInline(admin.TabularInline):
     fields = ["code", "name", "is_default", "renewable_pct", "carbon_free_pct", "description"]
 
 
-class FeeScheduleInForceInline(admin.TabularInline):
+class FeeScheduleInForceInline(ReadOnlyMixin, admin.TabularInline):
     """Rows already in force (or superseded): never edited, so every fee assessed and every notice
     that disclosed a fee can be traced to the row used. A change is a new row below."""
 
@@ -207,15 +208,6 @@ class FeeScheduleInForceInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(effective_from__lte=today())
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="total fee")
     def total(self, obj):
@@ -282,19 +274,10 @@ class ProgramAdmin(admin.ModelAdmin):
 
 # --- imports --------------------------------------------------------------------------------
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """A record of what happened: viewable, never added, changed or deleted by hand."""
 
     actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ImportRun)
@@ -359,7 +342,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
 STATUS_HISTORY_ORDER = ["-at", "-id"]
 
 
-class StatusHistoryInline(admin.TabularInline):
+class StatusHistoryInline(ReadOnlyMixin, admin.TabularInline):
     """The account's status history, newest first. Written only by accounts.services.status."""
 
     model = StatusChange
@@ -372,15 +355,6 @@ class StatusHistoryInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
     classes = ["status-history"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="from → to")
     def change(self, obj):
@@ -646,17 +620,8 @@ class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return _status_change_html(obj)
 
 
-class _ReadOnlyRatesAdmin(admin.ModelAdmin):
+class _ReadOnlyRatesAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Rates come from the JRC files (import_jrc); staff read them here, never edit them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(JrcRow)

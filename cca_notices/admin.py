@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import ServiceAccount
 from cca_notices.certificate import notice_certificate_generate
 from cca_notices.models import AccountNotices, MailBatch, Notice, NoticeChange, RuleSet, ScheduleRun
@@ -13,17 +14,6 @@ from cca_notices.models import AccountNotices, MailBatch, Notice, NoticeChange, 
 
 def certificate_url(account_id: int) -> str:
     return reverse("admin:cca_notices_notice_certificate", args=[account_id])
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RuleSet)

@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import Program, ServiceAccount, StatusChange
 from accounts.services.status import Actor
 from optouts.forms import AgentRecordForm, AgentSearchForm, ReplyCardBatchForm
@@ -211,17 +212,8 @@ def _confirmation_text(confs) -> str:
     return "; ".join(parts)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Written only by services; the admin shows them and offers actions that call services."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.action(description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)")
