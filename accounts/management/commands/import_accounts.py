@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from accounts.services.importing import ImportRejected, accounts_import
 from accounts.services.status import Actor
 
@@ -22,10 +22,7 @@ class Command(BaseCommand):
 
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
-        try:
-            prog = Program.objects.select_related("utility").get(slug=program)
-        except Program.DoesNotExist:
-            raise CommandError(f"--program: no program with slug '{program}' (load_program first)") from None
+        prog = program_from_option(program)
         name = actor or f"import_accounts ({getpass.getuser()})"
         try:
             result = accounts_import(program=prog, path=file, actor=Actor(name), skip_invalid=skip_invalid)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from accounts.services.moves import MovesRejected, moves_import
 
 
@@ -15,10 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--program", required=True)
 
     def handle(self, *args, file, program, **opts):
-        try:
-            prog = Program.objects.get(slug=program)
-        except Program.DoesNotExist:
-            raise CommandError(f"--program: no program with slug {program!r}") from None
+        prog = program_from_option(program)
         if not Path(file).exists():
             raise CommandError(f"{file}: no such file")
         try:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from accounts.services.read_schedule import ReadScheduleRejected, read_schedule_import
 from accounts.services.status import Actor
 
@@ -16,10 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--program", required=True, help="Program slug.")
 
     def handle(self, *args, file: Path, program: str, **options):
-        found = Program.objects.select_related("utility").filter(slug=program).first()
-        if found is None:
-            known = ", ".join(Program.objects.values_list("slug", flat=True)) or "none; run load_program first"
-            raise CommandError(f"--program: no program with slug {program!r} (known: {known})")
+        found = program_from_option(program)
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         try:

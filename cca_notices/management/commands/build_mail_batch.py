@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from cca_notices.models import LetterKind, MailBatch
 from cca_notices.services.batches import MailBatchError, mail_batch_build, mail_batch_rebuild
 
@@ -97,10 +97,7 @@ class Command(BaseCommand):
         missing = [name for name, value in (("--program", program), ("--kind", kind), ("--mail-date", mail_date)) if not value]
         if missing:
             raise CommandError(f"{', '.join(missing)} required (or --reference to write an existing batch again)")
-        found = Program.objects.select_related("utility").filter(slug=program).first()
-        if found is None:
-            known = ", ".join(Program.objects.values_list("slug", flat=True)) or "none; run load_program first"
-            raise CommandError(f"--program: no program with slug {program!r} (known: {known})")
+        found = program_from_option(program)
         try:
             day = dt.date.fromisoformat(mail_date)
         except ValueError:

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from cca_notices.models import Notice
 from cca_notices.services.export import notice_schedule_export
 
@@ -19,10 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="CSV file to write (UTF-8).")
 
     def handle(self, *args, program: str, out: Path, **options):
-        found = Program.objects.filter(slug=program).first()
-        if found is None:
-            known = ", ".join(Program.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"--program: no program with slug {program!r} (known: {known})")
+        found = program_from_option(program)
         if not out.parent.is_dir():
             raise CommandError(f"--out: folder {out.parent} does not exist")
         total = Notice.objects.filter(program=found).count()

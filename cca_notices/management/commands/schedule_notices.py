@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tqdm import tqdm
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from cca_notices.services.scheduling import RuleSetMissing, notices_schedule
 
 
@@ -49,10 +49,7 @@ class Command(BaseCommand):
                             help="Exit 0 even when some accounts could not be scheduled (they are still listed).")
 
     def handle(self, *args, program: str, phase: str | None, allow_unscheduled: bool, **options):
-        found = Program.objects.select_related("utility").filter(slug=program).first()
-        if found is None:
-            known = ", ".join(Program.objects.values_list("slug", flat=True)) or "none; run load_program first"
-            raise CommandError(f"--program: no program with slug {program!r} (known: {known})")
+        found = program_from_option(program)
         the_phase = None
         if phase is not None:
             the_phase = found.phases.filter(name=phase).first()

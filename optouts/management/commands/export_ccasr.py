@@ -1,7 +1,7 @@
 """export_ccasr --program SLUG --out DIR: the CCASR file to the utility (docs/formats/ccasr.md)."""
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from optouts.services.ccasr import ccasr_export
 
 
@@ -13,10 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True)
 
     def handle(self, *args, program, out, **opts):
-        try:
-            prog = Program.objects.get(slug=program)
-        except Program.DoesNotExist:
-            raise CommandError(f"--program: no program with slug {program!r}") from None
+        prog = program_from_option(program)
         result = ccasr_export(program=prog, out_dir=out, actor_name="export_ccasr")
         if result.export is None:
             self.stdout.write("0 service requests to export; no file written")

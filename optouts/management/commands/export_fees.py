@@ -1,7 +1,7 @@
 """export_fees --program SLUG --out FILE: the fee file the utility bills from (docs/formats/fees-export.md)."""
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.models import Program
+from accounts.management.program_option import program_from_option
 from optouts.services.fees import fees_export
 
 
@@ -13,10 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True)
 
     def handle(self, *args, program, out, **opts):
-        try:
-            prog = Program.objects.get(slug=program)
-        except Program.DoesNotExist:
-            raise CommandError(f"--program: no program with slug {program!r}") from None
+        prog = program_from_option(program)
         result = fees_export(program=prog, out=out, actor_name="export_fees")
         if result.export is None:
             self.stdout.write("0 fee entries to export; no file written")
