@@ -86,19 +86,6 @@ class RuleSet(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    # Kinds in mailing order for each track.
-    @property
-    def pre_kinds(self) -> list[str]:
-        return [f"pre_enrollment_{i}" for i in range(1, len(self.pre_offsets) + 1)]
-
-    @property
-    def post_kinds(self) -> list[str]:
-        return [f"post_enrollment_{i}" for i in range(1, self.post_count + 1)]
-
-    @property
-    def new_customer_kinds(self) -> list[str]:
-        return [f"new_customer_{i}" for i in range(1, len(self.new_customer_offsets) + 1)]
-
 
 class MailBatch(models.Model):
     """One mail batch handed to the mail house: a folder of print files, a data CSV and a
