@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.models import FeeSchedule, Program
+from accounts.services.rows import row_first
 
 
 def fee_schedule_in_force(*, program: Program, customer_class: str, on: dt.date) -> FeeSchedule | None:
-    return (
-        FeeSchedule.objects.filter(program=program, customer_class=customer_class, effective_from__lte=on)
-        .order_by("-effective_from").first()
-    )
+    # Every termination asks this: SQL built once (accounts/services/rows.py), not the ORM's per call.
+    return row_first(FeeSchedule, where="program_id = %s AND customer_class = %s AND effective_from <= %s",
+                     params=[program.pk, customer_class, on], order_by="effective_from DESC")
 
 
 def fee_table_in_force(*, program: Program, on: dt.date) -> list[FeeSchedule]:

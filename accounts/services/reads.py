@@ -5,6 +5,7 @@ import datetime as dt
 
 from accounts.models import Program, ReadDate
 from accounts.services.calendar import add_business_days
+from accounts.services.rows import row_first
 
 
 class NoReadDate(LookupError):
@@ -12,13 +13,12 @@ class NoReadDate(LookupError):
 
 
 def next_read_date(*, utility_id: int, read_cycle: int, on_or_after: dt.date) -> dt.date:
-    found = (
-        ReadDate.objects.filter(utility_id=utility_id, read_cycle=read_cycle, read_date__gte=on_or_after)
-        .order_by("read_date").values_list("read_date", flat=True).first()
-    )
+    # Every opt-out asks this: SQL built once (accounts/services/rows.py), not the ORM's per call.
+    found = row_first(ReadDate, where="utility_id = %s AND read_cycle = %s AND read_date >= %s",
+                      params=[utility_id, read_cycle, on_or_after], order_by="read_date")
     if found is None:
         raise NoReadDate(f"no meter read for cycle {read_cycle} on or after {on_or_after}; import a later read schedule")
-    return found
+    return found.read_date
 
 
 def cutoff_date(*, program: Program, request_date: dt.date) -> dt.date:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Channel, ServiceAccount, Status, StatusChange
+from accounts.services.rows import RowUpdate, rows_write
 
 S = Status
 
@@ -137,29 +138,68 @@ def account_transition(
     """
     at = at or timezone.now()
     if locked:
-        if not transaction.get_connection().in_atomic_block:
-            raise ValueError("account_transition(locked=True) needs the caller's transaction that holds the row lock")
-        # Guard before any write, outside the atomic block below, so a refusal leaves the
-        # caller's transaction usable, exactly as with the savepoint of the unlocked path.
-        if not can_transition(account.status, to_status):
-            raise TransitionNotAllowed(account, account.status, to_status)
+        change, update = account_transition_rows(account=account, to_status=to_status, channel=channel, actor=actor,
+                                                 reason=reason, at=at, **fields)
         # No savepoint: an error after the first write marks the caller's whole transaction
         # for rollback, so the audit row and the status never part.
         with transaction.atomic(savepoint=False):
-            change = _transition_write(account=account, from_status=account.status, to_status=to_status,
-                                       channel=channel, actor=actor, reason=reason, at=at, fields=fields)
-    else:
-        with transaction.atomic():
-            current = ServiceAccount.objects.select_for_update().get(pk=account.pk)
-            if not can_transition(current.status, to_status):
-                raise TransitionNotAllowed(current, current.status, to_status)
-            change = _transition_write(account=current, from_status=current.status, to_status=to_status,
-                                       channel=channel, actor=actor, reason=reason, at=at, fields=fields)
+            rows_write(change, update)
+        return change
+    with transaction.atomic():
+        current = ServiceAccount.objects.select_for_update().get(pk=account.pk)
+        if not can_transition(current.status, to_status):
+            raise TransitionNotAllowed(current, current.status, to_status)
+        change = _transition_write(account=current, from_status=current.status, to_status=to_status,
+                                   channel=channel, actor=actor, reason=reason, at=at, fields=fields)
+    _transition_apply(account, to_status, at, fields)
+    return change
+
+
+def account_transition_rows(
+    *,
+    account: ServiceAccount,
+    to_status: str,
+    channel: str,
+    actor: Actor,
+    reason: str = "",
+    at: datetime | None = None,
+    **fields,
+) -> tuple[StatusChange, RowUpdate]:
+    """The locked path of `account_transition` as rows not yet written: the audit row and the
+    account's update, for a caller that writes them with its own rows in one statement
+    (`rows_write`; optout_submit does). The caller holds the row lock in its open transaction;
+    the guard runs here, before anything is written, and `account` shows the new status."""
+    if not transaction.get_connection().in_atomic_block:
+        raise ValueError("a locked transition needs the caller's transaction that holds the row lock")
+    if not can_transition(account.status, to_status):
+        raise TransitionNotAllowed(account, account.status, to_status)
+    at = at or timezone.now()
+    change = StatusChange(
+        account=account, from_status=account.status, to_status=to_status, at=at,
+        actor_id=actor.user_id, actor_name=actor.name, channel=channel,
+        reason=reason or TRANSITIONS[account.status][to_status],
+    )
+    values = {"status": to_status, "status_changed_at": at, "updated_at": at, **fields}
+    update = RowUpdate(ServiceAccount, *_update_sql(account.pk, values))
+    _transition_apply(account, to_status, at, fields)
+    return change, update
+
+
+def _update_sql(pk: int, values: dict) -> tuple[str, tuple]:
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    meta = ServiceAccount._meta
+    fields = [meta.get_field(name) for name in values]
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    params = tuple(f.get_db_prep_save(values[f.name], connection=connection) for f in fields)
+    return f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s", (*params, pk)
+
+
+def _transition_apply(account: ServiceAccount, to_status: str, at: datetime, fields: dict) -> None:
     account.status, account.status_changed_at = to_status, at
     account.updated_at = at
     for name, value in fields.items():
         setattr(account, name, value)
-    return change
 
 
 def _transition_write(*, account, from_status, to_status, channel, actor, reason, at, fields) -> StatusChange:

@@ -1,6 +1,6 @@
 """The CCASR queue: service requests to the utility (Connect, Disconnect, Update, Cancel).
 
-Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_for_optout`, the
+Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_request_for_optout`, the
 `optout_recorded` receiver), product changes (`ccasr_request_update`, called by the retention
 switch) and rejoins (rejoin_submit). `ccasr_export` writes the utility file (docs/formats/ccasr.md),
 claiming each queued request with a conditional update so it is sent exactly once;
@@ -28,7 +28,7 @@ from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
 from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
-from optouts.services.rows import rows_insert
+from accounts.services.rows import row_first, rows_insert
 
 SR = ServiceRequest
 LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
@@ -44,24 +44,30 @@ def _lead_days() -> int:
 def ccasr_request_create(*, account: ServiceAccount, type: str, source: str, effective_date: dt.date | None,
                          optout: OptOutRequest | None = None, rejoin=None, product_code: str = "",
                          cancels: ServiceRequest | None = None, note: str = "") -> ServiceRequest:
-    request = SR(
+    request = _request_row(account=account, type=type, source=source, effective_date=effective_date, optout=optout,
+                           rejoin=rejoin, product_code=product_code, cancels=cancels, note=note)
+    rows_insert(request)
+    return request
+
+
+def _request_row(*, account: ServiceAccount, type: str, source: str, effective_date: dt.date | None,
+                 optout: OptOutRequest | None = None, rejoin=None, product_code: str = "",
+                 cancels: ServiceRequest | None = None, note: str = "") -> ServiceRequest:
+    return SR(
         program_id=account.program_id, account=account, type=type, source=source, effective_date=effective_date,
         optout=optout, rejoin=rejoin, product_code=product_code, cancels=cancels, note=note,
         created_at=timezone.now())
-    rows_insert(request)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
-    return request
 
 
 def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tuple[bool, ServiceRequest | None]:
     """Withdraw a Connect not yet sent (claimed with a conditional update, so an export running at
     the same moment either took it first or never sees it). Returns (withdrawn, the sent Connect
     that must be cancelled instead, if any)."""
-    # Values first: most accounts that opt out have no live Connect, and this runs on every opt-out.
-    found = (SR.objects.filter(account=account, type=SR.Type.CONNECT, status__in=LIVE, superseded=False)
-             .order_by("-id").values_list("pk", flat=True).first())
-    if found is None:
+    # Runs on every opt-out: SQL built once (accounts/services/rows.py), not the ORM's per call.
+    connect = row_first(SR, where="account_id = %s AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
+                        params=[account.pk, SR.Type.CONNECT, *LIVE], order_by="id DESC")
+    if connect is None:
         return False, None
-    connect = SR.objects.get(pk=found)
     if connect.status == SR.Status.QUEUED:
         if SR.objects.filter(pk=connect.pk, status=SR.Status.QUEUED).update(status=SR.Status.WITHDRAWN, superseded=True, note=why):
             return True, None
@@ -70,11 +76,12 @@ def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tupl
     return False, connect
 
 
-def ccasr_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
-    """The service request an opt-out sets in motion (docs/formats/ccasr.md "Who queues what").
+def ccasr_request_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
+    """The service request an opt-out sets in motion (docs/formats/ccasr.md "Who queues what"),
+    not yet saved: the `optout_recorded` receiver returns it to be written with the opt-out.
 
-    A Connect not yet sent is withdrawn and nothing goes to the utility; a sent one is cancelled
-    (before enrollment) or the account is disconnected on its effective read date."""
+    A Connect not yet sent is withdrawn (here, at once) and nothing goes to the utility; a sent
+    one is cancelled (before enrollment) or the account is disconnected on its effective read date."""
     account = optout.account
     withdrawn, sent_connect = ccasr_withdraw_pending_connect(account=account, why=f"opt-out {optout.confirmation_code}")
     if withdrawn:
@@ -82,13 +89,13 @@ def ccasr_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
     if optout.service_request == ServiceRequestType.CANCEL:
         if sent_connect is None:
             return None  # never asked the utility for anything: nothing to cancel
-        return ccasr_request_create(account=account, type=SR.Type.CANCEL, source=SR.Source.OPTOUT,
-                                    effective_date=optout.request_date, optout=optout, cancels=sent_connect)
+        return _request_row(account=account, type=SR.Type.CANCEL, source=SR.Source.OPTOUT,
+                            effective_date=optout.request_date, optout=optout, cancels=sent_connect)
     if optout.outcome == Outcome.MOVED_OUT and account.status == Status.MOVED_OUT and sent_connect is None \
             and optout.from_status in (Status.ELIGIBLE, Status.NOTIFIED):
         return None
-    return ccasr_request_create(account=account, type=SR.Type.DISCONNECT, source=SR.Source.OPTOUT,
-                                effective_date=optout.effective_date, optout=optout)
+    return _request_row(account=account, type=SR.Type.DISCONNECT, source=SR.Source.OPTOUT,
+                        effective_date=optout.effective_date, optout=optout)
 
 
 def ccasr_request_update(*, account: ServiceAccount, product_code: str, request_date: dt.date | None = None) -> ServiceRequest | None:

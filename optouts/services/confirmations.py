@@ -81,13 +81,12 @@ from django.db.models import Q
 
 from accounts.models import ServiceAccount
 from optouts.models import Confirmation, Outcome
-from optouts.services.rows import rows_insert
 
 
 def confirmation_build(*, kind: str, account: ServiceAccount, email: str = "", language: str = "en",
                        request_date: _dt.date, optout=None, reentry=None, rejoin=None,
                        force_letter: bool = False) -> Confirmation:
-    """The confirmation row, not yet saved (confirmations_for_optout saves several at once)."""
+    """The confirmation row, not yet saved (an opt-out's are written with it: confirmation_rows_for_optout)."""
     program = account.program
     method = Confirmation.Method.LETTER if force_letter or not email else Confirmation.Method.EMAIL
     return Confirmation(
@@ -132,12 +131,10 @@ def confirmation_for_reentry(*, reentry) -> Confirmation:
     return conf
 
 
-def confirmations_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
-    """The opt-out's confirmation and, after the free window, its re-entry letter: one INSERT."""
-    rows = [_optout_confirmation(optout)] + ([_reentry_confirmation(reentry)] if reentry is not None else [])
-    rows_insert(*rows)
-    _mark_optout_confirmation_sent(rows[0], optout)
-    return rows
+def confirmation_rows_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
+    """The opt-out's confirmation and, after the free window, its re-entry letter, not yet saved.
+    (A new opt-out has sent no e-mail yet, so nothing is marked sent.)"""
+    return [_optout_confirmation(optout)] + ([_reentry_confirmation(reentry)] if reentry is not None else [])
 
 
 def _mark_sent(pk: int, at) -> None:

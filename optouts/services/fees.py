@@ -2,7 +2,7 @@
 who rejoin, a supervisor's waiver, the export the utility bills from and its billing confirmation.
 
 One entry per opt-out (a one-to-one column), never for an opt-out in the free window, before
-enrollment or on a move out: `fee_assess_for_optout` is the `optout_recorded` receiver's rule.
+enrollment or on a move out: `fee_entry_for_optout` is the `optout_recorded` receiver's rule.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from accounts.models import Program
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
-from optouts.services.rows import rows_insert
 
 ZERO = Decimal("0.00")
 
@@ -32,9 +31,9 @@ EXPORT_COLUMNS = [
 ]
 
 
-def fee_assess_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
-    """The termination fee of an opt-out after the free window; None for every other outcome
-    and for a fee of zero (no schedule row in force, or a schedule of 0)."""
+def fee_entry_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
+    """The termination fee of an opt-out after the free window, not yet saved; None for every
+    other outcome and for a fee of zero (no schedule row in force, or a schedule of 0)."""
     if optout.outcome != Outcome.AFTER_FREE_WINDOW or optout.fee_amount <= ZERO:
         return None
     account = optout.account
@@ -49,7 +48,6 @@ def fee_assess_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
         reason=(f"Termination after the free window (opt-out {optout.confirmation_code}; "
                 f"fee schedule from {schedule_date or 'n/a'})"),
     )
-    rows_insert(entry)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
     return entry
 
 

@@ -19,7 +19,7 @@ from accounts.models import FeeSchedule, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
-from accounts.services.status import Actor, account_transition
+from accounts.services.status import Actor, account_transition_rows
 from optouts.models import (
     ACCEPTED_OUTCOMES,
     OptOutRequest,
@@ -27,7 +27,7 @@ from optouts.models import (
     ReturnPath,
     ServiceRequestType,
 )
-from optouts.services.rows import row_lock_with_parent, rows_insert
+from accounts.services.rows import row_lock_with_parent, rows_write
 from optouts.signals import optout_recorded
 
 log = logging.getLogger(__name__)
@@ -261,8 +261,8 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             option = decision.return_option(return_path)
             if option is None:
                 raise ValueError(f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}")
-        change = account_transition(
-            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at, locked=True,
+        change, account_update = account_transition_rows(
+            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at,
             reason=f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}",
         )
         request = OptOutRequest(
@@ -284,8 +284,10 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             contact_email=contact_email or locked.email, contact_phone=contact_phone or locked.phone,
             note=note,
         )
-        rows_insert(request)
-        optout_recorded.send(sender=OptOutRequest, request=request, decision=decision)
+        follow_ups = [row for _, rows in optout_recorded.send(sender=OptOutRequest, request=request, decision=decision)
+                      for row in rows or ()]
+        # The status, its audit row, the request and what it sets in motion: one statement.
+        rows_write(account_update, change, request, *follow_ups)
         _after_commit(request)
     return Submission(request, True)
 

@@ -15,7 +15,6 @@ from decimal import Decimal
 from accounts.models import Program
 from optouts.models import OptOutRequest, Outcome, ReentryRequest, ReturnPath
 from optouts.services.intake import RETURN_NOTICE_MONTHS, add_months
-from optouts.services.rows import rows_insert
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -53,8 +52,8 @@ def reentry_plan(*, program: Program, path: str, effective_date: dt.date | None)
                        min_stay_until=add_months(effective_date, months), reentry_fee=fee)
 
 
-def reentry_record_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
-    """The re-entry an opt-out after the free window starts (the `optout_recorded` receiver)."""
+def reentry_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
+    """The re-entry an opt-out after the free window starts, not yet saved (the `optout_recorded` receiver)."""
     if optout.outcome != Outcome.AFTER_FREE_WINDOW:
         return None
     plan = reentry_plan(program=optout.program, path=optout.return_path or ReturnPath.ADVANCE_NOTICE,
@@ -65,5 +64,4 @@ def reentry_record_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None
         tbs_until=plan.tbs_until, bundled_from=plan.bundled_from, standard_rates_from=plan.standard_rates_from,
         min_stay_months=plan.min_stay_months, min_stay_until=plan.min_stay_until, reentry_fee=plan.reentry_fee,
         created_at=optout.received_at)
-    rows_insert(reentry)  # on the opt-out's recording path: SQL built once (optouts/services/rows.py)
     return reentry

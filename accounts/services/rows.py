@@ -1,0 +1,235 @@
+"""Row reads and writes for the opt-out's recording path, with their SQL built once per model.
+
+Recording an opt-out writes five to eight rows in one transaction. Through `Model.objects.create`
+each costs about half a millisecond of query building on a small server, several times what the
+database spends on it, and that was most of an opt-out's cost (docs/optouts.md "Performance").
+These helpers do what `create` and `select_related(...).select_for_update().get()` do (pre_save
+for auto_now fields, the fields' own value preparation and database converters, the primary key
+from RETURNING), with the SQL text made once from the model's fields. Used only where the
+path is hot; everything else uses the ORM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from django.db import connections, router
+from django.db.models import Model
+
+
+def _connection(model):
+    return connections[router.db_for_write(model)]
+
+
+@cache
+def _insert_parts(model, alias: str):
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    head = (f"INSERT INTO {quote(model._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)}) VALUES ")
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return fields, head, row, f" RETURNING {quote(model._meta.pk.column)}"
+
+
+def rows_insert(*objs: Model) -> None:
+    """INSERT unsaved instances of one model in one statement; sets each one's primary key.
+
+    Like `bulk_create`, sends no pre_save/post_save signals (none are connected to these models)."""
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = _connection(model)
+    if not connection.features.can_return_rows_from_bulk_insert:
+        model.objects.bulk_create(objs)
+        return
+    fields, head, row, returning = _insert_parts(model, connection.alias)
+    params = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError(f"rows_insert takes instances of one model, got {model.__name__} and {type(obj).__name__}")
+        obj._prepare_related_fields_for_save(operation_name="save")
+        params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([row] * len(objs)) + returning, params)
+        ids = cursor.fetchall()
+    for obj, (pk,) in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+@cache
+def _select_parts(model, alias: str):
+    connection = connections[alias]
+    fields = list(model._meta.concrete_fields)
+    converters = []
+    for f in fields:
+        col = f.get_col(model._meta.db_table)
+        converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+    return [f.attname for f in fields], converters
+
+
+def _instance(model, alias: str, values):
+    names, converters = _select_parts(model, alias)
+    connection = connections[alias]
+    out = []
+    for (col, convs), value in zip(converters, values, strict=True):
+        for conv in convs:
+            value = conv(value, col, connection)
+        out.append(value)
+    return model.from_db(alias, names, out)
+
+
+def row_first(model, *, where: str, params, order_by: str):
+    """`model.objects.filter(…).order_by(…).first()` with the SQL built once: `where` and
+    `order_by` are SQL over the model's own columns (constant text; values go in `params`)."""
+    connection = _connection(model)
+    found = _fetchone(connection, _first_sql(model, where, order_by, connection.alias), params)
+    return None if found is None else _instance(model, connection.alias, found)
+
+
+@cache
+def _first_sql(model, where: str, order_by: str, alias: str) -> str:
+    quote = connections[alias].ops.quote_name
+    cols = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
+    return f"SELECT {cols} FROM {quote(model._meta.db_table)} WHERE {where} ORDER BY {order_by} LIMIT 1"
+
+
+def row_lock_with_parent(model, pk, *, parent_field: str):
+    """`model.objects.select_for_update(of=("self",)).select_related(parent_field).get(pk=pk)`,
+    with the SQL built once: locks the row (not its parent), returns it with the parent cached.
+    Raises model.DoesNotExist when there is no such row."""
+    connection = _connection(model)
+    fk = model._meta.get_field(parent_field)
+    parent = fk.related_model
+    found = _fetchone(connection, _lock_sql(model, parent_field, connection.alias), [pk])
+    if found is None:
+        raise model.DoesNotExist(f"{model.__name__} matching pk={pk} does not exist.")
+    n = len(model._meta.concrete_fields)
+    obj = _instance(model, connection.alias, found[:n])
+    fk.set_cached_value(obj, _instance(parent, connection.alias, found[n:]))
+    return obj
+
+
+@cache
+def _lock_sql(model, parent_field: str, alias: str) -> str:
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    fk = model._meta.get_field(parent_field)
+    parent = fk.related_model
+    cols = [f"c.{quote(f.column)}" for f in model._meta.concrete_fields]
+    cols += [f"p.{quote(f.column)}" for f in parent._meta.concrete_fields]
+    sql = (f"SELECT {', '.join(cols)} FROM {quote(model._meta.db_table)} c "
+           f"JOIN {quote(parent._meta.db_table)} p ON p.{quote(fk.target_field.column)} = c.{quote(fk.column)} "
+           f"WHERE c.{quote(model._meta.pk.column)} = %s")
+    if connection.features.has_select_for_update:
+        # OF c: the account row only, not the program row every opt-out shares.
+        sql += " FOR UPDATE OF c" if connection.features.has_select_for_update_of else " FOR UPDATE"
+    return sql
+
+
+def _fetchone(connection, sql: str, params):
+    """Run one of the statements built here and return its first row.
+
+    On PostgreSQL the statement goes as a prepared statement with its values bound on the
+    server (psycopg's RawCursor): the text is parsed and planned once per connection, not once
+    per opt-out, and the values are not quoted into the text in Python. This needs a direct
+    connection or a pool that keeps prepared statements (PgBouncer 1.21+ with
+    max_prepared_statements; docs/operations.md)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    from psycopg import RawCursor
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, RawCursor(connection.connection) as cursor:
+        cursor.execute(_numbered(sql), params, prepare=True)
+        return cursor.fetchone()
+
+
+@lru_cache(maxsize=256)
+def _numbered(sql: str) -> str:
+    """%s placeholders as $1, $2, … (the statements built here hold no other % sign)."""
+    parts = sql.split("%s")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """An UPDATE that `rows_write` sends in the same statement as its inserts (built by the
+    service that owns the rule, e.g. the status transition)."""
+
+    model: type[Model]
+    sql: str  # "UPDATE <table> SET … WHERE …" with %s placeholders
+    params: tuple
+
+
+def rows_write(*items: "Model | RowUpdate") -> None:
+    """Write unsaved instances (of any models) and updates as one statement, in the order given.
+
+    A foreign key to another unsaved instance earlier in `items` is filled with that row's new
+    primary key inside the statement. On PostgreSQL it is one round trip (a WITH of data-modifying
+    statements); the opt-out's eight rows cost what one did. Elsewhere the items run one by one.
+    Sets each instance's primary key and its foreign keys to the instances written with it."""
+    objs = [i for i in items if not isinstance(i, RowUpdate)]
+    if not items:
+        return
+    connection = _connection(type(items[0]) if not isinstance(items[0], RowUpdate) else items[0].model)
+    position = {id(obj): n for n, obj in enumerate(objs)}
+    refs = [_graph_refs(obj, position) for obj in objs]
+    if connection.vendor != "postgresql":
+        for item in items:
+            if isinstance(item, RowUpdate):
+                with connection.cursor() as cursor:
+                    cursor.execute(item.sql, item.params)
+            else:
+                rows_insert(item)  # its parents are saved by now: their keys are taken from them
+        return
+    ctes, params, n = [], [], 0
+    for i, item in enumerate(items):
+        if isinstance(item, RowUpdate):
+            ctes.append(f"u{i} AS ({item.sql})")
+            params.extend(item.params)
+            continue
+        fields, head, _, returning = _insert_parts(type(item), connection.alias)
+        values = []
+        for field in fields:
+            parent = refs[n].get(field)
+            if parent is not None:
+                values.append(f"(SELECT {_pk(objs[parent])} FROM i{parent})")
+                continue
+            if field.is_relation:
+                cached = field.get_cached_value(item, None)
+                if cached is not None and cached.pk is not None:
+                    setattr(item, field.attname, cached.pk)
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.pre_save(item, True), connection=connection))
+        ctes.append(f"i{n} AS ({head}({', '.join(values)}){returning})")
+        n += 1
+    keys = ", ".join(f"(SELECT {_pk(obj)} FROM i{k})" for k, obj in enumerate(objs)) or "1"
+    ids = _fetchone(connection, f"WITH {', '.join(ctes)} SELECT {keys}", params)
+    for obj, pk in zip(objs, ids if objs else (), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for obj, obj_refs in zip(objs, refs):
+        for field, parent in obj_refs.items():
+            setattr(obj, field.attname, objs[parent].pk)
+
+
+def _pk(obj: Model) -> str:
+    return connections[obj._state.db or "default"].ops.quote_name(obj._meta.pk.column)
+
+
+def _graph_refs(obj: Model, position: dict[int, int]) -> dict:
+    """{foreign key field: index in the graph} for the foreign keys of `obj` that point at
+    another unsaved instance being written with it."""
+    out = {}
+    for field in type(obj)._meta.concrete_fields:
+        if field.remote_field is not None:  # a ForeignKey or OneToOneField
+            cached = field.get_cached_value(obj, None)
+            if cached is not None and cached.pk is None and id(cached) in position:
+                out[field] = position[id(cached)]
+    return out
