@@ -45,9 +45,27 @@ def _clean(text: str) -> str:
     return _SPACES.sub(" ", _PUNCT.sub(" ", text)).strip()
 
 
-@lru_cache(maxsize=65536)
 def street_line(text: str) -> str:
     """'123 north Main Street, Apartment 4' → '123 N MAIN ST APT 4' (Pub 28 style)."""
+    # Streets repeat; house and apartment numbers vary. _clean keeps ASCII digits and the space
+    # beside them as they are, no table holds a token of digits, and no rule moves the first or the
+    # last token, so a line normalises as it does with those numbers set to 0, the numbers then
+    # put back: one cached result serves every house and apartment on the street.
+    house, _, rest = text.partition(" ")
+    if rest and house.isdigit() and house.isascii():
+        return house + _with_last_number("0 " + rest)[1:]
+    return _with_last_number(text)
+
+
+def _with_last_number(text: str) -> str:
+    street, _, number = text.rpartition(" ")
+    if street and number.isdigit() and number.isascii():
+        return _pub28_street_line(street + " 0")[:-1] + number
+    return _pub28_street_line(text)
+
+
+@lru_cache(maxsize=65536)
+def _pub28_street_line(text: str) -> str:
     line = _clean(text)
     if not line:
         raise InvalidValue("is blank")
@@ -85,6 +103,8 @@ def city(text: str) -> str:
 
 
 def state(text: str) -> str:
+    if text in STATES:  # already a USPS code: _clean would give it back unchanged
+        return text
     value = STATE_NAMES.get(_clean(text))
     if value is None:
         raise InvalidValue(f"'{text}' is not a US state or territory")
@@ -105,6 +125,9 @@ def phone_e164(text: str, region: str = "US") -> str:
     raw = text.strip()
     if not raw:
         return ""
+    digits = _nanp_digits(raw)
+    if digits:
+        return "+1" + digits
     m = _NANP.match(_PHONE_JUNK.sub("", raw))
     if m:
         return "+1" + m[1]
@@ -115,6 +138,21 @@ def phone_e164(text: str, region: str = "US") -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidValue(f"'{text}' is not a valid telephone number")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _nanp_digits(raw: str) -> str:
+    """The ten digits of a number written the usual ways ('(951) 555-0123', '951-555-0123',
+    '9515550123', '+1 951 555 0123'), or '' for anything else (the regex then decides).
+    Only characters _PHONE_JUNK would drop are removed, so a hit is what _NANP would match."""
+    plain = raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+    if len(plain) == 12 and plain.startswith("+1"):
+        plain = plain[2:]
+    elif len(plain) == 11 and plain[0] == "1":
+        plain = plain[1:]
+    if (len(plain) == 10 and plain.isdigit() and plain.isascii()
+            and plain[0] not in "01" and plain[3] not in "01"):
+        return plain
+    return ""
 
 
 def person_name(text: str) -> str:
@@ -129,8 +167,14 @@ def person_name(text: str) -> str:
 def customer_key(name: str, service_address: str, service_zip: str) -> str:
     """Identity of a customer at a premises, independent of the account number: the same
     person at the same normalised address whatever accents, punctuation or spacing the file used."""
+    basis = f"{_name_in_key(name)}|{service_address}|{service_zip[:5]}"
+    return sha1(basis.encode()).hexdigest()
+
+
+@lru_cache(maxsize=65536)
+def _name_in_key(name: str) -> str:
+    """'José García-López' → 'JOSEGARCIALOPEZ'; names repeat across a file (hence the cache)."""
     plain = name.upper()
     if not plain.isascii():
         plain = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
-    basis = f"{_KEY_JUNK.sub('', plain)}|{service_address}|{service_zip[:5]}"
-    return sha1(basis.encode()).hexdigest()
+    return _KEY_JUNK.sub("", plain)

@@ -8,6 +8,9 @@ BEAT_SCHEDULE: dict = {
     # After notices-daily (new customers' notices exist, leavers' notices are cancelled); files are
     # ready for the mail house at the start of the business day.
     "mail-batches-daily": {"task": "cca_notices.tasks.mail_batches_daily", "schedule": crontab(hour=3, minute=30)},
+    # A program's first load queues the rebuild of the account table's look-up and search indexes;
+    # should that task be lost (no worker, a restart), this puts them back. A no-op when they are there.
+    "indexes-daily": {"task": "accounts.tasks.indexes_ensure", "schedule": crontab(hour=1, minute=45)},
 }
 
 # The opt-out app's daily job (confirmations due, Connect requests for accounts enrolled overnight).

@@ -7,20 +7,25 @@ account, never moves its status backwards and never re-enrolls a customer who op
 """
 from __future__ import annotations
 
-import base64
 import csv
 import difflib
+import gc
 import io
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from itertools import count, repeat
+from operator import itemgetter
 from pathlib import Path
 from types import SimpleNamespace
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts import normalize
@@ -35,6 +40,7 @@ from accounts.models import (
     Status,
 )
 from accounts.services.files import file_sha256
+from accounts.services.deferred_indexes import deferred_index_names
 from accounts.services.status import FORWARD, IMPORTABLE_STATUSES, Actor
 
 REQUIRED_COLUMNS = (
@@ -58,11 +64,14 @@ LANGUAGES = frozenset(
 )
 CLASSES = frozenset(CustomerClass.values)
 BOOLS = {"Y": True, "N": False, "y": True, "n": False}
+# Read cycles as files write them; anything else ("07", " 7") takes the careful path.
+READ_CYCLES = {str(n): n for n in range(1, 100)}
 _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 # Crockford's base-32 alphabet: no I, L, O or U, so a code read over the phone is unambiguous.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TO_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET.encode())
+# A random byte's low five bits pick a character: 256 is a multiple of 32, so all are equally likely.
+_RANDOM_BYTE_TO_CODE = bytes(CODE_ALPHABET.encode()[b % 32] for b in range(256))
 MAX_REPORTED_ERRORS = 1000
 
 STAGE_COLUMNS = (
@@ -109,6 +118,28 @@ class ImportResult:
     reject_file: Path | None = None
     errors: list[RowError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS, by line
     rejected_lines: dict[int, list[RowError]] = field(default_factory=dict, repr=False)
+    # Seconds per step, in order (import_accounts -v 2 prints them; docs/performance.md uses them).
+    timings: dict[str, float] = field(default_factory=dict, repr=False)
+    _lap: float = field(default=0.0, repr=False)
+
+    @contextmanager
+    def timed(self, step: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+    def lap(self, step: str | None = None):
+        """Time since the previous lap goes to `step` (None starts the clock)."""
+        now = time.perf_counter()
+        if step is not None:
+            self.timings[step] = self.timings.get(step, 0.0) + now - self._lap
+        self._lap = now
+
+    def timed_iter(self, step: str, items):
+        with self.timed(step):
+            yield from items
 
     def summary(self) -> str:
         text = (f"{self.rows} rows: {self.created} created, {self.updated} updated, "
@@ -120,6 +151,13 @@ class ImportResult:
         if self.reject_file:
             text += f"; rejected rows in {self.reject_file}"
         return text
+
+
+class _NotClean(Exception):
+    """The fast path has a doubt about a record; the careful path decides."""
+
+
+_ELIGIBLE = Status.ELIGIBLE  # an enum member's look-up costs a descriptor call, once a row
 
 
 class _Validator:
@@ -138,12 +176,17 @@ class _Validator:
         self.products = dict(Product.objects.filter(program=program).values_list("code", "id"))
         self.default_language = (program.languages or ["en"])[0]
         self._random: list[str] = []
+        # The fast path reads a record's required fields in one call, in REQUIRED_COLUMNS order.
+        self.required = itemgetter(*(self.index[name] for name in REQUIRED_COLUMNS))
+        self.has_optional = any(name in self.index for name in OPTIONAL_COLUMNS)
+        # Phases are fixed for the run, and rows repeat the same class, tariff and city.
+        self._phase_by_rule = lru_cache(maxsize=4096)(self._phase_by_rule)
 
     def _code(self) -> str:
         """A 10-character personal code (50 random bits); uniqueness is checked in SQL."""
         if not self._random:
-            # base32 of the kernel's random bytes, mapped onto Crockford's alphabet, 4,096 codes at a time
-            text = base64.b32encode(os.urandom(25 * 1024)).translate(_TO_CROCKFORD).decode()
+            # 4,096 codes at a time, by a translate table (base64.b32encode is pure Python, and slow)
+            text = os.urandom(10 * 4096).translate(_RANDOM_BYTE_TO_CODE).decode()
             self._random = [text[i:i + 10] for i in range(0, len(text), 10)]
         return self._random.pop()
 
@@ -165,7 +208,77 @@ class _Validator:
         return None
 
     def row(self, rec: list[str], line: int) -> tuple | list[RowError]:
-        # Hot path of a million-row load: fields are stripped once and read by position.
+        try:
+            return self._clean_row(rec, line)
+        except Exception:
+            # _checked_row defines what a row means: it words every error, and it gives a value the
+            # fast path would not vouch for (or one that raises) exactly the answer it always did.
+            return self._checked_row(rec, line)
+
+    def _clean_row(self, rec: list[str], line: int) -> tuple:
+        """row() for a record with no problem at all, which is nearly every record of a million-row
+        load: the same checks as _checked_row without collecting errors; the first doubt raises."""
+        f = list(map(str.strip, rec))
+        (account, name, service_street, service_city, service_zip, mail_street, mail_city, mail_state,
+         mail_zip, klass, tariff, cycle_text, language, email, phone, care, nem, medical, direct,
+         phase_name) = self.required(f)
+        if not _ACCOUNT.match(account):
+            raise _NotClean
+        name = normalize.person_name(name)
+        street = normalize.street_line(service_street)
+        city = normalize.city(service_city)
+        zip5 = normalize.zip_code(service_zip)
+        if not (mail_street or mail_city or mail_state or mail_zip):
+            m_street, m_city, m_state, m_zip = street, city, "CA", zip5
+        else:
+            # Most mailing addresses repeat the service address, already normalised above.
+            m_street = street if mail_street == service_street else normalize.street_line(mail_street)
+            m_city = city if mail_city == service_city else normalize.city(mail_city)
+            m_state = normalize.state(mail_state)
+            m_zip = zip5 if mail_zip == service_zip else normalize.zip_code(mail_zip)
+        if klass not in CLASSES:
+            raise _NotClean
+        tariff = tariff.upper()
+        if not tariff or (self.tariffs and self.tariffs.get(tariff) != klass):
+            raise _NotClean
+        cycle = READ_CYCLES[cycle_text]
+        language = language.lower() or self.default_language
+        if language not in LANGUAGES:
+            raise _NotClean
+        if email and not _EMAIL.match(email):
+            raise _NotClean
+        phone = normalize.phone_e164(phone)
+        care, nem, medical, direct = BOOLS[care], BOOLS[nem], BOOLS[medical], BOOLS[direct]
+        phase_id = self.phases[phase_name] if phase_name else self._phase_by_rule(klass, tariff, city)
+        status, enrollment, product_id = self._clean_optional(f) if self.has_optional else ("", None, None)
+        return (
+            line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip,
+            klass, tariff, cycle, language, email, phone, care, nem, medical, direct,
+            phase_id, product_id, status, enrollment, self._code(),
+            normalize.customer_key(name, street, zip5),
+            status or _ELIGIBLE,
+        )
+
+    def _clean_optional(self, f: list[str]) -> tuple[str, date | None, int | None]:
+        """A migration file's status, enrollment date and product, if there is no doubt about them."""
+        c = self.cols
+        status = ""
+        if c.status is not None:
+            status = f[c.status]
+            if status and status not in IMPORTABLE_STATUSES:
+                raise _NotClean
+        enrollment = None
+        if c.enrollment_date is not None and f[c.enrollment_date]:
+            enrollment = date.fromisoformat(f[c.enrollment_date])
+        if status in NEEDS_ENROLLMENT_DATE and enrollment is None:
+            raise _NotClean
+        product_id = None
+        if c.product is not None and f[c.product]:
+            product_id = self.products[f[c.product]]
+        return status, enrollment, product_id
+
+    def _checked_row(self, rec: list[str], line: int) -> tuple | list[RowError]:
+        """Every error of the record, or its staging tuple."""
         f = list(map(str.strip, rec))
         c = self.cols
         errors: list[RowError] = []
@@ -404,12 +517,20 @@ def accounts_import(
     result = ImportResult(run=run)
     stage = _Stage()
     try:
-        _validate_into_stage(program, path, stage, result, progress)
-        if result.errors and not skip_invalid:
-            raise ImportRejected(result.errors[:MAX_REPORTED_ERRORS], result.rejected)
+        first_load = False
+        if stage.pg:
+            try:
+                first_load = _load_first(program, path, result, progress, skip_invalid)
+            except _FirstLoadClash:
+                result = ImportResult(run=run)
+        if not first_load:
+            _validate_into_stage(program, path, stage, result, progress)
+            if result.errors and not skip_invalid:
+                raise ImportRejected(result.errors[:MAX_REPORTED_ERRORS], result.rejected)
         if result.rejected:
             result.reject_file = _write_rejects(path, result)
-        _merge(program, stage, result, actor)
+        if not first_load:
+            _merge(program, stage, result, actor)
     except ImportRejected as exc:
         exc.run = run
         _finish(run, result, ImportRun.Outcome.REJECTED, str(exc))
@@ -435,6 +556,8 @@ def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str):
 # no database connection); this process reads the CSV and feeds the staging table in file order.
 _worker_validator: "_Validator | None" = None
 _worker_copy_format = False
+# A program's first load: turns a staging tuple into a COPY line of the account table (_FirstLoad.line).
+_worker_account_line = None
 
 
 def _worker_init():
@@ -452,20 +575,49 @@ def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, l
         line = first_line + data.count(b"\n", 0, exc.start)
         return (_copy_text([]) if _worker_copy_format else []), [
             (line, [RowError(line, "row", f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read")])], 0
+    row = validator.row
+    # A block makes hundreds of thousands of short-lived objects and no reference cycles; the cyclic
+    # collector would only walk them, and every object of the process, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for line, rec in _numbered_records(text, first_line):
+            if not rec or (len(rec) == 1 and not rec[0].strip()):
+                continue  # blank line
+            outcome = row(rec, line) if len(rec) == width else [
+                RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+            if outcome.__class__ is list:
+                bad.append((line, outcome))
+            else:
+                good.append(outcome)
+    finally:
+        if collecting:
+            gc.enable()
+    if _worker_account_line is not None:
+        return _worker_account_line(good, text), bad, len(good)
+    return (_copy_text(good, text) if _worker_copy_format else good), bad, len(good)
+
+
+def _numbered_records(text: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
+    """(line where it starts, fields) for each record of a block."""
+    if '"' not in text and "\r" not in text:
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        # Without quotes or CRs a record is a line and its fields lie between commas, as the csv
+        # module reads them (which costs more than the rest of the fast path's string work) —
+        # unless a line is long enough for the csv module to reject a field.
+        if max(map(len, lines), default=0) <= csv.field_size_limit():
+            return zip(count(first_line), map(str.split, lines, repeat(",")))
+    return _parsed_records(text, first_line)
+
+
+def _parsed_records(text: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     start = first_line
-    row = validator.row
     for rec in reader:
         line, start = start, first_line + reader.line_num
-        if not rec or (len(rec) == 1 and not rec[0].strip()):
-            continue  # blank line
-        outcome = row(rec, line) if len(rec) == width else [
-            RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
-        if outcome.__class__ is list:
-            bad.append((line, outcome))
-        else:
-            good.append(outcome)
-    return (_copy_text(good) if _worker_copy_format else good), bad, len(good)
+        yield line, rec
 
 
 def _copy_value(v) -> str:
@@ -482,19 +634,50 @@ def _copy_value(v) -> str:
     return str(v)
 
 
-def _copy_text(rows: list[tuple]) -> bytes:
-    """Rows in PostgreSQL's COPY text format."""
-    return "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows).encode()
+def _copy_line(row: tuple) -> str:
+    """A staging tuple as a COPY line, taking its text values as they are (see _copy_text)."""
+    (line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
+     email, phone, care, nem, medical, direct, phase_id, product_id, status, enrollment, code, key, new_status) = row
+    return "\t".join((
+        str(line), account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
+        language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
+        "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
+        "\\N" if product_id is None else str(product_id), status,
+        "\\N" if enrollment is None else str(enrollment), code, key, new_status,
+    )) + "\n"
 
 
-def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: ImportResult, progress):
-    global _worker_validator, _worker_copy_format
+def _copy_text(rows: list[tuple], source: str | None = None) -> bytes:
+    """Rows in PostgreSQL's COPY text format; `source` is the CSV text they were read from, if known."""
+    text = "".join(map(_copy_line, rows))
+    if _may_need_copy_escapes(text, len(rows), source):
+        text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+    return text.encode()
+
+
+def _may_need_copy_escapes(text: str, rows: int, source: str | None) -> bool:
+    """Whether a value in these COPY lines may hold a backslash, tab, CR or line break (which COPY
+    needs escaped). Rare enough to look for once per block: values are made of the source's text,
+    so they hold no backslash or tab it lacks, and a line break only inside a quoted field."""
+    if source is None or "\\" in source or "\t" in source or "\r" in text:
+        return True
+    return '"' in source and text.count("\n") != rows
+
+
+def _file_header(path: Path) -> list[str]:
+    _, header_rec = next(_records(path))
+    return _read_header(iter([header_rec]), path)
+
+
+def _stream(program: Program, path: Path, header: list[str], result: ImportResult, progress, *, write, step: str,
+            copy_format: bool, account_line=None) -> dict[int, list[RowError]]:
+    """Validate the file in worker processes and hand each block's good rows to `write`, in file
+    order (COPY text when `copy_format`, in the staging table's layout or, given `account_line`,
+    the account table's). Returns the rejected lines; counts and the first errors go in `result`."""
+    global _worker_validator, _worker_copy_format, _worker_account_line
     import multiprocessing
 
-    _, header_rec = next(_records(path))
-    header = _read_header(iter([header_rec]), path)
-    _worker_validator, _worker_copy_format = _Validator(program, header), stage.pg
-    stage.create()
+    _worker_validator, _worker_copy_format, _worker_account_line = _Validator(program, header), copy_format, account_line
     bar = _progress(path, progress)
     rejected_lines: dict[int, list[RowError]] = {}
     workers = min(os.cpu_count() or 1, 4)
@@ -502,24 +685,31 @@ def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: Im
     pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init) if use_pool else None
     try:
         outcomes = pool.imap(_validate_block, _blocks(path)) if pool else map(_validate_block, _blocks(path))
-        for payload, bad, n_good in outcomes:
+        for payload, bad, n_good in result.timed_iter(step, outcomes):
             result.rows += n_good + len(bad)
             for line, errs in bad:
                 rejected_lines[line] = errs
                 if len(result.errors) < MAX_REPORTED_ERRORS:
                     result.errors.extend(errs)
-            stage.write(payload)
+            write(payload)
             if bar is not None:
                 bar.update(result.rows - bar.n)
     finally:
         if pool is not None:
             pool.terminate()
-        _worker_validator = None
+        _worker_validator, _worker_account_line = None, None
     if bar is not None:
         bar.close()
+    return rejected_lines
+
+
+def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: ImportResult, progress):
+    stage.create()
+    rejected_lines = _stream(program, path, _file_header(path), result, progress, write=stage.write,
+                             step="validate and stage", copy_format=stage.pg)
     stage.index()
     # Duplicate account numbers inside the file: the first occurrence wins, the rest are errors.
-    with connection.cursor() as cur:
+    with result.timed("duplicate check"), connection.cursor() as cur:
         cur.execute("""
             SELECT s.line_no, s.account_number, f.first_line FROM import_stage s
             JOIN (SELECT account_number, MIN(line_no) AS first_line FROM import_stage
@@ -559,52 +749,22 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
     pg = stage.pg
     now = timezone.now()
     distinct = "IS DISTINCT FROM" if pg else "IS NOT"
-    opted = ", ".join(f"'{s}'" for s in sorted(OPTED_OUT_STATUSES))
-    active = ", ".join(f"'{s}'" for s in (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED, Status.PARTICIPANT))
     p = program.pk
+    result.lap()
     with transaction.atomic(), connection.cursor() as cur:
         if pg:
             # One import per program at a time; web and phone opt-outs go on meanwhile.
             cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, p])
-            # Lock accounts whose status the file proposes to change, so an opt-out arriving
-            # during the load is either seen here or waits for us, never overwritten.
-            cur.execute("""
-                SELECT a.id FROM accounts_serviceaccount a JOIN import_stage s
-                  ON a.program_id = %s AND a.account_number = s.account_number
-                WHERE s.file_status <> '' AND s.file_status <> a.status FOR UPDATE OF a""", [p])
-        cur.execute("DROP TABLE IF EXISTS import_forward")
-        cur.execute("CREATE TEMPORARY TABLE import_forward (from_status varchar(20), to_status varchar(20))")
-        cur.executemany("INSERT INTO import_forward VALUES (%s, %s)", [(a, b) for a, bs in FORWARD.items() for b in bs])
-        cur.execute("""
-            UPDATE import_stage SET existing_id = a.id, old_status = a.status
-            FROM accounts_serviceaccount a
-            WHERE a.program_id = %s AND a.account_number = import_stage.account_number""", [p])
-        cur.execute("""
-            UPDATE import_stage SET new_status = CASE
-                WHEN file_status <> '' AND EXISTS (SELECT 1 FROM import_forward f
-                     WHERE f.from_status = import_stage.old_status AND f.to_status = import_stage.file_status)
-                     THEN file_status
-                ELSE old_status END
-            WHERE existing_id IS NOT NULL""")
-        cur.execute("""SELECT COUNT(*) FROM import_stage WHERE existing_id IS NOT NULL
-                       AND file_status <> '' AND file_status <> old_status AND new_status = old_status""")
-        result.status_kept = cur.fetchone()[0]
-        # Never re-enroll: a new account number for a customer and premises that opted out stays out.
-        cur.execute(f"SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s AND status IN ({opted}) LIMIT 1", [p])
-        any_opted_out = cur.fetchone() is not None
-        cur.execute(f"""
-            UPDATE import_stage SET inherited_from = (
-                SELECT MIN(a.account_number) FROM accounts_serviceaccount a
-                WHERE a.program_id = %s AND a.customer_key = import_stage.customer_key AND a.status IN ({opted}))
-            WHERE existing_id IS NULL AND new_status IN ({active}) AND %s""", [p, any_opted_out])
-        cur.execute("UPDATE import_stage SET new_status = %s WHERE inherited_from IS NOT NULL", [Status.OPTED_OUT_PRE])
-        cur.execute("SELECT COUNT(*) FROM import_stage WHERE inherited_from IS NOT NULL")
-        result.inherited_opt_outs = cur.fetchone()[0]
+        cur.execute("SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s LIMIT 1", [p])
+        if cur.fetchone() is not None:  # a program's first load has nothing to link to
+            _link_existing(cur, p, result, pg)
         _fix_code_collisions(cur, pg)
+        result.lap("link to existing accounts")
 
         cur.execute("SELECT COUNT(*) FROM import_stage WHERE existing_id IS NULL")
         new_rows = cur.fetchone()[0]
         rebuild = _drop_secondary_indexes(cur, p, new_rows) if pg else []
+        result.lap("drop indexes")
 
         cols = ", ".join(DATA_COLUMNS)
         default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
@@ -618,6 +778,7 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             FROM import_stage WHERE existing_id IS NULL""",
             [p, default_product, now, False, result.run.pk, now, now])
         result.created = cur.rowcount
+        result.lap("insert new accounts")
 
         cur.execute("SELECT COUNT(*) FROM import_stage WHERE existing_id IS NOT NULL")
         existing_rows = cur.fetchone()[0]
@@ -642,8 +803,10 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         if existing_rows:
             cur.execute(update_sql, [now, False, now])
             result.updated = cur.rowcount
+        result.lap("update changed accounts")
         for statement in rebuild:
             cur.execute(statement)
+            result.lap("rebuild " + _index_name(statement))
         result.unchanged = existing_rows - result.updated
 
         run_label = f"import run {result.run.pk} ({Path(result.run.file_name).name})"
@@ -659,9 +822,152 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             WHERE (s.existing_id IS NULL AND s.new_status <> %s) OR s.new_status <> s.old_status""",
             [now, actor.user_id, actor.name, "import", run_label, run_label, run_label, p, Status.ELIGIBLE])
         cur.execute("DROP TABLE IF EXISTS import_forward")
+        result.lap("status history")
+    result.lap("commit")
+
+
+def _link_existing(cur, p: int, result: ImportResult, pg: bool):
+    """Match the file's rows to the program's accounts: which exist, the status each may move to
+    (forward only), and new account numbers of customers who opted out (they stay out)."""
+    opted = ", ".join(f"'{s}'" for s in sorted(OPTED_OUT_STATUSES))
+    active = ", ".join(f"'{s}'" for s in (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED, Status.PARTICIPANT))
+    if pg:
+        # Lock accounts whose status the file proposes to change, so an opt-out arriving
+        # during the load is either seen here or waits for us, never overwritten.
+        cur.execute("""
+            SELECT a.id FROM accounts_serviceaccount a JOIN import_stage s
+              ON a.program_id = %s AND a.account_number = s.account_number
+            WHERE s.file_status <> '' AND s.file_status <> a.status FOR UPDATE OF a""", [p])
+    cur.execute("DROP TABLE IF EXISTS import_forward")
+    cur.execute("CREATE TEMPORARY TABLE import_forward (from_status varchar(20), to_status varchar(20))")
+    cur.executemany("INSERT INTO import_forward VALUES (%s, %s)", [(a, b) for a, bs in FORWARD.items() for b in bs])
+    cur.execute("""
+        UPDATE import_stage SET existing_id = a.id, old_status = a.status
+        FROM accounts_serviceaccount a
+        WHERE a.program_id = %s AND a.account_number = import_stage.account_number""", [p])
+    cur.execute("""
+        UPDATE import_stage SET new_status = CASE
+            WHEN file_status <> '' AND EXISTS (SELECT 1 FROM import_forward f
+                 WHERE f.from_status = import_stage.old_status AND f.to_status = import_stage.file_status)
+                 THEN file_status
+            ELSE old_status END
+        WHERE existing_id IS NOT NULL""")
+    cur.execute("""SELECT COUNT(*) FROM import_stage WHERE existing_id IS NOT NULL
+                   AND file_status <> '' AND file_status <> old_status AND new_status = old_status""")
+    result.status_kept = cur.fetchone()[0]
+    # Never re-enroll: a new account number for a customer and premises that opted out stays out.
+    cur.execute(f"SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s AND status IN ({opted}) LIMIT 1", [p])
+    any_opted_out = cur.fetchone() is not None
+    cur.execute(f"""
+        UPDATE import_stage SET inherited_from = (
+            SELECT MIN(a.account_number) FROM accounts_serviceaccount a
+            WHERE a.program_id = %s AND a.customer_key = import_stage.customer_key AND a.status IN ({opted}))
+        WHERE existing_id IS NULL AND new_status IN ({active}) AND %s""", [p, any_opted_out])
+    cur.execute("UPDATE import_stage SET new_status = %s WHERE inherited_from IS NOT NULL", [Status.OPTED_OUT_PRE])
+    cur.execute("SELECT COUNT(*) FROM import_stage WHERE inherited_from IS NOT NULL")
+    result.inherited_opt_outs = cur.fetchone()[0]
+
+
 
 
 BULK_LOAD_ROWS = 100_000
+
+
+class _FirstLoadClash(Exception):
+    """The first-load path met a duplicate account number or personal code: it rolled back, and
+    the staging path (which names the lines and re-draws codes) loads the file instead."""
+
+
+class _FirstLoad:
+    """A program's first large load, straight into the account table.
+
+    With no account of the program to link to, the staging table buys nothing: the workers' rows
+    go by COPY into the account table, its secondary indexes dropped first and rebuilt after, all
+    in one transaction. The unique constraints, rebuilt first, are the duplicate checks: should a
+    file repeat an account number (or two personal codes clash), the transaction rolls back and
+    the staging path loads the file, naming the lines. Files that set a status take the staging
+    path (their status-history rows name the line each status came from)."""
+
+    COLUMNS = ("program_id", "account_number", *DATA_COLUMNS, "phase_id", "product_id", "status",
+               "status_changed_at", "enrollment_date", "opt_out_code", "customer_key", "address_needs_repair",
+               "import_run_id", "created_at", "updated_at")
+
+    def __init__(self, program: Program, run: ImportRun, now):
+        self.program_id, self.run_id, self.now = program.pk, run.pk, now.isoformat()
+        self.default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
+
+    @staticmethod
+    def rows_expected(cur, program: Program, path: Path, header: list[str]) -> int:
+        """About how many rows the file holds, if it is a first load (0 if it is not)."""
+        if "status" in header:
+            return 0
+        cur.execute("SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s LIMIT 1", [program.pk])
+        if cur.fetchone() is not None:
+            return 0
+        with open(path, "rb") as fh:
+            sample = fh.read(BLOCK)
+        return path.stat().st_size * max(sample.count(b"\n") - 1, 1) // max(len(sample), 1)
+
+    def values(self, t: tuple) -> tuple:
+        return (self.program_id, *t[1:21], t[21] if t[21] is not None else self.default_product, t[26], self.now,
+                t[23], t[24], t[25], False, self.run_id, self.now, self.now)
+
+    def __call__(self, rows: list[tuple], source: str | None) -> bytes:
+        """Staging tuples as COPY lines of the account table (in a worker process)."""
+        head, product, tail = f"{self.program_id}\t", self.default_product, f"\tf\t{self.run_id}\t{self.now}\t{self.now}\n"
+        out = []
+        for (_, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
+             email, phone, care, nem, medical, direct, phase_id, product_id, _, enrollment, code, key, status) in rows:
+            out.append(head + "\t".join((
+                account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
+                language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
+                "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
+                "\\N" if product_id is None and product is None else str(product if product_id is None else product_id),
+                status, self.now, "\\N" if enrollment is None else str(enrollment), code, key)) + tail)
+        text = "".join(out)
+        if _may_need_copy_escapes(text, len(rows), source):
+            text = "".join("\t".join(map(_copy_value, self.values(t))) + "\n" for t in rows)
+        return text.encode()
+
+    def load(self, cur, program: Program, path: Path, header: list[str], result: ImportResult,
+             progress) -> dict[int, list[RowError]]:
+        copy_sql = f"COPY accounts_serviceaccount ({', '.join(self.COLUMNS)}) FROM STDIN"
+
+        def write(payload: bytes):
+            if payload:
+                with cur.cursor.copy(copy_sql) as copy:
+                    copy.write(payload)
+
+        return _stream(program, path, header, result, progress, write=write,
+                       step="validate and load", copy_format=True, account_line=self)
+
+
+def _load_first(program: Program, path: Path, result: ImportResult, progress, skip_invalid: bool) -> bool:
+    """The first-load path (see _FirstLoad); False when the file is not a first load."""
+    header = _file_header(path)
+    result.lap()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, program.pk])
+        expected = _FirstLoad.rows_expected(cur, program, path, header)
+        rebuild = _drop_secondary_indexes(cur, program.pk, expected) if expected else []
+        if not rebuild:
+            return False  # not a first load, or too small a one to pay for rebuilding the indexes
+        result.lap("drop indexes")
+        try:
+            rejected_lines = _FirstLoad(program, result.run, timezone.now()).load(cur, program, path, header, result, progress)
+            result.errors.sort(key=lambda e: e.line)
+            result.rejected, result.rejected_lines = len(rejected_lines), rejected_lines
+            if result.errors and not skip_invalid:
+                raise ImportRejected(result.errors[:MAX_REPORTED_ERRORS], result.rejected)
+            result.lap()
+            for statement in rebuild:
+                cur.execute(statement)
+                result.lap("rebuild " + _index_name(statement))
+        except IntegrityError as exc:
+            raise _FirstLoadClash(str(exc)) from exc
+        result.created = result.rows - result.rejected
+    result.lap("commit")
+    return True
 
 
 def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
@@ -669,8 +975,9 @@ def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
     the indexes once after the insert (a sort each, in parallel workers) is several times faster
     than updating them row by row. Everything is inside the merge transaction: the drop takes an
     exclusive lock, so readers wait rather than see a table without indexes, a failed load
-    restores them, and re-adding a unique constraint re-checks it over every row (duplicates were
-    already refused above, so it cannot fail on good data). Returns the rebuild statements."""
+    restores them, and re-adding a unique constraint re-checks it over every row (the staging
+    path refused duplicates before; on the first-load path this is the duplicate check).
+    Returns the rebuild statements (none when the load is too small to pay for them)."""
     cur.execute("SELECT COUNT(*) FROM accounts_serviceaccount")
     existing = cur.fetchone()[0]
     if new_rows < BULK_LOAD_ROWS or new_rows < existing:
@@ -679,18 +986,38 @@ def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
         SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
         WHERE conrelid = 'accounts_serviceaccount'::regclass AND contype = 'u'""")
     constraints = cur.fetchall()
+    # A partial index is kept: it takes only the rows its predicate matches (the opted-out ones),
+    # so a load of eligible accounts adds nothing to it, and a rebuild would read the whole table.
     cur.execute("""
         SELECT i.indexname, i.indexdef FROM pg_indexes i
         WHERE i.tablename = 'accounts_serviceaccount' AND NOT EXISTS (
-            SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""")
+            SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)
+          AND NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass
+                          AND x.indpred IS NOT NULL)""")
     indexes = cur.fetchall()
     for name, _ in constraints:
         cur.execute(f'ALTER TABLE accounts_serviceaccount DROP CONSTRAINT "{name}"')
     for name, _ in indexes:
         cur.execute(f'DROP INDEX "{name}"')
+    # The unique constraints come back before commit; the look-up and search indexes after it,
+    # off the load's critical path (accounts/services/deferred_indexes.py).
+    deferred = set(deferred_index_names())
+    if any(name in deferred for name, _ in indexes):
+        transaction.on_commit(_queue_indexes)
     return (["SET LOCAL maintenance_work_mem = '256MB'"]
             + [f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
-            + [definition for _, definition in indexes])
+            + [definition for name, definition in indexes if name not in deferred])
+
+
+def _queue_indexes():
+    from accounts.tasks import indexes_ensure_task
+
+    indexes_ensure_task.delay()
+
+
+def _index_name(statement: str) -> str:
+    match = re.search(r'(?:CONSTRAINT|INDEX) "?(\w+)"?', statement)
+    return match[1] if match else statement.split("=")[0].strip()
 
 
 def _fix_code_collisions(cur, pg: bool):
