@@ -1003,7 +1003,8 @@ def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
     # off the load's critical path (accounts/services/deferred_indexes.py).
     deferred = set(deferred_index_names())
     if any(name in deferred for name, _ in indexes):
-        transaction.on_commit(_queue_indexes)
+        # robust: with the broker down the load still succeeds; the daily job or ensure_indexes rebuilds.
+        transaction.on_commit(_queue_indexes, robust=True)
     return (["SET LOCAL maintenance_work_mem = '256MB'"]
             + [f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
             + [definition for name, definition in indexes if name not in deferred])

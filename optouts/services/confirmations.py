@@ -228,4 +228,4 @@ def confirmations_enqueue_after_commit(*, confirmation_ids) -> None:
     from optouts import tasks
 
     for pk in confirmation_ids:
-        transaction.on_commit(lambda pk=pk: tasks.confirmation_send.delay(pk))
+        transaction.on_commit(lambda pk=pk: tasks.confirmation_send.delay(pk), robust=True)  # the row is the outbox

@@ -296,7 +296,10 @@ def _after_commit(request: OptOutRequest) -> None:
     from optouts import tasks
 
     request_id = request.pk
+    # robust: a broker outage must not turn a recorded opt-out into an error page (the customer
+    # would try again). It is logged; the Confirmation row written with the opt-out is the outbox,
+    # and the daily job sends what is still pending.
     if request.contact_email:
-        transaction.on_commit(lambda: tasks.optout_confirmation_email.delay(request_id))
+        transaction.on_commit(lambda: tasks.optout_confirmation_email.delay(request_id), robust=True)
     if request.contact_phone:
-        transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id))
+        transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id), robust=True)

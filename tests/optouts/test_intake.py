@@ -6,7 +6,7 @@ from django.core import mail
 
 from accounts.models import Channel, StatusChange, Status
 from accounts.services.status import Actor
-from optouts.models import OptOutRequest, Outcome, ReturnPath, ServiceRequestType
+from optouts.models import Confirmation, OptOutRequest, Outcome, ReturnPath, ServiceRequestType
 from optouts.services.intake import OptOutRefused, add_months, optout_quote, optout_submit
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +119,22 @@ def test_submit_records_the_decision_and_moves_the_status(make_account, today, d
     assert "Código de confirmación" in mail.outbox[0].body
     r.refresh_from_db()
     assert r.confirmation_email_sent_at is not None
+
+
+def test_a_broker_outage_after_commit_does_not_fail_the_recorded_opt_out(make_account, today, monkeypatch,
+                                                                          django_capture_on_commit_callbacks, caplog):
+    from optouts import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(tasks.optout_confirmation_email, "delay", broker_down)
+    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = optout_submit(account=account, channel=Channel.WEB, actor=WEB)
+    assert sub.created and OptOutRequest.objects.filter(pk=sub.request.pk).exists()
+    assert "redis is down" in caplog.text  # logged, not raised
+    assert Confirmation.objects.get(optout=sub.request).status == Confirmation.Status.PENDING  # the outbox keeps it
 
 
 def test_repeated_submission_returns_the_first_confirmation(make_account, today):
