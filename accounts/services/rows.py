@@ -136,7 +136,7 @@ def _fetchone(connection, sql: str, params):
     server (psycopg's RawCursor): the text is parsed and planned once per connection, not once
     per opt-out, and the values are not quoted into the text in Python. This needs a direct
     connection or a pool that keeps prepared statements (PgBouncer 1.21+ with
-    max_prepared_statements; docs/operations.md)."""
+    max_prepared_statements; docs/configuration.md)."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -202,7 +202,11 @@ def rows_write(*items: "Model | RowUpdate") -> None:
                 continue
             if field.is_relation:
                 cached = field.get_cached_value(item, None)
-                if cached is not None and cached.pk is not None:
+                if cached is not None and cached.pk is None:
+                    # As Model.save: never write a null key for a parent that was never saved.
+                    raise ValueError(f"{type(item).__name__}.{field.name} points at an unsaved "
+                                     f"{type(cached).__name__} that is not written with it")
+                if cached is not None:
                     setattr(item, field.attname, cached.pk)
             values.append("%s")
             params.append(field.get_db_prep_save(field.pre_save(item, True), connection=connection))

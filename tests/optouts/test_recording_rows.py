@@ -59,3 +59,12 @@ def test_an_update_alone_and_the_first_row_by_order(make_account):
     found = row_first(ServiceAccount, where="program_id = %s", params=[account.program_id], order_by="id DESC")
     assert found.pk == other.pk and found.customer_name == "C"
     assert row_first(ServiceAccount, where="id = %s", params=[-1], order_by="id") is None
+
+
+def test_a_row_pointing_at_a_parent_never_saved_is_refused(make_account, today):
+    account = make_account(status=Status.ENROLLED)
+    unsaved = OptOutRequest(account=account, program_id=account.program_id)
+    fee = FeeEntry(program_id=account.program_id, account=account, optout=unsaved, amount=1, assessed_on=today)
+    with pytest.raises(ValueError, match="unsaved"):  # the same refusal as Model.save gives
+        rows_write(fee)
+    assert not FeeEntry.objects.exists()
