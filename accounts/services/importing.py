@@ -517,14 +517,15 @@ def accounts_import(
     result = ImportResult(run=run)
     stage = _Stage()
     try:
+        header = _file_header(path)
         first_load = False
         if stage.pg:
             try:
-                first_load = _load_first(program, path, result, progress, skip_invalid)
+                first_load = _load_first(program, path, header, result, progress, skip_invalid)
             except _FirstLoadClash:
                 result = ImportResult(run=run)
         if not first_load:
-            _validate_into_stage(program, path, stage, result, progress)
+            _validate_into_stage(program, path, header, stage, result, progress)
             if result.errors and not skip_invalid:
                 raise ImportRejected(result.errors[:MAX_REPORTED_ERRORS], result.rejected)
         if result.rejected:
@@ -555,9 +556,9 @@ def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str):
 # Validation runs in worker processes forked from this one (they inherit the validator and use
 # no database connection); this process reads the CSV and feeds the staging table in file order.
 _worker_validator: "_Validator | None" = None
-_worker_copy_format = False
-# A program's first load: turns a staging tuple into a COPY line of the account table (_FirstLoad.line).
-_worker_account_line = None
+# (good rows, block text) → what the main process writes: COPY text of the staging table
+# (_copy_text) or of the account table (_FirstLoad.copy_text); None hands the tuples over as they are.
+_worker_encode = None
 
 
 def _worker_init():
@@ -573,7 +574,7 @@ def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, l
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = first_line + data.count(b"\n", 0, exc.start)
-        return (_copy_text([]) if _worker_copy_format else []), [
+        return (_worker_encode([], "") if _worker_encode else []), [
             (line, [RowError(line, "row", f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read")])], 0
     row = validator.row
     # A block makes hundreds of thousands of short-lived objects and no reference cycles; the cyclic
@@ -593,9 +594,7 @@ def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, l
     finally:
         if collecting:
             gc.enable()
-    if _worker_account_line is not None:
-        return _worker_account_line(good, text), bad, len(good)
-    return (_copy_text(good, text) if _worker_copy_format else good), bad, len(good)
+    return (_worker_encode(good, text) if _worker_encode else good), bad, len(good)
 
 
 def _numbered_records(text: str, first_line: int) -> Iterator[tuple[int, list[str]]]:
@@ -647,11 +646,13 @@ def _copy_line(row: tuple) -> str:
     )) + "\n"
 
 
-def _copy_text(rows: list[tuple], source: str | None = None) -> bytes:
-    """Rows in PostgreSQL's COPY text format; `source` is the CSV text they were read from, if known."""
-    text = "".join(map(_copy_line, rows))
+def _copy_text(rows: list[tuple], source: str | None = None, *, line=_copy_line, values=None) -> bytes:
+    """Rows in PostgreSQL's COPY text format; `source` is the CSV text they were read from, if known.
+    `line` makes a row's COPY line taking its text as it is; `values` gives the row's values for
+    the escaping way (by default the staging tuple itself)."""
+    text = "".join(map(line, rows))
     if _may_need_copy_escapes(text, len(rows), source):
-        text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+        text = "".join("\t".join(map(_copy_value, values(row) if values else row)) + "\n" for row in rows)
     return text.encode()
 
 
@@ -670,14 +671,14 @@ def _file_header(path: Path) -> list[str]:
 
 
 def _stream(program: Program, path: Path, header: list[str], result: ImportResult, progress, *, write, step: str,
-            copy_format: bool, account_line=None) -> dict[int, list[RowError]]:
+            encode) -> dict[int, list[RowError]]:
     """Validate the file in worker processes and hand each block's good rows to `write`, in file
-    order (COPY text when `copy_format`, in the staging table's layout or, given `account_line`,
-    the account table's). Returns the rejected lines; counts and the first errors go in `result`."""
-    global _worker_validator, _worker_copy_format, _worker_account_line
+    order, as `encode` makes them (see _worker_encode). Returns the rejected lines; counts and
+    the first errors go in `result`."""
+    global _worker_validator, _worker_encode
     import multiprocessing
 
-    _worker_validator, _worker_copy_format, _worker_account_line = _Validator(program, header), copy_format, account_line
+    _worker_validator, _worker_encode = _Validator(program, header), encode
     bar = _progress(path, progress)
     rejected_lines: dict[int, list[RowError]] = {}
     workers = min(os.cpu_count() or 1, 4)
@@ -697,16 +698,17 @@ def _stream(program: Program, path: Path, header: list[str], result: ImportResul
     finally:
         if pool is not None:
             pool.terminate()
-        _worker_validator, _worker_account_line = None, None
+        _worker_validator, _worker_encode = None, None
     if bar is not None:
         bar.close()
     return rejected_lines
 
 
-def _validate_into_stage(program: Program, path: Path, stage: _Stage, result: ImportResult, progress):
+def _validate_into_stage(program: Program, path: Path, header: list[str], stage: _Stage, result: ImportResult,
+                         progress):
     stage.create()
-    rejected_lines = _stream(program, path, _file_header(path), result, progress, write=stage.write,
-                             step="validate and stage", copy_format=stage.pg)
+    rejected_lines = _stream(program, path, header, result, progress, write=stage.write,
+                             step="validate and stage", encode=_copy_text if stage.pg else None)
     stage.index()
     # Duplicate account numbers inside the file: the first occurrence wins, the rest are errors.
     with result.timed("duplicate check"), connection.cursor() as cur:
@@ -753,17 +755,15 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
     result.lap()
     with transaction.atomic(), connection.cursor() as cur:
         if pg:
-            # One import per program at a time; web and phone opt-outs go on meanwhile.
-            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, p])
-        cur.execute("SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s LIMIT 1", [p])
-        if cur.fetchone() is not None:  # a program's first load has nothing to link to
+            _program_lock(cur, p)
+        if _program_has_accounts(cur, p):  # a program's first load has nothing to link to
             _link_existing(cur, p, result, pg)
         _fix_code_collisions(cur, pg)
         result.lap("link to existing accounts")
 
         cur.execute("SELECT COUNT(*) FROM import_stage WHERE existing_id IS NULL")
         new_rows = cur.fetchone()[0]
-        rebuild = _drop_secondary_indexes(cur, p, new_rows) if pg else []
+        rebuild = _drop_secondary_indexes(cur, p, new_rows) if pg else None
         result.lap("drop indexes")
 
         cols = ", ".join(DATA_COLUMNS)
@@ -804,9 +804,7 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             cur.execute(update_sql, [now, False, now])
             result.updated = cur.rowcount
         result.lap("update changed accounts")
-        for statement in rebuild:
-            cur.execute(statement)
-            result.lap("rebuild " + _index_name(statement))
+        _rebuild(cur, rebuild or [], result)
         result.unchanged = existing_rows - result.updated
 
         run_label = f"import run {result.run.pk} ({Path(result.run.file_name).name})"
@@ -868,6 +866,14 @@ def _link_existing(cur, p: int, result: ImportResult, pg: bool):
     result.inherited_opt_outs = cur.fetchone()[0]
 
 
+def _program_lock(cur, program_id: int):
+    """One import per program at a time (until the transaction ends); opt-outs go on meanwhile."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, program_id])
+
+
+def _program_has_accounts(cur, program_id: int) -> bool:
+    cur.execute("SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s LIMIT 1", [program_id])
+    return cur.fetchone() is not None
 
 
 BULK_LOAD_ROWS = 100_000
@@ -895,39 +901,38 @@ class _FirstLoad:
     def __init__(self, program: Program, run: ImportRun, now):
         self.program_id, self.run_id, self.now = program.pk, run.pk, now.isoformat()
         self.default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
+        self._head = f"{self.program_id}\t"
+        self._tail = f"\tf\t{self.run_id}\t{self.now}\t{self.now}\n"
 
     @staticmethod
     def rows_expected(cur, program: Program, path: Path, header: list[str]) -> int:
         """About how many rows the file holds, if it is a first load (0 if it is not)."""
-        if "status" in header:
-            return 0
-        cur.execute("SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s LIMIT 1", [program.pk])
-        if cur.fetchone() is not None:
+        if "status" in header or _program_has_accounts(cur, program.pk):
             return 0
         with open(path, "rb") as fh:
             sample = fh.read(BLOCK)
         return path.stat().st_size * max(sample.count(b"\n") - 1, 1) // max(len(sample), 1)
 
     def values(self, t: tuple) -> tuple:
+        """A staging tuple's values in COLUMNS order."""
         return (self.program_id, *t[1:21], t[21] if t[21] is not None else self.default_product, t[26], self.now,
                 t[23], t[24], t[25], False, self.run_id, self.now, self.now)
 
-    def __call__(self, rows: list[tuple], source: str | None) -> bytes:
-        """Staging tuples as COPY lines of the account table (in a worker process)."""
-        head, product, tail = f"{self.program_id}\t", self.default_product, f"\tf\t{self.run_id}\t{self.now}\t{self.now}\n"
-        out = []
-        for (_, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
-             email, phone, care, nem, medical, direct, phase_id, product_id, _, enrollment, code, key, status) in rows:
-            out.append(head + "\t".join((
-                account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
-                language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
-                "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
-                "\\N" if product_id is None and product is None else str(product if product_id is None else product_id),
-                status, self.now, "\\N" if enrollment is None else str(enrollment), code, key)) + tail)
-        text = "".join(out)
-        if _may_need_copy_escapes(text, len(rows), source):
-            text = "".join("\t".join(map(_copy_value, self.values(t))) + "\n" for t in rows)
-        return text.encode()
+    def line(self, t: tuple) -> str:
+        """values(t) as a COPY line, taking its text as it is (see _copy_text)."""
+        (_, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
+         email, phone, care, nem, medical, direct, phase_id, product_id, _, enrollment, code, key, status) = t
+        product = self.default_product if product_id is None else product_id
+        return self._head + "\t".join((
+            account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
+            language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
+            "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
+            "\\N" if product is None else str(product),
+            status, self.now, "\\N" if enrollment is None else str(enrollment), code, key)) + self._tail
+
+    def copy_text(self, rows: list[tuple], source: str | None) -> bytes:
+        """Staging tuples as COPY text of the account table (in a worker process)."""
+        return _copy_text(rows, source, line=self.line, values=self.values)
 
     def load(self, cur, program: Program, path: Path, header: list[str], result: ImportResult,
              progress) -> dict[int, list[RowError]]:
@@ -938,19 +943,19 @@ class _FirstLoad:
                 with cur.cursor.copy(copy_sql) as copy:
                     copy.write(payload)
 
-        return _stream(program, path, header, result, progress, write=write,
-                       step="validate and load", copy_format=True, account_line=self)
+        return _stream(program, path, header, result, progress, write=write, step="validate and load",
+                       encode=self.copy_text)
 
 
-def _load_first(program: Program, path: Path, result: ImportResult, progress, skip_invalid: bool) -> bool:
+def _load_first(program: Program, path: Path, header: list[str], result: ImportResult, progress,
+                skip_invalid: bool) -> bool:
     """The first-load path (see _FirstLoad); False when the file is not a first load."""
-    header = _file_header(path)
     result.lap()
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7317, program.pk])
+        _program_lock(cur, program.pk)
         expected = _FirstLoad.rows_expected(cur, program, path, header)
-        rebuild = _drop_secondary_indexes(cur, program.pk, expected) if expected else []
-        if not rebuild:
+        rebuild = _drop_secondary_indexes(cur, program.pk, expected) if expected else None
+        if rebuild is None:
             return False  # not a first load, or too small a one to pay for rebuilding the indexes
         result.lap("drop indexes")
         try:
@@ -960,9 +965,7 @@ def _load_first(program: Program, path: Path, result: ImportResult, progress, sk
             if result.errors and not skip_invalid:
                 raise ImportRejected(result.errors[:MAX_REPORTED_ERRORS], result.rejected)
             result.lap()
-            for statement in rebuild:
-                cur.execute(statement)
-                result.lap("rebuild " + _index_name(statement))
+            _rebuild(cur, rebuild, result)
         except IntegrityError as exc:
             raise _FirstLoadClash(str(exc)) from exc
         result.created = result.rows - result.rejected
@@ -970,18 +973,19 @@ def _load_first(program: Program, path: Path, result: ImportResult, progress, sk
     return True
 
 
-def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
+def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[tuple[str, str]] | None:
     """For a load that adds most of a large table (a program's first million accounts), building
     the indexes once after the insert (a sort each, in parallel workers) is several times faster
     than updating them row by row. Everything is inside the merge transaction: the drop takes an
     exclusive lock, so readers wait rather than see a table without indexes, a failed load
     restores them, and re-adding a unique constraint re-checks it over every row (the staging
     path refused duplicates before; on the first-load path this is the duplicate check).
-    Returns the rebuild statements (none when the load is too small to pay for them)."""
+    Returns the rebuild statements as (index, SQL), or None when the load is too small to pay for
+    them (nothing is dropped then)."""
     cur.execute("SELECT COUNT(*) FROM accounts_serviceaccount")
     existing = cur.fetchone()[0]
     if new_rows < BULK_LOAD_ROWS or new_rows < existing:
-        return []
+        return None
     cur.execute("""
         SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
         WHERE conrelid = 'accounts_serviceaccount'::regclass AND contype = 'u'""")
@@ -1005,20 +1009,22 @@ def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[str]:
     if any(name in deferred for name, _ in indexes):
         # robust: with the broker down the load still succeeds; the daily job or ensure_indexes rebuilds.
         transaction.on_commit(_queue_indexes, robust=True)
-    return (["SET LOCAL maintenance_work_mem = '256MB'"]
-            + [f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}' for name, definition in constraints]
-            + [definition for name, definition in indexes if name not in deferred])
+    cur.execute("SET LOCAL maintenance_work_mem = '256MB'")  # for the rebuilds' sorts
+    return ([(name, f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}')
+             for name, definition in constraints]
+            + [(name, definition) for name, definition in indexes if name not in deferred])
+
+
+def _rebuild(cur, rebuild: list[tuple[str, str]], result: ImportResult):
+    for name, statement in rebuild:
+        cur.execute(statement)
+        result.lap("rebuild " + name)
 
 
 def _queue_indexes():
     from accounts.tasks import indexes_ensure_task
 
     indexes_ensure_task.delay()
-
-
-def _index_name(statement: str) -> str:
-    match = re.search(r'(?:CONSTRAINT|INDEX) "?(\w+)"?', statement)
-    return match[1] if match else statement.split("=")[0].strip()
 
 
 def _fix_code_collisions(cur, pg: bool):

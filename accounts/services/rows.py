@@ -187,6 +187,7 @@ def rows_write(*items: "Model | RowUpdate") -> None:
             else:
                 rows_insert(item)  # its parents are saved by now: their keys are taken from them
         return
+    pk_of = {id(obj): connection.ops.quote_name(obj._meta.pk.column) for obj in objs}
     ctes, params, n = [], [], 0
     for i, item in enumerate(items):
         if isinstance(item, RowUpdate):
@@ -198,7 +199,7 @@ def rows_write(*items: "Model | RowUpdate") -> None:
         for field in fields:
             parent = refs[n].get(field)
             if parent is not None:
-                values.append(f"(SELECT {_pk(objs[parent])} FROM i{parent})")
+                values.append(f"(SELECT {pk_of[id(objs[parent])]} FROM i{parent})")
                 continue
             if field.is_relation:
                 cached = field.get_cached_value(item, None)
@@ -212,7 +213,7 @@ def rows_write(*items: "Model | RowUpdate") -> None:
             params.append(field.get_db_prep_save(field.pre_save(item, True), connection=connection))
         ctes.append(f"i{n} AS ({head}({', '.join(values)}){returning})")
         n += 1
-    keys = ", ".join(f"(SELECT {_pk(obj)} FROM i{k})" for k, obj in enumerate(objs)) or "1"
+    keys = ", ".join(f"(SELECT {pk_of[id(obj)]} FROM i{k})" for k, obj in enumerate(objs)) or "1"
     ids = _fetchone(connection, f"WITH {', '.join(ctes)} SELECT {keys}", params)
     for obj, pk in zip(objs, ids if objs else (), strict=True):
         obj.pk = pk
@@ -221,10 +222,6 @@ def rows_write(*items: "Model | RowUpdate") -> None:
     for obj, obj_refs in zip(objs, refs):
         for field, parent in obj_refs.items():
             setattr(obj, field.attname, objs[parent].pk)
-
-
-def _pk(obj: Model) -> str:
-    return connections[obj._state.db or "default"].ops.quote_name(obj._meta.pk.column)
 
 
 def _graph_refs(obj: Model, position: dict[int, int]) -> dict:

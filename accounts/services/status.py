@@ -137,20 +137,19 @@ def account_transition(
     time, and the guard checks the status the caller read under that lock.
     """
     at = at or timezone.now()
+    rows = dict(to_status=to_status, channel=channel, actor=actor, reason=reason, at=at, **fields)
     if locked:
-        change, update = account_transition_rows(account=account, to_status=to_status, channel=channel, actor=actor,
-                                                 reason=reason, at=at, **fields)
-        # No savepoint: an error after the first write marks the caller's whole transaction
-        # for rollback, so the audit row and the status never part.
+        # The guard runs before the atomic block, so a refusal leaves the caller's transaction usable;
+        # no savepoint: an error after the first write marks the caller's whole transaction for
+        # rollback, so the audit row and the status never part.
+        change, update = account_transition_rows(account=account, **rows)
         with transaction.atomic(savepoint=False):
             rows_write(change, update)
         return change
     with transaction.atomic():
         current = ServiceAccount.objects.select_for_update().get(pk=account.pk)
-        if not can_transition(current.status, to_status):
-            raise TransitionNotAllowed(current, current.status, to_status)
-        change = _transition_write(account=current, from_status=current.status, to_status=to_status,
-                                   channel=channel, actor=actor, reason=reason, at=at, fields=fields)
+        change, update = account_transition_rows(account=current, **rows)
+        rows_write(change, update)
     _transition_apply(account, to_status, at, fields)
     return change
 
@@ -186,13 +185,19 @@ def account_transition_rows(
 
 
 def _update_sql(pk: int, values: dict) -> tuple[str, tuple]:
+    """The UPDATE that QuerySet.update(**values) would send (a related row given as an instance
+    is written as its key)."""
     connection = transaction.get_connection()
     quote = connection.ops.quote_name
     meta = ServiceAccount._meta
-    fields = [meta.get_field(name) for name in values]
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    params = tuple(f.get_db_prep_save(values[f.name], connection=connection) for f in fields)
-    return f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s", (*params, pk)
+    sets, params = [], []
+    for name, value in values.items():
+        field = meta.get_field(name)
+        if hasattr(value, "prepare_database_save"):
+            value = value.prepare_database_save(field)
+        sets.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection=connection))
+    return f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {quote(meta.pk.column)} = %s", (*params, pk)
 
 
 def _transition_apply(account: ServiceAccount, to_status: str, at: datetime, fields: dict) -> None:
@@ -200,16 +205,6 @@ def _transition_apply(account: ServiceAccount, to_status: str, at: datetime, fie
     account.updated_at = at
     for name, value in fields.items():
         setattr(account, name, value)
-
-
-def _transition_write(*, account, from_status, to_status, channel, actor, reason, at, fields) -> StatusChange:
-    change = StatusChange.objects.create(
-        account=account, from_status=from_status, to_status=to_status, at=at,
-        actor_id=actor.user_id, actor_name=actor.name, channel=channel,
-        reason=reason or TRANSITIONS[from_status][to_status],
-    )
-    ServiceAccount.objects.filter(pk=account.pk).update(status=to_status, status_changed_at=at, updated_at=at, **fields)
-    return change
 
 
 def accounts_transition_bulk(

@@ -112,7 +112,7 @@ def assert_same_blocks(program, header, data: bytes, tmp_path, monkeypatch):
         new, old = importing._Validator(program, header), reference.ReferenceValidator(program, header)
         same_codes(new, old, n=data.count(b"\n") + 1)
         monkeypatch.setattr(importing, "_worker_validator", new)
-        monkeypatch.setattr(importing, "_worker_copy_format", copy_format)
+        monkeypatch.setattr(importing, "_worker_encode", importing._copy_text if copy_format else None)
         for piece in importing._blocks(path):
             got = outcome(importing._validate_block, piece)
             want = outcome(reference.validate_block, old, copy_format, piece)

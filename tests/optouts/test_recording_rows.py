@@ -68,3 +68,14 @@ def test_a_row_pointing_at_a_parent_never_saved_is_refused(make_account, today):
     with pytest.raises(ValueError, match="unsaved"):  # the same refusal as Model.save gives
         rows_write(fee)
     assert not FeeEntry.objects.exists()
+
+
+def test_a_transition_sets_a_related_row_given_as_an_instance(make_account, program):
+    # What a rejoin does for an account with no product: the default product goes with the status.
+    from accounts.services.status import account_transition
+
+    account = make_account(status=Status.OPTED_OUT_PRE, product=None)
+    product = program.products.get(is_default=True)
+    account_transition(account=account, to_status=Status.REJOINED, channel=Channel.WEB, actor=AGENT, product=product)
+    assert ServiceAccount.objects.values_list("status", "product_id").get(pk=account.pk) == (Status.REJOINED, product.pk)
+    assert account.product == product
