@@ -87,6 +87,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE",
          "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_PREPARED_STATEMENTS", default=True):
+    # Django turns psycopg's prepared statements off unless asked (for transaction-mode poolers);
+    # the opt-out recording path asks for them statement by statement (accounts/services/rows.py),
+    # and without a threshold psycopg ignores that request. The ORM's own client-side-bound
+    # cursors are never prepared, whatever this says. docs/configuration.md.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
