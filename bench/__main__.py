@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-NAMES = ["import", "schedule", "mailers", "optout_web", "ivr", "dashboard", "soak"]
+NAMES = ["import", "schedule", "mailers", "optout_web", "optout_cost", "ivr", "dashboard", "soak"]
 
 
 def main(argv=None) -> int:
