@@ -84,7 +84,7 @@ def _free_port() -> int:
 def seed(scale: int):
     """A bench program with `scale` accounts (bulk-created once, reused), every one reset to a
     status that can opt out: a third before enrollment, a third in the free window, a third after."""
-    from django.db import DatabaseError, connection, transaction
+    from django.db import connection, transaction
 
     from accounts.models import (
         FeeSchedule,
@@ -164,12 +164,6 @@ def seed(scale: int):
             for model in (ServiceAccount, StatusChange, OptOutRequest, FeeEntry, ServiceRequest, ReentryRequest,
                           Confirmation, ApiIdempotencyKey, RetentionAcceptance):
                 cur.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
-            # The resets write a few hundred MB of WAL: without a checkpoint here, the one they
-            # call for can start in the middle of the measurement (runs then differed by 30 %).
-            try:
-                cur.execute("CHECKPOINT")
-            except DatabaseError as exc:  # needs superuser or pg_checkpoint
-                print(f"# no CHECKPOINT after the seed ({exc}); figures may vary more", file=sys.stderr)
     return program
 
 
