@@ -55,13 +55,14 @@ class _Cpu:
         return time.process_time(), pg
 
 
-def _per(before, after, n: int) -> tuple[float, float | None]:
+def _per(before, after, n: int) -> tuple[float, float | str]:
     py = 1000 * (after[0] - before[0]) / n
     pg = 1000 * (after[1] - before[1]) / n if before[1] is not None else None
     return round(py, 2), (round(pg, 2) if pg is not None else "n/a")
 
 
 def _backend_pid(connection) -> int:
+    """Of a Django connection or a psycopg one (both cursors work the same here)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         return cursor.fetchone()[0]
@@ -122,7 +123,7 @@ def run(*, scale: int | None):
     import psycopg
     from psycopg import RawCursor
 
-    def replay(pick) -> tuple[float, float | None]:
+    def replay(pick) -> tuple[float, float | str]:
         connection.close()
         seed(scale or DEFAULT_SCALE)
         params = connection.get_connection_params()
@@ -130,9 +131,7 @@ def run(*, scale: int | None):
         params.pop("context", None)
         params["prepare_threshold"] = 5
         with psycopg.connect(**params) as conn:
-            with conn.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                replay_cpu = _Cpu(cursor.fetchone()[0])
+            replay_cpu = _Cpu(_backend_pid(conn))
             conn.commit()
             start = replay_cpu.read()
             with RawCursor(conn) as cursor:
