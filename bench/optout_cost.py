@@ -91,6 +91,8 @@ def run(*, scale: int | None):
     app = get_wsgi_application()
     _wsgi_call(app, "/bench/bare/", method="GET")  # first request: URLconf, imports
     cpu = _Cpu(_backend_pid(connection))
+    # CONN_MAX_AGE would close it mid-pass when the seed ran long; the backend must stay the same.
+    connection.close_at = None
 
     before = cpu.read()
     for _ in range(COUNT):

@@ -67,9 +67,9 @@ def rows_insert(*objs: Model) -> None:
 
 
 @cache
-def _select_parts(model, alias: str):
+def _select_parts(model, alias: str, only: tuple[str, ...] | None = None):
     connection = connections[alias]
-    fields = list(model._meta.concrete_fields)
+    fields = [model._meta.get_field(name) for name in only] if only else list(model._meta.concrete_fields)
     converters = []
     for f in fields:
         col = f.get_col(model._meta.db_table)
@@ -77,8 +77,8 @@ def _select_parts(model, alias: str):
     return [f.attname for f in fields], converters
 
 
-def _instance(model, alias: str, values):
-    names, converters = _select_parts(model, alias)
+def _instance(model, alias: str, values, only: tuple[str, ...] | None = None):
+    names, converters = _select_parts(model, alias, only)
     connection = connections[alias]
     out = []
     for (col, convs), value in zip(converters, values, strict=True):
@@ -103,30 +103,92 @@ def _first_sql(model, where: str, order_by: str, alias: str) -> str:
     return f"SELECT {cols} FROM {quote(model._meta.db_table)} WHERE {where} ORDER BY {order_by} LIMIT 1"
 
 
+class _NotRead:
+    def __repr__(self):
+        return "NOT_READ"
+
+
+# A keyword's default where None is an answer ("there is no such row"): the callee reads it itself.
+NOT_READ = _NotRead()
+
+
+@dataclass(frozen=True)
+class RowsWith:
+    """Rows of another model read in the same statement as a lock (`row_lock_with_rows`): the
+    first `count` rows of `model` matching `where`, in `order_by` order, each with `fields` only.
+
+    `where` is SQL over the model's own columns (unqualified) and the locked row's and its
+    parent's as c.<column> and p.<column>; `params` fill its %s. `fields` are in the model's
+    field order, the first a column that is never NULL: a NULL there means no row. Defined by the module that owns the
+    rule the rows serve (reads.py, fees.py, ccasr.py), so the SQL stays beside the rule."""
+
+    model: type[Model]
+    where: str
+    order_by: str
+    fields: tuple[str, ...]
+    params: tuple = ()
+    count: int = 1
+
+    def shape(self) -> tuple:
+        return self.model, self.where, self.order_by, self.fields, self.count
+
+
 def row_lock_with_parent(model, pk, *, parent_field: str):
     """`model.objects.select_for_update(of=("self",)).select_related(parent_field).get(pk=pk)`,
     with the SQL built once: locks the row (not its parent), returns it with the parent cached.
     Raises model.DoesNotExist when there is no such row."""
+    return row_lock_with_rows(model, pk, parent_field=parent_field, rows={})[0]
+
+
+def row_lock_with_rows(model, pk, *, parent_field: str, rows: dict[str, RowsWith]):
+    """`row_lock_with_parent`, and in the same statement the rows each `RowsWith` asks for:
+    returns (the locked row, {name: [instances with only the fields asked for]}).
+
+    One round trip instead of one per read: on the opt-out's path each read cost more in the
+    client than in the database (docs/optouts.md "Where the time goes"). The reads see the
+    statement's snapshot, as separate reads right after the lock would have on a row nobody
+    else had changed; a caller that needs a newer view of a row it found reads it again."""
     connection = _connection(model)
     fk = model._meta.get_field(parent_field)
     parent = fk.related_model
-    found = _fetchone(connection, _lock_sql(model, parent_field, connection.alias), [pk])
+    shapes = tuple(r.shape() for r in rows.values())
+    params = [value for r in rows.values() for _ in range(r.count * len(r.fields)) for value in r.params]
+    found = _fetchone(connection, _lock_sql(model, parent_field, connection.alias, shapes), params + [pk])
     if found is None:
         raise model.DoesNotExist(f"{model.__name__} matching pk={pk} does not exist.")
     n = len(model._meta.concrete_fields)
+    m = n + len(parent._meta.concrete_fields)
     obj = _instance(model, connection.alias, found[:n])
-    fk.set_cached_value(obj, _instance(parent, connection.alias, found[n:]))
-    return obj
+    fk.set_cached_value(obj, _instance(parent, connection.alias, found[n:m]))
+    out = {}
+    for name, r in rows.items():
+        out[name] = []
+        for _ in range(r.count):
+            values = found[m:m + len(r.fields)]
+            m += len(r.fields)
+            if values[0] is not None:
+                out[name].append(_instance(r.model, connection.alias, values, r.fields))
+    return obj, out
 
 
 @cache
-def _lock_sql(model, parent_field: str, alias: str) -> str:
+def _lock_sql(model, parent_field: str, alias: str, shapes: tuple = ()) -> str:
     connection = connections[alias]
     quote = connection.ops.quote_name
     fk = model._meta.get_field(parent_field)
     parent = fk.related_model
     cols = [f"c.{quote(f.column)}" for f in model._meta.concrete_fields]
     cols += [f"p.{quote(f.column)}" for f in parent._meta.concrete_fields]
+    for other, where, order_by, fields, count in shapes:
+        if other._meta.get_field(fields[0]).null:
+            raise ValueError(f"{other.__name__}.{fields[0]} can be NULL: it cannot tell a missing row")
+        order = [f.name for f in other._meta.concrete_fields]
+        if sorted(fields, key=order.index) != list(fields):
+            # Model.from_db fills a partial row in the model's field order.
+            raise ValueError(f"RowsWith fields {fields} are not in {other.__name__}'s field order")
+        for k in range(count):
+            cols += [f"(SELECT {quote(other._meta.get_field(f).column)} FROM {quote(other._meta.db_table)} "
+                     f"WHERE {where} ORDER BY {order_by} LIMIT 1 OFFSET {k})" for f in fields]
     sql = (f"SELECT {', '.join(cols)} FROM {quote(model._meta.db_table)} c "
            f"JOIN {quote(parent._meta.db_table)} p ON p.{quote(fk.target_field.column)} = c.{quote(fk.column)} "
            f"WHERE c.{quote(model._meta.pk.column)} = %s")

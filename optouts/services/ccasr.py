@@ -28,7 +28,7 @@ from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
 from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
-from accounts.services.rows import row_first, rows_insert
+from accounts.services.rows import NOT_READ, RowsWith, row_first, rows_insert
 
 SR = ServiceRequest
 LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
@@ -59,13 +59,23 @@ def _request_row(*, account: ServiceAccount, type: str, source: str, effective_d
         created_at=timezone.now())
 
 
-def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tuple[bool, ServiceRequest | None]:
+def live_connect_with_lock() -> RowsWith:
+    """The locked account's (c) live Connect, read in the statement that locks it (the opt-out):
+    `ccasr_withdraw_pending_connect(connect=…)`."""
+    return RowsWith(SR, where="account_id = c.id AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
+                    order_by="id DESC", fields=("id", "status"), params=(SR.Type.CONNECT, *LIVE))
+
+
+def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str,
+                                   connect: ServiceRequest | None = NOT_READ) -> tuple[bool, ServiceRequest | None]:
     """Withdraw a Connect not yet sent (claimed with a conditional update, so an export running at
     the same moment either took it first or never sees it). Returns (withdrawn, the sent Connect
-    that must be cancelled instead, if any)."""
-    # Runs on every opt-out: SQL built once (accounts/services/rows.py), not the ORM's per call.
-    connect = row_first(SR, where="account_id = %s AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
-                        params=[account.pk, SR.Type.CONNECT, *LIVE], order_by="id DESC")
+    that must be cancelled instead, if any). `connect`: the live Connect (or None) when the caller
+    read it with the account's lock (`live_connect_with_lock`)."""
+    if connect is NOT_READ:
+        # SQL built once (accounts/services/rows.py), not the ORM's per call.
+        connect = row_first(SR, where="account_id = %s AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
+                            params=[account.pk, SR.Type.CONNECT, *LIVE], order_by="id DESC")
     if connect is None:
         return False, None
     if connect.status == SR.Status.QUEUED:
@@ -76,14 +86,15 @@ def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tupl
     return False, connect
 
 
-def ccasr_request_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
+def ccasr_request_for_optout(*, optout: OptOutRequest, live_connect: ServiceRequest | None = NOT_READ) -> ServiceRequest | None:
     """The service request an opt-out sets in motion (docs/formats/ccasr.md "Who queues what"),
     not yet saved: the `optout_recorded` receiver returns it to be written with the opt-out.
 
     A Connect not yet sent is withdrawn (here, at once) and nothing goes to the utility; a sent
     one is cancelled (before enrollment) or the account is disconnected on its effective read date."""
     account = optout.account
-    withdrawn, sent_connect = ccasr_withdraw_pending_connect(account=account, why=f"opt-out {optout.confirmation_code}")
+    withdrawn, sent_connect = ccasr_withdraw_pending_connect(account=account, why=f"opt-out {optout.confirmation_code}",
+                                                             connect=live_connect)
     if withdrawn:
         return None
     if optout.service_request == ServiceRequestType.CANCEL:
