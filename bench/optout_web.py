@@ -83,7 +83,8 @@ def _free_port() -> int:
 
 def seed(scale: int):
     """A bench program with `scale` accounts (bulk-created once, reused), every one reset to a
-    status that can opt out: a third before enrollment, a third in the free window, a third after."""
+    status that can opt out: a third before enrollment, a third in the free window, a third after
+    (these two with the accepted Connect that enrolled them)."""
     from django.db import connection, transaction
 
     from accounts.models import (
@@ -156,6 +157,15 @@ def seed(scale: int):
                     [today - dt.timedelta(days=20), program.pk, first])
         cur.execute(f"UPDATE {table} SET status='participant', enrollment_date=%s WHERE program_id=%s AND (id - %s) %% 3 = 2",
                     [today - dt.timedelta(days=400), program.pk, first])
+        # An enrolled account has the Connect that enrolled it, accepted by the utility, as in
+        # production: its opt-out marks it superseded and queues a Disconnect. (Notified accounts
+        # enroll in 60 days, past the Connect lead time: none yet.)
+        cur.execute(
+            f"INSERT INTO {ServiceRequest._meta.db_table} (program_id, account_id, type, source, effective_date, "
+            "product_code, status, created_at, response_file, utility_reference, rejection_code, rejection_reason, "
+            "times_sent, superseded, note) "
+            f"SELECT program_id, id, 'connect', 'enrollment', enrollment_date, '', 'accepted', now(), '', '', '', '', "
+            f"1, false, '' FROM {table} WHERE program_id = %s AND status IN ('enrolled', 'participant')", [program.pk])
     if connection.vendor == "postgresql":
         # The resets above leave a dead row version behind for every account and every deleted
         # opt-out row: a live table is vacuumed by autovacuum, so vacuum here rather than have

@@ -12,13 +12,13 @@ from optouts.signals import optout_recorded
 
 @receiver(optout_recorded, sender=OptOutRequest, dispatch_uid="optouts.follow_ups")
 def optout_follow_ups(sender, request: OptOutRequest, decision, live_connect=NOT_READ, **kwargs) -> list:
-    from optouts.services.ccasr import ccasr_request_for_optout
+    from optouts.services.ccasr import ccasr_rows_for_optout
     from optouts.services.confirmations import confirmation_rows_for_optout
     from optouts.services.fees import fee_entry_for_optout
     from optouts.services.reentry import reentry_for_optout
 
     fee = fee_entry_for_optout(optout=request)
-    service_request = ccasr_request_for_optout(optout=request, live_connect=live_connect)
+    utility_rows = ccasr_rows_for_optout(optout=request, live_connect=live_connect)
     reentry = reentry_for_optout(optout=request) if request.outcome == Outcome.AFTER_FREE_WINDOW else None
-    rows = [fee, service_request, reentry, *confirmation_rows_for_optout(optout=request, reentry=reentry)]
+    rows = [fee, *utility_rows, reentry, *confirmation_rows_for_optout(optout=request, reentry=reentry)]
     return [row for row in rows if row is not None]

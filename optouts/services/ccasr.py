@@ -1,6 +1,6 @@
 """The CCASR queue: service requests to the utility (Connect, Disconnect, Update, Cancel).
 
-Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_request_for_optout`, the
+Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_rows_for_optout`, the
 `optout_recorded` receiver), product changes (`ccasr_request_update`, called by the retention
 switch) and rejoins (rejoin_submit). `ccasr_export` writes the utility file (docs/formats/ccasr.md),
 claiming each queued request with a conditional update so it is sent exactly once;
@@ -28,7 +28,7 @@ from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
 from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
-from accounts.services.rows import NOT_READ, RowsWith, row_first, rows_insert
+from accounts.services.rows import NOT_READ, RowsWith, RowUpdate, row_first, rows_insert
 
 SR = ServiceRequest
 LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
@@ -59,11 +59,24 @@ def _request_row(*, account: ServiceAccount, type: str, source: str, effective_d
         created_at=timezone.now())
 
 
+def _sql_in(values) -> str:
+    values = list(values)
+    assert all(str(v).isidentifier() for v in values)  # code constants, safe to write as literals
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# A live Connect, written with literals that match the predicate of the partial unique index
+# one_live_connect_per_account: a prepared statement's generic plan then looks the account up in
+# that index whatever the table's size when it was planned. With the values as parameters, a
+# plan made while the table was small scanned all of it on every opt-out after.
+_LIVE_CONNECT = (f"type = '{SR.Type.CONNECT.value}' AND status IN ({_sql_in(s.value for s in LIVE)}) "
+                 f"AND NOT superseded")
+
+
 def live_connect_with_lock() -> RowsWith:
     """The locked account's (c) live Connect, read in the statement that locks it (the opt-out):
     `ccasr_withdraw_pending_connect(connect=…)`."""
-    return RowsWith(SR, where="account_id = c.id AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
-                    order_by="id DESC", fields=("id", "status"), params=(SR.Type.CONNECT, *LIVE))
+    return RowsWith(SR, where=f"account_id = c.id AND {_LIVE_CONNECT}", order_by="id DESC", fields=("id", "status"))
 
 
 def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str,
@@ -74,39 +87,54 @@ def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str,
     read it with the account's lock (`live_connect_with_lock`)."""
     if connect is NOT_READ:
         # SQL built once (accounts/services/rows.py), not the ORM's per call.
-        connect = row_first(SR, where="account_id = %s AND type = %s AND status IN (%s, %s, %s) AND NOT superseded",
-                            params=[account.pk, SR.Type.CONNECT, *LIVE], order_by="id DESC")
+        connect = row_first(SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC")
+    withdrawn, sent = _withdraw_queued_connect(connect, why=why)
+    if sent is not None:
+        SR.objects.filter(pk=sent.pk).update(superseded=True)
+    return withdrawn, sent
+
+
+def _withdraw_queued_connect(connect: ServiceRequest | None, *, why: str) -> tuple[bool, ServiceRequest | None]:
+    """(withdrawn, the sent Connect), without marking the sent one superseded."""
     if connect is None:
         return False, None
     if connect.status == SR.Status.QUEUED:
         if SR.objects.filter(pk=connect.pk, status=SR.Status.QUEUED).update(status=SR.Status.WITHDRAWN, superseded=True, note=why):
             return True, None
-        connect.refresh_from_db()
-    SR.objects.filter(pk=connect.pk).update(superseded=True)
+        connect.refresh_from_db()  # an export claimed it first: it was sent
     return False, connect
 
 
-def ccasr_request_for_optout(*, optout: OptOutRequest, live_connect: ServiceRequest | None = NOT_READ) -> ServiceRequest | None:
-    """The service request an opt-out sets in motion (docs/formats/ccasr.md "Who queues what"),
-    not yet saved: the `optout_recorded` receiver returns it to be written with the opt-out.
+def _superseded(connect: ServiceRequest) -> RowUpdate:
+    # Unconditional: once claimed by an export, a Connect's row changes only through the
+    # utility's answer, which leaves `superseded` alone.
+    return RowUpdate(SR, f"UPDATE {SR._meta.db_table} SET superseded = %s WHERE id = %s", (True, connect.pk))
+
+
+def ccasr_rows_for_optout(*, optout: OptOutRequest, live_connect: ServiceRequest | None = NOT_READ) -> list:
+    """What an opt-out sets in motion at the utility (docs/formats/ccasr.md "Who queues what"), as
+    rows not yet written: the `optout_recorded` receiver returns them to be written with the
+    opt-out in its one statement (the service request, and the sent Connect marked superseded).
 
     A Connect not yet sent is withdrawn (here, at once) and nothing goes to the utility; a sent
     one is cancelled (before enrollment) or the account is disconnected on its effective read date."""
     account = optout.account
-    withdrawn, sent_connect = ccasr_withdraw_pending_connect(account=account, why=f"opt-out {optout.confirmation_code}",
-                                                             connect=live_connect)
+    if live_connect is NOT_READ:
+        live_connect = row_first(SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC")
+    withdrawn, sent_connect = _withdraw_queued_connect(live_connect, why=f"opt-out {optout.confirmation_code}")
     if withdrawn:
-        return None
+        return []
+    rows = [_superseded(sent_connect)] if sent_connect is not None else []
     if optout.service_request == ServiceRequestType.CANCEL:
         if sent_connect is None:
-            return None  # never asked the utility for anything: nothing to cancel
-        return _request_row(account=account, type=SR.Type.CANCEL, source=SR.Source.OPTOUT,
-                            effective_date=optout.request_date, optout=optout, cancels=sent_connect)
+            return rows  # never asked the utility for anything: nothing to cancel
+        return rows + [_request_row(account=account, type=SR.Type.CANCEL, source=SR.Source.OPTOUT,
+                                    effective_date=optout.request_date, optout=optout, cancels=sent_connect)]
     if optout.outcome == Outcome.MOVED_OUT and account.status == Status.MOVED_OUT and sent_connect is None \
             and optout.from_status in (Status.ELIGIBLE, Status.NOTIFIED):
-        return None
-    return _request_row(account=account, type=SR.Type.DISCONNECT, source=SR.Source.OPTOUT,
-                        effective_date=optout.effective_date, optout=optout)
+        return rows
+    return rows + [_request_row(account=account, type=SR.Type.DISCONNECT, source=SR.Source.OPTOUT,
+                                effective_date=optout.effective_date, optout=optout)]
 
 
 def ccasr_request_update(*, account: ServiceAccount, product_code: str, request_date: dt.date | None = None) -> ServiceRequest | None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Channel, FeeSchedule, ReadDate, ServiceAccount, Status
@@ -80,19 +81,26 @@ def test_what_is_recorded_is_what_the_rules_decide_reading_each_row_themselves(c
 
 
 def test_an_opt_out_reads_and_writes_in_two_statements(make_account, today, monkeypatch):
-    # The lock with everything the rules read, then every row in one write (BEGIN and COMMIT aside).
+    # The lock with everything the rules read, then every row in one write (BEGIN and COMMIT
+    # aside), the sent Connect marked superseded in it too.
     account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2))
-    _connect(account, SR.Status.ACCEPTED)
+    connect = _connect(account, SR.Status.ACCEPTED)
     sent = []
     real = rows._fetchone
     monkeypatch.setattr(rows, "_fetchone", lambda conn, sql, params: sent.append(sql) or real(conn, sql, params))
 
-    request = optout_submit(account=account, channel=Channel.WEB, actor=AGENT).request
+    with CaptureQueriesContext(connection) as orm:
+        request = optout_submit(account=account, channel=Channel.WEB, actor=AGENT).request
 
     # One read (the lock); on PostgreSQL the rows go in one more statement, elsewhere one by one.
     assert [sql.split()[0] for sql in sent][:2] == (["SELECT", "WITH"] if connection.vendor == "postgresql" else ["SELECT"])
     assert [sql.split()[0] for sql in sent].count("SELECT") == 1
+    if connection.vendor == "postgresql":
+        assert len(sent) == 2
+        assert [q["sql"] for q in orm.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))] == []
     assert request.fee_amount == Decimal("6.25") and SR.objects.get(optout=request).type == SR.Type.DISCONNECT
+    connect.refresh_from_db()
+    assert connect.superseded and connect.status == SR.Status.ACCEPTED
 
 
 def test_rows_read_with_the_lock_come_in_order_with_only_their_fields(make_account, program):
