@@ -119,8 +119,9 @@ class RowsWith:
 
     `where` is SQL over the model's own columns (unqualified) and the locked row's and its
     parent's as c.<column> and p.<column>; `params` fill its %s. `fields` are in the model's
-    field order, the first a column that is never NULL: a NULL there means no row. Defined by the module that owns the
-    rule the rows serve (reads.py, fees.py, ccasr.py), so the SQL stays beside the rule."""
+    field order, the first a column that is never NULL: a NULL there means no row. Defined by
+    the module that owns the rule the rows serve (reads.py, fees.py, ccasr.py), so the SQL
+    stays beside the rule."""
 
     model: type[Model]
     where: str
@@ -133,21 +134,16 @@ class RowsWith:
         return self.model, self.where, self.order_by, self.fields, self.count
 
 
-def row_lock_with_parent(model, pk, *, parent_field: str):
-    """`model.objects.select_for_update(of=("self",)).select_related(parent_field).get(pk=pk)`,
-    with the SQL built once: locks the row (not its parent), returns it with the parent cached.
-    Raises model.DoesNotExist when there is no such row."""
-    return row_lock_with_rows(model, pk, parent_field=parent_field, rows={})[0]
-
-
 def row_lock_with_rows(model, pk, *, parent_field: str, rows: dict[str, RowsWith]):
-    """`row_lock_with_parent`, and in the same statement the rows each `RowsWith` asks for:
-    returns (the locked row, {name: [instances with only the fields asked for]}).
+    """`model.objects.select_for_update(of=("self",)).select_related(parent_field).get(pk=pk)`
+    with the SQL built once, and in the same statement the rows each `RowsWith` asks for: locks
+    the row (not its parent) and returns (it with the parent cached, {name: [instances with only
+    the fields asked for]}). Raises model.DoesNotExist when there is no such row.
 
-    One round trip instead of one per read: on the opt-out's path each read cost more in the
-    client than in the database (docs/optouts.md "Where the time goes"). The reads see the
-    statement's snapshot, as separate reads right after the lock would have on a row nobody
-    else had changed; a caller that needs a newer view of a row it found reads it again."""
+    One round trip instead of one per read, so a database across a network holds the lock for
+    fewer of them (docs/optouts.md "Where the time goes"). The reads see the statement's
+    snapshot, as separate reads right after the lock would have on a row nobody else had
+    changed; a caller that needs a newer view of a row it found reads it again."""
     connection = _connection(model)
     fk = model._meta.get_field(parent_field)
     parent = fk.related_model

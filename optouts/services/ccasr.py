@@ -66,9 +66,10 @@ def _sql_in(values) -> str:
 
 
 # A live Connect, written with literals that match the predicate of the partial unique index
-# one_live_connect_per_account: a prepared statement's generic plan then looks the account up in
-# that index whatever the table's size when it was planned. With the values as parameters, a
-# plan made while the table was small scanned all of it on every opt-out after.
+# one_live_connect_per_account, so a prepared statement's generic plan can use that index (with
+# the values as parameters it cannot prove the predicate). On a table analysed while (nearly)
+# empty PostgreSQL still scans it; a CCA's has a Connect for every enrolled account, and a
+# connection plans again when CONN_MAX_AGE replaces it.
 _LIVE_CONNECT = (f"type = '{SR.Type.CONNECT.value}' AND status IN ({_sql_in(s.value for s in LIVE)}) "
                  f"AND NOT superseded")
 
