@@ -28,7 +28,7 @@ from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
 from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
-from accounts.services.rows import NOT_READ, RowsWith, RowUpdate, row_first, rows_insert
+from accounts.services.rows import NOT_READ, RowsWith, RowUpdate, row_first, rows_insert, rows_write
 
 SR = ServiceRequest
 LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
@@ -76,22 +76,22 @@ _LIVE_CONNECT = (f"type = '{SR.Type.CONNECT.value}' AND status IN ({_sql_in(s.va
 
 def live_connect_with_lock() -> RowsWith:
     """The locked account's (c) live Connect, read in the statement that locks it (the opt-out):
-    `ccasr_withdraw_pending_connect(connect=…)`."""
+    `ccasr_rows_for_optout(live_connect=…)`."""
     return RowsWith(SR, where=f"account_id = c.id AND {_LIVE_CONNECT}", order_by="id DESC", fields=("id", "status"))
 
 
-def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str,
-                                   connect: ServiceRequest | None = NOT_READ) -> tuple[bool, ServiceRequest | None]:
+def _live_connect(account: ServiceAccount) -> ServiceRequest | None:
+    # SQL built once (accounts/services/rows.py), not the ORM's per call.
+    return row_first(SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC")
+
+
+def ccasr_withdraw_pending_connect(*, account: ServiceAccount, why: str) -> tuple[bool, ServiceRequest | None]:
     """Withdraw a Connect not yet sent (claimed with a conditional update, so an export running at
     the same moment either took it first or never sees it). Returns (withdrawn, the sent Connect
-    that must be cancelled instead, if any). `connect`: the live Connect (or None) when the caller
-    read it with the account's lock (`live_connect_with_lock`)."""
-    if connect is NOT_READ:
-        # SQL built once (accounts/services/rows.py), not the ORM's per call.
-        connect = row_first(SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC")
-    withdrawn, sent = _withdraw_queued_connect(connect, why=why)
+    that must be cancelled instead, if any), the sent one marked superseded."""
+    withdrawn, sent = _withdraw_queued_connect(_live_connect(account), why=why)
     if sent is not None:
-        SR.objects.filter(pk=sent.pk).update(superseded=True)
+        rows_write(_superseded(sent))
     return withdrawn, sent
 
 
@@ -121,7 +121,7 @@ def ccasr_rows_for_optout(*, optout: OptOutRequest, live_connect: ServiceRequest
     one is cancelled (before enrollment) or the account is disconnected on its effective read date."""
     account = optout.account
     if live_connect is NOT_READ:
-        live_connect = row_first(SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC")
+        live_connect = _live_connect(account)
     withdrawn, sent_connect = _withdraw_queued_connect(live_connect, why=f"opt-out {optout.confirmation_code}")
     if withdrawn:
         return []
