@@ -5,6 +5,7 @@ accounts to build their choices, joins chosen up front, and one search rule shar
 call-centre screens (accounts.selectors.account_search). Status is never edited here: it belongs to
 accounts.services.status, and the account page shows its history instead (docs/admin.md).
 """
+
 from __future__ import annotations
 
 import os
@@ -52,6 +53,7 @@ admin.site.index_title = "Programs, accounts and imports"
 
 # --- large tables --------------------------------------------------------------------------
 
+
 class LargeTablePaginator(Paginator):
     """Counts at most `cap` rows; an unfiltered list uses PostgreSQL's row estimate instead.
 
@@ -94,6 +96,7 @@ class LargeTableAdmin(admin.ModelAdmin):
 
 
 # --- filters that do not scan accounts ------------------------------------------------------
+
 
 class PhaseFilter(admin.SimpleListFilter):
     """Phases from the phase table (never DISTINCT over accounts); only the chosen program's."""
@@ -181,10 +184,19 @@ class ReadDateAdmin(admin.ModelAdmin):
 
 # --- programs: phases, products, fee schedule -----------------------------------------------
 
+
 class PhaseInline(admin.TabularInline):
     model = Phase
     extra = 0
-    fields = ["number", "name", "enrollment_start", "enrollment_end", "rule", "rule_values", "notices_scheduled_at"]
+    fields = [
+        "number",
+        "name",
+        "enrollment_start",
+        "enrollment_end",
+        "rule",
+        "rule_values",
+        "notices_scheduled_at",
+    ]
     readonly_fields = ["notices_scheduled_at"]
 
 
@@ -200,8 +212,18 @@ class FeeScheduleInForceInline(ReadOnlyMixin, admin.TabularInline):
 
     model = FeeSchedule
     verbose_name = "fee schedule row in force or past"
-    verbose_name_plural = "Fee schedule — in force and past (read-only; add a new row below to change a fee)"
-    fields = ["customer_class", "effective_from", "admin_fee", "cost_recovery_charge", "total", "state", "note"]
+    verbose_name_plural = (
+        "Fee schedule — in force and past (read-only; add a new row below to change a fee)"
+    )
+    fields = [
+        "customer_class",
+        "effective_from",
+        "admin_fee",
+        "cost_recovery_charge",
+        "total",
+        "state",
+        "note",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -215,7 +237,9 @@ class FeeScheduleInForceInline(ReadOnlyMixin, admin.TabularInline):
 
     @admin.display(description="state")
     def state(self, obj):
-        current = fee_schedule_in_force(program=obj.program, customer_class=obj.customer_class, on=today())
+        current = fee_schedule_in_force(
+            program=obj.program, customer_class=obj.customer_class, on=today()
+        )
         return "in force" if current and current.pk == obj.pk else "superseded"
 
 
@@ -240,7 +264,9 @@ class FeeSchedulePlannedInline(admin.TabularInline):
     model = FeeSchedule
     form = PlannedFeeForm
     verbose_name = "planned fee schedule row"
-    verbose_name_plural = "Fee schedule — planned changes (take effect on their date; disclose them in notices)"
+    verbose_name_plural = (
+        "Fee schedule — planned changes (take effect on their date; disclose them in notices)"
+    )
     extra = 0
 
     def get_queryset(self, request):
@@ -250,7 +276,16 @@ class FeeSchedulePlannedInline(admin.TabularInline):
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
     formfield_overrides = URL_HTTPS
-    list_display = ["name", "slug", "utility", "phone", "ivr_phone", "free_window_days", "cutoff_days", "cutoff_unit"]
+    list_display = [
+        "name",
+        "slug",
+        "utility",
+        "phone",
+        "ivr_phone",
+        "free_window_days",
+        "cutoff_days",
+        "cutoff_unit",
+    ]
     list_select_related = ["utility"]
     search_fields = ["name", "short_name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -258,21 +293,48 @@ class ProgramAdmin(admin.ModelAdmin):
     inlines = [PhaseInline, ProductInline, FeeScheduleInForceInline, FeeSchedulePlannedInline]
     fieldsets = [
         (None, {"fields": ["name", "short_name", "slug", "utility"]}),
-        ("Contacts printed on notices", {"fields": [
-            "phone", "ivr_phone", "tty_phone", "call_centre_phone", "website", "email",
-            "return_address", "languages",
-        ]}),
-        ("Opt-out and enrollment settings", {"fields": [
-            "free_window_days", "cutoff_days", "cutoff_unit", "min_bundled_stay_months",
-            "participant_after_days", "accept_optouts_before_notice", "optout_refusal_message",
-            "reentry_fee", "large_customer_entry_fee", "confirmation_days",
-        ]}),
-        ("Notices and mail", {"fields": ["notice_rule_set", "mail_lead_business_days", "mailer_id"]}),
+        (
+            "Contacts printed on notices",
+            {
+                "fields": [
+                    "phone",
+                    "ivr_phone",
+                    "tty_phone",
+                    "call_centre_phone",
+                    "website",
+                    "email",
+                    "return_address",
+                    "languages",
+                ]
+            },
+        ),
+        (
+            "Opt-out and enrollment settings",
+            {
+                "fields": [
+                    "free_window_days",
+                    "cutoff_days",
+                    "cutoff_unit",
+                    "min_bundled_stay_months",
+                    "participant_after_days",
+                    "accept_optouts_before_notice",
+                    "optout_refusal_message",
+                    "reentry_fee",
+                    "large_customer_entry_fee",
+                    "confirmation_days",
+                ]
+            },
+        ),
+        (
+            "Notices and mail",
+            {"fields": ["notice_rule_set", "mail_lead_business_days", "mailer_id"]},
+        ),
         ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
 
 
 # --- imports --------------------------------------------------------------------------------
+
 
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """A record of what happened: viewable, never added, changed or deleted by hand."""
@@ -283,8 +345,19 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(ImportRun)
 class ImportRunAdmin(ReadOnlyAdmin):
     list_display = [
-        "started_at", "program", "kind", "file_name", "actor", "outcome",
-        "rows", "created", "updated", "unchanged", "rejected", "status_kept", "reject_file_link",
+        "started_at",
+        "program",
+        "kind",
+        "file_name",
+        "actor",
+        "outcome",
+        "rows",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "status_kept",
+        "reject_file_link",
     ]
     list_filter = ["program", "kind", "outcome"]
     list_select_related = ["program"]
@@ -294,12 +367,29 @@ class ImportRunAdmin(ReadOnlyAdmin):
         (None, {"fields": ["program", "kind", "outcome", "message"]}),
         ("Who and when", {"fields": ["actor", "started_at", "finished_at", "duration"]}),
         ("File", {"fields": ["file_name", "sha256", "reject_file_link"]}),
-        ("Counts", {"fields": ["rows", "created", "updated", "unchanged", "rejected", "status_kept"]}),
+        (
+            "Counts",
+            {"fields": ["rows", "created", "updated", "unchanged", "rejected", "status_kept"]},
+        ),
     ]
     readonly_fields = [
-        "program", "kind", "outcome", "message", "actor", "started_at", "finished_at", "duration",
-        "file_name", "sha256", "reject_file_link", "rows", "created", "updated", "unchanged",
-        "rejected", "status_kept",
+        "program",
+        "kind",
+        "outcome",
+        "message",
+        "actor",
+        "started_at",
+        "finished_at",
+        "duration",
+        "file_name",
+        "sha256",
+        "reject_file_link",
+        "rows",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "status_kept",
     ]
 
     @admin.display(description="duration")
@@ -313,14 +403,19 @@ class ImportRunAdmin(ReadOnlyAdmin):
         if not obj.reject_file:
             return "—"
         if not os.path.isfile(obj.reject_file):
-            return format_html("{} <em>(no longer on the server)</em>", os.path.basename(obj.reject_file))
+            return format_html(
+                "{} <em>(no longer on the server)</em>", os.path.basename(obj.reject_file)
+            )
         url = reverse("admin:accounts_importrun_reject_file", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, os.path.basename(obj.reject_file))
 
     def get_urls(self):
         return [
-            path("<int:pk>/reject-file/", self.admin_site.admin_view(self.reject_file_view),
-                 name="accounts_importrun_reject_file"),
+            path(
+                "<int:pk>/reject-file/",
+                self.admin_site.admin_view(self.reject_file_view),
+                name="accounts_importrun_reject_file",
+            ),
             *super().get_urls(),
         ]
 
@@ -333,8 +428,12 @@ class ImportRunAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         if not run.reject_file or not os.path.isfile(run.reject_file):
             raise Http404("the reject file of this run is no longer on the server")
-        return FileResponse(open(run.reject_file, "rb"), as_attachment=True,
-                            filename=os.path.basename(run.reject_file), content_type="text/csv")
+        return FileResponse(
+            open(run.reject_file, "rb"),
+            as_attachment=True,
+            filename=os.path.basename(run.reject_file),
+            content_type="text/csv",
+        )
 
 
 # --- service accounts -----------------------------------------------------------------------
@@ -371,11 +470,17 @@ def _status_label(value: str) -> str:
 
 def _status_change_html(obj: StatusChange):
     if not obj.from_status:
-        return format_html('<span class="status-badge status-{}">{}</span> <span class="quiet">(created)</span>',
-                           obj.to_status, _status_label(obj.to_status))
+        return format_html(
+            '<span class="status-badge status-{}">{}</span> <span class="quiet">(created)</span>',
+            obj.to_status,
+            _status_label(obj.to_status),
+        )
     return format_html(
         '<span class="status-badge status-{}">{}</span> → <span class="status-badge status-{}">{}</span>',
-        obj.from_status, _status_label(obj.from_status), obj.to_status, _status_label(obj.to_status),
+        obj.from_status,
+        _status_label(obj.from_status),
+        obj.to_status,
+        _status_label(obj.to_status),
     )
 
 
@@ -386,8 +491,16 @@ class ServiceAccountContactForm(forms.ModelForm):
 
     class Meta:
         model = ServiceAccount
-        fields = ["mailing_address", "mailing_city", "mailing_state", "mailing_zip", "email", "phone",
-                  "language", "address_needs_repair"]
+        fields = [
+            "mailing_address",
+            "mailing_city",
+            "mailing_state",
+            "mailing_zip",
+            "email",
+            "phone",
+            "language",
+            "address_needs_repair",
+        ]
         widgets = {
             "email": forms.EmailInput(attrs={"size": 40}),
             "mailing_address": forms.TextInput(attrs={"size": 50}),
@@ -437,7 +550,9 @@ class ServiceAccountContactForm(forms.ModelForm):
             return ""
         e164 = phone_to_e164(raw)
         if not e164:
-            raise forms.ValidationError(f"{raw!r} is not a valid phone number (US numbers need the area code).")
+            raise forms.ValidationError(
+                f"{raw!r} is not a valid phone number (US numbers need the area code)."
+            )
         return e164
 
 
@@ -451,7 +566,14 @@ class AccountChangeList(ChangeList):
 class ServiceAccountAdmin(LargeTableAdmin):
     form = ServiceAccountContactForm
     # Few, stacked columns: the list must fit beside the navigation and the filters at 1280 px.
-    list_display = ["account_number", "customer_name", "status_display", "service_location", "program_phase", "flags"]
+    list_display = [
+        "account_number",
+        "customer_name",
+        "status_display",
+        "service_location",
+        "program_phase",
+        "flags",
+    ]
     list_display_links = ["account_number", "customer_name"]
     list_select_related = ["program", "phase"]
     # The model orders by program, which Django follows to Program.name: a join and a sort of
@@ -460,9 +582,16 @@ class ServiceAccountAdmin(LargeTableAdmin):
     # Sorting a million rows by anything but the indexed account number is a full sort.
     sortable_by = ["account_number"]
     list_filter = [
-        "program", PhaseFilter, "customer_class", "status", LanguageFilter,
-        ("care", _titled_boolean("CARE")), ("nem", _titled_boolean("NEM")),
-        "direct_access", "medical_baseline", "address_needs_repair",
+        "program",
+        PhaseFilter,
+        "customer_class",
+        "status",
+        LanguageFilter,
+        ("care", _titled_boolean("CARE")),
+        ("nem", _titled_boolean("NEM")),
+        "direct_access",
+        "medical_baseline",
+        "address_needs_repair",
     ]
     # Only switches the search box on: get_search_results applies accounts.selectors.account_search.
     search_fields = ["account_number"]
@@ -473,30 +602,80 @@ class ServiceAccountAdmin(LargeTableAdmin):
     actions = None
     inlines = [StatusHistoryInline]
     readonly_fields = [
-        "program", "account_number", "customer_name", "status_display", "status_changed_at", "created_by",
-        "customer_class", "rate_schedule_display", "read_cycle_display", "phase", "product",
-        "enrollment_date", "service_start_date", "opt_out_code", "flags", "proof_of_notice",
-        "service_address", "service_city", "service_zip", "import_run", "created_at", "updated_at",
+        "program",
+        "account_number",
+        "customer_name",
+        "status_display",
+        "status_changed_at",
+        "created_by",
+        "customer_class",
+        "rate_schedule_display",
+        "read_cycle_display",
+        "phase",
+        "product",
+        "enrollment_date",
+        "service_start_date",
+        "opt_out_code",
+        "flags",
+        "proof_of_notice",
+        "service_address",
+        "service_city",
+        "service_zip",
+        "import_run",
+        "created_at",
+        "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": [
-            ("account_number", "program"), "customer_name", ("status_display", "status_changed_at"), "created_by",
-        ]}),
-        ("Enrollment", {"fields": [
-            ("phase", "enrollment_date"), ("customer_class", "rate_schedule_display"), "read_cycle_display",
-            "product", "service_start_date", "opt_out_code", "flags", "proof_of_notice",
-        ]}),
-        ("Service address (from the utility's file)", {"fields": [
-            "service_address", ("service_city", "service_zip"),
-        ]}),
-        ("Contact — staff may correct", {
-            "description": "Corrections are recorded in this account's History. The service address, "
-                           "class and enrollment come from the utility's file and change only by import.",
-            "fields": [
-                "mailing_address", ("mailing_city", "mailing_state", "mailing_zip"), "address_needs_repair",
-                "email", "phone", "language",
-            ],
-        }),
+        (
+            None,
+            {
+                "fields": [
+                    ("account_number", "program"),
+                    "customer_name",
+                    ("status_display", "status_changed_at"),
+                    "created_by",
+                ]
+            },
+        ),
+        (
+            "Enrollment",
+            {
+                "fields": [
+                    ("phase", "enrollment_date"),
+                    ("customer_class", "rate_schedule_display"),
+                    "read_cycle_display",
+                    "product",
+                    "service_start_date",
+                    "opt_out_code",
+                    "flags",
+                    "proof_of_notice",
+                ]
+            },
+        ),
+        (
+            "Service address (from the utility's file)",
+            {
+                "fields": [
+                    "service_address",
+                    ("service_city", "service_zip"),
+                ]
+            },
+        ),
+        (
+            "Contact — staff may correct",
+            {
+                "description": "Corrections are recorded in this account's History. The service address, "
+                "class and enrollment come from the utility's file and change only by import.",
+                "fields": [
+                    "mailing_address",
+                    ("mailing_city", "mailing_state", "mailing_zip"),
+                    "address_needs_repair",
+                    "email",
+                    "phone",
+                    "language",
+                ],
+            },
+        ),
         ("Record", {"classes": ["collapse"], "fields": ["import_run", "created_at", "updated_at"]}),
     ]
 
@@ -524,8 +703,11 @@ class ServiceAccountAdmin(LargeTableAdmin):
             return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
         return format_html(
             '{} by {}, from <a href="{}">import run {}</a> ({})',
-            date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT"), run.actor,
-            reverse("admin:accounts_importrun_change", args=[run.pk]), run.pk, Path(run.file_name).name,
+            date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT"),
+            run.actor,
+            reverse("admin:accounts_importrun_change", args=[run.pk]),
+            run.pk,
+            Path(run.file_name).name,
         )
 
     @admin.display(description="proof of notice")
@@ -538,46 +720,86 @@ class ServiceAccountAdmin(LargeTableAdmin):
             certificate = reverse("admin:cca_notices_notice_certificate", args=[obj.pk])
         except NoReverseMatch:
             return "—"
-        kinds = ["pre_enrollment_1", "pre_enrollment_2", "post_enrollment_1", "post_enrollment_2",
-                 "new_customer_1", "new_customer_2"]
+        kinds = [
+            "pre_enrollment_1",
+            "pre_enrollment_2",
+            "post_enrollment_1",
+            "post_enrollment_2",
+            "new_customer_1",
+            "new_customer_2",
+        ]
         previews = format_html_join(
-            " · ", '{} (<a href="{}">PDF</a>, <a href="{}">PNG</a>)',
-            ((kind.replace("_", " "), reverse("mailers:notice-preview", args=[obj.pk, kind, "pdf"]),
-              reverse("mailers:notice-preview", args=[obj.pk, kind, "png"])) for kind in kinds),
+            " · ",
+            '{} (<a href="{}">PDF</a>, <a href="{}">PNG</a>)',
+            (
+                (
+                    kind.replace("_", " "),
+                    reverse("mailers:notice-preview", args=[obj.pk, kind, "pdf"]),
+                    reverse("mailers:notice-preview", args=[obj.pk, kind, "png"]),
+                )
+                for kind in kinds
+            ),
         )
-        return format_html('<a href="{}">Notices of this account</a> · <a href="{}">Notice certificate (PDF)</a>'
-                           '<br><span class="quiet">Preview a letter: {}</span>', notices, certificate, previews)
+        return format_html(
+            '<a href="{}">Notices of this account</a> · <a href="{}">Notice certificate (PDF)</a>'
+            '<br><span class="quiet">Preview a letter: {}</span>',
+            notices,
+            certificate,
+            previews,
+        )
 
     @admin.display(description="service address")
     def service_location(self, obj):
-        return format_html('{}<br><span class="quiet">{} {}</span>', obj.service_address, obj.service_city, obj.service_zip)
+        return format_html(
+            '{}<br><span class="quiet">{} {}</span>',
+            obj.service_address,
+            obj.service_city,
+            obj.service_zip,
+        )
 
     @admin.display(description="program / phase / class")
     def program_phase(self, obj):
         program = obj.program.short_name or obj.program.slug
         return format_html(
             '{}<br><span class="quiet">{}<br>{}</span>',
-            program, obj.phase.name if obj.phase_id else "no phase", obj.get_customer_class_display(),
+            program,
+            obj.phase.name if obj.phase_id else "no phase",
+            obj.get_customer_class_display(),
         )
 
     @admin.display(description="language, flags")
     def flags(self, obj):
-        names = [dict(settings.LANGUAGES).get(obj.language, obj.language)] if obj.language != "en" else []
-        names += [label for label, on in (
-            ("CARE", obj.care), ("NEM", obj.nem), ("Medical baseline", obj.medical_baseline),
-            ("Direct access", obj.direct_access), ("Address needs repair", obj.address_needs_repair),
-        ) if on]
+        names = (
+            [dict(settings.LANGUAGES).get(obj.language, obj.language)]
+            if obj.language != "en"
+            else []
+        )
+        names += [
+            label
+            for label, on in (
+                ("CARE", obj.care),
+                ("NEM", obj.nem),
+                ("Medical baseline", obj.medical_baseline),
+                ("Direct access", obj.direct_access),
+                ("Address needs repair", obj.address_needs_repair),
+            )
+            if on
+        ]
         if not names:
             return "—"
         return format_html_join(" ", '<span class="flag">{}</span>', ((n,) for n in names))
 
     @admin.display(description="status")
     def status_display(self, obj):
-        return format_html('<span class="status-badge status-{}">{}</span>', obj.status, obj.get_status_display())
+        return format_html(
+            '<span class="status-badge status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
 
     @admin.display(description="rate schedule")
     def rate_schedule_display(self, obj):
-        tariff = RateSchedule.objects.filter(utility_id=obj.program.utility_id, code=obj.rate_schedule).first()
+        tariff = RateSchedule.objects.filter(
+            utility_id=obj.program.utility_id, code=obj.rate_schedule
+        ).first()
         if tariff and tariff.description:
             return f"{obj.rate_schedule} — {tariff.description}"
         return obj.rate_schedule
@@ -585,7 +807,9 @@ class ServiceAccountAdmin(LargeTableAdmin):
     @admin.display(description="meter-read cycle")
     def read_cycle_display(self, obj):
         try:
-            upcoming = next_read_date(utility_id=obj.program.utility_id, read_cycle=obj.read_cycle, on_or_after=today())
+            upcoming = next_read_date(
+                utility_id=obj.program.utility_id, read_cycle=obj.read_cycle, on_or_after=today()
+            )
         except NoReadDate:
             return f"{obj.read_cycle} (no upcoming read in the loaded schedule)"
         return f"{obj.read_cycle} (next read {upcoming:%a %b %-d, %Y})"
@@ -626,8 +850,17 @@ class _ReadOnlyRatesAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(JrcRow)
 class JrcRowAdmin(_ReadOnlyRatesAdmin):
-    list_display = ["rate_schedule", "customer_class", "product", "effective_from", "avg_monthly_kwh",
-                    "utility_monthly_bill", "cca_monthly_bill", "difference", "difference_pct"]
+    list_display = [
+        "rate_schedule",
+        "customer_class",
+        "product",
+        "effective_from",
+        "avg_monthly_kwh",
+        "utility_monthly_bill",
+        "cca_monthly_bill",
+        "difference",
+        "difference_pct",
+    ]
     list_filter = ["program", "customer_class", "product", "effective_from"]
     list_select_related = ["product"]
     search_fields = ["rate_schedule"]

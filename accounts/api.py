@@ -8,8 +8,18 @@ class ProgramSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Program
-        fields = ["slug", "name", "utility", "phone", "ivr_phone", "website", "free_window_days",
-                  "cutoff_days", "cutoff_unit", "min_bundled_stay_months"]
+        fields = [
+            "slug",
+            "name",
+            "utility",
+            "phone",
+            "ivr_phone",
+            "website",
+            "free_window_days",
+            "cutoff_days",
+            "cutoff_unit",
+            "min_bundled_stay_months",
+        ]
 
 
 class ProgramList(generics.ListAPIView):

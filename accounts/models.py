@@ -3,6 +3,7 @@
 Enrollment status is written only by `accounts.services.status`; every change leaves a
 `StatusChange` row (who, when, channel, why) in the same transaction.
 """
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -53,7 +54,9 @@ class Channel(models.TextChoices):
 
 
 class Utility(models.Model):
-    code = models.SlugField(max_length=16, unique=True, help_text="Short code, e.g. SCE, PGE, SDGE.")
+    code = models.SlugField(
+        max_length=16, unique=True, help_text="Short code, e.g. SCE, PGE, SDGE."
+    )
     name = models.CharField(max_length=200)
     phone = models.CharField(max_length=32, blank=True)
     website = models.URLField(blank=True)
@@ -77,29 +80,63 @@ class Program(models.Model):
     name = models.CharField(max_length=200)
     short_name = models.CharField(max_length=60, blank=True)
     utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="programs")
-    phone = models.CharField(max_length=32, blank=True, help_text="Customer service number (E.164).")
+    phone = models.CharField(
+        max_length=32, blank=True, help_text="Customer service number (E.164)."
+    )
     ivr_phone = models.CharField(max_length=32, blank=True, help_text="Opt-out line (E.164).")
     tty_phone = models.CharField(max_length=32, blank=True)
-    call_centre_phone = models.CharField(max_length=32, blank=True, help_text="Where the IVR transfers a caller who asks for an agent.")
+    call_centre_phone = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Where the IVR transfers a caller who asks for an agent.",
+    )
     website = models.URLField(blank=True)
     email = models.EmailField(blank=True)
-    return_address = models.TextField(blank=True, help_text="Printed on mailers; returns come back here.")
-    languages = models.JSONField(default=list, blank=True, help_text="ISO 639-1 codes of the languages notices are published in.")
+    return_address = models.TextField(
+        blank=True, help_text="Printed on mailers; returns come back here."
+    )
+    languages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="ISO 639-1 codes of the languages notices are published in.",
+    )
 
     # Settings (domain.md): the defaults are those of seed 004 and its notes.
     free_window_days = models.PositiveSmallIntegerField(default=60)
-    cutoff_days = models.PositiveSmallIntegerField(default=15, help_text="Days before a meter read an opt-out must arrive to count for it.")
-    cutoff_unit = models.CharField(max_length=10, choices=CutoffUnit.choices, default=CutoffUnit.CALENDAR)
+    cutoff_days = models.PositiveSmallIntegerField(
+        default=15, help_text="Days before a meter read an opt-out must arrive to count for it."
+    )
+    cutoff_unit = models.CharField(
+        max_length=10, choices=CutoffUnit.choices, default=CutoffUnit.CALENDAR
+    )
     min_bundled_stay_months = models.PositiveSmallIntegerField(default=12)
-    participant_after_days = models.PositiveSmallIntegerField(default=30, help_text="Days after the last notice when a customer becomes a full participant.")
+    participant_after_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="Days after the last notice when a customer becomes a full participant.",
+    )
     accept_optouts_before_notice = models.BooleanField(default=True)
-    optout_refusal_message = models.TextField(blank=True, help_text="Said to a customer whose opt-out arrives before the notice period opens.")
+    optout_refusal_message = models.TextField(
+        blank=True,
+        help_text="Said to a customer whose opt-out arrives before the notice period opens.",
+    )
     reentry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    large_customer_entry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    large_customer_entry_fee = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
     confirmation_days = models.PositiveSmallIntegerField(default=7)
-    mail_lead_business_days = models.PositiveSmallIntegerField(default=3, help_text="Business days before the mail date that a batch is built.")
-    notice_rule_set = models.CharField(max_length=40, default="ca_rule23", help_text="Code of the notice rule set this program follows.")
-    mailer_id = models.CharField(max_length=9, blank=True, help_text="USPS Mailer ID for Intelligent Mail barcodes (6 or 9 digits).")
+    mail_lead_business_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Business days before the mail date that a batch is built."
+    )
+    notice_rule_set = models.CharField(
+        max_length=40,
+        default="ca_rule23",
+        help_text="Code of the notice rule set this program follows.",
+    )
+    mailer_id = models.CharField(
+        max_length=9,
+        blank=True,
+        help_text="USPS Mailer ID for Intelligent Mail barcodes (6 or 9 digits).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -121,17 +158,26 @@ class Phase(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="phases")
     name = models.CharField(max_length=60)
     number = models.PositiveSmallIntegerField(default=1)
-    enrollment_start = models.DateField(help_text="First day of the enrollment window; each account enrolls on its first meter read inside the window.")
+    enrollment_start = models.DateField(
+        help_text="First day of the enrollment window; each account enrolls on its first meter read inside the window."
+    )
     enrollment_end = models.DateField()
     rule = models.CharField(max_length=20, choices=Rule.choices, default=Rule.FILE)
-    rule_values = models.JSONField(default=list, blank=True, help_text="Classes, rate schedules or cities assigned to this phase.")
+    rule_values = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Classes, rate schedules or cities assigned to this phase.",
+    )
     notices_scheduled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["program", "number"]
         constraints = [
             models.UniqueConstraint(fields=["program", "name"], name="phase_name_unique"),
-            models.CheckConstraint(condition=models.Q(enrollment_end__gte=models.F("enrollment_start")), name="phase_window_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(enrollment_end__gte=models.F("enrollment_start")),
+                name="phase_window_ordered",
+            ),
         ]
 
     def __str__(self):
@@ -148,7 +194,9 @@ class RateSchedule(models.Model):
 
     class Meta:
         ordering = ["utility", "code"]
-        constraints = [models.UniqueConstraint(fields=["utility", "code"], name="rate_schedule_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "code"], name="rate_schedule_unique")
+        ]
 
     def __str__(self):
         return self.code
@@ -167,7 +215,9 @@ class Product(models.Model):
         ordering = ["program", "-is_default", "code"]
         constraints = [
             models.UniqueConstraint(fields=["program", "code"], name="product_code_unique"),
-            models.UniqueConstraint(fields=["program"], condition=models.Q(is_default=True), name="one_default_product"),
+            models.UniqueConstraint(
+                fields=["program"], condition=models.Q(is_default=True), name="one_default_product"
+            ),
         ]
 
     def __str__(self):
@@ -178,12 +228,18 @@ class ReadDate(models.Model):
     """One scheduled meter read of one read cycle (the utility's meter-read schedule)."""
 
     utility = models.ForeignKey(Utility, on_delete=models.CASCADE, related_name="read_dates")
-    read_cycle = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(99)])
+    read_cycle = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(99)]
+    )
     read_date = models.DateField()
 
     class Meta:
         ordering = ["utility", "read_cycle", "read_date"]
-        constraints = [models.UniqueConstraint(fields=["utility", "read_cycle", "read_date"], name="read_date_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "read_cycle", "read_date"], name="read_date_unique"
+            )
+        ]
 
     def __str__(self):
         return f"cycle {self.read_cycle} {self.read_date}"
@@ -217,7 +273,10 @@ class ImportRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
-    status_kept = models.PositiveIntegerField(default=0, help_text="Rows whose status would have moved the account backwards or re-enrolled it; the status was kept.")
+    status_kept = models.PositiveIntegerField(
+        default=0,
+        help_text="Rows whose status would have moved the account backwards or re-enrolled it; the status was kept.",
+    )
     reject_file = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
 
@@ -234,7 +293,13 @@ class ServiceAccount(models.Model):
     # A million-row load pays a foreign-key trigger per row and key; these references are written
     # only by code that takes them from the program's own rows, so the database checks are left
     # off (Django still enforces on_delete) and the load stays set-based (docs/performance.md).
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="accounts", db_index=False, db_constraint=False)
+    program = models.ForeignKey(
+        Program,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        db_index=False,
+        db_constraint=False,
+    )
     account_number = models.CharField(max_length=32)
     customer_name = models.CharField(max_length=200)
     service_address = models.CharField(max_length=200)
@@ -254,29 +319,61 @@ class ServiceAccount(models.Model):
     nem = models.BooleanField(default=False)
     medical_baseline = models.BooleanField(default=False)
     direct_access = models.BooleanField(default=False)
-    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts", db_index=False, db_constraint=False)
-    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False, db_constraint=False)
+    phase = models.ForeignKey(
+        Phase,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accounts",
+        db_index=False,
+        db_constraint=False,
+    )
+    product = models.ForeignKey(
+        Product,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        db_index=False,
+        db_constraint=False,
+    )
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ELIGIBLE)
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    enrollment_date = models.DateField(null=True, blank=True, help_text="Date CCA service starts (a meter-read date).")
-    service_start_date = models.DateField(null=True, blank=True, help_text="For new customers: when utility service started.")
-    opt_out_code = models.CharField(max_length=12, help_text="Personal code printed on mailers (unique).")
+    enrollment_date = models.DateField(
+        null=True, blank=True, help_text="Date CCA service starts (a meter-read date)."
+    )
+    service_start_date = models.DateField(
+        null=True, blank=True, help_text="For new customers: when utility service started."
+    )
+    opt_out_code = models.CharField(
+        max_length=12, help_text="Personal code printed on mailers (unique)."
+    )
     # Upper-cased name + service address + ZIP, so an opted-out customer who reappears under a
     # new account number at the same premises is recognised (domain.md: never re-enroll).
     customer_key = models.CharField(max_length=64)
     address_needs_repair = models.BooleanField(default=False)
     # The account's first history entry: who loaded it, when, from which file (its status history
     # starts with its first change; an account a file creates as plain `eligible` has none yet).
-    import_run = models.ForeignKey(ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
-                                   verbose_name="created by import run")
+    import_run = models.ForeignKey(
+        ImportRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        verbose_name="created by import run",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["program", "account_number"]
         constraints = [
-            models.UniqueConstraint(fields=["program", "account_number"], name="account_number_unique"),
+            models.UniqueConstraint(
+                fields=["program", "account_number"], name="account_number_unique"
+            ),
             models.UniqueConstraint(fields=["opt_out_code"], name="account_opt_out_code_unique"),
         ]
         # Name and address search use trigram indexes on PostgreSQL (migration 0002; docs/admin.md).
@@ -285,8 +382,13 @@ class ServiceAccount(models.Model):
             models.Index(fields=["program", "phase", "read_cycle"], name="account_phase_cycle"),
             models.Index(fields=["phone"], name="account_phone"),
             # Looked up only among accounts that opted out (never re-enroll them under a new number).
-            models.Index(fields=["program", "customer_key"], name="account_optedout_customer",
-                         condition=models.Q(status__in=["opted_out_pre", "opted_out_free", "terminated", "returned_bundled"])),
+            models.Index(
+                fields=["program", "customer_key"],
+                name="account_optedout_customer",
+                condition=models.Q(
+                    status__in=["opted_out_pre", "opted_out_free", "terminated", "returned_bundled"]
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -308,12 +410,24 @@ class StatusChange(models.Model):
 
     # Accounts are never deleted (the admin refuses it); the audit trail of a million-row load is
     # written set-based, without a per-row foreign-key trigger (docs/performance.md).
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="status_changes", db_index=False, db_constraint=False)
-    from_status = models.CharField(max_length=20, blank=True, help_text="Blank when the account was created.")
+    account = models.ForeignKey(
+        ServiceAccount,
+        on_delete=models.PROTECT,
+        related_name="status_changes",
+        db_index=False,
+        db_constraint=False,
+    )
+    from_status = models.CharField(
+        max_length=20, blank=True, help_text="Blank when the account was created."
+    )
     to_status = models.CharField(max_length=20, choices=Status.choices)
     at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    actor_name = models.CharField(max_length=150, help_text="User name or process, kept even if the user is removed.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(
+        max_length=150, help_text="User name or process, kept even if the user is removed."
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     reason = models.TextField(blank=True)
 
@@ -336,14 +450,24 @@ class FeeSchedule(models.Model):
     customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
     effective_from = models.DateField()
     admin_fee = models.DecimalField(max_digits=10, decimal_places=2)
-    cost_recovery_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"), help_text="Set yearly by the board (seed 004 ch. 9).")
+    cost_recovery_charge = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text="Set yearly by the board (seed 004 ch. 9).",
+    )
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["program", "customer_class", "-effective_from"]
         constraints = [
-            models.UniqueConstraint(fields=["program", "customer_class", "effective_from"], name="fee_schedule_unique"),
-            models.CheckConstraint(condition=models.Q(admin_fee__gte=0) & models.Q(cost_recovery_charge__gte=0), name="fee_not_negative"),
+            models.UniqueConstraint(
+                fields=["program", "customer_class", "effective_from"], name="fee_schedule_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(admin_fee__gte=0) & models.Q(cost_recovery_charge__gte=0),
+                name="fee_not_negative",
+            ),
         ]
 
     def __str__(self):
@@ -387,23 +511,42 @@ class JrcRow(models.Model):
     avg_monthly_kwh = models.DecimalField(max_digits=10, decimal_places=0)
     utility_generation_rate = models.DecimalField(max_digits=8, decimal_places=5)
     delivery_rate = models.DecimalField(max_digits=8, decimal_places=5)
-    pcia = models.DecimalField(max_digits=8, decimal_places=5, help_text="Power Charge Indifference Adjustment, $/kWh (may be negative).")
-    franchise_fee = models.DecimalField(max_digits=8, decimal_places=5, help_text="Franchise fee surcharge, $/kWh.")
+    pcia = models.DecimalField(
+        max_digits=8,
+        decimal_places=5,
+        help_text="Power Charge Indifference Adjustment, $/kWh (may be negative).",
+    )
+    franchise_fee = models.DecimalField(
+        max_digits=8, decimal_places=5, help_text="Franchise fee surcharge, $/kWh."
+    )
     cca_generation_rate = models.DecimalField(max_digits=8, decimal_places=5)
     utility_monthly_bill = models.DecimalField(max_digits=12, decimal_places=2)
     cca_monthly_bill = models.DecimalField(max_digits=12, decimal_places=2)
-    difference = models.DecimalField(max_digits=12, decimal_places=2, help_text="CCA bill minus utility bill, $.")
-    difference_pct = models.DecimalField(max_digits=6, decimal_places=1, help_text="Difference as % of the utility bill.")
+    difference = models.DecimalField(
+        max_digits=12, decimal_places=2, help_text="CCA bill minus utility bill, $."
+    )
+    difference_pct = models.DecimalField(
+        max_digits=6, decimal_places=1, help_text="Difference as % of the utility bill."
+    )
     source_file = models.CharField(max_length=500, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["program", "customer_class", "rate_schedule", "product", "-effective_from"]
         constraints = [
-            models.UniqueConstraint(fields=["program", "rate_schedule", "product", "effective_from"], name="jrc_row_unique"),
-            models.CheckConstraint(condition=models.Q(avg_monthly_kwh__gt=0), name="jrc_usage_positive"),
+            models.UniqueConstraint(
+                fields=["program", "rate_schedule", "product", "effective_from"],
+                name="jrc_row_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(avg_monthly_kwh__gt=0), name="jrc_usage_positive"
+            ),
         ]
-        indexes = [models.Index(fields=["program", "customer_class", "effective_from"], name="jrc_program_class")]
+        indexes = [
+            models.Index(
+                fields=["program", "customer_class", "effective_from"], name="jrc_program_class"
+            )
+        ]
 
     def __str__(self):
         return f"{self.rate_schedule} / {self.product_id} from {self.effective_from}"
@@ -416,20 +559,32 @@ class PowerContentLabel(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="power_content")
     year = models.PositiveSmallIntegerField(help_text="Reporting year of the label.")
-    source = models.CharField(max_length=40, help_text="A product code of the program, or 'utility'.")
+    source = models.CharField(
+        max_length=40, help_text="A product code of the program, or 'utility'."
+    )
     name = models.CharField(max_length=100)
     renewable_pct = models.DecimalField(max_digits=5, decimal_places=1)
     carbon_free_pct = models.DecimalField(max_digits=5, decimal_places=1)
-    ghg_lbs_per_mwh = models.DecimalField(max_digits=7, decimal_places=0, help_text="GHG emissions intensity, lbs CO2e/MWh.")
+    ghg_lbs_per_mwh = models.DecimalField(
+        max_digits=7, decimal_places=0, help_text="GHG emissions intensity, lbs CO2e/MWh."
+    )
     source_file = models.CharField(max_length=500, blank=True)
     imported_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["program", "-year", "source"]
         constraints = [
-            models.UniqueConstraint(fields=["program", "year", "source"], name="power_content_unique"),
+            models.UniqueConstraint(
+                fields=["program", "year", "source"], name="power_content_unique"
+            ),
             models.CheckConstraint(
-                condition=models.Q(renewable_pct__gte=0, renewable_pct__lte=100, carbon_free_pct__gte=0, carbon_free_pct__lte=100, ghg_lbs_per_mwh__gte=0),
+                condition=models.Q(
+                    renewable_pct__gte=0,
+                    renewable_pct__lte=100,
+                    carbon_free_pct__gte=0,
+                    carbon_free_pct__lte=100,
+                    ghg_lbs_per_mwh__gte=0,
+                ),
                 name="power_content_range",
             ),
         ]

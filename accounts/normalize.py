@@ -4,6 +4,7 @@ The abbreviation tables are usaddress-scourgify's (taken from Publication 28); t
 tokenised here rather than parsed by scourgify's CRF model because a million-row file must load
 in seconds, and a utility's service addresses are already split into line, city and ZIP.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,25 @@ from scourgify.address_constants import (
 DIRECTIONALS = {**DIRECTIONAL_REPLACEMENTS, **{v: v for v in DIRECTIONAL_REPLACEMENTS.values()}}
 SUFFIXES = {k: v for k, v in STREET_TYPE_ABBREVIATIONS.items() if " " not in k}
 # Pub 28 §213: secondary unit designators; the short forms map to themselves.
-UNITS = {**OCCUPANCY_TYPE_ABBREVIATIONS, **{v: v for v in OCCUPANCY_TYPE_ABBREVIATIONS.values()},
-         "APT.": "APT", "STE.": "STE", "NO": "#", "NO.": "#"}
-STATES = frozenset(STATE_ABBREVIATIONS.values()) | {"DC", "PR", "GU", "VI", "AS", "MP", "AA", "AE", "AP"}
+UNITS = {
+    **OCCUPANCY_TYPE_ABBREVIATIONS,
+    **{v: v for v in OCCUPANCY_TYPE_ABBREVIATIONS.values()},
+    "APT.": "APT",
+    "STE.": "STE",
+    "NO": "#",
+    "NO.": "#",
+}
+STATES = frozenset(STATE_ABBREVIATIONS.values()) | {
+    "DC",
+    "PR",
+    "GU",
+    "VI",
+    "AS",
+    "MP",
+    "AA",
+    "AE",
+    "AP",
+}
 STATE_NAMES = {**STATE_ABBREVIATIONS, **{s: s for s in STATES}}
 
 _PUNCT = re.compile(r"[^\w#/\- ]+")
@@ -76,18 +93,18 @@ def _pub28_street_line(text: str) -> str:
     for i, tok in enumerate(tokens):
         # A unit designator after the street part starts the secondary address ("APT 4", "# 4").
         if i >= 2 and tok in UNITS:
-            unit = [UNITS[tok], *tokens[i + 1:]]
+            unit = [UNITS[tok], *tokens[i + 1 :]]
             tokens = tokens[:i]
             break
         if i >= 2 and tok.startswith("#") and len(tok) > 1:
-            unit = ["#", tok[1:], *tokens[i + 1:]]
+            unit = ["#", tok[1:], *tokens[i + 1 :]]
             tokens = tokens[:i]
             break
     end = len(tokens)
-    if end >= 3 and tokens[-1] in DIRECTIONALS:      # post-directional
+    if end >= 3 and tokens[-1] in DIRECTIONALS:  # post-directional
         tokens[-1] = DIRECTIONALS[tokens[-1]]
         end -= 1
-    if end >= 3 and tokens[end - 1] in SUFFIXES:       # street suffix, never the street name itself
+    if end >= 3 and tokens[end - 1] in SUFFIXES:  # street suffix, never the street name itself
         tokens[end - 1] = SUFFIXES[tokens[end - 1]]
     if len(tokens) >= 3 and tokens[1] in DIRECTIONALS:  # pre-directional after the house number
         tokens[1] = DIRECTIONALS[tokens[1]]
@@ -149,8 +166,13 @@ def _nanp_digits(raw: str) -> str:
         plain = plain[2:]
     elif len(plain) == 11 and plain[0] == "1":
         plain = plain[1:]
-    if (len(plain) == 10 and plain.isdigit() and plain.isascii()
-            and plain[0] not in "01" and plain[3] not in "01"):
+    if (
+        len(plain) == 10
+        and plain.isdigit()
+        and plain.isascii()
+        and plain[0] not in "01"
+        and plain[3] not in "01"
+    ):
         return plain
     return ""
 

@@ -13,6 +13,7 @@ backed by an index (docs/admin.md):
                               is not searched: it is mostly the service address, and a third trigram
                               index would slow every million-row load (docs/performance.md).
 """
+
 from __future__ import annotations
 
 import enum
@@ -96,7 +97,9 @@ def search_plan(query: str) -> SearchPlan:
             return SearchPlan(Strategy.PHONE, phone=phone)
     # Account numbers written with dashes ("3-0012-44") or letters, as printed on some bills.
     if (
-        _ACCOUNT_LIKE.match(q) and any(c.isdigit() for c in q) and "-" in q
+        _ACCOUNT_LIKE.match(q)
+        and any(c.isdigit() for c in q)
+        and "-" in q
         and len(q) <= ACCOUNT_NUMBER_MAX_LENGTH
     ):
         return SearchPlan(Strategy.ACCOUNT_NUMBER, term=q)
@@ -174,5 +177,10 @@ def account_count_estimate(*, table: str = ServiceAccount._meta.db_table) -> int
 
 
 __all__ = [
-    "Strategy", "SearchPlan", "account_search", "search_plan", "phone_to_e164", "account_count_estimate",
+    "SearchPlan",
+    "Strategy",
+    "account_count_estimate",
+    "account_search",
+    "phone_to_e164",
+    "search_plan",
 ]

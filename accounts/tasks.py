@@ -1,4 +1,5 @@
 """Thin Celery tasks for the registry."""
+
 from celery import shared_task
 
 from accounts.services.deferred_indexes import indexes_ensure

@@ -4,6 +4,7 @@ Each benchmark is a module `bench/<name>.py` with `run(*, scale: int | None) -> 
 `scale=None` means the benchmark's own default (1,000,000 where its issue names a million).
 Benchmarks run against the configured database (DATABASE_URL); PostgreSQL is the one that counts.
 """
+
 import argparse
 import importlib
 import os
@@ -15,7 +16,9 @@ NAMES = ["import", "schedule", "mailers", "optout_web", "optout_cost", "ivr", "d
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(NAMES)})")
+    parser.add_argument(
+        "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(NAMES)})"
+    )
     parser.add_argument("--scale", type=int, default=None, help="number of accounts")
     args = parser.parse_args(argv)
 

@@ -10,6 +10,7 @@ import_orm_rows_per_s, the naive per-row ORM path on a sample, in the same run. 
 as in production, with REDIS_URL set (BENCH_REDIS_URL, default redis://127.0.0.1:6379/15), so
 the queued task is a message, not an eager run inside the command; the bench removes it.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,10 +44,17 @@ def _program():
 
 def _empty(program):
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM accounts_serviceaccount WHERE program_id = %s)", [program.pk])
+        cur.execute(
+            "DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM accounts_serviceaccount WHERE program_id = %s)",
+            [program.pk],
+        )
         cur.execute("DELETE FROM accounts_serviceaccount WHERE program_id = %s", [program.pk])
         if connection.vendor == "postgresql":
-            cur.execute("VACUUM ANALYZE accounts_serviceaccount" if not connection.in_atomic_block else "SELECT 1")
+            cur.execute(
+                "VACUUM ANALYZE accounts_serviceaccount"
+                if not connection.in_atomic_block
+                else "SELECT 1"
+            )
 
 
 def _data_file(n: int) -> Path:
@@ -80,8 +88,24 @@ def _tree_rss_kb(pid: int) -> int:
 def _run_import(path: Path) -> tuple[float, float]:
     manage = Path(settings.BASE_DIR) / "manage.py"
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(manage), "import_accounts", str(path), "--program", SLUG, "--actor", "bench", "-v", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "REDIS_URL": REDIS_URL})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(manage),
+            "import_accounts",
+            str(path),
+            "--program",
+            SLUG,
+            "--actor",
+            "bench",
+            "-v",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "REDIS_URL": REDIS_URL},
+    )
     peak = 0
 
     def sample():
@@ -112,7 +136,10 @@ def _deferred_indexes() -> float:
     built = indexes_ensure()
     elapsed = time.perf_counter() - started
     redis.Redis.from_url(REDIS_URL).delete("celery")
-    print(f"# indexes built after the load: {', '.join(built) or 'none'} ({elapsed:.1f}s)", file=sys.stderr)
+    print(
+        f"# indexes built after the load: {', '.join(built) or 'none'} ({elapsed:.1f}s)",
+        file=sys.stderr,
+    )
     return elapsed
 
 
@@ -132,15 +159,28 @@ def _orm_baseline(program, path: Path) -> float:
         values = dict(zip(STAGE_COLUMNS, validator.row(rec, line)))
         with transaction.atomic():
             account, created = ServiceAccount.objects.update_or_create(
-                program=program, account_number=values["account_number"],
-                defaults={k: values[k] for k in STAGE_COLUMNS[2:22] if k not in ("phase_id", "product_id")}
-                | {"phase_id": values["phase_id"], "product_id": values["product_id"],
-                   "opt_out_code": values["opt_out_code"], "customer_key": values["customer_key"],
-                   "status": values["new_status"]},
+                program=program,
+                account_number=values["account_number"],
+                defaults={
+                    k: values[k] for k in STAGE_COLUMNS[2:22] if k not in ("phase_id", "product_id")
+                }
+                | {
+                    "phase_id": values["phase_id"],
+                    "product_id": values["product_id"],
+                    "opt_out_code": values["opt_out_code"],
+                    "customer_key": values["customer_key"],
+                    "status": values["new_status"],
+                },
             )
             if created:
-                StatusChange.objects.create(account=account, from_status="", to_status=account.status,
-                                            at=account.created_at, actor_name="bench", channel="import")
+                StatusChange.objects.create(
+                    account=account,
+                    from_status="",
+                    to_status=account.status,
+                    at=account.created_at,
+                    actor_name="bench",
+                    channel="import",
+                )
     return len(rows) / (time.perf_counter() - started)
 
 

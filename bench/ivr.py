@@ -3,6 +3,7 @@ account number, ZIP with the account look-up and quote, confirm with the recordi
 `wrk` against gunicorn with 2 workers on the configured database. Figures: ivr_p50_ms, ivr_p99_ms
 (all steps), ivr_rps, and ivr_confirm_p99_ms (the step that records, measured on its own).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,15 +49,34 @@ end
 CONNECTIONS = int(os.environ.get("BENCH_IVR_CONNECTIONS", "2"))
 
 
-def _wrk(url: str, lines: list[str], *, duration: int, connections: int = CONNECTIONS, threads: int = 2) -> dict:
+def _wrk(
+    url: str, lines: list[str], *, duration: int, connections: int = CONNECTIONS, threads: int = 2
+) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         script, data = Path(tmp) / "ivr.lua", Path(tmp) / "requests.tsv"
         script.write_text(LUA)
         data.write_text("\n".join(lines) + "\n")
         env = {**os.environ, "WRK_REQUESTS": str(data), "WRK_THREADS": str(threads)}
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],
-                             env=env, capture_output=True, text=True, check=True).stdout
-    result = json.loads(next(l for l in out.splitlines() if l.startswith("BENCH_JSON ")).removeprefix("BENCH_JSON "))
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    result = json.loads(
+        next(l for l in out.splitlines() if l.startswith("BENCH_JSON ")).removeprefix("BENCH_JSON ")
+    )
     result["rps"] = result["requests"] / result["seconds"]
     return result
 
@@ -73,15 +93,25 @@ def run(*, scale: int | None):
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     call_command("migrate", verbosity=0)
     program = seed(scale or DEFAULT_SCALE)
-    accounts = list(ServiceAccount.objects.filter(program=program).order_by("?").values_list("pk", "account_number", "service_zip")[:20_000])
+    accounts = list(
+        ServiceAccount.objects.filter(program=program)
+        .order_by("?")
+        .values_list("pk", "account_number", "service_zip")[:20_000]
+    )
     validator = RequestValidator(TOKEN)
 
     def state(**kw):
         return urlencode({"s": signing.dumps({"p": program.pk, **kw}, salt=SALT)})
 
     with Server({"TWILIO_AUTH_TOKEN": TOKEN}) as server:
+
         def line(path: str, **params) -> str:
-            params = {"CallSid": "CAbench", "From": "+14155550100", "To": program.ivr_phone, **params}
+            params = {
+                "CallSid": "CAbench",
+                "From": "+14155550100",
+                "To": program.ivr_phone,
+                **params,
+            }
             signature = validator.compute_signature(f"{server.url}{path}", params)
             return f"{path}\t{signature}\t{urlencode(params)}"
 
@@ -94,13 +124,18 @@ def run(*, scale: int | None):
                 line(f"/ivr/account/?{state(l='en', t=0)}", Digits=f"{number}#"),
                 line(f"/ivr/zip/?{state(l='en', t=0, n=number)}", Digits=zip5),
             ]
-        confirms = [line(f"/ivr/confirm/?{state(l='en', t=0, n=number, a=pk, z=zip5)}", Digits="1")
-                    for pk, number, zip5 in accounts[half:]]
+        confirms = [
+            line(f"/ivr/confirm/?{state(l='en', t=0, n=number, a=pk, z=zip5)}", Digits="1")
+            for pk, number, zip5 in accounts[half:]
+        ]
         _wrk(server.url, steps[:200], duration=3)  # warm-up
         flow = _wrk(server.url, steps, duration=DURATION)
         confirm = _wrk(server.url, confirms, duration=max(5, DURATION // 2))
     if flow["other"] or confirm["other"]:
-        print(f"# warning: {flow['other'] + confirm['other']} IVR answers were not 200", file=sys.stderr)
+        print(
+            f"# warning: {flow['other'] + confirm['other']} IVR answers were not 200",
+            file=sys.stderr,
+        )
     yield "ivr_p50_ms", round(flow["p50_us"] / 1000, 2), "ms"
     yield "ivr_p99_ms", round(flow["p99_us"] / 1000, 2), "ms"
     yield "ivr_rps", round(flow["rps"], 1), "req/s"

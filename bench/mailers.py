@@ -5,6 +5,7 @@ the demo's residential and commercial schedules in English and Spanish, inside a
 is rolled back. Figures are per core: everything runs in this one process. `mailhouse_csv_s` is the time to
 write the mail-house data CSV for 1,000,000 pieces (rows generated in memory; any --scale).
 """
+
 import datetime as dt
 import io
 import time
@@ -13,8 +14,14 @@ from pathlib import Path
 from django.db import transaction
 
 DEMO = Path(__file__).resolve().parent.parent / "accounts" / "demo"
-SCHEDULES = [("D", "residential"), ("D-CARE", "residential"), ("TOU-D-4-9PM", "residential"),
-             ("TOU-D-PRIME", "residential"), ("GS-1", "small_commercial"), ("TOU-GS-2", "medium_commercial")]
+SCHEDULES = [
+    ("D", "residential"),
+    ("D-CARE", "residential"),
+    ("TOU-D-4-9PM", "residential"),
+    ("TOU-D-PRIME", "residential"),
+    ("GS-1", "small_commercial"),
+    ("TOU-GS-2", "medium_commercial"),
+]
 
 
 class _Rollback(Exception):
@@ -22,7 +29,14 @@ class _Rollback(Exception):
 
 
 def run(*, scale=None):
-    from accounts.models import DEFAULT_ADMIN_FEES, FeeSchedule, Product, Program, ServiceAccount, Utility
+    from accounts.models import (
+        DEFAULT_ADMIN_FEES,
+        FeeSchedule,
+        Product,
+        Program,
+        ServiceAccount,
+        Utility,
+    )
     from accounts.services.jrc import jrc_import
     from cca_notices.mailers.context import LetterRequest
     from cca_notices.mailers.render import letter_pdf
@@ -32,31 +46,68 @@ def run(*, scale=None):
     figures = []
     try:
         with transaction.atomic():
-            utility, _ = Utility.objects.get_or_create(code="SCE", defaults={"name": "Southern California Edison"})
-            Program.objects.filter(slug="demo").update(slug="demo-bench-moved")  # restored by the rollback
-            program = Program.objects.create(slug="demo", name="Inland Valley Clean Energy", short_name="IVCE", utility=utility,
-                                             phone="+19515550100", ivr_phone="+19515550101", tty_phone="+19515550102",
-                                             website="https://ivce.example.org", return_address="Inland Valley Clean Energy\nPO Box 1000\nTemecula CA 92593-1000")
-            default = Product.objects.create(program=program, code="light-green", name="Light Green", is_default=True)
+            utility, _ = Utility.objects.get_or_create(
+                code="SCE", defaults={"name": "Southern California Edison"}
+            )
+            Program.objects.filter(slug="demo").update(
+                slug="demo-bench-moved"
+            )  # restored by the rollback
+            program = Program.objects.create(
+                slug="demo",
+                name="Inland Valley Clean Energy",
+                short_name="IVCE",
+                utility=utility,
+                phone="+19515550100",
+                ivr_phone="+19515550101",
+                tty_phone="+19515550102",
+                website="https://ivce.example.org",
+                return_address="Inland Valley Clean Energy\nPO Box 1000\nTemecula CA 92593-1000",
+            )
+            default = Product.objects.create(
+                program=program, code="light-green", name="Light Green", is_default=True
+            )
             Product.objects.create(program=program, code="deep-green", name="Deep Green")
             for klass, fee in DEFAULT_ADMIN_FEES.items():
-                FeeSchedule.objects.create(program=program, customer_class=klass, effective_from=dt.date(2025, 1, 1), admin_fee=fee)
+                FeeSchedule.objects.create(
+                    program=program,
+                    customer_class=klass,
+                    effective_from=dt.date(2025, 1, 1),
+                    admin_fee=fee,
+                )
             jrc_import(jrc_file=DEMO / "jrc.csv", power_content_file=DEMO / "power_content.csv")
-            accounts = ServiceAccount.objects.bulk_create([
-                ServiceAccount(program=program, account_number=f"{7000000000 + i}", customer_name=f"CUSTOMER NUMBER {i}",
-                               service_address=f"{100 + i % 9000} WINCHESTER RD", service_city="TEMECULA", service_zip="92590",
-                               mailing_address=f"{100 + i % 9000} WINCHESTER RD", mailing_city="TEMECULA", mailing_state="CA",
-                               mailing_zip="92590", customer_class=SCHEDULES[i % len(SCHEDULES)][1],
-                               rate_schedule=SCHEDULES[i % len(SCHEDULES)][0], read_cycle=1 + i % 21,
-                               language="es" if i % 3 == 0 else "en", opt_out_code=f"M{i:09d}", customer_key=f"BENCH{i}",
-                               enrollment_date=dt.date(2027, 3, 1) + dt.timedelta(days=i % 21), product=default)
-                for i in range(n)
-            ])
+            accounts = ServiceAccount.objects.bulk_create(
+                [
+                    ServiceAccount(
+                        program=program,
+                        account_number=f"{7000000000 + i}",
+                        customer_name=f"CUSTOMER NUMBER {i}",
+                        service_address=f"{100 + i % 9000} WINCHESTER RD",
+                        service_city="TEMECULA",
+                        service_zip="92590",
+                        mailing_address=f"{100 + i % 9000} WINCHESTER RD",
+                        mailing_city="TEMECULA",
+                        mailing_state="CA",
+                        mailing_zip="92590",
+                        customer_class=SCHEDULES[i % len(SCHEDULES)][1],
+                        rate_schedule=SCHEDULES[i % len(SCHEDULES)][0],
+                        read_cycle=1 + i % 21,
+                        language="es" if i % 3 == 0 else "en",
+                        opt_out_code=f"M{i:09d}",
+                        customer_key=f"BENCH{i}",
+                        enrollment_date=dt.date(2027, 3, 1) + dt.timedelta(days=i % 21),
+                        product=default,
+                    )
+                    for i in range(n)
+                ]
+            )
             for a in accounts:
                 a.program = program
                 a.product = default
             mail_date = dt.date(2027, 4, 5)
-            requests = [LetterRequest(a, "post_enrollment_1", mail_date, f"{i:09d}") for i, a in enumerate(accounts)]
+            requests = [
+                LetterRequest(a, "post_enrollment_1", mail_date, f"{i:09d}")
+                for i, a in enumerate(accounts)
+            ]
 
             sample = requests[:5]
             started = time.perf_counter()
@@ -97,10 +148,24 @@ def mailhouse_csv_seconds(pieces: int = 1_000_000) -> float:
     from cca_notices.mailers.datafile import DataFileWriter, DataRow
 
     zips = [f"925{i:02d}-{1000 + i * 37:04d}" for i in range(90)]
-    rows = [DataRow(i + 1, 1000 + i, zips[i % 90], f"CUSTOMER NUMBER {i}", f"{100 + i % 9000} WINCHESTER RD APT {i % 40}",
-                    "TEMECULA", "CA", "es" if i % 3 == 0 else "en", "pre_enrollment_1", (f"{7000000000 + i}",), 3,
-                    f"BENCH-PRE1-20270105-01-letters-{i // 5000 + 1:03d}.pdf", (i % 5000) * 3 + 1)
-            for i in range(pieces)]
+    rows = [
+        DataRow(
+            i + 1,
+            1000 + i,
+            zips[i % 90],
+            f"CUSTOMER NUMBER {i}",
+            f"{100 + i % 9000} WINCHESTER RD APT {i % 40}",
+            "TEMECULA",
+            "CA",
+            "es" if i % 3 == 0 else "en",
+            "pre_enrollment_1",
+            (f"{7000000000 + i}",),
+            3,
+            f"BENCH-PRE1-20270105-01-letters-{i // 5000 + 1:03d}.pdf",
+            (i % 5000) * 3 + 1,
+        )
+        for i in range(pieces)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         with open(f"{tmp}/data.csv", "w", encoding="utf-8", newline="") as fh:

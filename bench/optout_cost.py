@@ -14,6 +14,7 @@ sent inline; a Celery publish is measured on its own in docs/performance.md.
 Figures: optout_cost_bare_py_ms, optout_cost_py_ms, optout_cost_pg_ms, optout_cost_statements,
 optout_replay_py_ms, optout_replay_pg_ms, optout_floor_py_ms, optout_floor_pg_ms.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,10 +30,17 @@ COUNT = int(os.environ.get("BENCH_OPTOUT_COST_COUNT", "2000"))
 
 def _wsgi_call(app, path: str, body: bytes = b"", method: str = "POST") -> str:
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_COOKIE": f"csrftoken={CSRF}",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "HTTP_COOKIE": f"csrftoken={CSRF}",
     }
     status = []
     result = app(environ, lambda s, headers, *exc: status.append(s))
@@ -45,7 +53,11 @@ class _Cpu:
     """CPU seconds of this process and of one PostgreSQL backend (None when not on this machine)."""
 
     def __init__(self, backend_pid: int | None):
-        self.path = f"/proc/{backend_pid}/stat" if backend_pid and os.path.exists(f"/proc/{backend_pid}/stat") else None
+        self.path = (
+            f"/proc/{backend_pid}/stat"
+            if backend_pid and os.path.exists(f"/proc/{backend_pid}/stat")
+            else None
+        )
 
     def read(self) -> tuple[float, float | None]:
         pg = None
@@ -85,9 +97,15 @@ def run(*, scale: int | None):
     settings.DEBUG = False  # no query log in this process
     call_command("migrate", verbosity=0)
     program = seed(scale or DEFAULT_SCALE)
-    pks = list(ServiceAccount.objects.filter(program=program).order_by("pk").values_list("pk", flat=True)[:COUNT])
-    bodies = [f"csrfmiddlewaretoken={CSRF}&t={quote(signing.dumps({'a': pk}, salt=TOKEN_SALT, compress=True))}".encode()
-              for pk in pks]
+    pks = list(
+        ServiceAccount.objects.filter(program=program)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:COUNT]
+    )
+    bodies = [
+        f"csrfmiddlewaretoken={CSRF}&t={quote(signing.dumps({'a': pk}, salt=TOKEN_SALT, compress=True))}".encode()
+        for pk in pks
+    ]
     app = get_wsgi_application()
     _wsgi_call(app, "/bench/bare/", method="GET")  # first request: URLconf, imports
     cpu = _Cpu(_backend_pid(connection))

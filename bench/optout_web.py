@@ -13,6 +13,7 @@ Figures: optout_rps, bare_view_rps, optout_share_of_bare, optout_p50_ms, optout_
 optout_lost, the account look-up step (optout_lookup_rps, optout_lookup_p99_ms) and the
 machine's 1-minute load average after each phase (other work on the machine moves every figure).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -108,40 +109,86 @@ def seed(scale: int):
     )
 
     utility, _ = Utility.objects.get_or_create(code="BENCH", defaults={"name": "Bench Electric"})
-    program, _ = Program.objects.get_or_create(slug=BENCH_SLUG, defaults={
-        "name": "Bench Community Power", "utility": utility, "phone": "+18005550100",
-        "ivr_phone": "+18005550999", "call_centre_phone": "+18005550102"})
-    Product.objects.get_or_create(program=program, code="default", defaults={"name": "Default", "is_default": True})
+    program, _ = Program.objects.get_or_create(
+        slug=BENCH_SLUG,
+        defaults={
+            "name": "Bench Community Power",
+            "utility": utility,
+            "phone": "+18005550100",
+            "ivr_phone": "+18005550999",
+            "call_centre_phone": "+18005550102",
+        },
+    )
+    Product.objects.get_or_create(
+        program=program, code="default", defaults={"name": "Default", "is_default": True}
+    )
     today = calendar.today()
-    if not ReadDate.objects.filter(utility=utility, read_date__gt=today + dt.timedelta(days=400)).exists():
-        ReadDate.objects.bulk_create([
-            ReadDate(utility=utility, read_cycle=cycle, read_date=today + dt.timedelta(days=day))
-            for cycle in range(1, 22) for day in range(cycle, 800, 30)], ignore_conflicts=True)
-    FeeSchedule.objects.get_or_create(program=program, customer_class="residential", effective_from=dt.date(2020, 1, 1),
-                                      defaults={"admin_fee": 5, "cost_recovery_charge": 0})
+    if not ReadDate.objects.filter(
+        utility=utility, read_date__gt=today + dt.timedelta(days=400)
+    ).exists():
+        ReadDate.objects.bulk_create(
+            [
+                ReadDate(
+                    utility=utility, read_cycle=cycle, read_date=today + dt.timedelta(days=day)
+                )
+                for cycle in range(1, 22)
+                for day in range(cycle, 800, 30)
+            ],
+            ignore_conflicts=True,
+        )
+    FeeSchedule.objects.get_or_create(
+        program=program,
+        customer_class="residential",
+        effective_from=dt.date(2020, 1, 1),
+        defaults={"admin_fee": 5, "cost_recovery_charge": 0},
+    )
     accounts = ServiceAccount.objects.filter(program=program)
     # Clear what earlier runs recorded, children first (a bench fixture: plain set-based deletes,
     # not the ORM's collector, which would load every row of a 100,000-account program).
     with transaction.atomic(), connection.cursor() as cur:
         for model, where in [
-            (Confirmation, "program_id = %s"), (FeeEntry, "program_id = %s"),
-            (ServiceRequest, "program_id = %s AND cancels_id IS NOT NULL"), (ServiceRequest, "program_id = %s"),
+            (Confirmation, "program_id = %s"),
+            (FeeEntry, "program_id = %s"),
+            (ServiceRequest, "program_id = %s AND cancels_id IS NOT NULL"),
+            (ServiceRequest, "program_id = %s"),
             (ReentryRequest, "program_id = %s"),
-            (ApiIdempotencyKey, f"optout_id IN (SELECT id FROM {OptOutRequest._meta.db_table} WHERE program_id = %s)"),
+            (
+                ApiIdempotencyKey,
+                f"optout_id IN (SELECT id FROM {OptOutRequest._meta.db_table} WHERE program_id = %s)",
+            ),
             (OptOutRequest, "program_id = %s"),
-            (RetentionAcceptance, f"account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)"),
-            (StatusChange, f"account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)"),
+            (
+                RetentionAcceptance,
+                f"account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)",
+            ),
+            (
+                StatusChange,
+                f"account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)",
+            ),
         ]:
             cur.execute(f"DELETE FROM {model._meta.db_table} WHERE {where}", [program.pk])
     have = accounts.count()
     batch = []
     for i in range(have, scale):
-        batch.append(ServiceAccount(
-            program=program, account_number=f"{7_000_000_000 + i}", customer_name=f"BENCH CUSTOMER {i}",
-            service_address=f"{i} BENCH ST", service_city="BENCHVILLE", service_zip=f"9{i % 10000:04d}",
-            mailing_address=f"{i} BENCH ST", mailing_city="BENCHVILLE", mailing_state="CA",
-            mailing_zip=f"9{i % 10000:04d}", customer_class="residential", rate_schedule="D",
-            read_cycle=i % 21 + 1, opt_out_code=f"W{i:09d}", customer_key=f"BENCH {i}"))
+        batch.append(
+            ServiceAccount(
+                program=program,
+                account_number=f"{7_000_000_000 + i}",
+                customer_name=f"BENCH CUSTOMER {i}",
+                service_address=f"{i} BENCH ST",
+                service_city="BENCHVILLE",
+                service_zip=f"9{i % 10000:04d}",
+                mailing_address=f"{i} BENCH ST",
+                mailing_city="BENCHVILLE",
+                mailing_state="CA",
+                mailing_zip=f"9{i % 10000:04d}",
+                customer_class="residential",
+                rate_schedule="D",
+                read_cycle=i % 21 + 1,
+                opt_out_code=f"W{i:09d}",
+                customer_key=f"BENCH {i}",
+            )
+        )
         if len(batch) == 10_000:
             ServiceAccount.objects.bulk_create(batch)
             batch = []
@@ -153,10 +200,14 @@ def seed(scale: int):
     accounts.update(status="notified", enrollment_date=today + dt.timedelta(days=60))
     with connection.cursor() as cur:
         table = ServiceAccount._meta.db_table
-        cur.execute(f"UPDATE {table} SET status='enrolled', enrollment_date=%s WHERE program_id=%s AND (id - %s) %% 3 = 1",
-                    [today - dt.timedelta(days=20), program.pk, first])
-        cur.execute(f"UPDATE {table} SET status='participant', enrollment_date=%s WHERE program_id=%s AND (id - %s) %% 3 = 2",
-                    [today - dt.timedelta(days=400), program.pk, first])
+        cur.execute(
+            f"UPDATE {table} SET status='enrolled', enrollment_date=%s WHERE program_id=%s AND (id - %s) %% 3 = 1",
+            [today - dt.timedelta(days=20), program.pk, first],
+        )
+        cur.execute(
+            f"UPDATE {table} SET status='participant', enrollment_date=%s WHERE program_id=%s AND (id - %s) %% 3 = 2",
+            [today - dt.timedelta(days=400), program.pk, first],
+        )
         # An enrolled account has the Connect that enrolled it, accepted by the utility, as in
         # production: its opt-out marks it superseded and queues a Disconnect. (Notified accounts
         # enroll in 60 days, past the Connect lead time: none yet.)
@@ -165,14 +216,25 @@ def seed(scale: int):
             "product_code, status, created_at, response_file, utility_reference, rejection_code, rejection_reason, "
             "times_sent, superseded, note) "
             f"SELECT program_id, id, 'connect', 'enrollment', enrollment_date, '', 'accepted', now(), '', '', '', '', "
-            f"1, false, '' FROM {table} WHERE program_id = %s AND status IN ('enrolled', 'participant')", [program.pk])
+            f"1, false, '' FROM {table} WHERE program_id = %s AND status IN ('enrolled', 'participant')",
+            [program.pk],
+        )
     if connection.vendor == "postgresql":
         # The resets above leave a dead row version behind for every account and every deleted
         # opt-out row: a live table is vacuumed by autovacuum, so vacuum here rather than have
         # each opt-out prune pages (or autovacuum start) during the measurement.
         with connection.cursor() as cur:
-            for model in (ServiceAccount, StatusChange, OptOutRequest, FeeEntry, ServiceRequest, ReentryRequest,
-                          Confirmation, ApiIdempotencyKey, RetentionAcceptance):
+            for model in (
+                ServiceAccount,
+                StatusChange,
+                OptOutRequest,
+                FeeEntry,
+                ServiceRequest,
+                ReentryRequest,
+                Confirmation,
+                ApiIdempotencyKey,
+                RetentionAcceptance,
+            ):
                 cur.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     return program
 
@@ -184,15 +246,36 @@ class Server:
         self.port = _free_port()
         # Production settings: DEBUG off, and REDIS_URL set, so Celery tasks queued after commit
         # are a push to Redis (without it they would run eagerly inside the request).
-        env = {**os.environ, "CCA_BENCH": "1", "DJANGO_SETTINGS_MODULE": "cca_notices.settings", "DEBUG": "0",
-               "REDIS_URL": REDIS_URL,
-               "OPTOUT_RATE_LIMITS": json.dumps({k: [10**9, 60] for k in ("web_ip", "web_account", "ivr_caller", "ivr_account")}),
-               "LOG_LEVEL": "WARNING", **(extra_env or {})}
+        env = {
+            **os.environ,
+            "CCA_BENCH": "1",
+            "DJANGO_SETTINGS_MODULE": "cca_notices.settings",
+            "DEBUG": "0",
+            "REDIS_URL": REDIS_URL,
+            "OPTOUT_RATE_LIMITS": json.dumps(
+                {k: [10**9, 60] for k in ("web_ip", "web_account", "ivr_caller", "ivr_account")}
+            ),
+            "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
         gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
         self.proc = subprocess.Popen(
-            [gunicorn, "cca_notices.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
-             "--backlog", "2048", "--log-level", "warning", *self.worker_args()],
-            cwd=ROOT, env=env)
+            [
+                gunicorn,
+                "cca_notices.wsgi",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                *self.worker_args(),
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
 
     @staticmethod
@@ -234,17 +317,46 @@ def redis_purge() -> int:
     return queued
 
 
-def wrk(url: str, *, bodies: list[str] | None = None, method: str = "POST", cookie: str = "",
-        duration: int = DURATION, connections: int = CONNECTIONS, threads: int = 2) -> dict:
+def wrk(
+    url: str,
+    *,
+    bodies: list[str] | None = None,
+    method: str = "POST",
+    cookie: str = "",
+    duration: int = DURATION,
+    connections: int = CONNECTIONS,
+    threads: int = 2,
+) -> dict:
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         script, data = Path(tmp) / "bench.lua", Path(tmp) / "bodies.txt"
         script.write_text(LUA)
         data.write_text("\n".join(bodies or ["-"]) + "\n")
-        env = {**os.environ, "WRK_BODIES": str(data), "WRK_METHOD": method, "WRK_COOKIE": cookie, "WRK_THREADS": str(threads)}
-        out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url],
-                             env=env, capture_output=True, text=True, check=True).stdout
+        env = {
+            **os.environ,
+            "WRK_BODIES": str(data),
+            "WRK_METHOD": method,
+            "WRK_COOKIE": cookie,
+            "WRK_THREADS": str(threads),
+        }
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                url,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     line = next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))
     result = json.loads(line.removeprefix("BENCH_JSON "))
     result["rps"] = result["requests"] / result["seconds"]
@@ -263,16 +375,28 @@ def run(*, scale: int | None):
     scale = scale or DEFAULT_SCALE
     started = time.perf_counter()
     program = seed(scale)
-    print(f"# optout_web: {scale} accounts ready in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
-    accounts = list(ServiceAccount.objects.filter(program=program).values_list("pk", "account_number", "service_zip"))
+    print(
+        f"# optout_web: {scale} accounts ready in {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+    accounts = list(
+        ServiceAccount.objects.filter(program=program).values_list(
+            "pk", "account_number", "service_zip"
+        )
+    )
     random.Random(5).shuffle(accounts)
     # Half for the look-up step, half for confirmations, so neither sees the other's opt-outs.
     half = len(accounts) // 2
-    lookups = [f"csrfmiddlewaretoken={CSRF}&account_number={n}&zip_code={z}" for _, n, z in accounts[:half]]
+    lookups = [
+        f"csrfmiddlewaretoken={CSRF}&account_number={n}&zip_code={z}" for _, n, z in accounts[:half]
+    ]
     # Every third customer leaves an e-mail address: its confirmation task is queued after commit.
-    confirms = [f"csrfmiddlewaretoken={CSRF}&t={quote(signing.dumps({'a': pk}, salt=TOKEN_SALT, compress=True))}"
-                + (f"&contact_email=bench{pk}%40example.com" if i % 3 == 0 else "")
-                for i, (pk, _, _) in enumerate(accounts[half:])]
+    confirms = [
+        f"csrfmiddlewaretoken={CSRF}&t={quote(signing.dumps({'a': pk}, salt=TOKEN_SALT, compress=True))}"
+        + (f"&contact_email=bench{pk}%40example.com" if i % 3 == 0 else "")
+        for i, (pk, _, _) in enumerate(accounts[half:])
+    ]
     cookie = f"csrftoken={CSRF}"
     loads = []
     with Server() as server:
@@ -290,7 +414,10 @@ def run(*, scale: int | None):
         loads.append(os.getloadavg()[0])
     recorded = OptOutRequest.objects.filter(program=program).count() - before
     if confirm["requests"] > len(confirms):
-        print("# warning: more requests than accounts; repeats were answered from existing opt-outs", file=sys.stderr)
+        print(
+            "# warning: more requests than accounts; repeats were answered from existing opt-outs",
+            file=sys.stderr,
+        )
     answered = min(confirm["ok"], len(confirms))
     bare_rps = (bare["rps"] + bare_after["rps"]) / 2
     yield "optout_rps", round(confirm["rps"], 1), "req/s"

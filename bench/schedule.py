@@ -4,6 +4,7 @@ Builds a program of N eligible accounts spread over 21 read cycles and two phase
 PostgreSQL, bulk_create elsewhere; not timed), then times `notices_schedule` — the service the
 `schedule_notices` command calls — and a second, idempotent run.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,26 +26,48 @@ def _setup(n: int):
 
     call_command("migrate", verbosity=0)
     utility, _ = Utility.objects.get_or_create(code="BENCH", defaults={"name": "Bench Utility"})
-    program, _ = Program.objects.get_or_create(slug=SLUG, defaults={"name": "Bench Clean Power", "utility": utility})
+    program, _ = Program.objects.get_or_create(
+        slug=SLUG, defaults={"name": "Bench Clean Power", "utility": utility}
+    )
     with connection.cursor() as cur:
-        for model, where in ((NoticeChange, f"notice_id IN (SELECT id FROM {Notice._meta.db_table} WHERE program_id = %s)"),
-                             (Notice, "program_id = %s"), (ScheduleRun, "program_id = %s")):
+        for model, where in (
+            (
+                NoticeChange,
+                f"notice_id IN (SELECT id FROM {Notice._meta.db_table} WHERE program_id = %s)",
+            ),
+            (Notice, "program_id = %s"),
+            (ScheduleRun, "program_id = %s"),
+        ):
             cur.execute(f"DELETE FROM {model._meta.db_table} WHERE {where}", [program.pk])
-        cur.execute(f"DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)", [program.pk])
-        cur.execute(f"DELETE FROM {ServiceAccount._meta.db_table} WHERE program_id = %s", [program.pk])
+        cur.execute(
+            f"DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)",
+            [program.pk],
+        )
+        cur.execute(
+            f"DELETE FROM {ServiceAccount._meta.db_table} WHERE program_id = %s", [program.pk]
+        )
     Phase.objects.filter(program=program).delete()
     ReadDate.objects.filter(utility=utility).delete()
 
     start = today() + dt.timedelta(days=90)
     phases = [
-        Phase.objects.create(program=program, name=f"Phase {i + 1}", number=i + 1,
-                             enrollment_start=start + dt.timedelta(days=31 * i),
-                             enrollment_end=start + dt.timedelta(days=31 * i + 30))
+        Phase.objects.create(
+            program=program,
+            name=f"Phase {i + 1}",
+            number=i + 1,
+            enrollment_start=start + dt.timedelta(days=31 * i),
+            enrollment_end=start + dt.timedelta(days=31 * i + 30),
+        )
         for i in range(2)
     ]
     ReadDate.objects.bulk_create(
-        ReadDate(utility=utility, read_cycle=c, read_date=start - dt.timedelta(days=60) + dt.timedelta(days=c + 30 * k))
-        for c in range(1, CYCLES + 1) for k in range(10)
+        ReadDate(
+            utility=utility,
+            read_cycle=c,
+            read_date=start - dt.timedelta(days=60) + dt.timedelta(days=c + 30 * k),
+        )
+        for c in range(1, CYCLES + 1)
+        for k in range(10)
     )
     _load_accounts(program, phases, n)
     if connection.vendor == "postgresql":
@@ -55,12 +78,24 @@ def _setup(n: int):
 
 def _account_values(program, phases, i: int) -> dict:
     return {
-        "program_id": program.pk, "account_number": f"B{i:011d}", "customer_name": f"CUSTOMER {i}",
-        "service_address": f"{i % 9999 + 1} MAIN ST", "service_city": "SAN RAFAEL", "service_zip": "94901",
-        "mailing_address": f"{i % 9999 + 1} MAIN ST", "mailing_city": "SAN RAFAEL", "mailing_state": "CA",
-        "mailing_zip": "94901", "customer_class": "residential", "rate_schedule": "D",
-        "read_cycle": i % CYCLES + 1, "language": "en", "phase_id": phases[i % len(phases)].pk,
-        "status": "eligible", "opt_out_code": f"S{i:011d}", "customer_key": f"CUSTOMER {i}|{i}",
+        "program_id": program.pk,
+        "account_number": f"B{i:011d}",
+        "customer_name": f"CUSTOMER {i}",
+        "service_address": f"{i % 9999 + 1} MAIN ST",
+        "service_city": "SAN RAFAEL",
+        "service_zip": "94901",
+        "mailing_address": f"{i % 9999 + 1} MAIN ST",
+        "mailing_city": "SAN RAFAEL",
+        "mailing_state": "CA",
+        "mailing_zip": "94901",
+        "customer_class": "residential",
+        "rate_schedule": "D",
+        "read_cycle": i % CYCLES + 1,
+        "language": "en",
+        "phase_id": phases[i % len(phases)].pk,
+        "status": "eligible",
+        "opt_out_code": f"S{i:011d}",
+        "customer_key": f"CUSTOMER {i}|{i}",
     }
 
 

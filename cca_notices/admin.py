@@ -1,5 +1,6 @@
 """Admin for notices: proof of notice for staff. Notices are read-only here — they change only
 through the scheduling and lifecycle services, so what the admin shows is what happened."""
+
 from django.contrib import admin
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -18,26 +19,56 @@ def certificate_url(account_id: int) -> str:
 
 @admin.register(RuleSet)
 class RuleSetAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "pre_offsets", "post_count", "post_window_days", "new_customer_offsets", "free_window_days"]
+    list_display = [
+        "code",
+        "name",
+        "pre_offsets",
+        "post_count",
+        "post_window_days",
+        "new_customer_offsets",
+        "free_window_days",
+    ]
     search_fields = ["code", "name"]
 
 
 class NoticeChangeInline(ReadOnlyMixin, admin.TabularInline):
     model = NoticeChange
     extra = 0
-    fields = ["at", "actor_name", "old_mail_date", "new_mail_date", "old_enrollment_date", "new_enrollment_date", "old_status", "new_status", "reason"]
+    fields = [
+        "at",
+        "actor_name",
+        "old_mail_date",
+        "new_mail_date",
+        "old_enrollment_date",
+        "new_enrollment_date",
+        "old_status",
+        "new_status",
+        "reason",
+    ]
     readonly_fields = fields
 
 
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["account_link", "kind", "mail_date", "status", "mailed_on", "batch", "piece_id", "return_date", "certificate"]
+    list_display = [
+        "account_link",
+        "kind",
+        "mail_date",
+        "status",
+        "mailed_on",
+        "batch",
+        "piece_id",
+        "return_date",
+        "certificate",
+    ]
     # Filters that need no DISTINCT over millions of rows (choices and the small program table).
     list_filter = ["status", "kind", "program", ("return_date", admin.EmptyFieldListFilter)]
     list_select_related = ["account", "batch"]
     search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
     ordering = ["-pk"]  # the primary key index; sorting by date over all notices would scan them
-    show_full_result_count = False  # a COUNT(*) over millions of notices on every page is not worth it
+    show_full_result_count = (
+        False  # a COUNT(*) over millions of notices on every page is not worth it
+    )
     raw_id_fields = ["account", "batch"]
     readonly_fields = [f.name for f in Notice._meta.fields]
     inlines = [NoticeChangeInline]
@@ -52,13 +83,19 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return format_html('<a href="{}">certificate (PDF)</a>', certificate_url(obj.account_id))
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and (
-            request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+        )
 
     def get_urls(self):
         extra = [
-            path("certificate/<int:account_id>/", self.admin_site.admin_view(self.certificate_view),
-                 name="cca_notices_notice_certificate"),
+            path(
+                "certificate/<int:account_id>/",
+                self.admin_site.admin_view(self.certificate_view),
+                name="cca_notices_notice_certificate",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -78,7 +115,17 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class NoticeInline(ReadOnlyMixin, admin.TabularInline):
     model = Notice
     extra = 0
-    fields = ["kind", "mail_date", "status", "mailed_on", "batch", "piece_id", "return_date", "return_reason", "enrollment_date"]
+    fields = [
+        "kind",
+        "mail_date",
+        "status",
+        "mailed_on",
+        "batch",
+        "piece_id",
+        "return_date",
+        "return_reason",
+        "enrollment_date",
+    ]
     readonly_fields = fields
     ordering = ["mail_date", "kind"]
     show_change_link = True
@@ -91,13 +138,34 @@ class NoticeInline(ReadOnlyMixin, admin.TabularInline):
 class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Proof of notice by account: search an account, see its notices, print the certificate."""
 
-    list_display = ["account_number", "customer_name", "program", "phase", "status", "address_needs_repair", "certificate"]
+    list_display = [
+        "account_number",
+        "customer_name",
+        "program",
+        "phase",
+        "status",
+        "address_needs_repair",
+        "certificate",
+    ]
     list_filter = ["program", "status", "address_needs_repair"]
     list_select_related = ["program", "phase"]
     search_fields = ["=account_number"]
     show_full_result_count = False
-    fields = ["account_number", "customer_name", "program", "phase", "read_cycle", "status", "enrollment_date",
-              "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "address_needs_repair", "certificate"]
+    fields = [
+        "account_number",
+        "customer_name",
+        "program",
+        "phase",
+        "read_cycle",
+        "status",
+        "enrollment_date",
+        "mailing_address",
+        "mailing_city",
+        "mailing_state",
+        "mailing_zip",
+        "address_needs_repair",
+        "certificate",
+    ]
     readonly_fields = fields
     inlines = [NoticeInline]
 
@@ -106,8 +174,11 @@ class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return format_html('<a href="{}">PDF</a>', certificate_url(obj.pk))
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff and (
-            request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and (request.user.has_perm("cca_notices.view_notice") or request.user.is_superuser)
+        )
 
 
 def can_download_batches(user) -> bool:
@@ -120,15 +191,48 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Mail batches: who built each and when, its counts, and its files to download. The files are
     served by a staff-only view from the batch's folder, never from a public media URL."""
 
-    list_display = ["reference", "program", "kind", "mail_date", "piece_count", "notice_count", "merged_count",
-                    "excluded_count", "page_count", "created_by", "built_via", "created_at", "mailed_at", "downloads"]
+    list_display = [
+        "reference",
+        "program",
+        "kind",
+        "mail_date",
+        "piece_count",
+        "notice_count",
+        "merged_count",
+        "excluded_count",
+        "page_count",
+        "created_by",
+        "built_via",
+        "created_at",
+        "mailed_at",
+        "downloads",
+    ]
     list_filter = ["program", "kind", "built_via", ("mailed_at", admin.EmptyFieldListFilter)]
     list_select_related = ["program"]
     search_fields = ["=reference"]
     date_hierarchy = "mail_date"
-    fields = ["reference", "program", "kind", "mail_date", "created_by", "built_via", "created_at", "mailed_at",
-              "piece_count", "notice_count", "merged_count", "excluded_count", "page_count", "mailer_id",
-              "first_serial", "folder", "files_written_at", "file_table", "excluded_table", "letters_link"]
+    fields = [
+        "reference",
+        "program",
+        "kind",
+        "mail_date",
+        "created_by",
+        "built_via",
+        "created_at",
+        "mailed_at",
+        "piece_count",
+        "notice_count",
+        "merged_count",
+        "excluded_count",
+        "page_count",
+        "mailer_id",
+        "first_serial",
+        "folder",
+        "files_written_at",
+        "file_table",
+        "excluded_table",
+        "letters_link",
+    ]
     readonly_fields = fields
 
     @admin.display(description="confirmation letters")
@@ -138,12 +242,20 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return "—"
         url = reverse("admin:optouts_confirmation_changelist") + f"?batch__id__exact={obj.pk}"
         late = obj.meta.get("late_letters", 0)
-        return format_html('<a href="{}">{} letter(s)</a> ({} batched after their due date)', url, obj.piece_count, late)
+        return format_html(
+            '<a href="{}">{} letter(s)</a> ({} batched after their due date)',
+            url,
+            obj.piece_count,
+            late,
+        )
 
     def get_urls(self):
         extra = [
-            path("<int:batch_id>/files/<str:name>", self.admin_site.admin_view(self.download_view),
-                 name="cca_notices_mailbatch_download"),
+            path(
+                "<int:batch_id>/files/<str:name>",
+                self.admin_site.admin_view(self.download_view),
+                name="cca_notices_mailbatch_download",
+            ),
         ]
         return extra + super().get_urls()
 
@@ -163,7 +275,9 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         folder = Path(batch.folder).resolve()
         target = (folder / name).resolve()
         if target.parent != folder or not target.is_file():
-            raise Http404("the file is not on this server any more; write the batch again (build_mail_batch --reference)")
+            raise Http404(
+                "the file is not on this server any more; write the batch again (build_mail_batch --reference)"
+            )
         return FileResponse(open(target, "rb"), as_attachment=True, filename=name)
 
     def _file_url(self, batch, name):
@@ -177,8 +291,15 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         manifest = next((f for f in files if f["type"] == "manifest"), None)
         data = next((f for f in files if f["type"] == "data"), None)
         letters = sum(1 for f in files if f["type"] == "letters")
-        links = format_html_join(", ", '<a href="{}">{}</a>', ((self._file_url(obj, f["name"]), label)
-                                 for f, label in ((manifest, "manifest"), (data, "data CSV")) if f))
+        links = format_html_join(
+            ", ",
+            '<a href="{}">{}</a>',
+            (
+                (self._file_url(obj, f["name"]), label)
+                for f, label in ((manifest, "manifest"), (data, "data CSV"))
+                if f
+            ),
+        )
         return format_html("{} · {} PDF file(s)", links, letters)
 
     @admin.display(description="files (SHA-256 as in the manifest)")
@@ -187,10 +308,24 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if not files:
             return "not written yet"
         rows = format_html_join(
-            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>',
-            ((self._file_url(obj, f["name"]), f["name"], f["type"], f"{f.get('bytes', 0):,}",
-              f.get("letters", f.get("rows", "")), f.get("sha256", "")) for f in files))
-        return format_html('<table><tr><th>file</th><th>type</th><th>bytes</th><th>letters/rows</th><th>SHA-256</th></tr>{}</table>', rows)
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>',
+            (
+                (
+                    self._file_url(obj, f["name"]),
+                    f["name"],
+                    f["type"],
+                    f"{f.get('bytes', 0):,}",
+                    f.get("letters", f.get("rows", "")),
+                    f.get("sha256", ""),
+                )
+                for f in files
+            ),
+        )
+        return format_html(
+            "<table><tr><th>file</th><th>type</th><th>bytes</th><th>letters/rows</th><th>SHA-256</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.display(description="left out of the batch")
     def excluded_table(self, obj):
@@ -202,6 +337,16 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(ScheduleRun)
 class ScheduleRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["started_at", "program", "phase", "actor_name", "created", "rescheduled", "cancelled", "not_moved", "unscheduled_accounts"]
+    list_display = [
+        "started_at",
+        "program",
+        "phase",
+        "actor_name",
+        "created",
+        "rescheduled",
+        "cancelled",
+        "not_moved",
+        "unscheduled_accounts",
+    ]
     list_filter = ["program"]
     list_select_related = ["program", "phase"]

@@ -1,4 +1,5 @@
 """REST API v1. Each app adds its routes in its own api_urls module."""
+
 from django.urls import include, path
 
 from accounts import api as accounts_api

@@ -1,16 +1,26 @@
 """Daily jobs (celery beat). Each job picks up everything due or overdue from stored due dates,
 so a day the beat missed is caught up the next day. Times are America/Los_Angeles."""
+
 from celery.schedules import crontab
 
 BEAT_SCHEDULE: dict = {
     # Before the mail-batch build of the morning, so new customers' notices are already there.
-    "notices-daily": {"task": "cca_notices.tasks.notices_daily", "schedule": crontab(hour=2, minute=15)},
+    "notices-daily": {
+        "task": "cca_notices.tasks.notices_daily",
+        "schedule": crontab(hour=2, minute=15),
+    },
     # After notices-daily (new customers' notices exist, leavers' notices are cancelled); files are
     # ready for the mail house at the start of the business day.
-    "mail-batches-daily": {"task": "cca_notices.tasks.mail_batches_daily", "schedule": crontab(hour=3, minute=30)},
+    "mail-batches-daily": {
+        "task": "cca_notices.tasks.mail_batches_daily",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # A program's first load queues the rebuild of the account table's look-up and search indexes;
     # should that task be lost (no worker, a restart), this puts them back. A no-op when they are there.
-    "indexes-daily": {"task": "accounts.tasks.indexes_ensure", "schedule": crontab(hour=1, minute=45)},
+    "indexes-daily": {
+        "task": "accounts.tasks.indexes_ensure",
+        "schedule": crontab(hour=1, minute=45),
+    },
 }
 
 # The opt-out app's daily job (confirmations due, Connect requests for accounts enrolled overnight).

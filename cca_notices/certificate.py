@@ -4,6 +4,7 @@ One `notice_certificate_generate()` returns name, type and bytes (like pretix's 
 renderer). The data is gathered by `notice_certificate_data()`, which the tests read directly;
 the PDF is only checked to render.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ class Document:
 
 
 def notice_certificate_data(*, account: ServiceAccount, issued_by: str) -> dict:
-    account = ServiceAccount.objects.select_related("program", "program__utility", "phase").get(pk=account.pk)
+    account = ServiceAccount.objects.select_related("program", "program__utility", "phase").get(
+        pk=account.pk
+    )
     notices = list(
         Notice.objects.filter(account=account).select_related("batch").order_by("mail_date", "kind")
     )
@@ -37,8 +40,12 @@ def notice_certificate_data(*, account: ServiceAccount, issued_by: str) -> dict:
         "notices": notices,
         "rule_set": rule_set,
         "enrollment_date": post_1.enrollment_date if post_1 else account.enrollment_date,
-        "violations": account_schedule_violations(account=account) if notices else ["no notices scheduled"],
-        "mailed": sum(1 for n in notices if n.status in (Notice.Status.MAILED, Notice.Status.RETURNED)),
+        "violations": account_schedule_violations(account=account)
+        if notices
+        else ["no notices scheduled"],
+        "mailed": sum(
+            1 for n in notices if n.status in (Notice.Status.MAILED, Notice.Status.RETURNED)
+        ),
         "returned": sum(1 for n in notices if n.status == Notice.Status.RETURNED),
         "status_changes": list(StatusChange.objects.filter(account=account).order_by("at", "id")),
         "issued_at": timezone.localtime(),

@@ -3,6 +3,7 @@
 A notice's due date (`mail_date`) is stored when it is scheduled, so the daily work and the mail
 batches pick up everything due or overdue; a notice already in a batch or mailed is never moved.
 """
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -30,7 +31,10 @@ class LetterKind(models.TextChoices):
     PDFs are rendered once when issued and only concatenated into the batch."""
 
     CONFIRMATION = "confirmation", "Confirmation letters (opt-out, termination, rejoin)"
-    REENTRY_ADVANCE_NOTICE = "reentry_advance_notice", "Six-Month Advance Notice to Return to Bundled Portfolio Service"
+    REENTRY_ADVANCE_NOTICE = (
+        "reentry_advance_notice",
+        "Six-Month Advance Notice to Return to Bundled Portfolio Service",
+    )
 
 
 BATCH_KIND_CHOICES = NoticeKind.choices + LetterKind.choices
@@ -50,18 +54,41 @@ class RuleSet(models.Model):
     description = models.TextField(blank=True)
 
     pre_offsets = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="Days before enrollment for each pre-enrollment notice, earliest first, e.g. [60, 30].",
     )
-    pre_window_days = models.PositiveSmallIntegerField(default=60, help_text="Pre-enrollment notices fall within this many days before enrollment.")
-    pre_min_lead_days = models.PositiveSmallIntegerField(default=1, help_text="The last pre-enrollment notice is at least this many days before enrollment.")
-    post_count = models.PositiveSmallIntegerField(default=2, help_text="Post-enrollment notices, one per consecutive billing cycle.")
-    post_lag_days = models.PositiveSmallIntegerField(default=3, help_text="Days after the read opening a billing cycle that its notice is mailed.")
-    post_window_days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Post-enrollment notices fall within this many days after enrollment (blank: only the billing-cycle rule).")
-    new_customer_offsets = models.JSONField(default=list, blank=True, help_text="Days after service starts for each new-customer notice, e.g. [10, 40].")
+    pre_window_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Pre-enrollment notices fall within this many days before enrollment."
+    )
+    pre_min_lead_days = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="The last pre-enrollment notice is at least this many days before enrollment.",
+    )
+    post_count = models.PositiveSmallIntegerField(
+        default=2, help_text="Post-enrollment notices, one per consecutive billing cycle."
+    )
+    post_lag_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Days after the read opening a billing cycle that its notice is mailed.",
+    )
+    post_window_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Post-enrollment notices fall within this many days after enrollment (blank: only the billing-cycle rule).",
+    )
+    new_customer_offsets = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Days after service starts for each new-customer notice, e.g. [10, 40].",
+    )
     new_customer_window_days = models.PositiveSmallIntegerField(default=60)
-    min_gap_days = models.PositiveSmallIntegerField(default=7, help_text="Two notices of one track are at least this many days apart.")
-    free_window_days = models.PositiveSmallIntegerField(default=60, help_text="Opt-out without fee after enrollment, as the notices state it.")
+    min_gap_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Two notices of one track are at least this many days apart."
+    )
+    free_window_days = models.PositiveSmallIntegerField(
+        default=60, help_text="Opt-out without fee after enrollment, as the notices state it."
+    )
 
     class Meta:
         ordering = ["code"]
@@ -77,10 +104,16 @@ class RuleSet(models.Model):
                 errors[field] = "must be a list of whole days, e.g. [60, 30]"
             elif len(value) > limit:
                 errors[field] = f"at most {limit} notices"
-        if isinstance(self.pre_offsets, list) and self.pre_offsets != sorted(self.pre_offsets, reverse=True):
+        if isinstance(self.pre_offsets, list) and self.pre_offsets != sorted(
+            self.pre_offsets, reverse=True
+        ):
             errors["pre_offsets"] = "list the earliest notice first (largest number of days first)"
-        if isinstance(self.new_customer_offsets, list) and self.new_customer_offsets != sorted(self.new_customer_offsets):
-            errors["new_customer_offsets"] = "list the earliest notice first (smallest number of days first)"
+        if isinstance(self.new_customer_offsets, list) and self.new_customer_offsets != sorted(
+            self.new_customer_offsets
+        ):
+            errors["new_customer_offsets"] = (
+                "list the earliest notice first (smallest number of days first)"
+            )
         if not 1 <= self.post_count <= MAX_POST:
             errors["post_count"] = f"between 1 and {MAX_POST}"
         if errors:
@@ -99,20 +132,37 @@ class MailBatch(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="mail_batches")
     kind = models.CharField(max_length=30, choices=BATCH_KIND_CHOICES)
     mail_date = models.DateField()
-    reference = models.CharField(max_length=64, unique=True, help_text="Printed on the file and the mail-house report.")
+    reference = models.CharField(
+        max_length=64, unique=True, help_text="Printed on the file and the mail-house report."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, help_text="User or process that built the batch.")
     built_via = models.CharField(max_length=10, choices=Via.choices, default=Via.COMMAND)
     piece_count = models.PositiveIntegerField(default=0, help_text="Letters (mail pieces).")
-    notice_count = models.PositiveIntegerField(default=0, help_text="Notices in the batch, merged ones included.")
-    merged_count = models.PositiveIntegerField(default=0, help_text="Notices merged into another account's letter (same name and address).")
-    excluded_count = models.PositiveIntegerField(default=0, help_text="Due notices cancelled at the build (direct access, opted out, moved out).")
+    notice_count = models.PositiveIntegerField(
+        default=0, help_text="Notices in the batch, merged ones included."
+    )
+    merged_count = models.PositiveIntegerField(
+        default=0, help_text="Notices merged into another account's letter (same name and address)."
+    )
+    excluded_count = models.PositiveIntegerField(
+        default=0,
+        help_text="Due notices cancelled at the build (direct access, opted out, moved out).",
+    )
     page_count = models.PositiveIntegerField(default=0)
     mailer_id = models.CharField(max_length=9, blank=True)
-    first_serial = models.BigIntegerField(null=True, blank=True, help_text="IMb serial of the first piece; the pieces follow in print order.")
-    folder = models.CharField(max_length=500, blank=True, help_text="Where the files were last written (server path).")
+    first_serial = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="IMb serial of the first piece; the pieces follow in print order.",
+    )
+    folder = models.CharField(
+        max_length=500, blank=True, help_text="Where the files were last written (server path)."
+    )
     files_written_at = models.DateTimeField(null=True, blank=True)
-    mailed_at = models.DateTimeField(null=True, blank=True, help_text="When the mail house confirmed mailing.")
+    mailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the mail house confirmed mailing."
+    )
     meta = models.JSONField(default=dict, blank=True, help_text="File names, checksums, counts.")
 
     class Meta:
@@ -134,7 +184,9 @@ class ImbSerialCounter(models.Model):
     the mailer ID's serial range wraps round)."""
 
     mailer_id = models.CharField(max_length=9, unique=True)
-    next_value = models.BigIntegerField(default=0, help_text="Serials handed out so far; the serial is this modulo the range.")
+    next_value = models.BigIntegerField(
+        default=0, help_text="Serials handed out so far; the serial is this modulo the range."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -156,25 +208,55 @@ class Notice(models.Model):
     # (a trigger per row) are left off, as on ServiceAccount; only the scheduler writes them, from
     # the accounts' own rows, and Django still enforces PROTECT. Their indexes are the leading
     # columns of the unique constraint and of `notice_due`.
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="notices", db_index=False, db_constraint=False)
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    account = models.ForeignKey(
+        ServiceAccount,
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,
+        db_constraint=False,
+    )
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     kind = models.CharField(max_length=20, choices=NoticeKind.choices)
-    rule_set = models.CharField(max_length=40, help_text="Code of the rule set the schedule was computed with.")
+    rule_set = models.CharField(
+        max_length=40, help_text="Code of the rule set the schedule was computed with."
+    )
     # Enrollment date for the mass track; service start for the new-customer track.
     enrollment_date = models.DateField()
     mail_date = models.DateField(help_text="Due date: the day the notice is to be mailed.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
-    batch = models.ForeignKey(MailBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="notices", db_index=False)
-    piece_id = models.CharField(max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code.")
+    batch = models.ForeignKey(
+        MailBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,
+    )
+    piece_id = models.CharField(
+        max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code."
+    )
     # Same name and mailing address as another account in the batch: one letter went to both.
     # The merged notice shares the piece ID and follows its piece (mailed, returned); this names
     # the notice whose letter it went in. No database check, as for `account` (bulk writes).
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_notices",
-                                    db_index=False, db_constraint=False,
-                                    help_text="The notice whose letter this one was merged into (same name and address).")
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_notices",
+        db_index=False,
+        db_constraint=False,
+        help_text="The notice whose letter this one was merged into (same name and address).",
+    )
     batched_at = models.DateTimeField(null=True, blank=True)
-    mailed_at = models.DateTimeField(null=True, blank=True, help_text="When the mail house's confirmation was recorded.")
-    mailed_on = models.DateField(null=True, blank=True, help_text="Business date the piece was mailed.")
+    mailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the mail house's confirmation was recorded."
+    )
+    mailed_on = models.DateField(
+        null=True, blank=True, help_text="Business date the piece was mailed."
+    )
     returned_at = models.DateTimeField(null=True, blank=True)
     return_date = models.DateField(null=True, blank=True)
     return_reason = models.CharField(max_length=200, blank=True)
@@ -184,13 +266,19 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["account", "mail_date", "kind"]
-        constraints = [models.UniqueConstraint(fields=["account", "kind"], name="notice_account_kind_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind"], name="notice_account_kind_unique")
+        ]
         # Kept to two secondary indexes: scheduling a million accounts inserts four million rows.
         indexes = [
             models.Index(fields=["program", "status", "mail_date"], name="notice_due"),
             # Only notices in a batch are indexed: a freshly scheduled notice costs no entry here.
-            models.Index(fields=["batch"], condition=models.Q(batch__isnull=False), name="notice_batch"),
-            models.Index(fields=["piece_id"], condition=~models.Q(piece_id=""), name="notice_piece"),
+            models.Index(
+                fields=["batch"], condition=models.Q(batch__isnull=False), name="notice_batch"
+            ),
+            models.Index(
+                fields=["piece_id"], condition=~models.Q(piece_id=""), name="notice_piece"
+            ),
         ]
 
     def __str__(self):
@@ -227,16 +315,22 @@ class ScheduleRun(models.Model):
     """One run of the scheduler: who, when, what it did and what it could not schedule."""
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="schedule_runs")
-    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    phase = models.ForeignKey(
+        Phase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=150)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     created = models.PositiveIntegerField(default=0, help_text="Notices created.")
     rescheduled = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
-    not_moved = models.PositiveIntegerField(default=0, help_text="Notices that would move but are already batched or mailed.")
+    not_moved = models.PositiveIntegerField(
+        default=0, help_text="Notices that would move but are already batched or mailed."
+    )
     unscheduled_accounts = models.PositiveIntegerField(default=0)
-    problems = models.JSONField(default=list, blank=True, help_text="Groups of accounts not scheduled, with the reason.")
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Groups of accounts not scheduled, with the reason."
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -269,7 +363,11 @@ class PhaseCycleSchedule(models.Model):
 
     class Meta:
         ordering = ["phase", "read_cycle"]
-        constraints = [models.UniqueConstraint(fields=["phase", "read_cycle"], name="phase_cycle_schedule_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phase", "read_cycle"], name="phase_cycle_schedule_unique"
+            )
+        ]
 
     def __str__(self):
         return f"{self.phase} cycle {self.read_cycle}: {self.enrollment_date}"

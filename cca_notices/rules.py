@@ -8,6 +8,7 @@ Reading of "billing cycle": the k-th billing cycle after enrollment runs from th
 meter read after enrollment (the enrollment read itself is the 0-th) up to the day before the
 k-th read. Post-enrollment notice k must be mailed inside billing cycle k.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -41,11 +42,14 @@ class Rules:
     min_gap_days: int = 7
 
     @classmethod
-    def of(cls, rule_set) -> "Rules":
+    def of(cls, rule_set) -> Rules:
         return cls(
-            code=rule_set.code, pre_offsets=tuple(rule_set.pre_offsets),
-            pre_window_days=rule_set.pre_window_days, pre_min_lead_days=rule_set.pre_min_lead_days,
-            post_count=rule_set.post_count, post_lag_days=rule_set.post_lag_days,
+            code=rule_set.code,
+            pre_offsets=tuple(rule_set.pre_offsets),
+            pre_window_days=rule_set.pre_window_days,
+            pre_min_lead_days=rule_set.pre_min_lead_days,
+            post_count=rule_set.post_count,
+            post_lag_days=rule_set.post_lag_days,
             post_window_days=rule_set.post_window_days,
             new_customer_offsets=tuple(rule_set.new_customer_offsets),
             new_customer_window_days=rule_set.new_customer_window_days,
@@ -72,8 +76,13 @@ class Rules:
 # The two rule sets the data migration loads (kept here so tests and the migration agree).
 CA_RULE23 = Rules(code="ca_rule23")
 AB9_LEGACY = Rules(
-    code="ab9_legacy", pre_offsets=(30,), pre_window_days=60, pre_min_lead_days=30,
-    post_count=3, post_lag_days=3, post_window_days=None,
+    code="ab9_legacy",
+    pre_offsets=(30,),
+    pre_window_days=60,
+    pre_min_lead_days=30,
+    post_count=3,
+    post_lag_days=3,
+    post_window_days=None,
 )
 
 
@@ -82,6 +91,7 @@ def _days(n: int) -> str:
 
 
 # --- computing ------------------------------------------------------------------------------
+
 
 def enrollment_read(reads: Sequence[dt.date], start: dt.date, end: dt.date) -> dt.date | None:
     """The account's enrollment date: its first scheduled read inside the phase window."""
@@ -93,13 +103,15 @@ def enrollment_read(reads: Sequence[dt.date], start: dt.date, end: dt.date) -> d
 
 def reads_after(reads: Sequence[dt.date], day: dt.date, count: int) -> list[dt.date]:
     i = bisect.bisect_right(reads, day)
-    return list(reads[i:i + count])
+    return list(reads[i : i + count])
 
 
 def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str) -> dt.date:
     """`ideal` moved into [lo, hi], preferring the nearest business day."""
     if lo > hi:
-        raise ScheduleImpossible(f"{what}: the rule allows it no later than {hi}, but the earliest possible mail date is {lo}")
+        raise ScheduleImpossible(
+            f"{what}: the rule allows it no later than {hi}, but the earliest possible mail date is {lo}"
+        )
     day = min(max(ideal, lo), hi)
     for step in range(BUSINESS_DAY_SLACK + 1):
         for candidate in (day - dt.timedelta(days=step), day + dt.timedelta(days=step)):
@@ -109,7 +121,11 @@ def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str) -> dt.date:
 
 
 def mass_schedule(
-    rules: Rules, *, enrollment: dt.date, later_reads: Sequence[dt.date], not_before: dt.date | None = None,
+    rules: Rules,
+    *,
+    enrollment: dt.date,
+    later_reads: Sequence[dt.date],
+    not_before: dt.date | None = None,
 ) -> dict[str, dt.date]:
     """Mail dates of the pre- and post-enrollment notices for one enrollment date.
 
@@ -127,7 +143,9 @@ def mass_schedule(
             lo = max(lo, previous + gap)
         hi = enrollment - dt.timedelta(days=rules.pre_min_lead_days) - gap * (n_pre - 1 - i)
         previous = out[kind] = _mail_day(
-            enrollment - dt.timedelta(days=offset), lo, hi,
+            enrollment - dt.timedelta(days=offset),
+            lo,
+            hi,
             f"{kind} cannot be mailed in time for enrollment on {enrollment}",
         )
     reads = list(later_reads[: rules.post_count])
@@ -148,7 +166,9 @@ def mass_schedule(
         if rules.post_window_days is not None:
             hi = min(hi, enrollment + dt.timedelta(days=rules.post_window_days))
         previous = out[kind] = _mail_day(
-            opens + dt.timedelta(days=rules.post_lag_days), lo, hi,
+            opens + dt.timedelta(days=rules.post_lag_days),
+            lo,
+            hi,
             f"{kind} cannot be mailed in billing cycle {k} after enrollment on {enrollment} "
             f"({opens} to {closes})",
         )
@@ -156,7 +176,10 @@ def mass_schedule(
 
 
 def new_customer_schedule(
-    rules: Rules, *, service_start: dt.date, not_before: dt.date | None = None,
+    rules: Rules,
+    *,
+    service_start: dt.date,
+    not_before: dt.date | None = None,
 ) -> dict[str, dt.date]:
     floor = not_before or dt.date.min
     out: dict[str, dt.date] = {}
@@ -169,7 +192,9 @@ def new_customer_schedule(
             lo = max(lo, previous + gap)
         hi = service_start + dt.timedelta(days=rules.new_customer_window_days) - gap * (n - 1 - i)
         previous = out[kind] = _mail_day(
-            service_start + dt.timedelta(days=offset), lo, hi,
+            service_start + dt.timedelta(days=offset),
+            lo,
+            hi,
             f"{kind} cannot be mailed within {_days(rules.new_customer_window_days)} "
             f"after service start on {service_start}",
         )
@@ -177,6 +202,7 @@ def new_customer_schedule(
 
 
 # --- checking -------------------------------------------------------------------------------
+
 
 def _check_order(kinds: list[str], notices: Mapping[str, dt.date], gap_days: int) -> list[str]:
     out = []
@@ -194,7 +220,11 @@ def _check_order(kinds: list[str], notices: Mapping[str, dt.date], gap_days: int
 
 
 def mass_violations(
-    rules: Rules, *, enrollment: dt.date, notices: Mapping[str, dt.date], later_reads: Sequence[dt.date],
+    rules: Rules,
+    *,
+    enrollment: dt.date,
+    notices: Mapping[str, dt.date],
+    later_reads: Sequence[dt.date],
 ) -> list[str]:
     """Every way the pre/post-enrollment notices break the rule, in a compliance officer's words.
 
@@ -203,7 +233,8 @@ def mass_violations(
     out = [f"{kind} is missing" for kind in rules.mass_kinds if kind not in notices]
     out += [
         f"{kind} on {notices[kind]} is not part of rule set {rules.code}"
-        for kind in notices if kind not in rules.mass_kinds
+        for kind in notices
+        if kind not in rules.mass_kinds
     ]
     for kind in rules.pre_kinds:
         if kind not in notices:
@@ -252,12 +283,16 @@ def mass_violations(
 
 
 def new_customer_violations(
-    rules: Rules, *, service_start: dt.date, notices: Mapping[str, dt.date],
+    rules: Rules,
+    *,
+    service_start: dt.date,
+    notices: Mapping[str, dt.date],
 ) -> list[str]:
     out = [f"{kind} is missing" for kind in rules.new_customer_kinds if kind not in notices]
     out += [
         f"{kind} on {notices[kind]} is not part of the new-customer track of rule set {rules.code}"
-        for kind in notices if kind not in rules.new_customer_kinds
+        for kind in notices
+        if kind not in rules.new_customer_kinds
     ]
     for kind in rules.new_customer_kinds:
         if kind not in notices:

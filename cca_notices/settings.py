@@ -3,6 +3,7 @@
 With nothing set, the app runs on a SQLite file and Celery runs tasks eagerly, so a new user
 needs nothing installed beyond Python.
 """
+
 from pathlib import Path
 
 import environ
@@ -84,10 +85,15 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server and an eager Celery task share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE",
-         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_PREPARED_STATEMENTS", default=True):
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DB_PREPARED_STATEMENTS", default=True
+):
     # Django turns psycopg's prepared statements off unless asked (for transaction-mode poolers);
     # the opt-out recording path asks for them statement by statement (accounts/services/rows.py),
     # and without a threshold psycopg ignores that request. The ORM's own client-side-bound
@@ -121,7 +127,9 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # Redis when configured (shared by gunicorn workers: rate limits must hold across them).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -176,7 +184,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter here.
-    "loggers": {name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")},
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")
+    },
 }
 
 LOGIN_URL = "/admin/login/"

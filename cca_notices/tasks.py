@@ -1,4 +1,5 @@
 """Celery tasks: thin wrappers that call the services (the rules live there)."""
+
 from celery import shared_task
 
 from cca_notices.services.due_work import notices_run_due_work

@@ -1,11 +1,12 @@
 """Opt-outs in the admin: the record (read-only), the call-centre agent screen, the reply-card
 batch screen and a supervisor's fee waiver. Every write goes through optouts.services."""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Prefetch
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -39,13 +40,25 @@ def _search(query: str):
 
 
 class WaiverForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept with the opt-out for audit.")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept with the opt-out for audit."
+    )
 
 
 @admin.register(OptOutRequest)
 class OptOutRequestAdmin(admin.ModelAdmin):
-    list_display = ["confirmation_code", "account_link", "program", "channel", "outcome", "effective_date",
-                    "fee_column", "received_at", "actor_name", "confirmation_column"]
+    list_display = [
+        "confirmation_code",
+        "account_link",
+        "program",
+        "channel",
+        "outcome",
+        "effective_date",
+        "fee_column",
+        "received_at",
+        "actor_name",
+        "confirmation_column",
+    ]
     actions = ["record_rejoin"]
     list_filter = ["program", "channel", "outcome", "service_request", "fee_waived"]
     search_fields = ["=confirmation_code", "=account__account_number"]
@@ -61,15 +74,25 @@ class OptOutRequestAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         from optouts.models import Confirmation
 
-        return super().get_queryset(request).prefetch_related(
-            Prefetch("confirmations", queryset=Confirmation.objects.order_by("created_at").defer("letter_pdf")))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "confirmations",
+                    queryset=Confirmation.objects.order_by("created_at").defer("letter_pdf"),
+                )
+            )
+        )
 
     @admin.display(description="Confirmation")
     def confirmation_column(self, obj):
         """Which confirmation went out, how and when (issue 6)."""
         return _confirmation_text(list(obj.confirmations.all()))
 
-    @admin.action(description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)")
+    @admin.action(
+        description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)"
+    )
     def record_rejoin(self, request, queryset):
         record_rejoin(self, request, queryset)
 
@@ -87,7 +110,7 @@ class OptOutRequestAdmin(admin.ModelAdmin):
     @admin.display(description="Fee")
     def fee_column(self, obj):
         if obj.fee_waived:
-            return format_html('<s>${}</s> waived', obj.fee_amount)
+            return format_html("<s>${}</s> waived", obj.fee_amount)
         return f"${obj.fee_amount}" if obj.fee_amount else "—"
 
     def get_urls(self):
@@ -109,23 +132,36 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         results = list(_search(search.cleaned_data["q"])) if search.is_valid() else None
         account = None
         if request.GET.get("account"):
-            account = get_object_or_404(ServiceAccount.objects.select_related("program", "program__utility", "product"),
-                                        pk=request.GET["account"])
+            account = get_object_or_404(
+                ServiceAccount.objects.select_related("program", "program__utility", "product"),
+                pk=request.GET["account"],
+            )
         record_form = AgentRecordForm(request.POST or None)
         if account is not None and request.method == "POST" and record_form.is_valid():
             data = record_form.cleaned_data
             try:
                 sub = optout_submit(
-                    account=account, channel=data["channel"], actor=Actor.of(request.user),
-                    return_path=data["return_path"] or None, moving_out=data["moving_out"],
-                    contact_email=data["contact_email"], contact_phone=data["contact_phone"], note=data["note"])
+                    account=account,
+                    channel=data["channel"],
+                    actor=Actor.of(request.user),
+                    return_path=data["return_path"] or None,
+                    moving_out=data["moving_out"],
+                    contact_email=data["contact_email"],
+                    contact_phone=data["contact_phone"],
+                    note=data["note"],
+                )
             except (OptOutRefused, ValueError) as exc:
                 messages.error(request, f"Not recorded: {exc}")
             else:
                 verb = "Recorded" if sub.created else "Already recorded"
-                messages.success(request, f"{verb}: confirmation code {sub.request.confirmation_code} "
-                                          f"({sub.request.get_outcome_display()}).")
-                return HttpResponseRedirect(f"{reverse('admin:optouts_agent')}?account={account.pk}")
+                messages.success(
+                    request,
+                    f"{verb}: confirmation code {sub.request.confirmation_code} "
+                    f"({sub.request.get_outcome_display()}).",
+                )
+                return HttpResponseRedirect(
+                    f"{reverse('admin:optouts_agent')}?account={account.pk}"
+                )
         detail = {}
         if account is not None:
             detail = {
@@ -135,9 +171,19 @@ class OptOutRequestAdmin(admin.ModelAdmin):
                 "optouts": OptOutRequest.objects.filter(account=account).order_by("-received_at"),
                 "notices": account_notices(account=account),
             }
-        return TemplateResponse(request, "admin/optouts/agent.html", self._context(
-            request, title="Call-centre: find an account and record an opt-out", search=search, results=results,
-            account=account, record_form=record_form, **detail))
+        return TemplateResponse(
+            request,
+            "admin/optouts/agent.html",
+            self._context(
+                request,
+                title="Call-centre: find an account and record an opt-out",
+                search=search,
+                results=results,
+                account=account,
+                record_form=record_form,
+                **detail,
+            ),
+        )
 
     # --- returned reply cards --------------------------------------------------------------
     def reply_cards_view(self, request):
@@ -153,12 +199,25 @@ class OptOutRequestAdmin(admin.ModelAdmin):
             if program is None:
                 messages.error(request, "Choose the program the cards belong to.")
             else:
-                rows = reply_cards_enter(lines=form.cleaned_data["lines"], program=program, user=request.user)
-                counts = {k: sum(1 for r in rows if r["result"] == k) for k in ("recorded", "already", "not_found", "refused")}
-                messages.info(request, "Reply cards: {recorded} recorded, {already} already recorded, "
-                                       "{not_found} not found, {refused} refused.".format(**counts))
-        return TemplateResponse(request, "admin/optouts/reply_cards.html", self._context(
-            request, title="Enter returned reply cards", form=form, rows=rows, programs=programs))
+                rows = reply_cards_enter(
+                    lines=form.cleaned_data["lines"], program=program, user=request.user
+                )
+                counts = {
+                    k: sum(1 for r in rows if r["result"] == k)
+                    for k in ("recorded", "already", "not_found", "refused")
+                }
+                messages.info(
+                    request,
+                    "Reply cards: {recorded} recorded, {already} already recorded, "
+                    "{not_found} not found, {refused} refused.".format(**counts),
+                )
+        return TemplateResponse(
+            request,
+            "admin/optouts/reply_cards.html",
+            self._context(
+                request, title="Enter returned reply cards", form=form, rows=rows, programs=programs
+            ),
+        )
 
     # --- supervisor's fee waiver -----------------------------------------------------------
     def waive_view(self, request, pk):
@@ -168,24 +227,43 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         form = WaiverForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                optout_fee_waive(optout=optout, user=request.user, reason=form.cleaned_data["reason"])
+                optout_fee_waive(
+                    optout=optout, user=request.user, reason=form.cleaned_data["reason"]
+                )
             except ValueError as exc:
                 messages.error(request, str(exc))
             else:
                 messages.success(request, f"Fee waived for {optout.confirmation_code}.")
-                return HttpResponseRedirect(f"{reverse('admin:optouts_agent')}?account={optout.account_id}")
-        return TemplateResponse(request, "admin/optouts/waive.html", self._context(
-            request, title=f"Waive the termination fee of {optout.confirmation_code}", form=form, optout=optout))
+                return HttpResponseRedirect(
+                    f"{reverse('admin:optouts_agent')}?account={optout.account_id}"
+                )
+        return TemplateResponse(
+            request,
+            "admin/optouts/waive.html",
+            self._context(
+                request,
+                title=f"Waive the termination fee of {optout.confirmation_code}",
+                form=form,
+                optout=optout,
+            ),
+        )
 
 
 # --- issue 6: fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations -------------
 
 from django.http import HttpResponse  # noqa: E402
 
-from accounts.services import calendar as _calendar  # noqa: E402
 from accounts.models import Channel  # noqa: E402
+from accounts.services import calendar as _calendar  # noqa: E402
 from optouts.models import (  # noqa: E402
-    CcasrExport, Confirmation, FeeEntry, FeeExport, Move, ReentryRequest, RejoinRequest, ServiceRequest,
+    CcasrExport,
+    Confirmation,
+    FeeEntry,
+    FeeExport,
+    Move,
+    ReentryRequest,
+    RejoinRequest,
+    ServiceRequest,
 )
 from optouts.services.ccasr import ccasr_requeue  # noqa: E402
 from optouts.services.fees import fee_entries_mark_billed  # noqa: E402
@@ -198,17 +276,29 @@ def _confirmation_text(confs) -> str:
     parts = []
     for c in confs:
         if c.status == Confirmation.Status.SENT:
-            parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} sent {c.sent_at:%Y-%m-%d %H:%M}")
+            parts.append(
+                f"{c.get_kind_display()}: {c.get_method_display().lower()} sent {c.sent_at:%Y-%m-%d %H:%M}"
+            )
         elif c.status == Confirmation.Status.MAILED:
-            parts.append(f"{c.get_kind_display()}: letter mailed {c.mailed_on} (piece {c.piece_id})")
+            parts.append(
+                f"{c.get_kind_display()}: letter mailed {c.mailed_on} (piece {c.piece_id})"
+            )
         elif c.status == Confirmation.Status.RETURNED:
-            parts.append(f"{c.get_kind_display()}: letter returned {c.returned_on} ({c.return_reason})")
+            parts.append(
+                f"{c.get_kind_display()}: letter returned {c.returned_on} ({c.return_reason})"
+            )
         elif c.status == Confirmation.Status.BATCHED:
-            parts.append(f"{c.get_kind_display()}: letter in mail batch (piece {c.piece_id}), due {c.due_date}")
+            parts.append(
+                f"{c.get_kind_display()}: letter in mail batch (piece {c.piece_id}), due {c.due_date}"
+            )
         elif c.status == Confirmation.Status.ISSUED:
-            parts.append(f"{c.get_kind_display()}: letter issued, waiting for a mail batch, due {c.due_date}")
+            parts.append(
+                f"{c.get_kind_display()}: letter issued, waiting for a mail batch, due {c.due_date}"
+            )
         else:
-            parts.append(f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, due {c.due_date}")
+            parts.append(
+                f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, due {c.due_date}"
+            )
     return "; ".join(parts)
 
 
@@ -216,26 +306,42 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Written only by services; the admin shows them and offers actions that call services."""
 
 
-@admin.action(description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)")
+@admin.action(
+    description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)"
+)
 def record_rejoin(modeladmin, request, queryset):
     if not request.user.has_perm("optouts.record_optout"):
         raise PermissionDenied
     for optout in queryset.select_related("account"):
         try:
-            rejoin = rejoin_submit(account=optout.account, channel=Channel.PHONE, actor=Actor.of(request.user))
+            rejoin = rejoin_submit(
+                account=optout.account, channel=Channel.PHONE, actor=Actor.of(request.user)
+            )
         except RejoinRefused as exc:
             messages.error(request, f"{optout.account.account_number}: not rejoined. {exc}")
         else:
             fee = f", entry fee ${rejoin.entry_fee}" if rejoin.entry_fee else ""
-            messages.success(request, f"{optout.account.account_number}: rejoined, confirmation {rejoin.confirmation_code}, "
-                                      f"service resumes {rejoin.effective_date or 'at the next read'}{fee}.")
-
+            messages.success(
+                request,
+                f"{optout.account.account_number}: rejoined, confirmation {rejoin.confirmation_code}, "
+                f"service resumes {rejoin.effective_date or 'at the next read'}{fee}.",
+            )
 
 
 @admin.register(FeeEntry)
 class FeeEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account_number", "kind", "customer_class", "amount", "status", "schedule_from", "assessed_on",
-                    "export", "waiver"]
+    list_display = [
+        "id",
+        "account_number",
+        "kind",
+        "customer_class",
+        "amount",
+        "status",
+        "schedule_from",
+        "assessed_on",
+        "export",
+        "waiver",
+    ]
     list_filter = ["status", "kind", "program", "customer_class"]
     search_fields = ["=account__account_number", "=optout__confirmation_code"]
     list_select_related = ["account", "fee_schedule", "export", "waived_by"]
@@ -254,7 +360,9 @@ class FeeEntryAdmin(ReadOnlyAdmin):
     def waiver(self, obj):
         if obj.status != FeeEntry.Status.WAIVED:
             if obj.status == FeeEntry.Status.ASSESSED and obj.optout_id:
-                return format_html('<a href="{}">waive…</a>', reverse("admin:optouts_waive", args=[obj.optout_id]))
+                return format_html(
+                    '<a href="{}">waive…</a>', reverse("admin:optouts_waive", args=[obj.optout_id])
+                )
             return ""
         return f"by {obj.waived_by} {obj.waived_at:%Y-%m-%d}: {obj.waiver_reason}"
 
@@ -268,14 +376,27 @@ class FeeEntryAdmin(ReadOnlyAdmin):
     def mark_billed(self, request, queryset):
         if not request.user.has_perm("optouts.waive_fee"):
             raise PermissionDenied
-        n = fee_entries_mark_billed(entry_ids=queryset.values_list("pk", flat=True), billed_on=_calendar.today(),
-                                    reference=f"admin {request.user.get_username()}")
-        messages.info(request, f"{n} entries marked billed (entries not yet exported are left alone).")
+        n = fee_entries_mark_billed(
+            entry_ids=queryset.values_list("pk", flat=True),
+            billed_on=_calendar.today(),
+            reference=f"admin {request.user.get_username()}",
+        )
+        messages.info(
+            request, f"{n} entries marked billed (entries not yet exported are left alone)."
+        )
 
 
 @admin.register(FeeExport)
 class FeeExportAdmin(ReadOnlyAdmin):
-    list_display = ["file_name", "program", "entries", "total", "created_at", "actor_name", "sha256"]
+    list_display = [
+        "file_name",
+        "program",
+        "entries",
+        "total",
+        "created_at",
+        "actor_name",
+        "sha256",
+    ]
     list_filter = ["program"]
 
 
@@ -286,19 +407,35 @@ class WorkQueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [("rejected", "Rejected: to fix and re-queue"), ("queued", "Queued for the next file"),
-                ("awaiting", "Sent, awaiting the utility")]
+        return [
+            ("rejected", "Rejected: to fix and re-queue"),
+            ("queued", "Queued for the next file"),
+            ("awaiting", "Sent, awaiting the utility"),
+        ]
 
     def queryset(self, request, queryset):
-        status = {"rejected": ServiceRequest.Status.REJECTED, "queued": ServiceRequest.Status.QUEUED,
-                  "awaiting": ServiceRequest.Status.EXPORTED}.get(self.value())
+        status = {
+            "rejected": ServiceRequest.Status.REJECTED,
+            "queued": ServiceRequest.Status.QUEUED,
+            "awaiting": ServiceRequest.Status.EXPORTED,
+        }.get(self.value())
         return queryset.filter(status=status) if status else queryset
 
 
 @admin.register(ServiceRequest)
 class ServiceRequestAdmin(ReadOnlyAdmin):
-    list_display = ["id", "type", "account_number", "effective_date", "status", "source", "rejection", "export",
-                    "times_sent", "created_at"]
+    list_display = [
+        "id",
+        "type",
+        "account_number",
+        "effective_date",
+        "status",
+        "source",
+        "rejection",
+        "export",
+        "times_sent",
+        "created_at",
+    ]
     list_filter = [WorkQueueFilter, "status", "type", "source", "program"]
     search_fields = ["=id", "=account__account_number"]
     list_select_related = ["account", "export"]
@@ -317,8 +454,14 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
     def requeue(self, request, queryset):
         if not request.user.has_perm("optouts.change_servicerequest"):
             raise PermissionDenied
-        n = ccasr_requeue(request_ids=queryset.values_list("pk", flat=True), note=f"re-queued by {request.user.get_username()}")
-        messages.info(request, f"{n} requests re-queued for the next CCASR file (only rejected ones are re-queued).")
+        n = ccasr_requeue(
+            request_ids=queryset.values_list("pk", flat=True),
+            note=f"re-queued by {request.user.get_username()}",
+        )
+        messages.info(
+            request,
+            f"{n} requests re-queued for the next CCASR file (only rejected ones are re-queued).",
+        )
 
 
 @admin.register(CcasrExport)
@@ -335,31 +478,69 @@ class ConfirmationColumn:
 
 @admin.register(ReentryRequest)
 class ReentryRequestAdmin(ConfirmationColumn, ReadOnlyAdmin):
-    list_display = ["account", "path", "notice_date", "cca_service_until", "tbs_from", "bundled_from",
-                    "standard_rates_from", "min_stay_until", "reentry_fee", "confirmation"]
+    list_display = [
+        "account",
+        "path",
+        "notice_date",
+        "cca_service_until",
+        "tbs_from",
+        "bundled_from",
+        "standard_rates_from",
+        "min_stay_until",
+        "reentry_fee",
+        "confirmation",
+    ]
     list_filter = ["path", "program"]
     search_fields = ["=account__account_number", "=optout__confirmation_code"]
     list_select_related = ["account"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related(Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf")))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf"))
+            )
+        )
 
 
 @admin.register(RejoinRequest)
 class RejoinRequestAdmin(ConfirmationColumn, ReadOnlyAdmin):
-    list_display = ["confirmation_code", "account", "request_date", "effective_date", "entry_fee", "channel",
-                    "actor_name", "confirmation"]
+    list_display = [
+        "confirmation_code",
+        "account",
+        "request_date",
+        "effective_date",
+        "entry_fee",
+        "channel",
+        "actor_name",
+        "confirmation",
+    ]
     list_filter = ["program", "channel"]
     search_fields = ["=confirmation_code", "=account__account_number"]
     list_select_related = ["account"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related(Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf")))
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch("confirmations", queryset=Confirmation.objects.defer("letter_pdf"))
+            )
+        )
 
 
 @admin.register(Move)
 class MoveAdmin(ReadOnlyAdmin):
-    list_display = ["import_run", "line", "type", "move_date", "old_account", "new_account", "status_kept"]
+    list_display = [
+        "import_run",
+        "line",
+        "type",
+        "move_date",
+        "old_account",
+        "new_account",
+        "status_kept",
+    ]
     list_filter = ["type", "program"]
     list_select_related = ["old_account", "new_account", "import_run"]
 
@@ -369,8 +550,21 @@ class ConfirmationAdmin(ReadOnlyAdmin):
     """Which way each confirmation went (e-mail or letter) and how far it got: e-mail sent, or
     letter issued → in a mail batch (piece ID) → mailed / returned, against its due date."""
 
-    list_display = ["account", "kind", "method", "status", "due_date", "sent_or_mail_date", "on_time_display",
-                    "batch_link", "piece_id", "mailed_on", "returned_on", "overdue", "letter"]
+    list_display = [
+        "account",
+        "kind",
+        "method",
+        "status",
+        "due_date",
+        "sent_or_mail_date",
+        "on_time_display",
+        "batch_link",
+        "piece_id",
+        "mailed_on",
+        "returned_on",
+        "overdue",
+        "letter",
+    ]
     list_filter = ["status", "kind", "method", "program", ("batch", admin.EmptyFieldListFilter)]
     search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
     list_select_related = ["account", "batch"]
@@ -391,22 +585,36 @@ class ConfirmationAdmin(ReadOnlyAdmin):
     def batch_link(self, obj):
         if not obj.batch_id:
             return "—"
-        return format_html('<a href="{}">{}</a>', reverse("admin:cca_notices_mailbatch_change", args=[obj.batch_id]),
-                           obj.batch.reference)
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:cca_notices_mailbatch_change", args=[obj.batch_id]),
+            obj.batch.reference,
+        )
 
     @admin.display(boolean=True, description="Overdue")
     def overdue(self, obj):
-        return obj.status in (Confirmation.Status.PENDING, Confirmation.Status.FAILED, Confirmation.Status.ISSUED) \
+        return (
+            obj.status
+            in (Confirmation.Status.PENDING, Confirmation.Status.FAILED, Confirmation.Status.ISSUED)
             and obj.due_date < _calendar.today()
+        )
 
     @admin.display(description="Letter")
     def letter(self, obj):
         if obj.method != Confirmation.Method.LETTER or not obj.letter_sha256:
             return ""
-        return format_html('<a href="{}">PDF</a>', reverse("admin:optouts_confirmation_pdf", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">PDF</a>', reverse("admin:optouts_confirmation_pdf", args=[obj.pk])
+        )
 
     def get_urls(self):
-        return [path("<int:pk>/letter.pdf", self.admin_site.admin_view(self.pdf_view), name="optouts_confirmation_pdf")] + super().get_urls()
+        return [
+            path(
+                "<int:pk>/letter.pdf",
+                self.admin_site.admin_view(self.pdf_view),
+                name="optouts_confirmation_pdf",
+            )
+        ] + super().get_urls()
 
     def pdf_view(self, request, pk):
         if not self.has_view_permission(request):
@@ -415,5 +623,7 @@ class ConfirmationAdmin(ReadOnlyAdmin):
         if not conf.letter_pdf:
             raise PermissionDenied
         response = HttpResponse(bytes(conf.letter_pdf), content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="{conf.kind}-{conf.account_id}-{conf.pk}.pdf"'
+        response["Content-Disposition"] = (
+            f'inline; filename="{conf.kind}-{conf.account_id}-{conf.pk}.pdf"'
+        )
         return response

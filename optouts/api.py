@@ -1,5 +1,6 @@
 """REST API for opt-outs (docs/api.md): record one with an Idempotency-Key, read an account's
 opt-out status, list opt-outs since a time (for the utility and the data manager)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,12 @@ from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import permissions, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -22,7 +28,13 @@ from accounts.services.status import Actor
 from optouts.models import ApiIdempotencyKey, OptOutRequest, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 
-API_CHANNELS = [Channel.API, Channel.PHONE, Channel.UTILITY_TRANSFER, Channel.EMAIL, Channel.REPLY_CARD]
+API_CHANNELS = [
+    Channel.API,
+    Channel.PHONE,
+    Channel.UTILITY_TRANSFER,
+    Channel.EMAIL,
+    Channel.REPLY_CARD,
+]
 
 
 class CanRecordOptOut(permissions.BasePermission):
@@ -39,19 +51,45 @@ class OptOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OptOutRequest
-        fields = ["confirmation_code", "program", "account_number", "channel", "received_at", "request_date",
-                  "outcome", "from_status", "to_status", "effective_date", "earliest_read_date", "service_request",
-                  "fee_amount", "admin_fee", "cost_recovery_charge", "fee_schedule_id", "fee_waived",
-                  "return_path", "bundled_from", "standard_rates_from", "no_rejoin_until", "language"]
+        fields = [
+            "confirmation_code",
+            "program",
+            "account_number",
+            "channel",
+            "received_at",
+            "request_date",
+            "outcome",
+            "from_status",
+            "to_status",
+            "effective_date",
+            "earliest_read_date",
+            "service_request",
+            "fee_amount",
+            "admin_fee",
+            "cost_recovery_charge",
+            "fee_schedule_id",
+            "fee_waived",
+            "return_path",
+            "bundled_from",
+            "standard_rates_from",
+            "no_rejoin_until",
+            "language",
+        ]
         read_only_fields = fields
 
 
 class OptOutCreateSerializer(serializers.Serializer):
     program = serializers.SlugField()
     account_number = serializers.CharField(max_length=32)
-    channel = serializers.ChoiceField(choices=[(c.value, c.label) for c in API_CHANNELS], default=Channel.API)
-    return_path = serializers.ChoiceField(choices=ReturnPath.choices, required=False, allow_blank=True,
-                                          help_text="After the free window only; default advance_notice.")
+    channel = serializers.ChoiceField(
+        choices=[(c.value, c.label) for c in API_CHANNELS], default=Channel.API
+    )
+    return_path = serializers.ChoiceField(
+        choices=ReturnPath.choices,
+        required=False,
+        allow_blank=True,
+        help_text="After the free window only; default advance_notice.",
+    )
     moving_out = serializers.BooleanField(default=False)
     language = serializers.CharField(max_length=5, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
@@ -59,7 +97,10 @@ class OptOutCreateSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
 
 
-ERROR = inline_serializer("OptOutError", {"detail": serializers.CharField(), "outcome": serializers.CharField(required=False)})
+ERROR = inline_serializer(
+    "OptOutError",
+    {"detail": serializers.CharField(), "outcome": serializers.CharField(required=False)},
+)
 
 
 class OptOutListCreate(ListAPIView):
@@ -78,7 +119,9 @@ class OptOutListCreate(ListAPIView):
         if since:
             parsed = parse_datetime(since)
             if parsed is None or parsed.tzinfo is None:
-                raise ValidationError({"since": "an ISO 8601 date-time with a time zone, e.g. 2027-03-01T00:00:00Z"})
+                raise ValidationError(
+                    {"since": "an ISO 8601 date-time with a time zone, e.g. 2027-03-01T00:00:00Z"}
+                )
             qs = qs.filter(received_at__gte=parsed)
         if self.request.query_params.get("program"):
             qs = qs.filter(program__slug=self.request.query_params["program"])
@@ -87,18 +130,36 @@ class OptOutListCreate(ListAPIView):
     @extend_schema(
         summary="List opt-outs received since a time",
         parameters=[
-            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Received at or after (ISO 8601 with zone)."),
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="Received at or after (ISO 8601 with zone).",
+            ),
             OpenApiParameter("program", OpenApiTypes.STR, description="Program slug."),
-        ])
+        ],
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Record an opt-out",
         request=OptOutCreateSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
-                                     description="Same key and body: the same answer. Same key, other body: 422.")],
-        responses={201: OptOutSerializer, 200: OptOutSerializer, 404: ERROR, 409: ERROR, 422: ERROR})
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same key and body: the same answer. Same key, other body: 422.",
+            )
+        ],
+        responses={
+            201: OptOutSerializer,
+            200: OptOutSerializer,
+            404: ERROR,
+            409: ERROR,
+            422: ERROR,
+        },
+    )
     def post(self, request, *args, **kwargs):
         body = OptOutCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -106,24 +167,45 @@ class OptOutListCreate(ListAPIView):
         key = request.headers.get("Idempotency-Key", "").strip()[:200]
         digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
         if key:
-            seen = ApiIdempotencyKey.objects.filter(user=request.user, key=key).select_related("optout").first()
+            seen = (
+                ApiIdempotencyKey.objects.filter(user=request.user, key=key)
+                .select_related("optout")
+                .first()
+            )
             if seen is not None:
                 return self._replay(seen, digest)
-        account = get_object_or_404(ServiceAccount.objects.select_related("program"),
-                                    program__slug=data["program"], account_number=data["account_number"])
+        account = get_object_or_404(
+            ServiceAccount.objects.select_related("program"),
+            program__slug=data["program"],
+            account_number=data["account_number"],
+        )
         try:
             with transaction.atomic():
                 submission = optout_submit(
-                    account=account, channel=data["channel"], actor=Actor.of(request.user),
-                    return_path=data.get("return_path") or None, moving_out=data["moving_out"],
-                    language=data.get("language", ""), contact_email=data.get("contact_email", ""),
-                    contact_phone=data.get("contact_phone", ""), note=data.get("note", ""))
+                    account=account,
+                    channel=data["channel"],
+                    actor=Actor.of(request.user),
+                    return_path=data.get("return_path") or None,
+                    moving_out=data["moving_out"],
+                    language=data.get("language", ""),
+                    contact_email=data.get("contact_email", ""),
+                    contact_phone=data.get("contact_phone", ""),
+                    note=data.get("note", ""),
+                )
                 code = status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK
                 if key:
-                    ApiIdempotencyKey.objects.create(user=request.user, key=key, body_sha256=digest,
-                                                     optout=submission.request, response_status=code)
+                    ApiIdempotencyKey.objects.create(
+                        user=request.user,
+                        key=key,
+                        body_sha256=digest,
+                        optout=submission.request,
+                        response_status=code,
+                    )
         except OptOutRefused as exc:
-            return Response({"detail": str(exc), "outcome": exc.decision.outcome}, status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": str(exc), "outcome": exc.decision.outcome},
+                status=status.HTTP_409_CONFLICT,
+            )
         except ValueError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         except IntegrityError:
@@ -133,8 +215,10 @@ class OptOutListCreate(ListAPIView):
 
     def _replay(self, seen: ApiIdempotencyKey, digest: str) -> Response:
         if seen.body_sha256 != digest:
-            return Response({"detail": "Idempotency-Key was already used with a different request body."},
-                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+            return Response(
+                {"detail": "Idempotency-Key was already used with a different request body."},
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
         return Response(OptOutSerializer(seen.optout).data, status=seen.response_status)
 
 
@@ -144,7 +228,9 @@ class OptOutStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
     opted_out = serializers.BooleanField()
     opt_out = OptOutSerializer(allow_null=True)
-    quote_outcome = serializers.CharField(help_text="What an opt-out today would be (or why it is refused).")
+    quote_outcome = serializers.CharField(
+        help_text="What an opt-out today would be (or why it is refused)."
+    )
     quote_effective_date = serializers.DateField(allow_null=True)
     quote_fee = serializers.DecimalField(max_digits=10, decimal_places=2)
 
@@ -154,8 +240,19 @@ class AccountOptOutStatus(APIView):
 
     @extend_schema(
         summary="An account's opt-out status",
-        parameters=[OpenApiParameter("program", OpenApiTypes.STR, description="Program slug (required when there is more than one program).")],
-        responses={200: OptOutStatusSerializer, 400: ERROR, 404: OpenApiResponse(description="No such account in the program.")})
+        parameters=[
+            OpenApiParameter(
+                "program",
+                OpenApiTypes.STR,
+                description="Program slug (required when there is more than one program).",
+            )
+        ],
+        responses={
+            200: OptOutStatusSerializer,
+            400: ERROR,
+            404: OpenApiResponse(description="No such account in the program."),
+        },
+    )
     def get(self, request, account_number: str):
         slug = request.query_params.get("program")
         if slug:
@@ -163,13 +260,32 @@ class AccountOptOutStatus(APIView):
         else:
             programs = list(Program.objects.all()[:2])
             if len(programs) != 1:
-                return Response({"detail": "give ?program=SLUG"}, status=status.HTTP_400_BAD_REQUEST)
+                return Response(
+                    {"detail": "give ?program=SLUG"}, status=status.HTTP_400_BAD_REQUEST
+                )
             program = programs[0]
-        account = get_object_or_404(ServiceAccount.objects.select_related("program"), program=program, account_number=account_number)
-        current = OptOutRequest.objects.filter(account=account, is_current=True).select_related("program", "account").first()
+        account = get_object_or_404(
+            ServiceAccount.objects.select_related("program"),
+            program=program,
+            account_number=account_number,
+        )
+        current = (
+            OptOutRequest.objects.filter(account=account, is_current=True)
+            .select_related("program", "account")
+            .first()
+        )
         decision = optout_quote(account=account)
-        return Response(OptOutStatusSerializer({
-            "program": program.slug, "account_number": account.account_number, "status": account.status,
-            "opted_out": account.is_opted_out, "opt_out": current, "quote_outcome": decision.outcome,
-            "quote_effective_date": decision.effective_date, "quote_fee": decision.fee,
-        }).data)
+        return Response(
+            OptOutStatusSerializer(
+                {
+                    "program": program.slug,
+                    "account_number": account.account_number,
+                    "status": account.status,
+                    "opted_out": account.is_opted_out,
+                    "opt_out": current,
+                    "quote_outcome": decision.outcome,
+                    "quote_effective_date": decision.effective_date,
+                    "quote_fee": decision.fee,
+                }
+            ).data
+        )

@@ -8,15 +8,29 @@ from optouts.services.lookup import normalise_account_number, normalise_zip
 
 class LookupForm(forms.Form):
     account_number = forms.CharField(
-        label=_("Account number"), max_length=40, required=False,
-        help_text=_("The service account number (SA ID) printed on your notice or your utility bill."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}))
+        label=_("Account number"),
+        max_length=40,
+        required=False,
+        help_text=_(
+            "The service account number (SA ID) printed on your notice or your utility bill."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
     zip_code = forms.CharField(
-        label=_("Service ZIP code"), max_length=10, required=False,
+        label=_("Service ZIP code"),
+        max_length=10,
+        required=False,
         help_text=_("The ZIP code where you receive electric service (5 digits)."),
-        widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}))
-    code = forms.CharField(label=_("Personal code from your notice"), max_length=12, required=False,
-                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}),
+    )
+    code = forms.CharField(
+        label=_("Personal code from your notice"),
+        max_length=12,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
 
     def clean(self):
         data = super().clean()
@@ -27,7 +41,9 @@ class LookupForm(forms.Form):
         if not number:
             self.add_error("account_number", _("Enter your account number."))
         elif not (6 <= len(number) <= 32):
-            self.add_error("account_number", _("An account number has 6 to 32 digits. Check your bill."))
+            self.add_error(
+                "account_number", _("An account number has 6 to 32 digits. Check your bill.")
+            )
         if not zip5:
             self.add_error("zip_code", _("Enter the ZIP code of your service address."))
         elif len(zip5) != 5:
@@ -37,9 +53,14 @@ class LookupForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     t = forms.CharField(widget=forms.HiddenInput)
-    return_path = forms.ChoiceField(choices=ReturnPath.choices, required=False, widget=forms.RadioSelect)
-    contact_email = forms.EmailField(label=_("E-mail for your confirmation (optional)"), required=False,
-                                     widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    return_path = forms.ChoiceField(
+        choices=ReturnPath.choices, required=False, widget=forms.RadioSelect
+    )
+    contact_email = forms.EmailField(
+        label=_("E-mail for your confirmation (optional)"),
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
 
 
 AGENT_CHANNELS = [
@@ -56,9 +77,14 @@ class AgentSearchForm(forms.Form):
 
 class AgentRecordForm(forms.Form):
     channel = forms.ChoiceField(choices=AGENT_CHANNELS, initial=Channel.PHONE)
-    return_path = forms.ChoiceField(choices=[("", "—")] + list(ReturnPath.choices), required=False,
-                                    help_text="Only after the free window: the customer's way back to the utility.")
-    moving_out = forms.BooleanField(required=False, label="Customer is moving out of the territory (no fee)")
+    return_path = forms.ChoiceField(
+        choices=[("", "—")] + list(ReturnPath.choices),
+        required=False,
+        help_text="Only after the free window: the customer's way back to the utility.",
+    )
+    moving_out = forms.BooleanField(
+        required=False, label="Customer is moving out of the territory (no fee)"
+    )
     contact_email = forms.EmailField(required=False)
     contact_phone = forms.CharField(required=False, max_length=20)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -69,4 +95,5 @@ class ReplyCardBatchForm(forms.Form):
         label="Account numbers from returned reply cards, one per line",
         widget=forms.Textarea(attrs={"rows": 12, "cols": 40, "autofocus": True}),
         help_text="Scan or type one account number per line. Mailer piece IDs are accepted once the "
-                  "mail-house batches (issue 4) record them.")
+        "mail-house batches (issue 4) record them.",
+    )

@@ -5,6 +5,7 @@ with no token configured every IVR request is refused. What the caller has keyed
 in a signed `s` parameter of each action URL, so nothing is stored and nothing is recorded until
 the caller presses 1 to confirm; a hang-up before that leaves no trace.
 """
+
 from __future__ import annotations
 
 import functools
@@ -20,7 +21,11 @@ from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+from twilio.request_validator import (
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
 from twilio.twiml.voice_response import VoiceResponse
 
 from accounts.models import Channel, Program, ServiceAccount
@@ -117,7 +122,9 @@ def _program(state) -> Program | None:
 # --- steps ------------------------------------------------------------------------------------
 @twilio_webhook
 def voice(request, state):
-    program = program_for_called_number(called=request.POST.get("To", "") or request.POST.get("Called", ""))
+    program = program_for_called_number(
+        called=request.POST.get("To", "") or request.POST.get("Called", "")
+    )
     r = VoiceResponse()
     if program is None:
         _say(r, "We are sorry, this line is not in service. Goodbye.", "en")
@@ -156,8 +163,14 @@ def _account_prompt(state, error: str = "") -> VoiceResponse:
     g = r.gather(finish_on_key="#", timeout=10, action=_url("account", state))
     if error:
         _say(g, error, lang)
-    _say(g, _("Please enter your service account number, as printed on your notice, then press the pound key. "
-              "To speak with a representative, press star."), lang)
+    _say(
+        g,
+        _(
+            "Please enter your service account number, as printed on your notice, then press the pound key. "
+            "To speak with a representative, press star."
+        ),
+        lang,
+    )
     r.redirect(_url("account", {**state, "t": state.get("t", 0)}))
     return r
 
@@ -200,14 +213,20 @@ def zip_code(request, state):
     if not (entered.isdigit() and len(entered) == 5):
         return _retry(state, _("Sorry, that was not a five-digit ZIP code."), _zip_prompt)
     caller = request.POST.get("From", "")
-    if rate_limit_hit(scope="ivr_caller", key=caller or "unknown") or rate_limit_hit(scope="ivr_account", key=state["n"]):
-        return _agent_response(_program(state), lang, lead=_("We cannot take more attempts on this call."))
+    if rate_limit_hit(scope="ivr_caller", key=caller or "unknown") or rate_limit_hit(
+        scope="ivr_account", key=state["n"]
+    ):
+        return _agent_response(
+            _program(state), lang, lead=_("We cannot take more attempts on this call.")
+        )
     program = _program(state)
     found = account_for_customer(account_number=state["n"], zip_code=entered, program=program)
     if found is None:
         # The same words whether the number is unknown or the ZIP is wrong.
         state = {k: v for k, v in state.items() if k != "n"}
-        return _retry(state, _("We could not find an account with that number and ZIP code."), _account_prompt)
+        return _retry(
+            state, _("We could not find an account with that number and ZIP code."), _account_prompt
+        )
     return _quote_response({**state, "a": found.pk, "z": entered, "t": 0}, found)
 
 
@@ -217,8 +236,12 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
     r = VoiceResponse()
     existing = OptOutRequest.objects.filter(account=acct, is_current=True).first()
     if existing is not None:
-        _say(r, _("This account has already opted out. Your confirmation code is: %(code)s.")
-             % {"code": digits(existing.confirmation_code)}, lang)
+        _say(
+            r,
+            _("This account has already opted out. Your confirmation code is: %(code)s.")
+            % {"code": digits(existing.confirmation_code)},
+            lang,
+        )
         _say(r, _("Goodbye."), lang)
         r.hangup()
         return r
@@ -227,35 +250,72 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
         _say(r, d.refusal_message, lang)
         return _agent_response(program, lang, into=r)
     text = [lead] if lead else []
-    text.append(_("You entered account number %(number)s, ZIP code %(zip)s.")
-                % {"number": digits(acct.account_number), "zip": digits(state["z"])})
-    when = spoken_date(d.effective_date, lang) if d.effective_date else _("your next meter-read date")
+    text.append(
+        _("You entered account number %(number)s, ZIP code %(zip)s.")
+        % {"number": digits(acct.account_number), "zip": digits(state["z"])}
+    )
+    when = (
+        spoken_date(d.effective_date, lang) if d.effective_date else _("your next meter-read date")
+    )
     utility = program.utility.name
     if d.outcome == Outcome.BEFORE_ENROLLMENT:
-        text.append(_("If you opt out, you will not be enrolled and you will stay with %(utility)s. There is no fee.")
-                    % {"utility": utility})
+        text.append(
+            _(
+                "If you opt out, you will not be enrolled and you will stay with %(utility)s. There is no fee."
+            )
+            % {"utility": utility}
+        )
     elif d.outcome == Outcome.FREE_WINDOW:
-        text.append(_("If you opt out, your service returns to %(utility)s on your meter-read date, %(date)s. "
-                      "There is no fee.") % {"utility": utility, "date": when})
+        text.append(
+            _(
+                "If you opt out, your service returns to %(utility)s on your meter-read date, %(date)s. "
+                "There is no fee."
+            )
+            % {"utility": utility, "date": when}
+        )
     else:
-        text.append(_("If you opt out, your service with %(program)s ends on your meter-read date, %(date)s. "
-                      "A termination fee of %(fee)s will appear on your utility bill.")
-                    % {"program": program.name, "date": when, "fee": spoken_money(d.fee)})
+        text.append(
+            _(
+                "If you opt out, your service with %(program)s ends on your meter-read date, %(date)s. "
+                "A termination fee of %(fee)s will appear on your utility bill."
+            )
+            % {"program": program.name, "date": when, "fee": spoken_money(d.fee)}
+        )
         if "r" not in state:
             g = r.gather(num_digits=1, timeout=8, action=_url("path", state))
             _say(g, " ".join(text), lang)
             advance = d.return_option(ReturnPath.ADVANCE_NOTICE)
-            _say(g, _("To give six months' advance notice and move to %(utility)s standard rates on %(date)s, press 1. "
-                      "To return to %(utility)s now on transitional bundled service for six months, press 2. "
-                      "To speak with a representative, press star.")
-                 % {"utility": utility, "date": spoken_date(advance.bundled_from, lang) if advance.bundled_from else when}, lang)
+            _say(
+                g,
+                _(
+                    "To give six months' advance notice and move to %(utility)s standard rates on %(date)s, press 1. "
+                    "To return to %(utility)s now on transitional bundled service for six months, press 2. "
+                    "To speak with a representative, press star."
+                )
+                % {
+                    "utility": utility,
+                    "date": spoken_date(advance.bundled_from, lang)
+                    if advance.bundled_from
+                    else when,
+                },
+                lang,
+            )
             r.redirect(_url("path", state))
             return r
-        text.append(_("You chose six months' advance notice.") if state["r"] == ReturnPath.ADVANCE_NOTICE
-                    else _("You chose transitional bundled service."))
+        text.append(
+            _("You chose six months' advance notice.")
+            if state["r"] == ReturnPath.ADVANCE_NOTICE
+            else _("You chose transitional bundled service.")
+        )
     g = r.gather(num_digits=1, timeout=8, action=_url("confirm", state))
     _say(g, " ".join(text), lang)
-    _say(g, _("To confirm your opt-out, press 1. To cancel, press 2. To speak with a representative, press star."), lang)
+    _say(
+        g,
+        _(
+            "To confirm your opt-out, press 1. To cancel, press 2. To speak with a representative, press star."
+        ),
+        lang,
+    )
     r.redirect(_url("confirm", state))
     return r
 
@@ -295,14 +355,25 @@ def confirm(request, state):
             return r
         return _quote_response({**state, "t": tries}, acct, lead=_("Sorry, I did not get that."))
     try:
-        submission = optout_submit(account=acct, channel=Channel.IVR, actor=IVR_ACTOR,
-                                   return_path=state.get("r") or None, language=lang)
+        submission = optout_submit(
+            account=acct,
+            channel=Channel.IVR,
+            actor=IVR_ACTOR,
+            return_path=state.get("r") or None,
+            language=lang,
+        )
     except OptOutRefused as exc:
         _say(r, str(exc), lang)
         return _agent_response(acct.program, lang, into=r)
     code = digits(submission.request.confirmation_code)
-    _say(r, _("Your opt-out is recorded. Your confirmation code is: %(code)s. Again, your code is: %(code)s.")
-         % {"code": code}, lang)
+    _say(
+        r,
+        _(
+            "Your opt-out is recorded. Your confirmation code is: %(code)s. Again, your code is: %(code)s."
+        )
+        % {"code": code},
+        lang,
+    )
     _say(r, _("Thank you. Goodbye."), lang)
     r.hangup()
     return r
@@ -313,7 +384,9 @@ def agent(request, state):
     return _agent_response(_program(state), state.get("l", "en"))
 
 
-def _agent_response(program: Program | None, lang: str, lead: str = "", into: VoiceResponse | None = None) -> VoiceResponse:
+def _agent_response(
+    program: Program | None, lang: str, lead: str = "", into: VoiceResponse | None = None
+) -> VoiceResponse:
     r = into or VoiceResponse()
     if lead:
         _say(r, lead, lang)
@@ -323,7 +396,12 @@ def _agent_response(program: Program | None, lang: str, lead: str = "", into: Vo
         r.dial(number)
     else:
         phone = program.phone if program else ""
-        _say(r, _("Please call us at %(phone)s during business hours. Goodbye.") % {"phone": digits(phone.lstrip("+"))}, lang)
+        _say(
+            r,
+            _("Please call us at %(phone)s during business hours. Goodbye.")
+            % {"phone": digits(phone.lstrip("+"))},
+            lang,
+        )
         r.hangup()
     return r
 

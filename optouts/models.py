@@ -5,6 +5,7 @@ transaction as the account's status change, and copies the decision it was made 
 dates, fee and the fee-schedule row) so the answer given to the customer can be proved later
 even after the fee schedule or the read schedule changes.
 """
+
 from decimal import Decimal
 
 from django.conf import settings
@@ -45,10 +46,14 @@ class ServiceRequestType(models.TextChoices):
 
 class OptOutRequest(models.Model):
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="optout_requests")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="optout_requests")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="optout_requests"
+    )
     confirmation_code = models.CharField(max_length=12, unique=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_name = models.CharField(max_length=150)
     received_at = models.DateTimeField(db_index=True)
     request_date = models.DateField(help_text="Business date the request counts from.")
@@ -59,20 +64,38 @@ class OptOutRequest(models.Model):
     outcome = models.CharField(max_length=24, choices=Outcome.choices)
     from_status = models.CharField(max_length=20)
     to_status = models.CharField(max_length=20)
-    status_change = models.OneToOneField(StatusChange, null=True, blank=True, on_delete=models.PROTECT, related_name="optout_request")
+    status_change = models.OneToOneField(
+        StatusChange, null=True, blank=True, on_delete=models.PROTECT, related_name="optout_request"
+    )
     enrollment_date = models.DateField(null=True, blank=True)
     free_window_ends = models.DateField(null=True, blank=True)
-    effective_date = models.DateField(null=True, blank=True, help_text="Meter-read date the change takes effect; blank when the read schedule does not reach it yet.")
-    earliest_read_date = models.DateField(null=True, blank=True, help_text="The processing cutoff: the first read date the request could catch.")
+    effective_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Meter-read date the change takes effect; blank when the read schedule does not reach it yet.",
+    )
+    earliest_read_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The processing cutoff: the first read date the request could catch.",
+    )
     service_request = models.CharField(max_length=12, choices=ServiceRequestType.choices)
     fee_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
     admin_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    cost_recovery_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    fee_schedule = models.ForeignKey(FeeSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    cost_recovery_charge = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
+    fee_schedule = models.ForeignKey(
+        FeeSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     return_path = models.CharField(max_length=20, choices=ReturnPath.choices, blank=True)
-    bundled_from = models.DateField(null=True, blank=True, help_text="First day on utility (bundled) service.")
+    bundled_from = models.DateField(
+        null=True, blank=True, help_text="First day on utility (bundled) service."
+    )
     standard_rates_from = models.DateField(null=True, blank=True)
-    no_rejoin_until = models.DateField(null=True, blank=True, help_text="End of the minimum bundled stay.")
+    no_rejoin_until = models.DateField(
+        null=True, blank=True, help_text="End of the minimum bundled stay."
+    )
 
     language = models.CharField(max_length=5, default="en")
     contact_email = models.EmailField(blank=True)
@@ -81,7 +104,9 @@ class OptOutRequest(models.Model):
 
     # Stub until the fee ledger (issue 6): a supervisor's waiver, with who and why.
     fee_waived = models.BooleanField(default=False)
-    fee_waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    fee_waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     fee_waived_at = models.DateTimeField(null=True, blank=True)
     fee_waiver_reason = models.TextField(blank=True)
 
@@ -93,9 +118,15 @@ class OptOutRequest(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             # The database's own guard for "exactly once": one current opt-out per account.
-            models.UniqueConstraint(fields=["account"], condition=models.Q(is_current=True), name="one_current_optout_per_account"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(is_current=True),
+                name="one_current_optout_per_account",
+            ),
         ]
-        indexes = [models.Index(fields=["program", "received_at", "id"], name="optout_program_received")]
+        indexes = [
+            models.Index(fields=["program", "received_at", "id"], name="optout_program_received")
+        ]
         permissions = [
             ("record_optout", "Can record an opt-out for a customer"),
             ("waive_fee", "Can waive a termination fee"),
@@ -120,7 +151,9 @@ class ApiIdempotencyKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
+        ]
 
 
 class RetentionAcceptance(models.Model):
@@ -148,7 +181,9 @@ class FeeExport(models.Model):
     actor_name = models.CharField(max_length=150)
     entries = models.PositiveIntegerField(default=0)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the data lines (as in the trailer).")
+    sha256 = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the data lines (as in the trailer)."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -171,25 +206,47 @@ class FeeEntry(models.Model):
         WAIVED = "waived", "Waived"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="fee_entries")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="fee_entries")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="fee_entries"
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.TERMINATION)
-    optout = models.OneToOneField(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry")
-    rejoin = models.OneToOneField("RejoinRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry")
-    fee_schedule = models.ForeignKey(FeeSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                     help_text="The schedule row the fee was taken from (termination fees).")
+    optout = models.OneToOneField(
+        OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry"
+    )
+    rejoin = models.OneToOneField(
+        "RejoinRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entry"
+    )
+    fee_schedule = models.ForeignKey(
+        FeeSchedule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The schedule row the fee was taken from (termination fees).",
+    )
     customer_class = models.CharField(max_length=20)
     admin_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    cost_recovery_charge = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    cost_recovery_charge = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     reason = models.CharField(max_length=200)
     assessed_on = models.DateField(help_text="Business date of the request the fee comes from.")
     created_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ASSESSED)
-    export = models.ForeignKey(FeeExport, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entries")
+    export = models.ForeignKey(
+        FeeExport, null=True, blank=True, on_delete=models.PROTECT, related_name="fee_entries"
+    )
     exported_at = models.DateTimeField(null=True, blank=True)
     billed_on = models.DateField(null=True, blank=True)
-    billing_reference = models.CharField(max_length=100, blank=True, help_text="The utility's reference from its billing confirmation.")
-    waived_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    billing_reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The utility's reference from its billing confirmation.",
+    )
+    waived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     waived_at = models.DateTimeField(null=True, blank=True)
     waiver_reason = models.TextField(blank=True)
 
@@ -198,14 +255,21 @@ class FeeEntry(models.Model):
         verbose_name_plural = "fee ledger"
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="fee_entry_amount_positive"),
             models.CheckConstraint(
-                condition=(models.Q(kind="termination", optout__isnull=False, rejoin__isnull=True)
-                           | models.Q(kind="entry", rejoin__isnull=False, optout__isnull=True)),
-                name="fee_entry_has_one_source"),
+                condition=models.Q(amount__gt=0), name="fee_entry_amount_positive"
+            ),
             models.CheckConstraint(
-                condition=~models.Q(status="waived") | (models.Q(waived_at__isnull=False) & ~models.Q(waiver_reason="")),
-                name="fee_entry_waiver_has_reason"),
+                condition=(
+                    models.Q(kind="termination", optout__isnull=False, rejoin__isnull=True)
+                    | models.Q(kind="entry", rejoin__isnull=False, optout__isnull=True)
+                ),
+                name="fee_entry_has_one_source",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="waived")
+                | (models.Q(waived_at__isnull=False) & ~models.Q(waiver_reason="")),
+                name="fee_entry_waiver_has_reason",
+            ),
         ]
         indexes = [models.Index(fields=["program", "status"], name="fee_entry_program_status")]
 
@@ -217,19 +281,35 @@ class ReentryRequest(models.Model):
     """A customer's return to the utility after the free window, with the way back they chose."""
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reentry_requests")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="reentry_requests")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="reentry_requests"
+    )
     optout = models.OneToOneField(OptOutRequest, on_delete=models.PROTECT, related_name="reentry")
     path = models.CharField(max_length=20, choices=ReturnPath.choices)
     notice_date = models.DateField(help_text="Business date the customer gave notice.")
-    cca_service_until = models.DateField(null=True, blank=True, help_text="Last day on CCA service.")
-    tbs_from = models.DateField(null=True, blank=True, help_text="Transitional bundled service starts (TBS path).")
-    tbs_until = models.DateField(null=True, blank=True, help_text="Last day at the TBS rate (TBS path).")
-    bundled_from = models.DateField(null=True, blank=True, help_text="First day on utility service.")
+    cca_service_until = models.DateField(
+        null=True, blank=True, help_text="Last day on CCA service."
+    )
+    tbs_from = models.DateField(
+        null=True, blank=True, help_text="Transitional bundled service starts (TBS path)."
+    )
+    tbs_until = models.DateField(
+        null=True, blank=True, help_text="Last day at the TBS rate (TBS path)."
+    )
+    bundled_from = models.DateField(
+        null=True, blank=True, help_text="First day on utility service."
+    )
     standard_rates_from = models.DateField(null=True, blank=True)
     min_stay_months = models.PositiveSmallIntegerField()
-    min_stay_until = models.DateField(null=True, blank=True, help_text="No rejoin before this date.")
-    reentry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"),
-                                      help_text="The utility's re-entry fee (Program.reentry_fee); the utility bills it.")
+    min_stay_until = models.DateField(
+        null=True, blank=True, help_text="No rejoin before this date."
+    )
+    reentry_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text="The utility's re-entry fee (Program.reentry_fee); the utility bills it.",
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -244,17 +324,27 @@ class RejoinRequest(models.Model):
     """A customer who opted out and opts back in."""
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="rejoin_requests")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="rejoin_requests")
-    previous_optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rejoins")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="rejoin_requests"
+    )
+    previous_optout = models.ForeignKey(
+        OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="rejoins"
+    )
     confirmation_code = models.CharField(max_length=12, unique=True)
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_name = models.CharField(max_length=150)
     received_at = models.DateTimeField()
     request_date = models.DateField()
     from_status = models.CharField(max_length=20)
-    status_change = models.OneToOneField(StatusChange, on_delete=models.PROTECT, related_name="rejoin_request")
-    effective_date = models.DateField(null=True, blank=True, help_text="Meter-read date CCA service resumes.")
+    status_change = models.OneToOneField(
+        StatusChange, on_delete=models.PROTECT, related_name="rejoin_request"
+    )
+    effective_date = models.DateField(
+        null=True, blank=True, help_text="Meter-read date CCA service resumes."
+    )
     entry_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
     product_code = models.CharField(max_length=40, blank=True)
     language = models.CharField(max_length=5, default="en")
@@ -310,17 +400,43 @@ class ServiceRequest(models.Model):
         MOVE = "move", "Move within the territory"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="service_requests")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="service_requests")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="service_requests"
+    )
     type = models.CharField(max_length=10, choices=Type.choices)
     source = models.CharField(max_length=16, choices=Source.choices)
-    effective_date = models.DateField(null=True, blank=True, help_text="Blank until the read schedule reaches it; not exported before.")
+    effective_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Blank until the read schedule reaches it; not exported before.",
+    )
     product_code = models.CharField(max_length=40, blank=True)
-    optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
-    rejoin = models.ForeignKey(RejoinRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
-    cancels = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_by")
+    optout = models.ForeignKey(
+        OptOutRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_requests",
+    )
+    rejoin = models.ForeignKey(
+        RejoinRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_requests",
+    )
+    cancels = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_by"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField()
-    export = models.ForeignKey(CcasrExport, null=True, blank=True, on_delete=models.PROTECT, related_name="service_requests")
+    export = models.ForeignKey(
+        CcasrExport,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_requests",
+    )
     exported_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     response_file = models.CharField(max_length=500, blank=True)
@@ -330,7 +446,11 @@ class ServiceRequest(models.Model):
     times_sent = models.PositiveSmallIntegerField(default=0)
     # An accepted Disconnect returns the account to bundled service on its effective date (a
     # meter read), not when the utility answers: the daily job applies it and stamps this once.
-    took_effect_at = models.DateTimeField(null=True, blank=True, help_text="When the daily job applied the accepted Disconnect to the account.")
+    took_effect_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the daily job applied the accepted Disconnect to the account.",
+    )
     # A Connect stops being the account's live one when a Disconnect or Cancel follows it, so a
     # later rejoin may queue a new Connect (the constraint below allows one live Connect).
     superseded = models.BooleanField(default=False)
@@ -342,8 +462,13 @@ class ServiceRequest(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             # One live Connect per account: mass enrollment run twice never sends two.
-            models.UniqueConstraint(fields=["account"], condition=models.Q(type="connect", superseded=False, status__in=["queued", "exported", "accepted"]),
-                                    name="one_live_connect_per_account"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(
+                    type="connect", superseded=False, status__in=["queued", "exported", "accepted"]
+                ),
+                name="one_live_connect_per_account",
+            ),
         ]
         indexes = [models.Index(fields=["program", "status", "type"], name="ccasr_program_status")]
 
@@ -364,9 +489,15 @@ class Move(models.Model):
     line = models.PositiveIntegerField()
     type = models.CharField(max_length=8, choices=Type.choices)
     move_date = models.DateField()
-    old_account = models.ForeignKey(ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_from")
-    new_account = models.ForeignKey(ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_to")
-    status_kept = models.CharField(max_length=20, blank=True, help_text="Status carried to the new account (within).")
+    old_account = models.ForeignKey(
+        ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_from"
+    )
+    new_account = models.ForeignKey(
+        ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="moves_to"
+    )
+    status_kept = models.CharField(
+        max_length=20, blank=True, help_text="Status carried to the new account (within)."
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -403,12 +534,24 @@ class Confirmation(models.Model):
         FAILED = "failed", "Failed (will retry)"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="confirmations")
-    account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="confirmations")
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="confirmations"
+    )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     method = models.CharField(max_length=8, choices=Method.choices)
-    optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
-    reentry = models.ForeignKey(ReentryRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
-    rejoin = models.ForeignKey(RejoinRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
+    optout = models.ForeignKey(
+        OptOutRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations"
+    )
+    reentry = models.ForeignKey(
+        ReentryRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="confirmations",
+    )
+    rejoin = models.ForeignKey(
+        RejoinRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations"
+    )
     language = models.CharField(max_length=5, default="en")
     email = models.EmailField(blank=True)
     created_at = models.DateTimeField()
@@ -418,28 +561,56 @@ class Confirmation(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    mailing_address = models.TextField(blank=True, help_text="The address the letter was printed with.")
+    mailing_address = models.TextField(
+        blank=True, help_text="The address the letter was printed with."
+    )
     letter_pdf = models.BinaryField(null=True, blank=True, editable=False)
     letter_sha256 = models.CharField(max_length=64, blank=True)
     letter_pages = models.PositiveSmallIntegerField(null=True, blank=True)
-    issued_at = models.DateTimeField(null=True, blank=True, help_text="When the letter PDF was rendered and stored.")
-    batch = models.ForeignKey("cca_notices.MailBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
-    piece_id = models.CharField(max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code.")
+    issued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the letter PDF was rendered and stored."
+    )
+    batch = models.ForeignKey(
+        "cca_notices.MailBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="confirmations",
+    )
+    piece_id = models.CharField(
+        max_length=31, blank=True, help_text="Mail-piece serial / IMb tracking code."
+    )
     batched_at = models.DateTimeField(null=True, blank=True)
-    mailed_on = models.DateField(null=True, blank=True, help_text="Business date the mail house mailed it.")
+    mailed_on = models.DateField(
+        null=True, blank=True, help_text="Business date the mail house mailed it."
+    )
     returned_on = models.DateField(null=True, blank=True)
     return_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["optout", "kind"], condition=models.Q(optout__isnull=False), name="one_confirmation_per_optout"),
-            models.UniqueConstraint(fields=["reentry"], condition=models.Q(reentry__isnull=False), name="one_confirmation_per_reentry"),
-            models.UniqueConstraint(fields=["rejoin"], condition=models.Q(rejoin__isnull=False), name="one_confirmation_per_rejoin"),
+            models.UniqueConstraint(
+                fields=["optout", "kind"],
+                condition=models.Q(optout__isnull=False),
+                name="one_confirmation_per_optout",
+            ),
+            models.UniqueConstraint(
+                fields=["reentry"],
+                condition=models.Q(reentry__isnull=False),
+                name="one_confirmation_per_reentry",
+            ),
+            models.UniqueConstraint(
+                fields=["rejoin"],
+                condition=models.Q(rejoin__isnull=False),
+                name="one_confirmation_per_rejoin",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "due_date"], name="confirmation_status_due"),
-            models.Index(fields=["piece_id"], condition=~models.Q(piece_id=""), name="confirmation_piece"),
+            models.Index(
+                fields=["piece_id"], condition=~models.Q(piece_id=""), name="confirmation_piece"
+            ),
         ]
 
     def __str__(self):
@@ -456,6 +627,7 @@ class Confirmation(models.Model):
         mail date of the letter's batch (None while not yet sent or batched)."""
         if self.method == self.Method.EMAIL:
             from django.utils import timezone
+
             return timezone.localdate(self.sent_at) if self.sent_at else None
         return self.batch.mail_date if self.batch_id else None
 

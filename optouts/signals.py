@@ -8,6 +8,7 @@ model instances in the order they must be written (a row may point at `request` 
 before it). optout_submit writes them with the opt-out in one statement (`rows_write`), so a fee
 or service request is never created for an opt-out that was not recorded, nor lost for one that was.
 """
+
 from django.dispatch import Signal
 
 optout_recorded = Signal()

@@ -1,4 +1,5 @@
 """Thin Celery tasks: take IDs, call services, retry on transient failures."""
+
 from celery import shared_task
 
 from optouts.services.confirmations import (

@@ -1,4 +1,5 @@
 """Customer-facing opt-out pages and IVR webhooks (issue: opt-out intake)."""
+
 import os
 
 from django.urls import path
@@ -14,11 +15,11 @@ _pages = [
     ("stay/", views.optout_stay, "stay"),
 ]
 
-urlpatterns = [path(f"opt-out/{p}", v, name=n) for p, v, n in _pages] + [
-    path(f"ivr/{p.pattern}", p.callback, name=p.name) for p in ivr.urlpatterns
-] + [
-    path(f"es/opt-out/{p}", v, {"lang": "es"}, name=f"{n}_es") for p, v, n in _pages
-]
+urlpatterns = (
+    [path(f"opt-out/{p}", v, name=n) for p, v, n in _pages]
+    + [path(f"ivr/{p.pattern}", p.callback, name=p.name) for p in ivr.urlpatterns]
+    + [path(f"es/opt-out/{p}", v, {"lang": "es"}, name=f"{n}_es") for p, v, n in _pages]
+)
 
 # A bare view for the benchmark's baseline; never routed in production.
 if os.environ.get("CCA_BENCH") == "1":

@@ -4,6 +4,7 @@ Three steps, no server-side session: find the account â†’ see what will happen â
 account found in step one travels to step two in a signed, expiring token, so nothing is stored
 and nothing is recorded until the customer confirms.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,12 @@ def _render(request, lang, template, context, status=200):
     with translation.override(lang):
         if "program" not in context:
             context["program"] = _default_program()
-        context.update(lang=lang, other_lang="en" if lang == "es" else "es",
-                       form_url=_url(lang, "form"),
-                       other_url=_url("en" if lang == "es" else "es", "form"))
+        context.update(
+            lang=lang,
+            other_lang="en" if lang == "es" else "es",
+            form_url=_url(lang, "form"),
+            other_url=_url("en" if lang == "es" else "es", "form"),
+        )
         response = render(request, template, context, status=status)
     response["Content-Language"] = lang
     return response
@@ -65,24 +69,34 @@ def optout_form(request, lang="en"):
         return _render(request, lang, "optouts/form.html", {"form": form, "from_code": bool(code)})
 
     form = LookupForm(request.POST)
-    not_found = _("We could not find an account with that account number and ZIP code. Check both "
-                  "against your notice or your utility bill, or call us.")
+    not_found = _(
+        "We could not find an account with that account number and ZIP code. Check both "
+        "against your notice or your utility bill, or call us."
+    )
     with translation.override(lang):
         valid = form.is_valid()
     if not valid:
         return _render(request, lang, "optouts/form.html", {"form": form}, status=400)
     data = form.cleaned_data
-    number = normalise_account_number(data.get("account_number", "")) or data.get("code", "").upper()
-    if rate_limit_hit(scope="web_ip", key=client_ip(request)) or rate_limit_hit(scope="web_account", key=number):
+    number = (
+        normalise_account_number(data.get("account_number", "")) or data.get("code", "").upper()
+    )
+    if rate_limit_hit(scope="web_ip", key=client_ip(request)) or rate_limit_hit(
+        scope="web_account", key=number
+    ):
         return _render(request, lang, "optouts/rate_limited.html", {}, status=429)
     if data.get("code"):
         account = account_for_code(code=data["code"])
     else:
-        account = account_for_customer(account_number=data["account_number"], zip_code=data["zip_code"])
+        account = account_for_customer(
+            account_number=data["account_number"], zip_code=data["zip_code"]
+        )
     if account is None:
         with translation.override(lang):
             form.add_error(None, not_found)
-        return _render(request, lang, "optouts/form.html", {"form": form, "not_found": True}, status=400)
+        return _render(
+            request, lang, "optouts/form.html", {"form": form, "not_found": True}, status=400
+        )
     return _preview(request, lang, account)
 
 
@@ -90,12 +104,23 @@ def _preview(request, lang, account: ServiceAccount):
     decision = optout_quote(account=account)
     token = signing.dumps({"a": account.pk}, salt=TOKEN_SALT, compress=True)
     existing = OptOutRequest.objects.filter(account=account, is_current=True).first()
-    return _render(request, lang, "optouts/preview.html", {
-        "account": account, "masked": _mask(account.account_number), "d": decision, "program": account.program,
-        "existing": existing, "token": token, "offer": retention_offer(account=account) if decision.accepted else None,
-        "confirm_url": _url(lang, "confirm"), "stay_url": _url(lang, "stay"),
-        "form": ConfirmForm(initial={"t": token, "return_path": "advance_notice"}),
-    })
+    return _render(
+        request,
+        lang,
+        "optouts/preview.html",
+        {
+            "account": account,
+            "masked": _mask(account.account_number),
+            "d": decision,
+            "program": account.program,
+            "existing": existing,
+            "token": token,
+            "offer": retention_offer(account=account) if decision.accepted else None,
+            "confirm_url": _url(lang, "confirm"),
+            "stay_url": _url(lang, "stay"),
+            "form": ConfirmForm(initial={"t": token, "return_path": "advance_notice"}),
+        },
+    )
 
 
 def _account_from_token(token: str, *, full: bool = True) -> ServiceAccount | None:
@@ -106,13 +131,25 @@ def _account_from_token(token: str, *, full: bool = True) -> ServiceAccount | No
     if not full:
         # optout_submit loads (and locks) the account itself: only its id is needed here.
         return ServiceAccount(pk=payload.get("a")) if isinstance(payload.get("a"), int) else None
-    return ServiceAccount.objects.select_related("program", "product").filter(pk=payload.get("a")).first()
+    return (
+        ServiceAccount.objects.select_related("program", "product")
+        .filter(pk=payload.get("a"))
+        .first()
+    )
 
 
 def _expired(request, lang):
     with translation.override(lang):
-        message = _("Your session has expired. Please enter your account number and ZIP code again.")
-    return _render(request, lang, "optouts/form.html", {"form": LookupForm(), "page_error": message}, status=400)
+        message = _(
+            "Your session has expired. Please enter your account number and ZIP code again."
+        )
+    return _render(
+        request,
+        lang,
+        "optouts/form.html",
+        {"form": LookupForm(), "page_error": message},
+        status=400,
+    )
 
 
 @require_http_methods(["POST"])
@@ -127,16 +164,24 @@ def optout_confirm(request, lang="en"):
         return _preview(request, lang, _account_from_token(request.POST["t"]))
     try:
         submission = optout_submit(
-            account=account, channel=Channel.WEB, actor=WEB_ACTOR,
-            return_path=form.cleaned_data.get("return_path") or None, language=lang,
+            account=account,
+            channel=Channel.WEB,
+            actor=WEB_ACTOR,
+            return_path=form.cleaned_data.get("return_path") or None,
+            language=lang,
             contact_email=form.cleaned_data.get("contact_email", ""),
         )
     except ServiceAccount.DoesNotExist:
         return _expired(request, lang)
     except OptOutRefused as exc:
         program = Program.objects.get(accounts__pk=account.pk)
-        return _render(request, lang, "optouts/refused.html",
-                       {"d": exc.decision, "message": str(exc), "program": program}, status=409)
+        return _render(
+            request,
+            lang,
+            "optouts/refused.html",
+            {"d": exc.decision, "message": str(exc), "program": program},
+            status=409,
+        )
     done = signing.dumps({"r": submission.request.pk}, salt=DONE_SALT)
     return HttpResponseRedirect(f"{_url(lang, 'done')}?t={done}")
 
@@ -147,10 +192,19 @@ def optout_done(request, lang="en"):
         payload = signing.loads(request.GET.get("t", ""), salt=DONE_SALT, max_age=24 * 3600)
     except signing.BadSignature:
         return HttpResponseRedirect(_url(lang, "form"))
-    r = OptOutRequest.objects.select_related("program", "account").filter(pk=payload.get("r")).first()
+    r = (
+        OptOutRequest.objects.select_related("program", "account")
+        .filter(pk=payload.get("r"))
+        .first()
+    )
     if r is None:
         return HttpResponseRedirect(_url(lang, "form"))
-    return _render(request, lang, "optouts/done.html", {"r": r, "program": r.program, "masked": _mask(r.account.account_number)})
+    return _render(
+        request,
+        lang,
+        "optouts/done.html",
+        {"r": r, "program": r.program, "masked": _mask(r.account.account_number)},
+    )
 
 
 @require_http_methods(["POST"])
@@ -163,10 +217,18 @@ def optout_stay(request, lang="en"):
         row = retention_accept(account=account, channel=Channel.WEB)
     except ValueError:
         return _preview(request, lang, account)
-    return _render(request, lang, "optouts/stayed.html", {"row": row, "program": account.program, "product": account.program.products.get(code=row.to_product_code)})
+    return _render(
+        request,
+        lang,
+        "optouts/stayed.html",
+        {
+            "row": row,
+            "program": account.program,
+            "product": account.program.products.get(code=row.to_product_code),
+        },
+    )
 
 
 def bench_bare(request):
     """Baseline for bench/optout_web.py: the cheapest Django response (routed only with CCA_BENCH=1)."""
     return HttpResponse(b"ok", content_type="text/plain")
-

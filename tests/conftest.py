@@ -45,7 +45,9 @@ SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "s
 
 
 def _chromium_path():
-    return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +62,17 @@ def browser():
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(
-            executable_path=exe, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            executable_path=exe,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
@@ -78,7 +88,9 @@ def page(browser):
 
 @pytest.fixture
 def phone_page(browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
     pg = context.new_page()
     yield pg
     context.close()

@@ -1,10 +1,20 @@
 """factory_boy factories for the registry. Tests build only what they assert on."""
+
 import datetime as dt
 import itertools
 
 import factory
 
-from accounts.models import CustomerClass, Phase, Product, Program, RateSchedule, ReadDate, ServiceAccount, Utility
+from accounts.models import (
+    CustomerClass,
+    Phase,
+    Product,
+    Program,
+    RateSchedule,
+    ReadDate,
+    ServiceAccount,
+    Utility,
+)
 
 _codes = itertools.count(1)
 
@@ -94,4 +104,6 @@ class ServiceAccountFactory(factory.django.DjangoModelFactory):
     read_cycle = 1
     language = "en"
     opt_out_code = factory.LazyFunction(lambda: f"T{next(_codes):09d}")
-    customer_key = factory.LazyAttribute(lambda o: f"{o.customer_name}|{o.service_address}|{o.service_zip}"[:64])
+    customer_key = factory.LazyAttribute(
+        lambda o: f"{o.customer_name}|{o.service_address}|{o.service_zip}"[:64]
+    )

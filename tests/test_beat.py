@@ -1,4 +1,5 @@
 """The daily jobs are registered with beat and point at tasks that exist."""
+
 from django.conf import settings
 
 from cca_notices.celery import app

@@ -1,4 +1,5 @@
 """The site shell: home page, health check, static files served by the app itself."""
+
 import pytest
 
 

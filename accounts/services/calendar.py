@@ -1,4 +1,5 @@
 """Business dates in America/Los_Angeles: today, business days, holidays."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,14 +41,14 @@ def holidays(year: int) -> frozenset[dt.date]:
     thanksgiving = _nth_weekday(year, 11, thu, 4)
     days = {
         _observed(dt.date(year, 1, 1)),
-        _nth_weekday(year, 1, mon, 3),        # Martin Luther King Jr. Day
-        _nth_weekday(year, 2, mon, 3),        # Presidents' Day
-        _observed(dt.date(year, 3, 31)),      # Cesar Chavez Day (California)
-        _last_weekday(year, 5, mon),          # Memorial Day
-        _observed(dt.date(year, 6, 19)),      # Juneteenth
+        _nth_weekday(year, 1, mon, 3),  # Martin Luther King Jr. Day
+        _nth_weekday(year, 2, mon, 3),  # Presidents' Day
+        _observed(dt.date(year, 3, 31)),  # Cesar Chavez Day (California)
+        _last_weekday(year, 5, mon),  # Memorial Day
+        _observed(dt.date(year, 6, 19)),  # Juneteenth
         _observed(dt.date(year, 7, 4)),
-        _nth_weekday(year, 9, mon, 1),        # Labor Day
-        _nth_weekday(year, 10, mon, 2),       # Columbus / Indigenous Peoples' Day
+        _nth_weekday(year, 9, mon, 1),  # Labor Day
+        _nth_weekday(year, 10, mon, 2),  # Columbus / Indigenous Peoples' Day
         _observed(dt.date(year, 11, 11)),
         thanksgiving,
         thanksgiving + dt.timedelta(days=1),

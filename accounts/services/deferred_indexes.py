@@ -10,6 +10,7 @@ CREATE INDEX CONCURRENTLY: nobody waits for them, and until they are back those 
 table instead (about a second at a million accounts). Opt-outs, the IVR and the next import use
 the unique indexes and are at full speed as soon as the load commits.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,10 @@ def deferred_index_names() -> list[str]:
 
 def _definition(name: str) -> str:
     if name in SEARCH_INDEXES:
-        return (f'CREATE INDEX CONCURRENTLY {name} ON {TABLE} '
-                f'USING gin ((UPPER("{SEARCH_INDEXES[name]}"::text)) gin_trgm_ops)')
+        return (
+            f"CREATE INDEX CONCURRENTLY {name} ON {TABLE} "
+            f'USING gin ((UPPER("{SEARCH_INDEXES[name]}"::text)) gin_trgm_ops)'
+        )
     index = next(i for i in ServiceAccount._meta.indexes if i.name == name)
     return str(index.create_sql(ServiceAccount, connection.schema_editor(), concurrently=True))
 
@@ -47,9 +50,12 @@ def indexes_missing() -> list[str]:
         return []
     names = deferred_index_names()
     with connection.cursor() as cur:
-        cur.execute("""
+        cur.execute(
+            """
             SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = %s::regclass AND i.indisvalid AND c.relname = ANY(%s)""", [TABLE, names])
+            WHERE i.indrelid = %s::regclass AND i.indisvalid AND c.relname = ANY(%s)""",
+            [TABLE, names],
+        )
         valid = {name for (name,) in cur.fetchall()}
     return [name for name in names if name not in valid]
 

@@ -9,6 +9,7 @@ One `random.Random(seed)` drives everything, so the same seed, size and `today` 
 file byte for byte. Lists are drawn with precomputed cumulative weights and rows are written in
 chunks: a million rows take seconds, not minutes (bench figures in docs/formats/demo-data.md).
 """
+
 from __future__ import annotations
 
 import csv
@@ -27,12 +28,24 @@ DEFAULT_PRODUCT, OPT_UP_PRODUCT = "light-green", "deep-green"
 
 # class → share of accounts (SCE territory mix: residential dominates by count).
 CLASSES = {
-    "residential": 88.0, "small_commercial": 8.5, "medium_commercial": 1.5, "large_commercial": 0.4,
-    "industrial": 0.2, "street_lighting": 0.6, "agricultural": 0.8,
+    "residential": 88.0,
+    "small_commercial": 8.5,
+    "medium_commercial": 1.5,
+    "large_commercial": 0.4,
+    "industrial": 0.2,
+    "street_lighting": 0.6,
+    "agricultural": 0.8,
 }
 # class → rate schedule → weight. Every code is in demo_program.toml's [[rate_schedules]].
 RATES = {
-    "residential": {"D": 34, "TOU-D-4-9PM": 36, "TOU-D-5-8PM": 14, "TOU-D-PRIME": 8, "D-FERA": 3, "D-CARE": 5},
+    "residential": {
+        "D": 34,
+        "TOU-D-4-9PM": 36,
+        "TOU-D-5-8PM": 14,
+        "TOU-D-PRIME": 8,
+        "D-FERA": 3,
+        "D-CARE": 5,
+    },
     "small_commercial": {"TOU-GS-1": 70, "GS-1": 30},
     "medium_commercial": {"TOU-GS-2": 1},
     "large_commercial": {"TOU-GS-3": 1},
@@ -65,62 +78,382 @@ CITIES = {
     "RANCHO MIRAGE": (("92270",), "760", 1),
 }
 # Residential accounts of these cities enroll in Phase 1 with every non-residential account.
-PHASE_1_CITIES = frozenset({"TEMECULA", "MURRIETA", "WILDOMAR", "LAKE ELSINORE", "CANYON LAKE", "MENIFEE",
-                            "PALM SPRINGS", "CATHEDRAL CITY"})
-ELSEWHERE_CA = (("LOS ANGELES", "90012"), ("IRVINE", "92618"), ("SAN DIEGO", "92101"), ("RIVERSIDE", "92501"),
-                ("SAN BERNARDINO", "92401"), ("ONTARIO", "91764"), ("FULLERTON", "92832"))
-OUT_OF_STATE = (("PHOENIX", "AZ", "85016"), ("LAS VEGAS", "NV", "89109"), ("PORTLAND", "OR", "97205"),
-                ("SEATTLE", "WA", "98101"), ("AUSTIN", "TX", "78701"), ("DENVER", "CO", "80202"),
-                ("SALT LAKE CITY", "UT", "84101"), ("SCOTTSDALE", "AZ", "85251"), ("HENDERSON", "NV", "89052"))
+PHASE_1_CITIES = frozenset(
+    {
+        "TEMECULA",
+        "MURRIETA",
+        "WILDOMAR",
+        "LAKE ELSINORE",
+        "CANYON LAKE",
+        "MENIFEE",
+        "PALM SPRINGS",
+        "CATHEDRAL CITY",
+    }
+)
+ELSEWHERE_CA = (
+    ("LOS ANGELES", "90012"),
+    ("IRVINE", "92618"),
+    ("SAN DIEGO", "92101"),
+    ("RIVERSIDE", "92501"),
+    ("SAN BERNARDINO", "92401"),
+    ("ONTARIO", "91764"),
+    ("FULLERTON", "92832"),
+)
+OUT_OF_STATE = (
+    ("PHOENIX", "AZ", "85016"),
+    ("LAS VEGAS", "NV", "89109"),
+    ("PORTLAND", "OR", "97205"),
+    ("SEATTLE", "WA", "98101"),
+    ("AUSTIN", "TX", "78701"),
+    ("DENVER", "CO", "80202"),
+    ("SALT LAKE CITY", "UT", "84101"),
+    ("SCOTTSDALE", "AZ", "85251"),
+    ("HENDERSON", "NV", "89052"),
+)
 
 STREETS = (
-    "MAIN", "OAK", "PINE", "MAPLE", "CEDAR", "ELM", "WALNUT", "PALM", "SYCAMORE", "OLIVE", "WILLOW",
-    "JEFFERSON", "WASHINGTON", "LINCOLN", "MADISON", "FLORIDA", "STATE", "ALESSANDRO", "IRONWOOD", "CACTUS",
-    "MARGARITA", "WINCHESTER", "YNEZ", "RANCHO CALIFORNIA", "CALLE MEDUSA", "VIA CORDOBA", "PASEO DEL SOL",
-    "CAMINO REAL", "VISTA DEL MONTE", "DEL RIO", "MESA VERDE", "SUNSET", "CANYON CREST", "MOUNTAIN VIEW",
-    "VALLEY VIEW", "DESERT WILLOW", "TAHQUITZ CANYON", "INDIAN CANYON", "PALM CANYON", "RAMON", "DATE PALM",
-    "MONTEREY", "HIGHLAND", "SANDERSON", "STETSON", "NEWPORT", "MCCALL", "SCOTT", "CLINTON KEITH", "LOS ALAMOS",
-    "GRAND", "LAKESHORE", "RIVERSIDE", "MISSION", "LIMONITE", "HAMNER", "SIXTH", "FIRST", "SECOND", "THIRD",
-    "ORANGE", "LEMON", "LIME", "AVOCADO", "POPPY", "SAGEBRUSH", "COTTONWOOD", "JUNIPER", "ASPEN", "REDWOOD",
-    "BIRCH", "HAWTHORN", "MAGNOLIA", "CHAPARRAL", "COYOTE", "QUAIL RUN", "EAGLE", "FALCON", "HERITAGE", "LIBERTY",
+    "MAIN",
+    "OAK",
+    "PINE",
+    "MAPLE",
+    "CEDAR",
+    "ELM",
+    "WALNUT",
+    "PALM",
+    "SYCAMORE",
+    "OLIVE",
+    "WILLOW",
+    "JEFFERSON",
+    "WASHINGTON",
+    "LINCOLN",
+    "MADISON",
+    "FLORIDA",
+    "STATE",
+    "ALESSANDRO",
+    "IRONWOOD",
+    "CACTUS",
+    "MARGARITA",
+    "WINCHESTER",
+    "YNEZ",
+    "RANCHO CALIFORNIA",
+    "CALLE MEDUSA",
+    "VIA CORDOBA",
+    "PASEO DEL SOL",
+    "CAMINO REAL",
+    "VISTA DEL MONTE",
+    "DEL RIO",
+    "MESA VERDE",
+    "SUNSET",
+    "CANYON CREST",
+    "MOUNTAIN VIEW",
+    "VALLEY VIEW",
+    "DESERT WILLOW",
+    "TAHQUITZ CANYON",
+    "INDIAN CANYON",
+    "PALM CANYON",
+    "RAMON",
+    "DATE PALM",
+    "MONTEREY",
+    "HIGHLAND",
+    "SANDERSON",
+    "STETSON",
+    "NEWPORT",
+    "MCCALL",
+    "SCOTT",
+    "CLINTON KEITH",
+    "LOS ALAMOS",
+    "GRAND",
+    "LAKESHORE",
+    "RIVERSIDE",
+    "MISSION",
+    "LIMONITE",
+    "HAMNER",
+    "SIXTH",
+    "FIRST",
+    "SECOND",
+    "THIRD",
+    "ORANGE",
+    "LEMON",
+    "LIME",
+    "AVOCADO",
+    "POPPY",
+    "SAGEBRUSH",
+    "COTTONWOOD",
+    "JUNIPER",
+    "ASPEN",
+    "REDWOOD",
+    "BIRCH",
+    "HAWTHORN",
+    "MAGNOLIA",
+    "CHAPARRAL",
+    "COYOTE",
+    "QUAIL RUN",
+    "EAGLE",
+    "FALCON",
+    "HERITAGE",
+    "LIBERTY",
 )
-SUFFIXES = (("ST", 24), ("AVE", 20), ("DR", 18), ("RD", 10), ("WAY", 8), ("LN", 6), ("CT", 6), ("BLVD", 4),
-            ("PL", 2), ("CIR", 2))
+SUFFIXES = (
+    ("ST", 24),
+    ("AVE", 20),
+    ("DR", 18),
+    ("RD", 10),
+    ("WAY", 8),
+    ("LN", 6),
+    ("CT", 6),
+    ("BLVD", 4),
+    ("PL", 2),
+    ("CIR", 2),
+)
 # Some utility extracts spell suffixes out; the importer normalises them (USPS Publication 28).
-SPELLED = {"ST": "STREET", "AVE": "AVENUE", "DR": "DRIVE", "RD": "ROAD", "LN": "LANE", "CT": "COURT",
-           "BLVD": "BOULEVARD", "PL": "PLACE", "CIR": "CIRCLE", "WAY": "WAY"}
+SPELLED = {
+    "ST": "STREET",
+    "AVE": "AVENUE",
+    "DR": "DRIVE",
+    "RD": "ROAD",
+    "LN": "LANE",
+    "CT": "COURT",
+    "BLVD": "BOULEVARD",
+    "PL": "PLACE",
+    "CIR": "CIRCLE",
+    "WAY": "WAY",
+}
 FIRST = (
-    "JAMES", "MARY", "ROBERT", "PATRICIA", "JOHN", "JENNIFER", "MICHAEL", "LINDA", "DAVID", "ELIZABETH", "WILLIAM",
-    "BARBARA", "RICHARD", "SUSAN", "JOSEPH", "JESSICA", "THOMAS", "SARAH", "CHRISTOPHER", "KAREN", "DANIEL", "LISA",
-    "MATTHEW", "NANCY", "ANTHONY", "BETTY", "MARK", "SANDRA", "STEVEN", "ASHLEY", "ANDREW", "EMILY", "KEVIN",
-    "MICHELLE", "BRIAN", "AMANDA", "TIMOTHY", "MELISSA", "JASON", "STEPHANIE", "RYAN", "REBECCA", "ERIC", "LAURA",
-    "NGUYEN", "WEI", "MIN", "JIN", "SOO", "PRIYA", "ARJUN", "TYLER", "BRANDON", "KAYLA", "NICOLE", "TRAVIS",
+    "JAMES",
+    "MARY",
+    "ROBERT",
+    "PATRICIA",
+    "JOHN",
+    "JENNIFER",
+    "MICHAEL",
+    "LINDA",
+    "DAVID",
+    "ELIZABETH",
+    "WILLIAM",
+    "BARBARA",
+    "RICHARD",
+    "SUSAN",
+    "JOSEPH",
+    "JESSICA",
+    "THOMAS",
+    "SARAH",
+    "CHRISTOPHER",
+    "KAREN",
+    "DANIEL",
+    "LISA",
+    "MATTHEW",
+    "NANCY",
+    "ANTHONY",
+    "BETTY",
+    "MARK",
+    "SANDRA",
+    "STEVEN",
+    "ASHLEY",
+    "ANDREW",
+    "EMILY",
+    "KEVIN",
+    "MICHELLE",
+    "BRIAN",
+    "AMANDA",
+    "TIMOTHY",
+    "MELISSA",
+    "JASON",
+    "STEPHANIE",
+    "RYAN",
+    "REBECCA",
+    "ERIC",
+    "LAURA",
+    "NGUYEN",
+    "WEI",
+    "MIN",
+    "JIN",
+    "SOO",
+    "PRIYA",
+    "ARJUN",
+    "TYLER",
+    "BRANDON",
+    "KAYLA",
+    "NICOLE",
+    "TRAVIS",
 )
 FIRST_ES = (
-    "JOSE", "MARIA", "JUAN", "GUADALUPE", "LUIS", "ROSA", "CARLOS", "ANA", "JESUS", "MARTHA", "FRANCISCO", "LETICIA",
-    "MIGUEL", "VERONICA", "ANTONIO", "GABRIELA", "ALEJANDRO", "SILVIA", "JORGE", "PATRICIA", "RICARDO", "ELENA",
-    "FERNANDO", "ALEJANDRA", "RAUL", "YOLANDA", "MANUEL", "CLAUDIA", "JAVIER", "ADRIANA", "SERGIO", "LORENA",
+    "JOSE",
+    "MARIA",
+    "JUAN",
+    "GUADALUPE",
+    "LUIS",
+    "ROSA",
+    "CARLOS",
+    "ANA",
+    "JESUS",
+    "MARTHA",
+    "FRANCISCO",
+    "LETICIA",
+    "MIGUEL",
+    "VERONICA",
+    "ANTONIO",
+    "GABRIELA",
+    "ALEJANDRO",
+    "SILVIA",
+    "JORGE",
+    "PATRICIA",
+    "RICARDO",
+    "ELENA",
+    "FERNANDO",
+    "ALEJANDRA",
+    "RAUL",
+    "YOLANDA",
+    "MANUEL",
+    "CLAUDIA",
+    "JAVIER",
+    "ADRIANA",
+    "SERGIO",
+    "LORENA",
 )
 LAST = (
-    "SMITH", "JOHNSON", "WILLIAMS", "BROWN", "JONES", "MILLER", "DAVIS", "WILSON", "ANDERSON", "TAYLOR", "THOMAS",
-    "MOORE", "JACKSON", "MARTIN", "LEE", "THOMPSON", "WHITE", "HARRIS", "CLARK", "LEWIS", "ROBINSON", "WALKER",
-    "YOUNG", "ALLEN", "KING", "WRIGHT", "SCOTT", "HILL", "GREEN", "ADAMS", "BAKER", "NELSON", "CARTER", "MITCHELL",
-    "NGUYEN", "TRAN", "PHAM", "KIM", "PARK", "CHEN", "WANG", "LI", "PATEL", "SINGH", "SANTOS", "REYES", "CRUZ",
-    "O'BRIEN", "MCDONALD", "VAN DYKE", "ST. JOHN", "HALL-JONES", "COOK", "MORGAN", "BELL", "MURPHY", "BAILEY",
+    "SMITH",
+    "JOHNSON",
+    "WILLIAMS",
+    "BROWN",
+    "JONES",
+    "MILLER",
+    "DAVIS",
+    "WILSON",
+    "ANDERSON",
+    "TAYLOR",
+    "THOMAS",
+    "MOORE",
+    "JACKSON",
+    "MARTIN",
+    "LEE",
+    "THOMPSON",
+    "WHITE",
+    "HARRIS",
+    "CLARK",
+    "LEWIS",
+    "ROBINSON",
+    "WALKER",
+    "YOUNG",
+    "ALLEN",
+    "KING",
+    "WRIGHT",
+    "SCOTT",
+    "HILL",
+    "GREEN",
+    "ADAMS",
+    "BAKER",
+    "NELSON",
+    "CARTER",
+    "MITCHELL",
+    "NGUYEN",
+    "TRAN",
+    "PHAM",
+    "KIM",
+    "PARK",
+    "CHEN",
+    "WANG",
+    "LI",
+    "PATEL",
+    "SINGH",
+    "SANTOS",
+    "REYES",
+    "CRUZ",
+    "O'BRIEN",
+    "MCDONALD",
+    "VAN DYKE",
+    "ST. JOHN",
+    "HALL-JONES",
+    "COOK",
+    "MORGAN",
+    "BELL",
+    "MURPHY",
+    "BAILEY",
 )
 LAST_ES = (
-    "GARCIA", "RODRIGUEZ", "MARTINEZ", "HERNANDEZ", "LOPEZ", "GONZALEZ", "PEREZ", "SANCHEZ", "RAMIREZ", "TORRES",
-    "FLORES", "RIVERA", "GOMEZ", "DIAZ", "MORALES", "GUTIERREZ", "ORTIZ", "CHAVEZ", "RUIZ", "ALVAREZ", "CASTILLO",
-    "JIMENEZ", "MORENO", "ROMERO", "HERRERA", "MEDINA", "AGUILAR", "VARGAS", "CASTRO", "MENDOZA", "NUNEZ", "DE LA CRUZ",
+    "GARCIA",
+    "RODRIGUEZ",
+    "MARTINEZ",
+    "HERNANDEZ",
+    "LOPEZ",
+    "GONZALEZ",
+    "PEREZ",
+    "SANCHEZ",
+    "RAMIREZ",
+    "TORRES",
+    "FLORES",
+    "RIVERA",
+    "GOMEZ",
+    "DIAZ",
+    "MORALES",
+    "GUTIERREZ",
+    "ORTIZ",
+    "CHAVEZ",
+    "RUIZ",
+    "ALVAREZ",
+    "CASTILLO",
+    "JIMENEZ",
+    "MORENO",
+    "ROMERO",
+    "HERRERA",
+    "MEDINA",
+    "AGUILAR",
+    "VARGAS",
+    "CASTRO",
+    "MENDOZA",
+    "NUNEZ",
+    "DE LA CRUZ",
 )
 BUSINESS_WORDS = (
-    "DESERT", "VALLEY", "INLAND", "PACIFIC", "SUNRISE", "MOUNTAIN", "TEMECULA", "CANYON", "GOLDEN", "EAGLE", "VISTA",
-    "PREMIER", "ELITE", "FAMILY", "EL", "LA", "SAN JACINTO", "PINNACLE", "SUMMIT", "CORNERSTONE", "WESTERN", "HIGHLAND",
+    "DESERT",
+    "VALLEY",
+    "INLAND",
+    "PACIFIC",
+    "SUNRISE",
+    "MOUNTAIN",
+    "TEMECULA",
+    "CANYON",
+    "GOLDEN",
+    "EAGLE",
+    "VISTA",
+    "PREMIER",
+    "ELITE",
+    "FAMILY",
+    "EL",
+    "LA",
+    "SAN JACINTO",
+    "PINNACLE",
+    "SUMMIT",
+    "CORNERSTONE",
+    "WESTERN",
+    "HIGHLAND",
 )
 BUSINESS_KINDS = (
-    "AUTO REPAIR", "DENTAL GROUP", "MARKET", "TAQUERIA", "NAIL SALON", "PLUMBING", "CHIROPRACTIC", "INSURANCE",
-    "REALTY", "HARDWARE", "BAKERY", "PHARMACY", "CAR WASH", "FITNESS", "LAUNDROMAT", "LANDSCAPING", "VETERINARY",
-    "WINERY", "MEDICAL CENTER", "SELF STORAGE", "HOTEL", "CHURCH", "ACADEMY", "COLD STORAGE", "PLASTICS", "LOGISTICS",
+    "AUTO REPAIR",
+    "DENTAL GROUP",
+    "MARKET",
+    "TAQUERIA",
+    "NAIL SALON",
+    "PLUMBING",
+    "CHIROPRACTIC",
+    "INSURANCE",
+    "REALTY",
+    "HARDWARE",
+    "BAKERY",
+    "PHARMACY",
+    "CAR WASH",
+    "FITNESS",
+    "LAUNDROMAT",
+    "LANDSCAPING",
+    "VETERINARY",
+    "WINERY",
+    "MEDICAL CENTER",
+    "SELF STORAGE",
+    "HOTEL",
+    "CHURCH",
+    "ACADEMY",
+    "COLD STORAGE",
+    "PLASTICS",
+    "LOGISTICS",
 )
 ENTITY = (("LLC", 40), ("INC", 35), ("CORP", 10), ("", 15))
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")
@@ -153,8 +486,16 @@ class DemoDataResult:
 
 
 ERROR_KINDS = (
-    "bad_class", "bad_zip", "bad_boolean", "missing_required", "duplicate_account", "bad_date",
-    "unknown_rate_schedule", "bad_phone", "bad_language", "bad_read_cycle",
+    "bad_class",
+    "bad_zip",
+    "bad_boolean",
+    "missing_required",
+    "duplicate_account",
+    "bad_date",
+    "unknown_rate_schedule",
+    "bad_phone",
+    "bad_language",
+    "bad_read_cycle",
 )
 
 
@@ -196,7 +537,9 @@ def demo_data_generate(
     # Numbers come from their own generator, and each row draws only from `rng` in order, so the
     # first k rows are the same whatever the size: `demo --accounts 6000` after 5000 refreshes
     # the 5000 and adds 1000 rather than making 6000 new accounts.
-    numbers = random.Random(f"{seed}:account-numbers").sample(range(3_000_000_000, 4_000_000_000), accounts)
+    numbers = random.Random(f"{seed}:account-numbers").sample(
+        range(3_000_000_000, 4_000_000_000), accounts
+    )
     optional = enrolled_share > 0 or with_errors
     header = REQUIRED_COLUMNS + (OPTIONAL_COLUMNS if optional else ())
     counts: dict[str, int] = {"rows": accounts}
@@ -231,13 +574,27 @@ def demo_data_generate(
             else:
                 rate = pick(rates[cls])
                 name, email = _business(rng, cls, city, entities)
-            nem = rnd() < ({"residential": 0.10 if rate == "TOU-D-PRIME" or rate.startswith("TOU") else 0.04,
-                            "small_commercial": 0.05, "agricultural": 0.12, "medium_commercial": 0.08}.get(cls, 0.0))
+            nem = rnd() < (
+                {
+                    "residential": 0.10
+                    if rate == "TOU-D-PRIME" or rate.startswith("TOU")
+                    else 0.04,
+                    "small_commercial": 0.05,
+                    "agricultural": 0.12,
+                    "medium_commercial": 0.08,
+                }.get(cls, 0.0)
+            )
             medical = residential and rnd() < 0.025
-            direct = rnd() < {"medium_commercial": 0.06, "large_commercial": 0.15, "industrial": 0.2,
-                              "small_commercial": 0.004}.get(cls, 0.0)
+            direct = rnd() < {
+                "medium_commercial": 0.06,
+                "large_commercial": 0.15,
+                "industrial": 0.2,
+                "small_commercial": 0.004,
+            }.get(cls, 0.0)
 
-            house = rng.randint(100, 44999) if cls != "street_lighting" else rng.randint(1, 999) * 10
+            house = (
+                rng.randint(100, 44999) if cls != "street_lighting" else rng.randint(1, 999) * 10
+            )
             prefix = choice(("N ", "S ", "E ", "W ")) if rnd() < 0.1 else ""
             suffix = pick(suffixes)
             if rnd() < 0.05:
@@ -249,13 +606,18 @@ def demo_data_generate(
                 street += f" STE {rng.randint(100, 400)}"
 
             m = rnd()
-            if m < 0.84 or cls == "street_lighting" and m < 0.95:
+            if m < 0.84 or (cls == "street_lighting" and m < 0.95):
                 mail = (street, city, "CA", zip_)
             elif m < 0.91:
                 mail = (f"PO BOX {rng.randint(1, 9999)}", city, "CA", zip_)
             elif m < 0.96:
                 c2, z2 = choice(ELSEWHERE_CA)
-                mail = (f"{rng.randint(100, 29999)} {choice(STREETS)} {pick(suffixes)}", c2, "CA", z2)
+                mail = (
+                    f"{rng.randint(100, 29999)} {choice(STREETS)} {pick(suffixes)}",
+                    c2,
+                    "CA",
+                    z2,
+                )
             else:
                 c3, st, z3 = choice(OUT_OF_STATE)
                 mail = (f"{rng.randint(100, 29999)} {choice(STREETS)} {pick(suffixes)}", c3, st, z3)
@@ -264,14 +626,38 @@ def demo_data_generate(
             if rnd() < (0.82 if residential else 0.9):
                 line = f"{rng.randint(0, 9999):04d}"
                 fmt = rnd()
-                phone = (f"({area}) 555-{line}" if fmt < 0.4 else f"{area}-555-{line}" if fmt < 0.75
-                         else f"{area}555{line}" if fmt < 0.95 else f"+1 {area} 555 {line}")
+                phone = (
+                    f"({area}) 555-{line}"
+                    if fmt < 0.4
+                    else f"{area}-555-{line}"
+                    if fmt < 0.75
+                    else f"{area}555{line}"
+                    if fmt < 0.95
+                    else f"+1 {area} 555 {line}"
+                )
             if rnd() > (0.45 if residential else 0.7):
                 email = ""
             cycle = rng.randint(1, 21)
             phase = phases[0] if not residential or city in PHASE_1_CITIES else phases[1]
-            row = [f"{numbers[i]}", name, street, city, zip_, *mail, cls, rate, str(cycle), lang, email, phone,
-                   "Y" if care else "N", "Y" if nem else "N", "Y" if medical else "N", "Y" if direct else "N", phase]
+            row = [
+                f"{numbers[i]}",
+                name,
+                street,
+                city,
+                zip_,
+                *mail,
+                cls,
+                rate,
+                str(cycle),
+                lang,
+                email,
+                phone,
+                "Y" if care else "N",
+                "Y" if nem else "N",
+                "Y" if medical else "N",
+                "Y" if direct else "N",
+                phase,
+            ]
             if optional:
                 if enrolled_share and rnd() < enrolled_share and not direct:
                     when = enroll_dates[rng.randrange(len(enroll_dates))][cycle - 1]
@@ -283,7 +669,12 @@ def demo_data_generate(
                     row += ["", "", ""]
             counts[cls] = counts.get(cls, 0) + 1
             counts[f"language {lang}"] = counts.get(f"language {lang}", 0) + 1
-            for flag, on in (("care", care), ("nem", nem), ("medical_baseline", medical), ("direct_access", direct)):
+            for flag, on in (
+                ("care", care),
+                ("nem", nem),
+                ("medical_baseline", medical),
+                ("direct_access", direct),
+            ):
                 counts[flag] = counts.get(flag, 0) + on
             rows.append(row)
             if len(rows) == 20000:
@@ -316,12 +707,25 @@ def _person(rng: random.Random, hispanic: bool) -> tuple[str, str]:
 
 def _business(rng: random.Random, cls: str, city: str, entities) -> tuple[str, str]:
     if cls == "street_lighting":
-        name = rng.choice((f"CITY OF {city}", "COUNTY OF RIVERSIDE", f"{city} LIGHTING DISTRICT",
-                           "CALTRANS DISTRICT 8", f"{rng.choice(BUSINESS_WORDS)} HOA"))
+        name = rng.choice(
+            (
+                f"CITY OF {city}",
+                "COUNTY OF RIVERSIDE",
+                f"{city} LIGHTING DISTRICT",
+                "CALTRANS DISTRICT 8",
+                f"{rng.choice(BUSINESS_WORDS)} HOA",
+            )
+        )
     elif cls == "agricultural":
-        name = rng.choice((f"{rng.choice(LAST_ES + LAST)} FARMS", f"{rng.choice(BUSINESS_WORDS)} RANCH",
-                           f"{rng.choice(BUSINESS_WORDS)} VINEYARDS", "EASTERN MUNICIPAL WATER DISTRICT",
-                           f"{rng.choice(BUSINESS_WORDS)} NURSERY"))
+        name = rng.choice(
+            (
+                f"{rng.choice(LAST_ES + LAST)} FARMS",
+                f"{rng.choice(BUSINESS_WORDS)} RANCH",
+                f"{rng.choice(BUSINESS_WORDS)} VINEYARDS",
+                "EASTERN MUNICIPAL WATER DISTRICT",
+                f"{rng.choice(BUSINESS_WORDS)} NURSERY",
+            )
+        )
     else:
         keys, cum = entities
         entity = keys[bisect(cum, rng.random() * cum[-1])]
@@ -347,19 +751,26 @@ def _enrollment_dates(today: dt.date) -> list[list[dt.date]]:
     return out
 
 
-def _plant_errors(path: Path, header: tuple, accounts: int, rng: random.Random) -> list[PlantedError]:
+def _plant_errors(
+    path: Path, header: tuple, accounts: int, rng: random.Random
+) -> list[PlantedError]:
     """Rewrite some rows with one defect each; returns where (1-based file lines, header = 1)."""
     per_kind = max(1, accounts // 1000)
     total = min(per_kind * len(ERROR_KINDS), max(1, accounts // 2))
     # duplicates need an earlier row to copy, so row 0 is never a target
-    targets = sorted(rng.sample(range(1, accounts), min(total, accounts - 1))) if accounts > 1 else []
+    targets = (
+        sorted(rng.sample(range(1, accounts), min(total, accounts - 1))) if accounts > 1 else []
+    )
     kinds = [ERROR_KINDS[i % len(ERROR_KINDS)] for i in range(len(targets))]
     rng.shuffle(kinds)
     plan = dict(zip(targets, kinds))
     col = {name: i for i, name in enumerate(header)}
     planted: list[PlantedError] = []
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(path, newline="", encoding="utf-8") as src, open(tmp, "w", newline="", encoding="utf-8") as dst:
+    with (
+        open(path, newline="", encoding="utf-8") as src,
+        open(tmp, "w", newline="", encoding="utf-8") as dst,
+    ):
         reader, writer = csv.reader(src), csv.writer(dst, lineterminator="\n")
         writer.writerow(next(reader))
         seen_numbers: list[str] = []
@@ -376,16 +787,22 @@ def _plant_errors(path: Path, header: tuple, accounts: int, rng: random.Random) 
     return planted
 
 
-def _defect(kind: str, row: list[str], col: dict, rng: random.Random, seen: list[str]) -> tuple[str, str]:
+def _defect(
+    kind: str, row: list[str], col: dict, rng: random.Random, seen: list[str]
+) -> tuple[str, str]:
     c = rng.choice
     if kind == "bad_class":
         return "customer_class", c(("residental", "commercial", "RES", "municipal"))
     if kind == "bad_zip":
         return c(("service_zip", "mailing_zip")), c(("9259", "925900", "ABCDE", "92 590"))
     if kind == "bad_boolean":
-        return c(("care", "nem", "medical_baseline", "direct_access")), c(("Yes", "1", "X", "true", "n/a"))
+        return c(("care", "nem", "medical_baseline", "direct_access")), c(
+            ("Yes", "1", "X", "true", "n/a")
+        )
     if kind == "missing_required":
-        return c(("customer_name", "service_address", "service_zip", "rate_schedule", "read_cycle")), ""
+        return c(
+            ("customer_name", "service_address", "service_zip", "rate_schedule", "read_cycle")
+        ), ""
     if kind == "duplicate_account":
         return "account_number", c(seen)
     if kind == "bad_date":

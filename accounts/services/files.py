@@ -1,4 +1,5 @@
 """Checksums of the files the app reads and writes (import runs, mail-house manifests)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ batched inserts on SQLite) and are merged with one set of SQL statements in one 
 a file with a bad row writes nothing (unless skip_invalid), and a reload never duplicates an
 account, never moves its status backwards and never re-enrolls a customer who opted out.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,28 +40,44 @@ from accounts.models import (
     RateSchedule,
     Status,
 )
-from accounts.services.files import file_sha256
 from accounts.services.deferred_indexes import deferred_index_names
+from accounts.services.files import file_sha256
 from accounts.services.status import FORWARD, IMPORTABLE_STATUSES, Actor
 
 REQUIRED_COLUMNS = (
-    "account_number", "customer_name", "service_address", "service_city", "service_zip",
-    "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "customer_class",
-    "rate_schedule", "read_cycle", "language", "email", "phone", "care", "nem",
-    "medical_baseline", "direct_access", "phase",
+    "account_number",
+    "customer_name",
+    "service_address",
+    "service_city",
+    "service_zip",
+    "mailing_address",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "customer_class",
+    "rate_schedule",
+    "read_cycle",
+    "language",
+    "email",
+    "phone",
+    "care",
+    "nem",
+    "medical_baseline",
+    "direct_access",
+    "phase",
 )
 OPTIONAL_COLUMNS = ("status", "enrollment_date", "product")
 # Statuses for which the file must say when CCA service started.
-NEEDS_ENROLLMENT_DATE = {Status.ENROLLED, Status.PARTICIPANT, Status.OPTED_OUT_FREE, Status.TERMINATED}
+NEEDS_ENROLLMENT_DATE = {
+    Status.ENROLLED,
+    Status.PARTICIPANT,
+    Status.OPTED_OUT_FREE,
+    Status.TERMINATED,
+}
 
 # ISO 639-1.
 LANGUAGES = frozenset(
-    "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy "
-    "da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu "
-    "hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb "
-    "lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om "
-    "or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw "
-    "ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu".split()
+    ["aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg", "bh", "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy", "da", "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj", "fo", "fr", "fy", "ga", "gd", "gl", "gn", "gu", "gv", "ha", "he", "hi", "ho", "hr", "ht", "hu", "hy", "hz", "ia", "id", "ie", "ig", "ii", "ik", "io", "is", "it", "iu", "ja", "jv", "ka", "kg", "ki", "kj", "kk", "kl", "km", "kn", "ko", "kr", "ks", "ku", "kv", "kw", "ky", "la", "lb", "lg", "li", "ln", "lo", "lt", "lu", "lv", "mg", "mh", "mi", "mk", "ml", "mn", "mr", "ms", "mt", "my", "na", "nb", "nd", "ne", "ng", "nl", "nn", "no", "nr", "nv", "ny", "oc", "oj", "om", "or", "os", "pa", "pi", "pl", "ps", "pt", "qu", "rm", "rn", "ro", "ru", "rw", "sa", "sc", "sd", "se", "sg", "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "ss", "st", "su", "sv", "sw", "ta", "te", "tg", "th", "ti", "tk", "tl", "tn", "to", "tr", "ts", "tt", "tw", "ty", "ug", "uk", "ur", "uz", "ve", "vi", "vo", "wa", "wo", "xh", "yi", "yo", "za", "zh", "zu"]
 )
 CLASSES = frozenset(CustomerClass.values)
 BOOLS = {"Y": True, "N": False, "y": True, "n": False}
@@ -75,11 +92,33 @@ _RANDOM_BYTE_TO_CODE = bytes(CODE_ALPHABET.encode()[b % 32] for b in range(256))
 MAX_REPORTED_ERRORS = 1000
 
 STAGE_COLUMNS = (
-    "line_no", "account_number", "customer_name", "service_address", "service_city", "service_zip",
-    "mailing_address", "mailing_city", "mailing_state", "mailing_zip", "customer_class",
-    "rate_schedule", "read_cycle", "language", "email", "phone", "care", "nem",
-    "medical_baseline", "direct_access", "phase_id", "product_id", "file_status",
-    "enrollment_date", "opt_out_code", "customer_key", "new_status",
+    "line_no",
+    "account_number",
+    "customer_name",
+    "service_address",
+    "service_city",
+    "service_zip",
+    "mailing_address",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "customer_class",
+    "rate_schedule",
+    "read_cycle",
+    "language",
+    "email",
+    "phone",
+    "care",
+    "nem",
+    "medical_baseline",
+    "direct_access",
+    "phase_id",
+    "product_id",
+    "file_status",
+    "enrollment_date",
+    "opt_out_code",
+    "customer_key",
+    "new_status",
 )
 # Columns a reload overwrites on an existing account (status is handled by the status rule).
 DATA_COLUMNS = STAGE_COLUMNS[2:20]
@@ -142,8 +181,10 @@ class ImportResult:
             yield from items
 
     def summary(self) -> str:
-        text = (f"{self.rows} rows: {self.created} created, {self.updated} updated, "
-                f"{self.unchanged} unchanged, {self.rejected} rejected")
+        text = (
+            f"{self.rows} rows: {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.rejected} rejected"
+        )
         if self.status_kept:
             text += f"; {self.status_kept} status(es) in the file ignored (would move an account backwards or re-enroll it)"
         if self.inherited_opt_outs:
@@ -167,9 +208,17 @@ class _Validator:
         self.program = program
         self.index = {name: i for i, name in enumerate(columns)}
         # Column positions as attributes (None for an optional column the file does not have).
-        self.cols = SimpleNamespace(**{name: self.index.get(name) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS})
-        self.flag_cols = [(col, self.index[col]) for col in ("care", "nem", "medical_baseline", "direct_access")]
-        self.tariffs = dict(RateSchedule.objects.filter(utility_id=program.utility_id).values_list("code", "customer_class"))
+        self.cols = SimpleNamespace(
+            **{name: self.index.get(name) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+        )
+        self.flag_cols = [
+            (col, self.index[col]) for col in ("care", "nem", "medical_baseline", "direct_access")
+        ]
+        self.tariffs = dict(
+            RateSchedule.objects.filter(utility_id=program.utility_id).values_list(
+                "code", "customer_class"
+            )
+        )
         phases = list(Phase.objects.filter(program=program).order_by("number"))
         self.phases = {p.name: p.id for p in phases} | {str(p.number): p.id for p in phases}
         self.rule_phases = [p for p in phases if p.rule != Phase.Rule.FILE]
@@ -187,7 +236,7 @@ class _Validator:
         if not self._random:
             # 4,096 codes at a time, by a translate table (base64.b32encode is pure Python, and slow)
             text = os.urandom(10 * 4096).translate(_RANDOM_BYTE_TO_CODE).decode()
-            self._random = [text[i:i + 10] for i in range(0, len(text), 10)]
+            self._random = [text[i : i + 10] for i in range(0, len(text), 10)]
         return self._random.pop()
 
     def _phase_by_rule(self, klass: str, tariff: str, city: str) -> int | None:
@@ -219,9 +268,28 @@ class _Validator:
         """row() for a record with no problem at all, which is nearly every record of a million-row
         load: the same checks as _checked_row without collecting errors; the first doubt raises."""
         f = list(map(str.strip, rec))
-        (account, name, service_street, service_city, service_zip, mail_street, mail_city, mail_state,
-         mail_zip, klass, tariff, cycle_text, language, email, phone, care, nem, medical, direct,
-         phase_name) = self.required(f)
+        (
+            account,
+            name,
+            service_street,
+            service_city,
+            service_zip,
+            mail_street,
+            mail_city,
+            mail_state,
+            mail_zip,
+            klass,
+            tariff,
+            cycle_text,
+            language,
+            email,
+            phone,
+            care,
+            nem,
+            medical,
+            direct,
+            phase_name,
+        ) = self.required(f)
         if not _ACCOUNT.match(account):
             raise _NotClean
         name = normalize.person_name(name)
@@ -232,7 +300,9 @@ class _Validator:
             m_street, m_city, m_state, m_zip = street, city, "CA", zip5
         else:
             # Most mailing addresses repeat the service address, already normalised above.
-            m_street = street if mail_street == service_street else normalize.street_line(mail_street)
+            m_street = (
+                street if mail_street == service_street else normalize.street_line(mail_street)
+            )
             m_city = city if mail_city == service_city else normalize.city(mail_city)
             m_state = normalize.state(mail_state)
             m_zip = zip5 if mail_zip == service_zip else normalize.zip_code(mail_zip)
@@ -249,12 +319,38 @@ class _Validator:
             raise _NotClean
         phone = normalize.phone_e164(phone)
         care, nem, medical, direct = BOOLS[care], BOOLS[nem], BOOLS[medical], BOOLS[direct]
-        phase_id = self.phases[phase_name] if phase_name else self._phase_by_rule(klass, tariff, city)
-        status, enrollment, product_id = self._clean_optional(f) if self.has_optional else ("", None, None)
+        phase_id = (
+            self.phases[phase_name] if phase_name else self._phase_by_rule(klass, tariff, city)
+        )
+        status, enrollment, product_id = (
+            self._clean_optional(f) if self.has_optional else ("", None, None)
+        )
         return (
-            line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip,
-            klass, tariff, cycle, language, email, phone, care, nem, medical, direct,
-            phase_id, product_id, status, enrollment, self._code(),
+            line,
+            account,
+            name,
+            street,
+            city,
+            zip5,
+            m_street,
+            m_city,
+            m_state,
+            m_zip,
+            klass,
+            tariff,
+            cycle,
+            language,
+            email,
+            phone,
+            care,
+            nem,
+            medical,
+            direct,
+            phase_id,
+            product_id,
+            status,
+            enrollment,
+            self._code(),
             normalize.customer_key(name, street, zip5),
             status or _ELIGIBLE,
         )
@@ -286,12 +382,21 @@ class _Validator:
 
         account = f[c.account_number]
         if not _ACCOUNT.match(account):
-            errors.append(RowError(line, "account_number", f"'{account}' must be 1–32 letters, digits or dashes"))
+            errors.append(
+                RowError(
+                    line, "account_number", f"'{account}' must be 1–32 letters, digits or dashes"
+                )
+            )
         name = norm(normalize.person_name, f[c.customer_name], "customer_name", line, errors)
         street = norm(normalize.street_line, f[c.service_address], "service_address", line, errors)
         city = norm(normalize.city, f[c.service_city], "service_city", line, errors)
         zip5 = norm(normalize.zip_code, f[c.service_zip], "service_zip", line, errors)
-        m_street, m_city, m_state, m_zip = f[c.mailing_address], f[c.mailing_city], f[c.mailing_state], f[c.mailing_zip]
+        m_street, m_city, m_state, m_zip = (
+            f[c.mailing_address],
+            f[c.mailing_city],
+            f[c.mailing_state],
+            f[c.mailing_zip],
+        )
         if not (m_street or m_city or m_state or m_zip):
             # A blank mailing address means "mail to the service address" in utility files.
             m_street, m_city, m_state, m_zip = street, city, "CA", zip5
@@ -303,23 +408,43 @@ class _Validator:
 
         klass = f[c.customer_class]
         if klass not in CLASSES:
-            errors.append(RowError(line, "customer_class", f"'{klass}' is not one of {', '.join(sorted(CLASSES))}"))
+            errors.append(
+                RowError(
+                    line, "customer_class", f"'{klass}' is not one of {', '.join(sorted(CLASSES))}"
+                )
+            )
         tariff = f[c.rate_schedule].upper()
         if not tariff:
             errors.append(RowError(line, "rate_schedule", "is blank"))
         elif self.tariffs:
             tariff_class = self.tariffs.get(tariff)
             if tariff_class is None:
-                errors.append(RowError(line, "rate_schedule", f"'{tariff}' is not a rate schedule of {self.program.utility.code}"))
+                errors.append(
+                    RowError(
+                        line,
+                        "rate_schedule",
+                        f"'{tariff}' is not a rate schedule of {self.program.utility.code}",
+                    )
+                )
             elif tariff_class != klass and klass in CLASSES:
-                errors.append(RowError(line, "rate_schedule", f"'{tariff}' is a {tariff_class} tariff but customer_class is {klass}"))
+                errors.append(
+                    RowError(
+                        line,
+                        "rate_schedule",
+                        f"'{tariff}' is a {tariff_class} tariff but customer_class is {klass}",
+                    )
+                )
         cycle_text = f[c.read_cycle]
         cycle = int(cycle_text) if cycle_text.isdigit() else 0
         if not 1 <= cycle <= 99:
-            errors.append(RowError(line, "read_cycle", f"'{cycle_text}' is not a read cycle (1–99)"))
+            errors.append(
+                RowError(line, "read_cycle", f"'{cycle_text}' is not a read cycle (1–99)")
+            )
         language = f[c.language].lower() or self.default_language
         if language not in LANGUAGES:
-            errors.append(RowError(line, "language", f"'{language}' is not an ISO 639-1 language code"))
+            errors.append(
+                RowError(line, "language", f"'{language}' is not an ISO 639-1 language code")
+            )
         email = f[c.email]
         if email and not _EMAIL.match(email):
             errors.append(RowError(line, "email", f"'{email}' is not an e-mail address"))
@@ -336,7 +461,13 @@ class _Validator:
         if phase_name:
             phase_id = self.phases.get(phase_name)
             if phase_id is None:
-                errors.append(RowError(line, "phase", f"'{phase_name}' is not a phase of {self.program.slug} ({', '.join(k for k in self.phases if not k.isdigit()) or 'none defined'})"))
+                errors.append(
+                    RowError(
+                        line,
+                        "phase",
+                        f"'{phase_name}' is not a phase of {self.program.slug} ({', '.join(k for k in self.phases if not k.isdigit()) or 'none defined'})",
+                    )
+                )
         else:
             phase_id = self._phase_by_rule(klass, tariff, city or "")
 
@@ -344,29 +475,64 @@ class _Validator:
         if c.status is not None:
             status = f[c.status]
             if status and status not in IMPORTABLE_STATUSES:
-                errors.append(RowError(line, "status", f"'{status}' is not one of {', '.join(IMPORTABLE_STATUSES)}"))
+                errors.append(
+                    RowError(
+                        line, "status", f"'{status}' is not one of {', '.join(IMPORTABLE_STATUSES)}"
+                    )
+                )
         enrollment = None
         if c.enrollment_date is not None and f[c.enrollment_date]:
             text = f[c.enrollment_date]
             try:
                 enrollment = date.fromisoformat(text)
             except ValueError:
-                errors.append(RowError(line, "enrollment_date", f"'{text}' is not a date (YYYY-MM-DD)"))
-        if status in NEEDS_ENROLLMENT_DATE and enrollment is None and not any(e.column == "enrollment_date" for e in errors):
+                errors.append(
+                    RowError(line, "enrollment_date", f"'{text}' is not a date (YYYY-MM-DD)")
+                )
+        if (
+            status in NEEDS_ENROLLMENT_DATE
+            and enrollment is None
+            and not any(e.column == "enrollment_date" for e in errors)
+        ):
             errors.append(RowError(line, "enrollment_date", f"is required when status is {status}"))
         product_id = None
         if c.product is not None and f[c.product]:
             code = f[c.product]
             product_id = self.products.get(code)
             if product_id is None:
-                errors.append(RowError(line, "product", f"'{code}' is not a product of {self.program.slug} ({', '.join(self.products) or 'none defined'})"))
+                errors.append(
+                    RowError(
+                        line,
+                        "product",
+                        f"'{code}' is not a product of {self.program.slug} ({', '.join(self.products) or 'none defined'})",
+                    )
+                )
 
         if errors:
             return errors
         return (
-            line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip,
-            klass, tariff, cycle, language, email, phone, *flags,
-            phase_id, product_id, status, enrollment, self._code(),
+            line,
+            account,
+            name,
+            street,
+            city,
+            zip5,
+            m_street,
+            m_city,
+            m_state,
+            m_zip,
+            klass,
+            tariff,
+            cycle,
+            language,
+            email,
+            phone,
+            *flags,
+            phase_id,
+            product_id,
+            status,
+            enrollment,
+            self._code(),
             normalize.customer_key(name, street, zip5),
             status or Status.ELIGIBLE,
         )
@@ -385,7 +551,13 @@ def _read_header(reader, path: Path) -> list[str]:
     for col in header:
         if col not in known:
             hint = difflib.get_close_matches(col, known, n=1)
-            errors.append(RowError(1, col or "(blank)", "unknown column" + (f" (did you mean {hint[0]}?)" if hint else "")))
+            errors.append(
+                RowError(
+                    1,
+                    col or "(blank)",
+                    "unknown column" + (f" (did you mean {hint[0]}?)" if hint else ""),
+                )
+            )
     dupes = {c for c in header if header.count(c) > 1}
     errors += [RowError(1, c, "column appears more than once") for c in sorted(dupes)]
     if errors:
@@ -419,22 +591,28 @@ class _Stage:
                 inherited_from varchar(32) NULL
             )""")
 
-    def write(self, rows: "list[tuple] | bytes"):
+    def write(self, rows: list[tuple] | bytes):
         if not rows:
             return
         if self.pg:
-            with self.cursor.cursor.copy(f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+            with self.cursor.cursor.copy(
+                f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+            ) as copy:
                 copy.write(rows)
         else:
             marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-            self.cursor.executemany(f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows)
+            self.cursor.executemany(
+                f"INSERT INTO import_stage ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows
+            )
 
     def index(self):
         if self.pg:
             # PostgreSQL joins the staging table by hashing it; indexes would only cost time.
             self.cursor.execute("ANALYZE import_stage")
         else:
-            self.cursor.execute("CREATE INDEX import_stage_account ON import_stage (account_number)")
+            self.cursor.execute(
+                "CREATE INDEX import_stage_account ON import_stage (account_number)"
+            )
             self.cursor.execute("CREATE INDEX import_stage_code ON import_stage (opt_out_code)")
 
     def drop(self):
@@ -452,7 +630,9 @@ def _progress(path: Path, enabled: bool | None):
 
     with open(path, "rb") as fh:
         lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
-    return tqdm(total=max(lines - 1, 0), unit="rows", unit_scale=True, desc="validating", file=sys.stderr)
+    return tqdm(
+        total=max(lines - 1, 0), unit="rows", unit_scale=True, desc="validating", file=sys.stderr
+    )
 
 
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -507,12 +687,21 @@ def _record_boundary(data: bytes) -> int:
 
 
 def accounts_import(
-    *, program: Program, path: Path, actor: Actor, skip_invalid: bool = False, progress: bool | None = None,
+    *,
+    program: Program,
+    path: Path,
+    actor: Actor,
+    skip_invalid: bool = False,
+    progress: bool | None = None,
 ) -> ImportResult:
     """Validate and load an eligible-customer file into `program`. See the module docstring."""
     path = Path(path)
     run = ImportRun.objects.create(
-        program=program, kind=ImportRun.Kind.ACCOUNTS, file_name=str(path), sha256=file_sha256(path), actor=actor.name,
+        program=program,
+        kind=ImportRun.Kind.ACCOUNTS,
+        file_name=str(path),
+        sha256=file_sha256(path),
+        actor=actor.name,
     )
     result = ImportResult(run=run)
     stage = _Stage()
@@ -541,13 +730,23 @@ def accounts_import(
         raise
     finally:
         stage.drop()
-    _finish(run, result, ImportRun.Outcome.PARTIAL if result.rejected else ImportRun.Outcome.LOADED, result.summary())
+    _finish(
+        run,
+        result,
+        ImportRun.Outcome.PARTIAL if result.rejected else ImportRun.Outcome.LOADED,
+        result.summary(),
+    )
     return result
 
 
 def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str):
     run.outcome, run.message, run.finished_at = outcome, message[:10000], timezone.now()
-    run.rows, run.created, run.updated, run.unchanged = result.rows, result.created, result.updated, result.unchanged
+    run.rows, run.created, run.updated, run.unchanged = (
+        result.rows,
+        result.created,
+        result.updated,
+        result.unchanged,
+    )
     run.rejected, run.status_kept = result.rejected, result.status_kept
     run.reject_file = str(result.reject_file or "")
     run.save()
@@ -555,7 +754,7 @@ def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str):
 
 # Validation runs in worker processes forked from this one (they inherit the validator and use
 # no database connection); this process reads the CSV and feeds the staging table in file order.
-_worker_validator: "_Validator | None" = None
+_worker_validator: _Validator | None = None
 # (good rows, block text) → what the main process writes: COPY text of the staging table
 # (_copy_text) or of the account table (_FirstLoad.copy_text); None hands the tuples over as they are.
 _worker_encode = None
@@ -565,7 +764,9 @@ def _worker_init():
     _worker_validator._random = []  # never share the parent's random codes
 
 
-def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, list[RowError]]], int]:
+def _validate_block(
+    piece: tuple[int, bytes],
+) -> tuple[object, list[tuple[int, list[RowError]]], int]:
     """Parse and validate one block of the file (in a worker process)."""
     first_line, data = piece
     validator, width = _worker_validator, len(_worker_validator.index)
@@ -574,8 +775,22 @@ def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, l
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = first_line + data.count(b"\n", 0, exc.start)
-        return (_worker_encode([], "") if _worker_encode else []), [
-            (line, [RowError(line, "row", f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read")])], 0
+        return (
+            (_worker_encode([], "") if _worker_encode else []),
+            [
+                (
+                    line,
+                    [
+                        RowError(
+                            line,
+                            "row",
+                            f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read",
+                        )
+                    ],
+                )
+            ],
+            0,
+        )
     row = validator.row
     # A block makes hundreds of thousands of short-lived objects and no reference cycles; the cyclic
     # collector would only walk them, and every object of the process, again and again.
@@ -585,8 +800,11 @@ def _validate_block(piece: tuple[int, bytes]) -> tuple[object, list[tuple[int, l
         for line, rec in _numbered_records(text, first_line):
             if not rec or (len(rec) == 1 and not rec[0].strip()):
                 continue  # blank line
-            outcome = row(rec, line) if len(rec) == width else [
-                RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+            outcome = (
+                row(rec, line)
+                if len(rec) == width
+                else [RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+            )
             if outcome.__class__ is list:
                 bad.append((line, outcome))
             else:
@@ -628,31 +846,94 @@ def _copy_value(v) -> str:
         return "f"
     if isinstance(v, str):
         if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
-            return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            return (
+                v.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
         return v
     return str(v)
 
 
 def _copy_line(row: tuple) -> str:
     """A staging tuple as a COPY line, taking its text values as they are (see _copy_text)."""
-    (line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
-     email, phone, care, nem, medical, direct, phase_id, product_id, status, enrollment, code, key, new_status) = row
-    return "\t".join((
-        str(line), account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
-        language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
-        "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
-        "\\N" if product_id is None else str(product_id), status,
-        "\\N" if enrollment is None else str(enrollment), code, key, new_status,
-    )) + "\n"
+    (
+        line,
+        account,
+        name,
+        street,
+        city,
+        zip5,
+        m_street,
+        m_city,
+        m_state,
+        m_zip,
+        klass,
+        tariff,
+        cycle,
+        language,
+        email,
+        phone,
+        care,
+        nem,
+        medical,
+        direct,
+        phase_id,
+        product_id,
+        status,
+        enrollment,
+        code,
+        key,
+        new_status,
+    ) = row
+    return (
+        "\t".join(
+            (
+                str(line),
+                account,
+                name,
+                street,
+                city,
+                zip5,
+                m_street,
+                m_city,
+                m_state,
+                m_zip,
+                klass,
+                tariff,
+                str(cycle),
+                language,
+                email,
+                phone,
+                "t" if care else "f",
+                "t" if nem else "f",
+                "t" if medical else "f",
+                "t" if direct else "f",
+                "\\N" if phase_id is None else str(phase_id),
+                "\\N" if product_id is None else str(product_id),
+                status,
+                "\\N" if enrollment is None else str(enrollment),
+                code,
+                key,
+                new_status,
+            )
+        )
+        + "\n"
+    )
 
 
-def _copy_text(rows: list[tuple], source: str | None = None, *, line=_copy_line, values=None) -> bytes:
+def _copy_text(
+    rows: list[tuple], source: str | None = None, *, line=_copy_line, values=None
+) -> bytes:
     """Rows in PostgreSQL's COPY text format; `source` is the CSV text they were read from, if known.
     `line` makes a row's COPY line taking its text as it is; `values` gives the row's values for
     the escaping way (by default the staging tuple itself)."""
     text = "".join(map(line, rows))
     if _may_need_copy_escapes(text, len(rows), source):
-        text = "".join("\t".join(map(_copy_value, values(row) if values else row)) + "\n" for row in rows)
+        text = "".join(
+            "\t".join(map(_copy_value, values(row) if values else row)) + "\n" for row in rows
+        )
     return text.encode()
 
 
@@ -670,8 +951,17 @@ def _file_header(path: Path) -> list[str]:
     return _read_header(iter([header_rec]), path)
 
 
-def _stream(program: Program, path: Path, header: list[str], result: ImportResult, progress, *, write, step: str,
-            encode) -> dict[int, list[RowError]]:
+def _stream(
+    program: Program,
+    path: Path,
+    header: list[str],
+    result: ImportResult,
+    progress,
+    *,
+    write,
+    step: str,
+    encode,
+) -> dict[int, list[RowError]]:
     """Validate the file in worker processes and hand each block's good rows to `write`, in file
     order, as `encode` makes them (see _worker_encode). Returns the rejected lines; counts and
     the first errors go in `result`."""
@@ -683,9 +973,17 @@ def _stream(program: Program, path: Path, header: list[str], result: ImportResul
     rejected_lines: dict[int, list[RowError]] = {}
     workers = min(os.cpu_count() or 1, 4)
     use_pool = workers > 1 and path.stat().st_size > 2_000_000
-    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init) if use_pool else None
+    pool = (
+        multiprocessing.get_context("fork").Pool(workers, initializer=_worker_init)
+        if use_pool
+        else None
+    )
     try:
-        outcomes = pool.imap(_validate_block, _blocks(path)) if pool else map(_validate_block, _blocks(path))
+        outcomes = (
+            pool.imap(_validate_block, _blocks(path))
+            if pool
+            else map(_validate_block, _blocks(path))
+        )
         for payload, bad, n_good in result.timed_iter(step, outcomes):
             result.rows += n_good + len(bad)
             for line, errs in bad:
@@ -704,11 +1002,20 @@ def _stream(program: Program, path: Path, header: list[str], result: ImportResul
     return rejected_lines
 
 
-def _validate_into_stage(program: Program, path: Path, header: list[str], stage: _Stage, result: ImportResult,
-                         progress):
+def _validate_into_stage(
+    program: Program, path: Path, header: list[str], stage: _Stage, result: ImportResult, progress
+):
     stage.create()
-    rejected_lines = _stream(program, path, header, result, progress, write=stage.write,
-                             step="validate and stage", encode=_copy_text if stage.pg else None)
+    rejected_lines = _stream(
+        program,
+        path,
+        header,
+        result,
+        progress,
+        write=stage.write,
+        step="validate and stage",
+        encode=_copy_text if stage.pg else None,
+    )
     stage.index()
     # Duplicate account numbers inside the file: the first occurrence wins, the rest are errors.
     with result.timed("duplicate check"), connection.cursor() as cur:
@@ -742,7 +1049,14 @@ def _write_rejects(path: Path, result: ImportResult) -> Path:
                 writer.writerow([*rec, "reject_line", "reject_column", "reject_reason"])
             elif line in rejected:
                 errs = rejected[line]
-                writer.writerow([*rec, line, "; ".join(e.column for e in errs), "; ".join(e.reason for e in errs)])
+                writer.writerow(
+                    [
+                        *rec,
+                        line,
+                        "; ".join(e.column for e in errs),
+                        "; ".join(e.reason for e in errs),
+                    ]
+                )
     return out
 
 
@@ -767,8 +1081,13 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         result.lap("drop indexes")
 
         cols = ", ".join(DATA_COLUMNS)
-        default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
-        cur.execute(f"""
+        default_product = (
+            Product.objects.filter(program=program, is_default=True)
+            .values_list("id", flat=True)
+            .first()
+        )
+        cur.execute(
+            f"""
             INSERT INTO accounts_serviceaccount (
                 program_id, account_number, {cols}, phase_id, product_id, status, status_changed_at,
                 enrollment_date, opt_out_code, customer_key, address_needs_repair, import_run_id,
@@ -776,7 +1095,8 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             SELECT %s, account_number, {cols}, phase_id, COALESCE(product_id, %s), new_status, %s,
                 enrollment_date, opt_out_code, customer_key, %s, %s, %s, %s
             FROM import_stage WHERE existing_id IS NULL""",
-            [p, default_product, now, False, result.run.pk, now, now])
+            [p, default_product, now, False, result.run.pk, now, now],
+        )
         result.created = cur.rowcount
         result.lap("insert new accounts")
 
@@ -784,7 +1104,10 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         existing_rows = cur.fetchone()[0]
         changed = " OR ".join(f"a.{c} {distinct} s.{c}" for c in DATA_COLUMNS)
         sets = ", ".join(f"{c} = s.{c}" for c in DATA_COLUMNS)
-        mailing_changed = " OR ".join(f"a.{c} {distinct} s.{c}" for c in ("mailing_address", "mailing_city", "mailing_state", "mailing_zip"))
+        mailing_changed = " OR ".join(
+            f"a.{c} {distinct} s.{c}"
+            for c in ("mailing_address", "mailing_city", "mailing_state", "mailing_zip")
+        )
         update_sql = f"""
             UPDATE accounts_serviceaccount AS a SET {sets},
                 status = CASE WHEN s.new_status <> s.old_status THEN s.new_status ELSE a.status END,
@@ -808,7 +1131,8 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
         result.unchanged = existing_rows - result.updated
 
         run_label = f"import run {result.run.pk} ({Path(result.run.file_name).name})"
-        cur.execute("""
+        cur.execute(
+            """
             INSERT INTO accounts_statuschange (account_id, from_status, to_status, at, actor_id, actor_name, channel, reason)
             SELECT a.id, COALESCE(s.old_status, ''), s.new_status, %s, %s, %s, %s,
                    CASE WHEN s.inherited_from IS NOT NULL
@@ -818,7 +1142,18 @@ def _merge(program: Program, stage: _Stage, result: ImportResult, actor: Actor):
             FROM import_stage s JOIN accounts_serviceaccount a
               ON a.program_id = %s AND a.account_number = s.account_number
             WHERE (s.existing_id IS NULL AND s.new_status <> %s) OR s.new_status <> s.old_status""",
-            [now, actor.user_id, actor.name, "import", run_label, run_label, run_label, p, Status.ELIGIBLE])
+            [
+                now,
+                actor.user_id,
+                actor.name,
+                "import",
+                run_label,
+                run_label,
+                run_label,
+                p,
+                Status.ELIGIBLE,
+            ],
+        )
         cur.execute("DROP TABLE IF EXISTS import_forward")
         result.lap("status history")
     result.lap("commit")
@@ -828,21 +1163,34 @@ def _link_existing(cur, p: int, result: ImportResult, pg: bool):
     """Match the file's rows to the program's accounts: which exist, the status each may move to
     (forward only), and new account numbers of customers who opted out (they stay out)."""
     opted = ", ".join(f"'{s}'" for s in sorted(OPTED_OUT_STATUSES))
-    active = ", ".join(f"'{s}'" for s in (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED, Status.PARTICIPANT))
+    active = ", ".join(
+        f"'{s}'" for s in (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED, Status.PARTICIPANT)
+    )
     if pg:
         # Lock accounts whose status the file proposes to change, so an opt-out arriving
         # during the load is either seen here or waits for us, never overwritten.
-        cur.execute("""
+        cur.execute(
+            """
             SELECT a.id FROM accounts_serviceaccount a JOIN import_stage s
               ON a.program_id = %s AND a.account_number = s.account_number
-            WHERE s.file_status <> '' AND s.file_status <> a.status FOR UPDATE OF a""", [p])
+            WHERE s.file_status <> '' AND s.file_status <> a.status FOR UPDATE OF a""",
+            [p],
+        )
     cur.execute("DROP TABLE IF EXISTS import_forward")
-    cur.execute("CREATE TEMPORARY TABLE import_forward (from_status varchar(20), to_status varchar(20))")
-    cur.executemany("INSERT INTO import_forward VALUES (%s, %s)", [(a, b) for a, bs in FORWARD.items() for b in bs])
-    cur.execute("""
+    cur.execute(
+        "CREATE TEMPORARY TABLE import_forward (from_status varchar(20), to_status varchar(20))"
+    )
+    cur.executemany(
+        "INSERT INTO import_forward VALUES (%s, %s)",
+        [(a, b) for a, bs in FORWARD.items() for b in bs],
+    )
+    cur.execute(
+        """
         UPDATE import_stage SET existing_id = a.id, old_status = a.status
         FROM accounts_serviceaccount a
-        WHERE a.program_id = %s AND a.account_number = import_stage.account_number""", [p])
+        WHERE a.program_id = %s AND a.account_number = import_stage.account_number""",
+        [p],
+    )
     cur.execute("""
         UPDATE import_stage SET new_status = CASE
             WHEN file_status <> '' AND EXISTS (SELECT 1 FROM import_forward f
@@ -854,14 +1202,23 @@ def _link_existing(cur, p: int, result: ImportResult, pg: bool):
                    AND file_status <> '' AND file_status <> old_status AND new_status = old_status""")
     result.status_kept = cur.fetchone()[0]
     # Never re-enroll: a new account number for a customer and premises that opted out stays out.
-    cur.execute(f"SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s AND status IN ({opted}) LIMIT 1", [p])
+    cur.execute(
+        f"SELECT 1 FROM accounts_serviceaccount WHERE program_id = %s AND status IN ({opted}) LIMIT 1",
+        [p],
+    )
     any_opted_out = cur.fetchone() is not None
-    cur.execute(f"""
+    cur.execute(
+        f"""
         UPDATE import_stage SET inherited_from = (
             SELECT MIN(a.account_number) FROM accounts_serviceaccount a
             WHERE a.program_id = %s AND a.customer_key = import_stage.customer_key AND a.status IN ({opted}))
-        WHERE existing_id IS NULL AND new_status IN ({active}) AND %s""", [p, any_opted_out])
-    cur.execute("UPDATE import_stage SET new_status = %s WHERE inherited_from IS NOT NULL", [Status.OPTED_OUT_PRE])
+        WHERE existing_id IS NULL AND new_status IN ({active}) AND %s""",
+        [p, any_opted_out],
+    )
+    cur.execute(
+        "UPDATE import_stage SET new_status = %s WHERE inherited_from IS NOT NULL",
+        [Status.OPTED_OUT_PRE],
+    )
     cur.execute("SELECT COUNT(*) FROM import_stage WHERE inherited_from IS NOT NULL")
     result.inherited_opt_outs = cur.fetchone()[0]
 
@@ -894,13 +1251,30 @@ class _FirstLoad:
     the staging path loads the file, naming the lines. Files that set a status take the staging
     path (their status-history rows name the line each status came from)."""
 
-    COLUMNS = ("program_id", "account_number", *DATA_COLUMNS, "phase_id", "product_id", "status",
-               "status_changed_at", "enrollment_date", "opt_out_code", "customer_key", "address_needs_repair",
-               "import_run_id", "created_at", "updated_at")
+    COLUMNS = (
+        "program_id",
+        "account_number",
+        *DATA_COLUMNS,
+        "phase_id",
+        "product_id",
+        "status",
+        "status_changed_at",
+        "enrollment_date",
+        "opt_out_code",
+        "customer_key",
+        "address_needs_repair",
+        "import_run_id",
+        "created_at",
+        "updated_at",
+    )
 
     def __init__(self, program: Program, run: ImportRun, now):
         self.program_id, self.run_id, self.now = program.pk, run.pk, now.isoformat()
-        self.default_product = Product.objects.filter(program=program, is_default=True).values_list("id", flat=True).first()
+        self.default_product = (
+            Product.objects.filter(program=program, is_default=True)
+            .values_list("id", flat=True)
+            .first()
+        )
         self._head = f"{self.program_id}\t"
         self._tail = f"\tf\t{self.run_id}\t{self.now}\t{self.now}\n"
 
@@ -915,27 +1289,95 @@ class _FirstLoad:
 
     def values(self, t: tuple) -> tuple:
         """A staging tuple's values in COLUMNS order."""
-        return (self.program_id, *t[1:21], t[21] if t[21] is not None else self.default_product, t[26], self.now,
-                t[23], t[24], t[25], False, self.run_id, self.now, self.now)
+        return (
+            self.program_id,
+            *t[1:21],
+            t[21] if t[21] is not None else self.default_product,
+            t[26],
+            self.now,
+            t[23],
+            t[24],
+            t[25],
+            False,
+            self.run_id,
+            self.now,
+            self.now,
+        )
 
     def line(self, t: tuple) -> str:
         """values(t) as a COPY line, taking its text as it is (see _copy_text)."""
-        (_, account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, cycle, language,
-         email, phone, care, nem, medical, direct, phase_id, product_id, _, enrollment, code, key, status) = t
+        (
+            _,
+            account,
+            name,
+            street,
+            city,
+            zip5,
+            m_street,
+            m_city,
+            m_state,
+            m_zip,
+            klass,
+            tariff,
+            cycle,
+            language,
+            email,
+            phone,
+            care,
+            nem,
+            medical,
+            direct,
+            phase_id,
+            product_id,
+            _,
+            enrollment,
+            code,
+            key,
+            status,
+        ) = t
         product = self.default_product if product_id is None else product_id
-        return self._head + "\t".join((
-            account, name, street, city, zip5, m_street, m_city, m_state, m_zip, klass, tariff, str(cycle),
-            language, email, phone, "t" if care else "f", "t" if nem else "f", "t" if medical else "f",
-            "t" if direct else "f", "\\N" if phase_id is None else str(phase_id),
-            "\\N" if product is None else str(product),
-            status, self.now, "\\N" if enrollment is None else str(enrollment), code, key)) + self._tail
+        return (
+            self._head
+            + "\t".join(
+                (
+                    account,
+                    name,
+                    street,
+                    city,
+                    zip5,
+                    m_street,
+                    m_city,
+                    m_state,
+                    m_zip,
+                    klass,
+                    tariff,
+                    str(cycle),
+                    language,
+                    email,
+                    phone,
+                    "t" if care else "f",
+                    "t" if nem else "f",
+                    "t" if medical else "f",
+                    "t" if direct else "f",
+                    "\\N" if phase_id is None else str(phase_id),
+                    "\\N" if product is None else str(product),
+                    status,
+                    self.now,
+                    "\\N" if enrollment is None else str(enrollment),
+                    code,
+                    key,
+                )
+            )
+            + self._tail
+        )
 
     def copy_text(self, rows: list[tuple], source: str | None) -> bytes:
         """Staging tuples as COPY text of the account table (in a worker process)."""
         return _copy_text(rows, source, line=self.line, values=self.values)
 
-    def load(self, cur, program: Program, path: Path, header: list[str], result: ImportResult,
-             progress) -> dict[int, list[RowError]]:
+    def load(
+        self, cur, program: Program, path: Path, header: list[str], result: ImportResult, progress
+    ) -> dict[int, list[RowError]]:
         copy_sql = f"COPY accounts_serviceaccount ({', '.join(self.COLUMNS)}) FROM STDIN"
 
         def write(payload: bytes):
@@ -943,12 +1385,26 @@ class _FirstLoad:
                 with cur.cursor.copy(copy_sql) as copy:
                     copy.write(payload)
 
-        return _stream(program, path, header, result, progress, write=write, step="validate and load",
-                       encode=self.copy_text)
+        return _stream(
+            program,
+            path,
+            header,
+            result,
+            progress,
+            write=write,
+            step="validate and load",
+            encode=self.copy_text,
+        )
 
 
-def _load_first(program: Program, path: Path, header: list[str], result: ImportResult, progress,
-                skip_invalid: bool) -> bool:
+def _load_first(
+    program: Program,
+    path: Path,
+    header: list[str],
+    result: ImportResult,
+    progress,
+    skip_invalid: bool,
+) -> bool:
     """The first-load path (see _FirstLoad); False when the file is not a first load."""
     result.lap()
     with transaction.atomic(), connection.cursor() as cur:
@@ -959,7 +1415,9 @@ def _load_first(program: Program, path: Path, header: list[str], result: ImportR
             return False  # not a first load, or too small a one to pay for rebuilding the indexes
         result.lap("drop indexes")
         try:
-            rejected_lines = _FirstLoad(program, result.run, timezone.now()).load(cur, program, path, header, result, progress)
+            rejected_lines = _FirstLoad(program, result.run, timezone.now()).load(
+                cur, program, path, header, result, progress
+            )
             result.errors.sort(key=lambda e: e.line)
             result.rejected, result.rejected_lines = len(rejected_lines), rejected_lines
             if result.errors and not skip_invalid:
@@ -1010,9 +1468,10 @@ def _drop_secondary_indexes(cur, program_id: int, new_rows: int) -> list[tuple[s
         # robust: with the broker down the load still succeeds; the daily job or ensure_indexes rebuilds.
         transaction.on_commit(_queue_indexes, robust=True)
     cur.execute("SET LOCAL maintenance_work_mem = '256MB'")  # for the rebuilds' sorts
-    return ([(name, f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}')
-             for name, definition in constraints]
-            + [(name, definition) for name, definition in indexes if name not in deferred])
+    return [
+        (name, f'ALTER TABLE accounts_serviceaccount ADD CONSTRAINT "{name}" {definition}')
+        for name, definition in constraints
+    ] + [(name, definition) for name, definition in indexes if name not in deferred]
 
 
 def _rebuild(cur, rebuild: list[tuple[str, str]], result: ImportResult):
@@ -1029,7 +1488,11 @@ def _queue_indexes():
 
 def _fix_code_collisions(cur, pg: bool):
     """Personal codes are random; the rare clash (with the file or an existing account) is re-drawn."""
-    fresh = "upper(substr(md5(random()::text || line_no::text), 1, 10))" if pg else "upper(hex(randomblob(5)))"
+    fresh = (
+        "upper(substr(md5(random()::text || line_no::text), 1, 10))"
+        if pg
+        else "upper(hex(randomblob(5)))"
+    )
     for _ in range(10):
         cur.execute("""
             SELECT (SELECT COUNT(*) FROM (SELECT opt_out_code FROM import_stage WHERE existing_id IS NULL

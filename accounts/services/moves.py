@@ -12,6 +12,7 @@ as an `optouts.Move`, status changes go through accounts.services.status with ch
 The whole file is checked first; any bad line rejects it (each error names line and field) and
 nothing is written but the rejected ImportRun.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,9 +41,26 @@ from accounts.models import (
 from accounts.services.importing import CODE_ALPHABET
 from accounts.services.status import Actor, account_transition, can_transition
 
-COLUMNS = ["old_account_number", "new_account_number", "move_type", "move_date", "customer_name",
-           "service_address", "service_city", "service_zip", "mailing_address", "mailing_city", "mailing_state",
-           "mailing_zip", "customer_class", "rate_schedule", "read_cycle", "language", "email", "phone"]
+COLUMNS = [
+    "old_account_number",
+    "new_account_number",
+    "move_type",
+    "move_date",
+    "customer_name",
+    "service_address",
+    "service_city",
+    "service_zip",
+    "mailing_address",
+    "mailing_city",
+    "mailing_state",
+    "mailing_zip",
+    "customer_class",
+    "rate_schedule",
+    "read_cycle",
+    "language",
+    "email",
+    "phone",
+]
 REQUIRED_COLUMNS = ["old_account_number", "new_account_number", "move_type", "move_date"]
 ACTIVE = (Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED)
 
@@ -74,9 +92,11 @@ class MovesResult:
 
     def summary(self) -> str:
         c = self.counts
-        text = (f"{c['rows']} rows: {c['within']} within ({c['new_accounts']} new account numbers, "
-                f"{c['kept_opted_out']} kept opted out), {c['out']} moved out, {c['in']} moved in; "
-                f"{self.notices_scheduled} new-customer notices scheduled")
+        text = (
+            f"{c['rows']} rows: {c['within']} within ({c['new_accounts']} new account numbers, "
+            f"{c['kept_opted_out']} kept opted out), {c['out']} moved out, {c['in']} moved in; "
+            f"{self.notices_scheduled} new-customer notices scheduled"
+        )
         return text + (f" ({self.notice_problem})" if self.notice_problem else "")
 
 
@@ -93,7 +113,9 @@ def _parse(program: Program, path: Path) -> tuple[list[dict], list[MoveError]]:
         header = [h.strip() for h in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise MovesRejected([MoveError(1, c, "column is missing from the header") for c in missing])
+            raise MovesRejected(
+                [MoveError(1, c, "column is missing from the header") for c in missing]
+            )
         for line, rec in enumerate(reader, start=2):
             rec = {k.strip(): (v or "").strip() for k, v in rec.items() if k}
             row, errs = _row(rec, line)
@@ -105,8 +127,12 @@ def _parse(program: Program, path: Path) -> tuple[list[dict], list[MoveError]]:
 
 def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
     errs: list[MoveError] = []
-    row = {"line": line, "old": rec.get("old_account_number", ""), "new": rec.get("new_account_number", ""),
-           "type": rec.get("move_type", "").lower()}
+    row = {
+        "line": line,
+        "old": rec.get("old_account_number", ""),
+        "new": rec.get("new_account_number", ""),
+        "type": rec.get("move_type", "").lower(),
+    }
 
     def err(col, msg):
         errs.append(MoveError(line, col, msg))
@@ -128,14 +154,21 @@ def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
         err("new_account_number", "must be blank for a move out")
     needs_address = row["type"] in ("within", "in")
     if needs_address:
-        for col, fn in (("service_address", normalize.street_line), ("service_city", normalize.city),
-                        ("service_zip", normalize.zip_code)):
+        for col, fn in (
+            ("service_address", normalize.street_line),
+            ("service_city", normalize.city),
+            ("service_zip", normalize.zip_code),
+        ):
             try:
                 row[col] = fn(rec.get(col, ""))
             except normalize.InvalidValue as exc:
                 err(col, str(exc))
-        for col, fn in (("mailing_address", normalize.street_line), ("mailing_city", normalize.city),
-                        ("mailing_state", normalize.state), ("mailing_zip", normalize.zip_code)):
+        for col, fn in (
+            ("mailing_address", normalize.street_line),
+            ("mailing_city", normalize.city),
+            ("mailing_state", normalize.state),
+            ("mailing_zip", normalize.zip_code),
+        ):
             if rec.get(col):
                 try:
                     row[col] = fn(rec[col])
@@ -154,7 +187,10 @@ def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
         if not row.get("customer_name"):
             err("customer_name", "is required for a move in")
         if rec.get("customer_class") not in CustomerClass.values:
-            err("customer_class", f"'{rec.get('customer_class', '')}' is not one of {', '.join(CustomerClass.values)}")
+            err(
+                "customer_class",
+                f"'{rec.get('customer_class', '')}' is not one of {', '.join(CustomerClass.values)}",
+            )
         row["customer_class"] = rec.get("customer_class", "")
         if not rec.get("rate_schedule"):
             err("rate_schedule", "is required for a move in")
@@ -171,27 +207,63 @@ def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
 def _check_accounts(program: Program, rows: list[dict]) -> tuple[dict, list[MoveError]]:
     errors = []
     numbers = {r["old"] for r in rows if r["old"]} | {r["new"] for r in rows if r["new"]}
-    accounts = {a.account_number: a for a in ServiceAccount.objects.filter(program=program, account_number__in=numbers)}
+    accounts = {
+        a.account_number: a
+        for a in ServiceAccount.objects.filter(program=program, account_number__in=numbers)
+    }
     seen: dict[str, int] = {}
     for r in rows:
         for col, number in (("old_account_number", r["old"]), ("new_account_number", r["new"])):
-            if number and number in seen and not (col == "new_account_number" and number == r["old"]):
-                errors.append(MoveError(r["line"], col, f"account {number} is already on line {seen[number]}"))
+            if (
+                number
+                and number in seen
+                and not (col == "new_account_number" and number == r["old"])
+            ):
+                errors.append(
+                    MoveError(r["line"], col, f"account {number} is already on line {seen[number]}")
+                )
             if number:
                 seen.setdefault(number, r["line"])
         if r["old"]:
             old = accounts.get(r["old"])
             if old is None:
-                errors.append(MoveError(r["line"], "old_account_number", f"account {r['old']} is not in program {program.slug}"))
+                errors.append(
+                    MoveError(
+                        r["line"],
+                        "old_account_number",
+                        f"account {r['old']} is not in program {program.slug}",
+                    )
+                )
             elif old.status == Status.MOVED_OUT:
-                errors.append(MoveError(r["line"], "old_account_number", f"account {r['old']} has already moved out"))
+                errors.append(
+                    MoveError(
+                        r["line"], "old_account_number", f"account {r['old']} has already moved out"
+                    )
+                )
         if r["type"] == "in" and r["new"] in accounts:
-            errors.append(MoveError(r["line"], "new_account_number", f"account {r['new']} already exists; use move_type within"))
-        if r["type"] == "within" and r["new"] and r["new"] != r["old"] and r["new"] in accounts and r["old"] in accounts:
+            errors.append(
+                MoveError(
+                    r["line"],
+                    "new_account_number",
+                    f"account {r['new']} already exists; use move_type within",
+                )
+            )
+        if (
+            r["type"] == "within"
+            and r["new"]
+            and r["new"] != r["old"]
+            and r["new"] in accounts
+            and r["old"] in accounts
+        ):
             new, old = accounts[r["new"]], accounts[r["old"]]
             if new.status != old.status and not can_transition(new.status, old.status):
-                errors.append(MoveError(r["line"], "new_account_number",
-                                        f"account {r['new']} is {new.status} and cannot take {r['old']}'s status {old.status}"))
+                errors.append(
+                    MoveError(
+                        r["line"],
+                        "new_account_number",
+                        f"account {r['new']} is {new.status} and cannot take {r['old']}'s status {old.status}",
+                    )
+                )
     return accounts, errors
 
 
@@ -199,8 +271,13 @@ def moves_import(*, program: Program, path: Path, actor: Actor | None = None) ->
     actor = actor or Actor("import_moves")
     path = Path(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    run = ImportRun.objects.create(program=program, kind=ImportRun.Kind.MOVES, file_name=str(path), sha256=digest,
-                                   actor=actor.name)
+    run = ImportRun.objects.create(
+        program=program,
+        kind=ImportRun.Kind.MOVES,
+        file_name=str(path),
+        sha256=digest,
+        actor=actor.name,
+    )
     try:
         rows, errors = _parse(program, path)
         accounts, more = _check_accounts(program, rows)
@@ -219,17 +296,38 @@ def moves_import(*, program: Program, path: Path, actor: Actor | None = None) ->
     except Exception as exc:
         _finish(run, ImportRun.Outcome.FAILED, rows=0, message=f"{type(exc).__name__}: {exc}")
         raise
-    _finish(run, ImportRun.Outcome.LOADED, rows=len(rows), created=result.counts["new_accounts"] + result.counts["in"],
-            updated=result.counts["within"] + result.counts["out"], status_kept=result.counts["kept_opted_out"])
+    _finish(
+        run,
+        ImportRun.Outcome.LOADED,
+        rows=len(rows),
+        created=result.counts["new_accounts"] + result.counts["in"],
+        updated=result.counts["within"] + result.counts["out"],
+        status_kept=result.counts["kept_opted_out"],
+    )
     if result.counts["in"]:
         result.notices_scheduled, result.notice_problem = _schedule_new_customers(program, actor)
     return result
 
 
-def _finish(run: ImportRun, outcome: str, *, rows: int, message: str = "", created: int = 0, updated: int = 0,
-            status_kept: int = 0) -> None:
-    ImportRun.objects.filter(pk=run.pk).update(outcome=outcome, finished_at=timezone.now(), rows=rows, created=created,
-                                               updated=updated, status_kept=status_kept, message=message[:5000])
+def _finish(
+    run: ImportRun,
+    outcome: str,
+    *,
+    rows: int,
+    message: str = "",
+    created: int = 0,
+    updated: int = 0,
+    status_kept: int = 0,
+) -> None:
+    ImportRun.objects.filter(pk=run.pk).update(
+        outcome=outcome,
+        finished_at=timezone.now(),
+        rows=rows,
+        created=created,
+        updated=updated,
+        status_kept=status_kept,
+        message=message[:5000],
+    )
 
 
 def _schedule_new_customers(program: Program, actor: Actor) -> tuple[int, str]:
@@ -245,8 +343,17 @@ def _schedule_new_customers(program: Program, actor: Actor) -> tuple[int, str]:
 def _record(program, r, run, *, old=None, new=None, kept=""):
     from optouts.models import Move
 
-    Move.objects.create(program=program, import_run=run, line=r["line"], type=r["type"], move_date=r["date"],
-                        old_account=old, new_account=new, status_kept=kept, created_at=timezone.now())
+    Move.objects.create(
+        program=program,
+        import_run=run,
+        line=r["line"],
+        type=r["type"],
+        move_date=r["date"],
+        old_account=old,
+        new_account=new,
+        status_kept=kept,
+        created_at=timezone.now(),
+    )
 
 
 def _address(r: dict) -> dict:
@@ -264,23 +371,40 @@ def _address(r: dict) -> dict:
     return out
 
 
-def _create(program: Program, fields: dict, *, status: str, actor: Actor, reason: str) -> ServiceAccount:
+def _create(
+    program: Program, fields: dict, *, status: str, actor: Actor, reason: str
+) -> ServiceAccount:
     """A new account row and its creation audit row (from_status blank), as the importer writes them."""
     now = timezone.now()
-    fields["customer_key"] = normalize.customer_key(fields["customer_name"], fields["service_address"], fields["service_zip"])
+    fields["customer_key"] = normalize.customer_key(
+        fields["customer_name"], fields["service_address"], fields["service_zip"]
+    )
     for _ in range(5):
         try:
             with transaction.atomic():
-                account = ServiceAccount.objects.create(program=program, opt_out_code=personal_code(), status=status,
-                                                        status_changed_at=now, **fields)
+                account = ServiceAccount.objects.create(
+                    program=program,
+                    opt_out_code=personal_code(),
+                    status=status,
+                    status_changed_at=now,
+                    **fields,
+                )
                 break
         except IntegrityError as exc:
             if "opt_out_code" not in str(exc):
                 raise
     else:  # pragma: no cover - 5 collisions in 2^50
         raise RuntimeError("could not draw a unique personal code")
-    StatusChange.objects.create(account=account, from_status="", to_status=status, at=now, actor_id=actor.user_id,
-                                actor_name=actor.name, channel=Channel.UTILITY, reason=reason)
+    StatusChange.objects.create(
+        account=account,
+        from_status="",
+        to_status=status,
+        at=now,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        channel=Channel.UTILITY,
+        reason=reason,
+    )
     return account
 
 
@@ -293,25 +417,48 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
     if kind == "out":
         old = accounts[r["old"]]
         ccasr_withdraw_pending_connect(account=old, why=f"moved out (move file line {r['line']})")
-        account_transition(account=old, to_status=Status.MOVED_OUT, channel=Channel.UTILITY, actor=actor,
-                           reason=f"moved out of the territory on {r['date']} (move file, no fee)")
+        account_transition(
+            account=old,
+            to_status=Status.MOVED_OUT,
+            channel=Channel.UTILITY,
+            actor=actor,
+            reason=f"moved out of the territory on {r['date']} (move file, no fee)",
+        )
         _record(program, r, run, old=old)
         return
     if kind == "in":
         fields = _address(r) | {
-            "account_number": r["new"], "customer_class": r["customer_class"], "rate_schedule": r["rate_schedule"],
-            "read_cycle": r["read_cycle"], "service_start_date": r["date"], "product": default_product,
-            "language": r.get("language") or (program.languages or ["en"])[0]}
+            "account_number": r["new"],
+            "customer_class": r["customer_class"],
+            "rate_schedule": r["rate_schedule"],
+            "read_cycle": r["read_cycle"],
+            "service_start_date": r["date"],
+            "product": default_product,
+            "language": r.get("language") or (program.languages or ["en"])[0],
+        }
         # The same customer at the same premises who opted out before stays out (domain.md).
-        key = normalize.customer_key(fields["customer_name"], fields["service_address"], fields["service_zip"])
-        prior = (ServiceAccount.objects.filter(program=program, customer_key=key, status__in=OPTED_OUT_STATUSES)
-                 .order_by("-status_changed_at").first())
+        key = normalize.customer_key(
+            fields["customer_name"], fields["service_address"], fields["service_zip"]
+        )
+        prior = (
+            ServiceAccount.objects.filter(
+                program=program, customer_key=key, status__in=OPTED_OUT_STATUSES
+            )
+            .order_by("-status_changed_at")
+            .first()
+        )
         status = prior.status if prior else Status.ELIGIBLE
         if prior:
             fields["service_start_date"] = None
             result.counts["kept_opted_out"] += 1
-        new = _create(program, fields, status=status, actor=actor,
-                      reason=f"moved into the territory on {r['date']}" + (f"; stays opted out as {prior.account_number}" if prior else ""))
+        new = _create(
+            program,
+            fields,
+            status=status,
+            actor=actor,
+            reason=f"moved into the territory on {r['date']}"
+            + (f"; stays opted out as {prior.account_number}" if prior else ""),
+        )
         accounts[new.account_number] = new
         _record(program, r, run, new=new, kept=status if prior else "")
         return
@@ -325,25 +472,63 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
     fields = _address(r)
     existing = accounts.get(r["new"])
     if existing is None:
-        carried = {name: getattr(old, name) for name in (
-            "customer_name", "customer_class", "rate_schedule", "read_cycle", "language", "email", "phone", "care", "nem",
-            "medical_baseline", "direct_access", "phase_id", "product_id", "enrollment_date")}
-        new = _create(program, carried | fields | {"account_number": r["new"]}, status=old_status, actor=actor,
-                      reason=f"moved within the territory from account {old.account_number} on {r['date']}; status kept")
+        carried = {
+            name: getattr(old, name)
+            for name in (
+                "customer_name",
+                "customer_class",
+                "rate_schedule",
+                "read_cycle",
+                "language",
+                "email",
+                "phone",
+                "care",
+                "nem",
+                "medical_baseline",
+                "direct_access",
+                "phase_id",
+                "product_id",
+                "enrollment_date",
+            )
+        }
+        new = _create(
+            program,
+            carried | fields | {"account_number": r["new"]},
+            status=old_status,
+            actor=actor,
+            reason=f"moved within the territory from account {old.account_number} on {r['date']}; status kept",
+        )
         result.counts["new_accounts"] += 1
     else:
         new = existing
-        ServiceAccount.objects.filter(pk=new.pk).update(product_id=old.product_id, updated_at=timezone.now(), **fields)
+        ServiceAccount.objects.filter(pk=new.pk).update(
+            product_id=old.product_id, updated_at=timezone.now(), **fields
+        )
         if new.status != old_status:
-            account_transition(account=new, to_status=old_status, channel=Channel.UTILITY, actor=actor,
-                               reason=f"moved within the territory from account {old.account_number}; status kept")
+            account_transition(
+                account=new,
+                to_status=old_status,
+                channel=Channel.UTILITY,
+                actor=actor,
+                reason=f"moved within the territory from account {old.account_number}; status kept",
+            )
     if old_status in OPTED_OUT_STATUSES:
         result.counts["kept_opted_out"] += 1
     ccasr_withdraw_pending_connect(account=old, why=f"moved to account {new.account_number}")
-    account_transition(account=old, to_status=Status.MOVED_OUT, channel=Channel.UTILITY, actor=actor,
-                       reason=f"moved within the territory to account {new.account_number} on {r['date']}")
+    account_transition(
+        account=old,
+        to_status=Status.MOVED_OUT,
+        channel=Channel.UTILITY,
+        actor=actor,
+        reason=f"moved within the territory to account {new.account_number} on {r['date']}",
+    )
     if old_status in ACTIVE:
-        ccasr_request_create(account=new, type=ServiceRequest.Type.CONNECT, source=ServiceRequest.Source.MOVE,
-                             effective_date=r["date"], product_code=old.product.code if old.product_id else "",
-                             note=f"continues account {old.account_number}")
+        ccasr_request_create(
+            account=new,
+            type=ServiceRequest.Type.CONNECT,
+            source=ServiceRequest.Source.MOVE,
+            effective_date=r["date"],
+            product_code=old.product.code if old.product_id else "",
+            note=f"continues account {old.account_number}",
+        )
     _record(program, r, run, old=old, new=new, kept=old_status)

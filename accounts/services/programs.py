@@ -5,6 +5,7 @@ path it concerns ("phases[1].enrollment_end: ..."), so staff can fix the file in
 load runs in one transaction and updates in place: utility by code, program by slug, rate
 schedules by code, products by code, phases by name, fee rows by (class, effective_from).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,14 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 
 from accounts.models import (
-    DEFAULT_ADMIN_FEES, CustomerClass, FeeSchedule, Phase, Product, Program, RateSchedule, Utility,
+    DEFAULT_ADMIN_FEES,
+    CustomerClass,
+    FeeSchedule,
+    Phase,
+    Product,
+    Program,
+    RateSchedule,
+    Utility,
 )
 from accounts.services.calendar import today as business_today
 
@@ -34,7 +42,10 @@ class ProgramFileError(Exception):
         self.errors = errors
         self.source = source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{len(errors)} problem(s) in the program file:\n" + "\n".join(f"  {e}" for e in errors))
+        super().__init__(
+            f"{where}{len(errors)} problem(s) in the program file:\n"
+            + "\n".join(f"  {e}" for e in errors)
+        )
 
 
 @dataclass
@@ -52,42 +63,91 @@ class ProgramLoadResult:
 
 # --- the schema: key → kind. Kinds are checked by _Checker._value. --------------------------
 PROGRAM_KEYS = {
-    "slug": "slug!", "name": "str!", "short_name": "str", "phone": "phone", "ivr_phone": "phone",
-    "tty_phone": "phone", "call_centre_phone": "phone", "website": "url", "email": "email",
-    "return_address": "str", "languages": "languages", "notice_rule_set": "str", "mailer_id": "mailer_id",
+    "slug": "slug!",
+    "name": "str!",
+    "short_name": "str",
+    "phone": "phone",
+    "ivr_phone": "phone",
+    "tty_phone": "phone",
+    "call_centre_phone": "phone",
+    "website": "url",
+    "email": "email",
+    "return_address": "str",
+    "languages": "languages",
+    "notice_rule_set": "str",
+    "mailer_id": "mailer_id",
 }
 UTILITY_KEYS = {"code": "slug!", "name": "str!", "phone": "phone", "website": "url"}
 SETTINGS_KEYS = {
-    "free_window_days": "days", "cutoff_days": "days", "cutoff_unit": "cutoff_unit",
-    "min_bundled_stay_months": "days", "participant_after_days": "days",
-    "accept_optouts_before_notice": "bool", "optout_refusal_message": "str",
-    "reentry_fee": "money", "large_customer_entry_fee": "money", "confirmation_days": "days",
+    "free_window_days": "days",
+    "cutoff_days": "days",
+    "cutoff_unit": "cutoff_unit",
+    "min_bundled_stay_months": "days",
+    "participant_after_days": "days",
+    "accept_optouts_before_notice": "bool",
+    "optout_refusal_message": "str",
+    "reentry_fee": "money",
+    "large_customer_entry_fee": "money",
+    "confirmation_days": "days",
     "mail_lead_business_days": "days",
 }
-PRODUCT_KEYS = {"code": "slug!", "name": "str!", "renewable_pct": "pct", "carbon_free_pct": "pct",
-                "default": "bool", "description": "str"}
-PHASE_KEYS = {"name": "str!", "number": "count", "enrollment_start": "date!", "enrollment_end": "date!",
-              "rule": "phase_rule", "values": "str_list"}
+PRODUCT_KEYS = {
+    "code": "slug!",
+    "name": "str!",
+    "renewable_pct": "pct",
+    "carbon_free_pct": "pct",
+    "default": "bool",
+    "description": "str",
+}
+PHASE_KEYS = {
+    "name": "str!",
+    "number": "count",
+    "enrollment_start": "date!",
+    "enrollment_end": "date!",
+    "rule": "phase_rule",
+    "values": "str_list",
+}
 RATE_SCHEDULE_KEYS = {"code": "str!", "customer_class": "customer_class!", "description": "str"}
-FEE_KEYS = {"customer_class": "customer_class!", "effective_from": "date!", "admin_fee": "money!",
-            "cost_recovery_charge": "money", "note": "str"}
+FEE_KEYS = {
+    "customer_class": "customer_class!",
+    "effective_from": "date!",
+    "admin_fee": "money!",
+    "cost_recovery_charge": "money",
+    "note": "str",
+}
 TABLES = {"program": PROGRAM_KEYS, "utility": UTILITY_KEYS, "settings": SETTINGS_KEYS}
-ARRAYS = {"products": PRODUCT_KEYS, "phases": PHASE_KEYS, "rate_schedules": RATE_SCHEDULE_KEYS, "fees": FEE_KEYS}
+ARRAYS = {
+    "products": PRODUCT_KEYS,
+    "phases": PHASE_KEYS,
+    "rate_schedules": RATE_SCHEDULE_KEYS,
+    "fees": FEE_KEYS,
+}
 REQUIRED_TABLES = ("program", "utility")
 
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
 _email, _url = EmailValidator(), URLValidator(schemes=["http", "https"])
 _MAX_LEN = {  # model field lengths, so a too-long value is reported by key, not as a DB error
-    "program.slug": 50, "program.name": 200, "program.short_name": 60, "program.notice_rule_set": 40,
-    "utility.code": 16, "utility.name": 200, "products.code": 40, "products.name": 100,
-    "phases.name": 60, "rate_schedules.code": 32, "rate_schedules.description": 200, "fees.note": 200,
+    "program.slug": 50,
+    "program.name": 200,
+    "program.short_name": 60,
+    "program.notice_rule_set": 40,
+    "utility.code": 16,
+    "utility.name": 200,
+    "products.code": 40,
+    "products.name": 100,
+    "phases.name": 60,
+    "rate_schedules.code": 32,
+    "rate_schedules.description": 200,
+    "fees.note": 200,
 }
 
 
 def _did_you_mean(key: str, choices) -> str:
     close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(choices))}"
+    return (
+        f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(choices))}"
+    )
 
 
 class _Checker:
@@ -111,7 +171,10 @@ class _Checker:
             if ok:
                 limit = _MAX_LEN.get(re.sub(r"\[\d+\]", "", path) + "." + key)
                 if limit and isinstance(cleaned, str) and len(cleaned) > limit:
-                    self.err(f"{path}.{key}", f"is {len(cleaned)} characters long; at most {limit} allowed")
+                    self.err(
+                        f"{path}.{key}",
+                        f"is {len(cleaned)} characters long; at most {limit} allowed",
+                    )
                 else:
                     clean[key] = cleaned
         for key, kind in schema.items():
@@ -119,12 +182,21 @@ class _Checker:
                 self.err(f"{path}.{key}", "is required")
         return clean
 
-    def _value(self, path: str, kind: str, v: Any) -> tuple[bool, Any]:  # noqa: C901 — one branch per kind
+    def _value(self, path: str, kind: str, v: Any) -> tuple[bool, Any]:
         def bad(problem):
             self.err(path, problem)
             return False, None
 
-        if kind in ("str", "slug", "phone", "url", "email", "mailer_id", "cutoff_unit", "phase_rule"):
+        if kind in (
+            "str",
+            "slug",
+            "phone",
+            "url",
+            "email",
+            "mailer_id",
+            "cutoff_unit",
+            "phase_rule",
+        ):
             if not isinstance(v, str):
                 return bad(f"must be text in quotes, not {_show(v)}")
             v = v.strip()
@@ -179,7 +251,9 @@ class _Checker:
                 return bad('must be a list of language codes, e.g. ["en", "es"]')
             wrong = [x for x in v if not LANGUAGE.match(x)]
             if wrong:
-                return bad(f"{', '.join(map(repr, wrong))} not ISO 639-1 code(s) (two lower-case letters, e.g. 'es')")
+                return bad(
+                    f"{', '.join(map(repr, wrong))} not ISO 639-1 code(s) (two lower-case letters, e.g. 'es')"
+                )
             return True, v
         if kind == "str_list":
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
@@ -288,27 +362,48 @@ def program_file_check(*, data: dict) -> _Clean:
         if start and end and end < start:
             c.err(f"phases[{i}].enrollment_end", f"{end} is before enrollment_start {start}")
         if ph["number"] in numbers:
-            c.err(f"phases[{i}].number", f"{ph['number']} is already used by phases[{numbers[ph['number']]}]")
+            c.err(
+                f"phases[{i}].number",
+                f"{ph['number']} is already used by phases[{numbers[ph['number']]}]",
+            )
         numbers.setdefault(ph["number"], i)
         rule, values = ph["rule"], ph["values"]
         if rule == Phase.Rule.FILE and values:
-            c.err(f"phases[{i}].values", "must be empty when rule = 'file' (the file names each account's phase)")
+            c.err(
+                f"phases[{i}].values",
+                "must be empty when rule = 'file' (the file names each account's phase)",
+            )
         elif rule != Phase.Rule.FILE and not values:
-            c.err(f"phases[{i}].values", f"lists the {rule.replace('_', ' ')} values assigned to this phase; it is empty")
+            c.err(
+                f"phases[{i}].values",
+                f"lists the {rule.replace('_', ' ')} values assigned to this phase; it is empty",
+            )
         elif rule == Phase.Rule.CUSTOMER_CLASS:
             for v in values:
                 if v not in CustomerClass.values:
-                    c.err(f"phases[{i}].values", f"{v!r} is not one of {', '.join(CustomerClass.values)}")
+                    c.err(
+                        f"phases[{i}].values",
+                        f"{v!r} is not one of {', '.join(CustomerClass.values)}",
+                    )
         elif rule == Phase.Rule.RATE_SCHEDULE and codes:
             for v in values:
                 if v not in codes:
-                    c.err(f"phases[{i}].values", f"rate schedule {v!r} is not in [[rate_schedules]]")
+                    c.err(
+                        f"phases[{i}].values", f"rate schedule {v!r} is not in [[rate_schedules]]"
+                    )
         elif rule == Phase.Rule.CITY:
             ph["values"] = [v.upper() for v in values]  # cities are stored USPS-style, upper case
     if c.errors:
         raise ProgramFileError(c.errors)
-    return _Clean(tables["program"], tables["utility"], tables["settings"], arrays["products"],
-                  arrays["phases"], arrays["rate_schedules"], arrays["fees"])
+    return _Clean(
+        tables["program"],
+        tables["utility"],
+        tables["settings"],
+        arrays["products"],
+        arrays["phases"],
+        arrays["rate_schedules"],
+        arrays["fees"],
+    )
 
 
 def _unique(c: _Checker, name: str, rows: list[dict], key: str):
@@ -316,7 +411,10 @@ def _unique(c: _Checker, name: str, rows: list[dict], key: str):
     for i, row in enumerate(rows):
         if key in row:
             if row[key] in seen:
-                c.err(f"{name}[{i}].{key}", f"{row[key]!r} is already used by {name}[{seen[row[key]]}]")
+                c.err(
+                    f"{name}[{i}].{key}",
+                    f"{row[key]!r} is already used by {name}[{seen[row[key]]}]",
+                )
             seen.setdefault(row[key], i)
 
 
@@ -334,10 +432,14 @@ def program_file_parse(*, path: Path) -> dict:
 
 
 def program_load(*, path: Path, today: dt.date | None = None) -> ProgramLoadResult:
-    return program_load_document(data=program_file_parse(path=Path(path)), source=str(path), today=today)
+    return program_load_document(
+        data=program_file_parse(path=Path(path)), source=str(path), today=today
+    )
 
 
-def program_load_document(*, data: dict, source: str = "", today: dt.date | None = None) -> ProgramLoadResult:
+def program_load_document(
+    *, data: dict, source: str = "", today: dt.date | None = None
+) -> ProgramLoadResult:
     """Validate `data` (a parsed program file) and write it in one transaction."""
     try:
         clean = program_file_check(data=data)
@@ -354,7 +456,8 @@ def program_load_document(*, data: dict, source: str = "", today: dt.date | None
 def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
     errors: list[str] = []
     utility, _ = Utility.objects.update_or_create(
-        code=clean.utility["code"], defaults={k: v for k, v in clean.utility.items() if k != "code"})
+        code=clean.utility["code"], defaults={k: v for k, v in clean.utility.items() if k != "code"}
+    )
 
     prog_fields = {**clean.program, **clean.settings, "utility": utility}
     slug = prog_fields.pop("slug")
@@ -370,24 +473,46 @@ def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
     counts: dict[str, dict[str, int]] = {}
 
     counts["rate schedules"] = _upsert(
-        RateSchedule.objects.filter(utility=utility), "code", clean.rate_schedules,
-        lambda row: RateSchedule(utility=utility, **row), "rate_schedules", errors)
+        RateSchedule.objects.filter(utility=utility),
+        "code",
+        clean.rate_schedules,
+        lambda row: RateSchedule(utility=utility, **row),
+        "rate_schedules",
+        errors,
+    )
 
-    products = [{**{k: v for k, v in p.items() if k != "default"}, "is_default": p.get("default", False)}
-                for p in clean.products]
+    products = [
+        {**{k: v for k, v in p.items() if k != "default"}, "is_default": p.get("default", False)}
+        for p in clean.products
+    ]
     if any(p["is_default"] for p in products):
         # Clear the old default first: at most one default product per program (a constraint).
         new_default = next(p["code"] for p in products if p["is_default"])
-        Product.objects.filter(program=program, is_default=True).exclude(code=new_default).update(is_default=False)
+        Product.objects.filter(program=program, is_default=True).exclude(code=new_default).update(
+            is_default=False
+        )
     counts["products"] = _upsert(
-        Product.objects.filter(program=program), "code", products,
-        lambda row: Product(program=program, **row), "products", errors)
+        Product.objects.filter(program=program),
+        "code",
+        products,
+        lambda row: Product(program=program, **row),
+        "products",
+        errors,
+    )
 
-    phases = [{**{k: v for k, v in p.items() if k != "values"}, "rule_values": p["values"]} for p in clean.phases]
+    phases = [
+        {**{k: v for k, v in p.items() if k != "values"}, "rule_values": p["values"]}
+        for p in clean.phases
+    ]
     # Renumbering phases could collide mid-update with nothing enforcing it, so numbers are plain.
     counts["phases"] = _upsert(
-        Phase.objects.filter(program=program), "name", phases,
-        lambda row: Phase(program=program, **row), "phases", errors)
+        Phase.objects.filter(program=program),
+        "name",
+        phases,
+        lambda row: Phase(program=program, **row),
+        "phases",
+        errors,
+    )
 
     counts["fees"] = _fees(program, clean.fees, today, errors)
     if errors:
@@ -397,7 +522,11 @@ def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
 
 def _full_clean(obj, path: str, errors: list[str], exclude=()):
     try:
-        obj.full_clean(exclude=["utility", "program", *exclude], validate_unique=False, validate_constraints=False)
+        obj.full_clean(
+            exclude=["utility", "program", *exclude],
+            validate_unique=False,
+            validate_constraints=False,
+        )
     except ValidationError as e:
         for fld, msgs in e.message_dict.items():
             errors.extend(f"{path}.{fld}: {m}" for m in msgs)
@@ -435,7 +564,9 @@ def _upsert(qs, key: str, rows: list[dict], make, path: str, errors: list[str]) 
 def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str]) -> dict[str, int]:
     """Fee rows are matched by (class, effective_from). A row already in force is never changed:
     notices have disclosed it and fees were assessed from it (FeeSchedule's docstring)."""
-    existing = {(f.customer_class, f.effective_from): f for f in FeeSchedule.objects.filter(program=program)}
+    existing = {
+        (f.customer_class, f.effective_from): f for f in FeeSchedule.objects.filter(program=program)
+    }
     c = {"created": 0, "updated": 0, "unchanged": 0}
     for i, row in enumerate(fees):
         row = {"cost_recovery_charge": Decimal("0.00"), "note": "", **row}
@@ -444,7 +575,9 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
             FeeSchedule.objects.create(program=program, **row)
             c["created"] += 1
             continue
-        changed = [k for k in ("admin_fee", "cost_recovery_charge", "note") if getattr(obj, k) != row[k]]
+        changed = [
+            k for k in ("admin_fee", "cost_recovery_charge", "note") if getattr(obj, k) != row[k]
+        ]
         money_changed = [k for k in changed if k != "note"]
         if money_changed and obj.effective_from <= today:
             errors.append(
@@ -466,7 +599,12 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
     start = min((f["effective_from"] for f in fees), default=today)
     for cls, fee in DEFAULT_ADMIN_FEES.items():
         if cls not in have:
-            FeeSchedule.objects.create(program=program, customer_class=cls, effective_from=start,
-                                       admin_fee=fee, note="default schedule (seed 004 ch. 9)")
+            FeeSchedule.objects.create(
+                program=program,
+                customer_class=cls,
+                effective_from=start,
+                admin_fee=fee,
+                note="default schedule (seed 004 ch. 9)",
+            )
             c["created"] += 1
     return c

@@ -6,6 +6,7 @@ anything is written; a load is idempotent, and for each cycle it is authoritativ
 dates it spans: a future read date inside that span that the file no longer lists is removed
 (the utility moved it), so enrollment never lands on a read that will not happen.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,8 +36,11 @@ class ReadScheduleRejected(Exception):
         self.errors, self.run = errors, run
         shown = errors[:MAX_ERRORS_SHOWN]
         more = f"\n  … and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        super().__init__(f"read schedule rejected, nothing written ({len(errors)} problem(s)):\n"
-                         + "\n".join(f"  {e}" for e in shown) + more)
+        super().__init__(
+            f"read schedule rejected, nothing written ({len(errors)} problem(s)):\n"
+            + "\n".join(f"  {e}" for e in shown)
+            + more
+        )
 
 
 @dataclass
@@ -49,8 +53,10 @@ class ReadScheduleResult:
     duplicates: int
 
     def summary(self) -> str:
-        return (f"{self.rows} rows: {self.created} read dates created, {self.unchanged} unchanged, "
-                f"{self.removed} removed (moved by the utility), {self.duplicates} duplicate rows ignored")
+        return (
+            f"{self.rows} rows: {self.created} read dates created, {self.unchanged} unchanged, "
+            f"{self.removed} removed (moved by the utility), {self.duplicates} duplicate rows ignored"
+        )
 
 
 def read_schedule_parse(*, path: Path) -> tuple[set[tuple[int, dt.date]], int, int, list[str]]:
@@ -68,8 +74,15 @@ def read_schedule_parse(*, path: Path) -> tuple[set[tuple[int, dt.date]], int, i
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in COLUMNS if c not in header]
             if missing:
-                return reads, 0, 0, [f"line 1: header lacks column(s) {', '.join(missing)} "
-                                     f"(found: {', '.join(header) or 'nothing'}; expected: {', '.join(COLUMNS)})"]
+                return (
+                    reads,
+                    0,
+                    0,
+                    [
+                        f"line 1: header lacks column(s) {', '.join(missing)} "
+                        f"(found: {', '.join(header) or 'nothing'}; expected: {', '.join(COLUMNS)})"
+                    ],
+                )
             reader.fieldnames = header
             for row in reader:
                 line = reader.line_num
@@ -98,7 +111,9 @@ def _cycle(raw: str | None, line: int, errors: list[str]) -> int | None:
         errors.append(f"line {line}, read_cycle: missing")
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_CYCLE:
-        errors.append(f"line {line}, read_cycle: {raw!r} is not a cycle number from 1 to {MAX_CYCLE}")
+        errors.append(
+            f"line {line}, read_cycle: {raw!r} is not a cycle number from 1 to {MAX_CYCLE}"
+        )
         return None
     return int(raw)
 
@@ -117,13 +132,21 @@ def _date(raw: str | None, line: int, errors: list[str]) -> dt.date | None:
         return None
 
 
-def read_schedule_import(*, program: Program, path: Path, actor: Actor, today: dt.date | None = None) -> ReadScheduleResult:
+def read_schedule_import(
+    *, program: Program, path: Path, actor: Actor, today: dt.date | None = None
+) -> ReadScheduleResult:
     """Load a read-schedule CSV into the program's utility's ReadDate rows, recording an ImportRun."""
     path = Path(path)
     today = today or business_today()
     reads, rows, dups, errors = read_schedule_parse(path=path)
-    run = ImportRun(program=program, kind=ImportRun.Kind.READ_SCHEDULE, file_name=str(path), actor=actor.name,
-                    rows=rows, sha256=file_sha256(path) if path.is_file() else "")
+    run = ImportRun(
+        program=program,
+        kind=ImportRun.Kind.READ_SCHEDULE,
+        file_name=str(path),
+        actor=actor.name,
+        rows=rows,
+        sha256=file_sha256(path) if path.is_file() else "",
+    )
     if errors:
         run.outcome, run.rejected = ImportRun.Outcome.REJECTED, len(errors)
         run.finished_at, run.message = timezone.now(), "\n".join(errors[:1000])
@@ -135,29 +158,49 @@ def read_schedule_import(*, program: Program, path: Path, actor: Actor, today: d
         by_cycle[cycle].add(date)
     with transaction.atomic():
         run.save()
-        existing = set(ReadDate.objects.filter(utility_id=program.utility_id, read_cycle__in=by_cycle)
-                       .values_list("read_cycle", "read_date"))
+        existing = set(
+            ReadDate.objects.filter(
+                utility_id=program.utility_id, read_cycle__in=by_cycle
+            ).values_list("read_cycle", "read_date")
+        )
         new = reads - existing
         ReadDate.objects.bulk_create(
-            [ReadDate(utility_id=program.utility_id, read_cycle=c, read_date=d) for c, d in sorted(new)],
+            [
+                ReadDate(utility_id=program.utility_id, read_cycle=c, read_date=d)
+                for c, d in sorted(new)
+            ],
             batch_size=2000,
         )
         removed = 0
         for cycle, dates in by_cycle.items():
-            stale = [d for c, d in existing
-                     if c == cycle and d not in dates and max(min(dates), today) <= d <= max(dates)]
+            stale = [
+                d
+                for c, d in existing
+                if c == cycle and d not in dates and max(min(dates), today) <= d <= max(dates)
+            ]
             if stale:
-                removed += ReadDate.objects.filter(utility_id=program.utility_id, read_cycle=cycle,
-                                                   read_date__in=stale).delete()[0]
+                removed += ReadDate.objects.filter(
+                    utility_id=program.utility_id, read_cycle=cycle, read_date__in=stale
+                ).delete()[0]
         run.created, run.unchanged = len(new), len(reads) - len(new)
         run.outcome, run.finished_at = ImportRun.Outcome.LOADED, timezone.now()
-        run.message = f"{removed} read date(s) no longer in the utility's schedule removed" if removed else ""
+        run.message = (
+            f"{removed} read date(s) no longer in the utility's schedule removed" if removed else ""
+        )
         run.save()
-    return ReadScheduleResult(run=run, rows=rows, created=len(new), unchanged=len(reads) - len(new),
-                              removed=removed, duplicates=dups)
+    return ReadScheduleResult(
+        run=run,
+        rows=rows,
+        created=len(new),
+        unchanged=len(reads) - len(new),
+        removed=removed,
+        duplicates=dups,
+    )
 
 
-def read_schedule_generate(*, start: dt.date, months: int, cycles: int = 21) -> list[tuple[int, dt.date]]:
+def read_schedule_generate(
+    *, start: dt.date, months: int, cycles: int = 21
+) -> list[tuple[int, dt.date]]:
     """A plausible schedule for demos and tests: cycle k reads on business day k of each month
     (the month's last business day when it has fewer), as utilities spread reads over the month."""
     out = []

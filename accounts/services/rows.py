@@ -8,6 +8,7 @@ for auto_now fields, the fields' own value preparation and database converters, 
 from RETURNING), with the SQL text made once from the model's fields. Used only where the
 path is hot; everything else uses the ORM.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -16,12 +17,28 @@ from functools import cache, lru_cache
 from types import NoneType
 
 from django.db import connections, router
-from django.db.models import (AutoField, BigAutoField, BigIntegerField, BinaryField, BooleanField,
-                              CharField, DateField, DateTimeField, DecimalField, EmailField,
-                              ForeignKey, IntegerField, Model, OneToOneField,
-                              PositiveBigIntegerField, PositiveIntegerField,
-                              PositiveSmallIntegerField, SmallAutoField, SmallIntegerField,
-                              TextField)
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    BigIntegerField,
+    BinaryField,
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    EmailField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    OneToOneField,
+    PositiveBigIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    SmallAutoField,
+    SmallIntegerField,
+    TextField,
+)
 
 
 def _connection(model):
@@ -33,8 +50,10 @@ def _insert_parts(model, alias: str):
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    head = (f"INSERT INTO {quote(model._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) VALUES ")
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) VALUES "
+    )
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return fields, head, row, f" RETURNING {quote(model._meta.pk.column)}"
 
@@ -54,9 +73,13 @@ def rows_insert(*objs: Model) -> None:
     params = []
     for obj in objs:
         if type(obj) is not model:
-            raise TypeError(f"rows_insert takes instances of one model, got {model.__name__} and {type(obj).__name__}")
+            raise TypeError(
+                f"rows_insert takes instances of one model, got {model.__name__} and {type(obj).__name__}"
+            )
         obj._prepare_related_fields_for_save(operation_name="save")
-        params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields)
+        params.extend(
+            f.get_db_prep_save(f.pre_save(obj, True), connection=connection) for f in fields
+        )
     with connection.cursor() as cursor:
         cursor.execute(head + ", ".join([row] * len(objs)) + returning, params)
         ids = cursor.fetchall()
@@ -69,11 +92,17 @@ def rows_insert(*objs: Model) -> None:
 @cache
 def _select_parts(model, alias: str, only: tuple[str, ...] | None = None):
     connection = connections[alias]
-    fields = [model._meta.get_field(name) for name in only] if only else list(model._meta.concrete_fields)
+    fields = (
+        [model._meta.get_field(name) for name in only]
+        if only
+        else list(model._meta.concrete_fields)
+    )
     converters = []
     for f in fields:
         col = f.get_col(model._meta.db_table)
-        converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+        converters.append(
+            (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+        )
     return [f.attname for f in fields], converters
 
 
@@ -148,8 +177,12 @@ def row_lock_with_rows(model, pk, *, parent_field: str, rows: dict[str, RowsWith
     fk = model._meta.get_field(parent_field)
     parent = fk.related_model
     shapes = tuple(r.shape() for r in rows.values())
-    params = [value for r in rows.values() for _ in range(r.count * len(r.fields)) for value in r.params]
-    found = _fetchone(connection, _lock_sql(model, parent_field, connection.alias, shapes), params + [pk])
+    params = [
+        value for r in rows.values() for _ in range(r.count * len(r.fields)) for value in r.params
+    ]
+    found = _fetchone(
+        connection, _lock_sql(model, parent_field, connection.alias, shapes), params + [pk]
+    )
     if found is None:
         raise model.DoesNotExist(f"{model.__name__} matching pk={pk} does not exist.")
     n = len(model._meta.concrete_fields)
@@ -160,7 +193,7 @@ def row_lock_with_rows(model, pk, *, parent_field: str, rows: dict[str, RowsWith
     for name, r in rows.items():
         out[name] = []
         for _ in range(r.count):
-            values = found[m:m + len(r.fields)]
+            values = found[m : m + len(r.fields)]
             m += len(r.fields)
             if values[0] is not None:
                 out[name].append(_instance(r.model, connection.alias, values, r.fields))
@@ -177,17 +210,24 @@ def _lock_sql(model, parent_field: str, alias: str, shapes: tuple = ()) -> str:
     cols += [f"p.{quote(f.column)}" for f in parent._meta.concrete_fields]
     for other, where, order_by, fields, count in shapes:
         if other._meta.get_field(fields[0]).null:
-            raise ValueError(f"{other.__name__}.{fields[0]} can be NULL: it cannot tell a missing row")
+            raise ValueError(
+                f"{other.__name__}.{fields[0]} can be NULL: it cannot tell a missing row"
+            )
         order = [f.name for f in other._meta.concrete_fields]
         if sorted(fields, key=order.index) != list(fields):
             # Model.from_db fills a partial row in the model's field order.
             raise ValueError(f"RowsWith fields {fields} are not in {other.__name__}'s field order")
         for k in range(count):
-            cols += [f"(SELECT {quote(other._meta.get_field(f).column)} FROM {quote(other._meta.db_table)} "
-                     f"WHERE {where} ORDER BY {order_by} LIMIT 1 OFFSET {k})" for f in fields]
-    sql = (f"SELECT {', '.join(cols)} FROM {quote(model._meta.db_table)} c "
-           f"JOIN {quote(parent._meta.db_table)} p ON p.{quote(fk.target_field.column)} = c.{quote(fk.column)} "
-           f"WHERE c.{quote(model._meta.pk.column)} = %s")
+            cols += [
+                f"(SELECT {quote(other._meta.get_field(f).column)} FROM {quote(other._meta.db_table)} "
+                f"WHERE {where} ORDER BY {order_by} LIMIT 1 OFFSET {k})"
+                for f in fields
+            ]
+    sql = (
+        f"SELECT {', '.join(cols)} FROM {quote(model._meta.db_table)} c "
+        f"JOIN {quote(parent._meta.db_table)} p ON p.{quote(fk.target_field.column)} = c.{quote(fk.column)} "
+        f"WHERE c.{quote(model._meta.pk.column)} = %s"
+    )
     if connection.features.has_select_for_update:
         # OF c: the account row only, not the program row every opt-out shares.
         sql += " FOR UPDATE OF c" if connection.features.has_select_for_update_of else " FOR UPDATE"
@@ -231,7 +271,7 @@ class RowUpdate:
     params: tuple
 
 
-def rows_write(*items: "Model | RowUpdate") -> None:
+def rows_write(*items: Model | RowUpdate) -> None:
     """Write unsaved instances (of any models) and updates as one statement, in the order given.
 
     A foreign key to another unsaved instance earlier in `items` is filled with that row's new
@@ -241,7 +281,9 @@ def rows_write(*items: "Model | RowUpdate") -> None:
     objs = [i for i in items if not isinstance(i, RowUpdate)]
     if not items:
         return
-    connection = _connection(type(items[0]) if not isinstance(items[0], RowUpdate) else items[0].model)
+    connection = _connection(
+        type(items[0]) if not isinstance(items[0], RowUpdate) else items[0].model
+    )
     if connection.vendor != "postgresql":
         for item in items:
             if isinstance(item, RowUpdate):
@@ -270,8 +312,10 @@ def rows_write(*items: "Model | RowUpdate") -> None:
                 cached = field.get_cached_value(item, None)
                 if cached is not None and cached.pk is None:
                     # As Model.save: never write a null key for a parent that was never saved.
-                    raise ValueError(f"{type(item).__name__}.{field.name} points at an unsaved "
-                                     f"{type(cached).__name__} that is not written with it")
+                    raise ValueError(
+                        f"{type(item).__name__}.{field.name} points at an unsaved "
+                        f"{type(cached).__name__} that is not written with it"
+                    )
                 if cached is not None:
                     setattr(item, attname, cached.pk)
             value = getattr(item, attname)
@@ -333,11 +377,20 @@ def _write_plan(shape: tuple, alias: str):
 _NONE = frozenset({NoneType})
 _STRINGS = frozenset({str, NoneType})
 _WRITTEN_AS_IS = {
-    CharField: _STRINGS, EmailField: _STRINGS, TextField: _STRINGS,
-    BooleanField: frozenset({bool, NoneType}), DateField: frozenset({datetime.date, NoneType}),
-    DateTimeField: _NONE, DecimalField: _NONE, BinaryField: _NONE,
-    IntegerField: _NONE, SmallIntegerField: _NONE, BigIntegerField: _NONE,
-    PositiveIntegerField: _NONE, PositiveSmallIntegerField: _NONE, PositiveBigIntegerField: _NONE,
+    CharField: _STRINGS,
+    EmailField: _STRINGS,
+    TextField: _STRINGS,
+    BooleanField: frozenset({bool, NoneType}),
+    DateField: frozenset({datetime.date, NoneType}),
+    DateTimeField: _NONE,
+    DecimalField: _NONE,
+    BinaryField: _NONE,
+    IntegerField: _NONE,
+    SmallIntegerField: _NONE,
+    BigIntegerField: _NONE,
+    PositiveIntegerField: _NONE,
+    PositiveSmallIntegerField: _NONE,
+    PositiveBigIntegerField: _NONE,
 }
 _AUTO_KEYS = (AutoField, BigAutoField, SmallAutoField)
 

@@ -3,6 +3,7 @@
 Each change is guarded (a transition not in TRANSITIONS raises `TransitionNotAllowed` naming
 both statuses and why) and writes its StatusChange audit row in the same transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -66,8 +67,14 @@ TRANSITIONS: dict[str, dict[str, str]] = {
 
 # Statuses a utility file may state for an account (a program migrating onto the app).
 IMPORTABLE_STATUSES = (
-    S.ELIGIBLE, S.NOTIFIED, S.ENROLLED, S.PARTICIPANT,
-    S.OPTED_OUT_PRE, S.OPTED_OUT_FREE, S.TERMINATED, S.RETURNED_BUNDLED,
+    S.ELIGIBLE,
+    S.NOTIFIED,
+    S.ENROLLED,
+    S.PARTICIPANT,
+    S.OPTED_OUT_PRE,
+    S.OPTED_OUT_FREE,
+    S.TERMINATED,
+    S.RETURNED_BUNDLED,
 )
 
 
@@ -112,7 +119,7 @@ class Actor:
     user_id: int | None = None
 
     @classmethod
-    def of(cls, user) -> "Actor":
+    def of(cls, user) -> Actor:
         if user is None or not getattr(user, "is_authenticated", False):
             return cls("anonymous")
         return cls(user.get_username(), user.pk)
@@ -169,13 +176,20 @@ def account_transition_rows(
     (`rows_write`; optout_submit does). The caller holds the row lock in its open transaction;
     the guard runs here, before anything is written, and `account` shows the new status."""
     if not transaction.get_connection().in_atomic_block:
-        raise ValueError("a locked transition needs the caller's transaction that holds the row lock")
+        raise ValueError(
+            "a locked transition needs the caller's transaction that holds the row lock"
+        )
     if not can_transition(account.status, to_status):
         raise TransitionNotAllowed(account, account.status, to_status)
     at = at or timezone.now()
     change = StatusChange(
-        account=account, from_status=account.status, to_status=to_status, at=at,
-        actor_id=actor.user_id, actor_name=actor.name, channel=channel,
+        account=account,
+        from_status=account.status,
+        to_status=to_status,
+        at=at,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        channel=channel,
         reason=reason or TRANSITIONS[account.status][to_status],
     )
     values = {"status": to_status, "status_changed_at": at, "updated_at": at, **fields}
@@ -197,7 +211,10 @@ def _update_sql(pk: int, values: dict) -> tuple[str, tuple]:
             value = value.prepare_database_save(field)
         sets.append(f"{quote(field.column)} = %s")
         params.append(field.get_db_prep_save(value, connection=connection))
-    return f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {quote(meta.pk.column)} = %s", (*params, pk)
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {quote(meta.pk.column)} = %s",
+        (*params, pk),
+    )
 
 
 def _transition_apply(account: ServiceAccount, to_status: str, at: datetime, fields: dict) -> None:
@@ -229,7 +246,7 @@ def accounts_transition_bulk(
     ids = list(account_ids)
     moved = 0
     for start in range(0, len(ids), chunk_size):
-        chunk = ids[start:start + chunk_size]
+        chunk = ids[start : start + chunk_size]
         with transaction.atomic():
             rows = list(
                 ServiceAccount.objects.select_for_update()
@@ -240,8 +257,13 @@ def accounts_transition_bulk(
                 continue
             StatusChange.objects.bulk_create(
                 StatusChange(
-                    account_id=pk, from_status=old, to_status=to_status, at=at,
-                    actor_id=actor.user_id, actor_name=actor.name, channel=channel,
+                    account_id=pk,
+                    from_status=old,
+                    to_status=to_status,
+                    at=at,
+                    actor_id=actor.user_id,
+                    actor_name=actor.name,
+                    channel=channel,
                     reason=reason or TRANSITIONS[old][to_status],
                 )
                 for pk, old in rows
@@ -254,6 +276,14 @@ def accounts_transition_bulk(
 
 SYSTEM = Actor("system")
 __all__ = [
-    "Actor", "Channel", "TransitionNotAllowed", "TRANSITIONS", "FORWARD", "IMPORTABLE_STATUSES",
-    "SYSTEM", "account_transition", "accounts_transition_bulk", "can_transition",
+    "FORWARD",
+    "IMPORTABLE_STATUSES",
+    "SYSTEM",
+    "TRANSITIONS",
+    "Actor",
+    "Channel",
+    "TransitionNotAllowed",
+    "account_transition",
+    "accounts_transition_bulk",
+    "can_transition",
 ]

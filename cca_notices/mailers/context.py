@@ -10,6 +10,7 @@ A letter is split in two so a million of them can be printed fast (docs/mailers.
 Both renderers (one-by-one and stamped) take their text from these two functions; that is what
 makes their output the same.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,8 +25,14 @@ from accounts.models import CustomerClass, Product, ServiceAccount
 from accounts.services.fees import fee_table_in_force
 from accounts.services.jrc import jrc_rows_in_force, power_content_in_force
 
-KINDS = ("pre_enrollment_1", "pre_enrollment_2", "post_enrollment_1", "post_enrollment_2",
-         "new_customer_1", "new_customer_2")
+KINDS = (
+    "pre_enrollment_1",
+    "pre_enrollment_2",
+    "post_enrollment_1",
+    "post_enrollment_2",
+    "new_customer_1",
+    "new_customer_2",
+)
 POST_KINDS = {"post_enrollment_1", "post_enrollment_2", "new_customer_1", "new_customer_2"}
 LANGUAGES = ("en", "es")
 # USPS: an address line of more than 40 characters may not fit the window; mail houses cut there.
@@ -60,8 +67,15 @@ def letter_product(account: ServiceAccount) -> Product | None:
 
 def variant_key(req: LetterRequest) -> tuple:
     a = req.account
-    return (a.program_id, req.kind, letter_language(a), a.customer_class, a.rate_schedule.upper(),
-            a.product_id, req.mail_date)
+    return (
+        a.program_id,
+        req.kind,
+        letter_language(a),
+        a.customer_class,
+        a.rate_schedule.upper(),
+        a.product_id,
+        req.mail_date,
+    )
 
 
 def phone_display(number: str) -> str:
@@ -107,19 +121,36 @@ def variant_context(req: LetterRequest) -> dict:
     lang = letter_language(account)
     product = letter_product(account)
     schedule = account.rate_schedule.upper()
-    class_rows = jrc_rows_in_force(program=program, on=req.mail_date, customer_class=account.customer_class)
+    class_rows = jrc_rows_in_force(
+        program=program, on=req.mail_date, customer_class=account.customer_class
+    )
     own_rows = [r for r in class_rows if r.rate_schedule == schedule]
     own = next((r for r in own_rows if product and r.product_id == product.id), None)
     fees = fee_table_in_force(program=program, on=req.mail_date)
     class_labels = dict(CLASS_LABELS[lang])
-    fee_rows = [{"klass": class_labels.get(f.customer_class, f.customer_class), "admin_fee": money(f.admin_fee),
-                 "crc": money(f.cost_recovery_charge), "total": money(f.total),
-                 "own": f.customer_class == account.customer_class}
-                for f in sorted(fees, key=lambda f: CustomerClass.values.index(f.customer_class))]
+    fee_rows = [
+        {
+            "klass": class_labels.get(f.customer_class, f.customer_class),
+            "admin_fee": money(f.admin_fee),
+            "crc": money(f.cost_recovery_charge),
+            "total": money(f.total),
+            "own": f.customer_class == account.customer_class,
+        }
+        for f in sorted(fees, key=lambda f: CustomerClass.values.index(f.customer_class))
+    ]
     own_fee = next((f for f in fees if f.customer_class == account.customer_class), None)
     site = (program.website or "").rstrip("/")
     site_display = site.removeprefix("https://").removeprefix("http://")
-    number = KINDS.index(kind) % 2 + 1 if kind.startswith("new_") else {"pre_enrollment_1": 1, "pre_enrollment_2": 2, "post_enrollment_1": 3, "post_enrollment_2": 4}[kind]
+    number = (
+        KINDS.index(kind) % 2 + 1
+        if kind.startswith("new_")
+        else {
+            "pre_enrollment_1": 1,
+            "pre_enrollment_2": 2,
+            "post_enrollment_1": 3,
+            "post_enrollment_2": 4,
+        }[kind]
+    )
     return {
         "lang": lang,
         "kind": kind,
@@ -134,7 +165,9 @@ def variant_context(req: LetterRequest) -> dict:
         "utility_name": program.utility.name,
         "utility_code": program.utility.code,
         "utility_phone": phone_display(program.utility.phone),
-        "return_lines": [line.strip() for line in program.return_address.strip().splitlines() if line.strip()],
+        "return_lines": [
+            line.strip() for line in program.return_address.strip().splitlines() if line.strip()
+        ],
         "phone": phone_display(program.phone),
         "ivr_phone": phone_display(program.ivr_phone or program.phone),
         "tty_phone": phone_display(program.tty_phone) or "711",
@@ -155,11 +188,19 @@ def variant_context(req: LetterRequest) -> dict:
         "care": account.care,
         "jrc_own": _jrc_display(own) if own else None,
         "jrc_rows": [dict(_jrc_display(r), own=(r.rate_schedule == schedule)) for r in class_rows],
-        "jrc_effective": date_display(max((r.effective_from for r in class_rows), default=None), lang),
+        "jrc_effective": date_display(
+            max((r.effective_from for r in class_rows), default=None), lang
+        ),
         "power_content": [
-            {"name": p.name, "renewable": f"{p.renewable_pct:.0f}%", "carbon_free": f"{p.carbon_free_pct:.0f}%",
-             "ghg": f"{p.ghg_lbs_per_mwh:,.0f}", "utility": p.source == "utility", "year": p.year,
-             "own": bool(product) and p.source == product.code}
+            {
+                "name": p.name,
+                "renewable": f"{p.renewable_pct:.0f}%",
+                "carbon_free": f"{p.carbon_free_pct:.0f}%",
+                "ghg": f"{p.ghg_lbs_per_mwh:,.0f}",
+                "utility": p.source == "utility",
+                "year": p.year,
+                "own": bool(product) and p.source == product.code,
+            }
             for p in power_content_in_force(program=program, on=req.mail_date)
         ],
         "fees": fee_rows,
@@ -169,13 +210,20 @@ def variant_context(req: LetterRequest) -> dict:
 
 def _jrc_display(row) -> dict:
     return {
-        "schedule": row.rate_schedule, "product": row.product.name, "kwh": f"{row.avg_monthly_kwh:,.0f}",
-        "utility_generation": f"{row.utility_generation_rate:.5f}", "delivery": f"{row.delivery_rate:.5f}",
-        "pcia": f"{row.pcia:.5f}", "franchise_fee": f"{row.franchise_fee:.5f}",
+        "schedule": row.rate_schedule,
+        "product": row.product.name,
+        "kwh": f"{row.avg_monthly_kwh:,.0f}",
+        "utility_generation": f"{row.utility_generation_rate:.5f}",
+        "delivery": f"{row.delivery_rate:.5f}",
+        "pcia": f"{row.pcia:.5f}",
+        "franchise_fee": f"{row.franchise_fee:.5f}",
         "cca_generation": f"{row.cca_generation_rate:.5f}",
-        "utility_bill": money(row.utility_monthly_bill), "cca_bill": money(row.cca_monthly_bill),
+        "utility_bill": money(row.utility_monthly_bill),
+        "cca_bill": money(row.cca_monthly_bill),
         "difference": signed_money(row.difference),
-        "difference_pct": f"{'+' if row.difference_pct > 0 else ''}{row.difference_pct:.1f}%".replace("-", "−"),
+        "difference_pct": f"{'+' if row.difference_pct > 0 else ''}{row.difference_pct:.1f}%".replace(
+            "-", "−"
+        ),
         "saves": row.difference < 0,
     }
 
@@ -194,8 +242,11 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
     program = a.program
     city_line = f"{a.mailing_city} {a.mailing_state} {a.mailing_zip}".strip()
     service_start = a.enrollment_date or a.service_start_date
-    free_until = (a.enrollment_date or a.service_start_date) + dt.timedelta(days=program.free_window_days) \
-        if (req.kind in POST_KINDS and (a.enrollment_date or a.service_start_date)) else None
+    free_until = (
+        (a.enrollment_date or a.service_start_date) + dt.timedelta(days=program.free_window_days)
+        if (req.kind in POST_KINDS and (a.enrollment_date or a.service_start_date))
+        else None
+    )
     if service_start is None and a.phase_id:
         service_start_text = _window_text(a.phase.enrollment_start, a.phase.enrollment_end, lang)
     else:
@@ -206,7 +257,9 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
         "addr2": _clip(city_line),
         "account": a.account_number,
         "piece": req.piece_id,
-        "salutation": _clip(("Estimado/a " if lang == "es" else "Dear ") + _title(a.customer_name) + ",", 60),
+        "salutation": _clip(
+            ("Estimado/a " if lang == "es" else "Dear ") + _title(a.customer_name) + ",", 60
+        ),
         "service_start": service_start_text,
         "free_until": date_display(free_until, lang),
         "code": a.opt_out_code,
@@ -216,7 +269,9 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
 
 def _title(name: str) -> str:
     # Utility files carry names in capitals; a salutation reads better in title case.
-    return " ".join(w.capitalize() if w.isupper() and len(w) > 1 else w for w in (name or "").split())
+    return " ".join(
+        w.capitalize() if w.isupper() and len(w) > 1 else w for w in (name or "").split()
+    )
 
 
 def _window_text(start: dt.date, end: dt.date, lang: str) -> str:
@@ -228,9 +283,12 @@ def _window_text(start: dt.date, end: dt.date, lang: str) -> str:
 CLASS_LABELS = {
     "en": CustomerClass.choices,
     "es": [
-        ("residential", "Residencial"), ("small_commercial", "Comercial pequeño"),
-        ("medium_commercial", "Comercial mediano"), ("large_commercial", "Comercial grande"),
-        ("industrial", "Industrial"), ("street_lighting", "Alumbrado público"),
+        ("residential", "Residencial"),
+        ("small_commercial", "Comercial pequeño"),
+        ("medium_commercial", "Comercial mediano"),
+        ("large_commercial", "Comercial grande"),
+        ("industrial", "Industrial"),
+        ("street_lighting", "Alumbrado público"),
         ("agricultural", "Agrícola y bombeo"),
     ],
 }

@@ -4,6 +4,7 @@ The mail house runs CASS/NCOA on the addresses and prints or checks the Intellig
 from these columns, so the address fields carry the exact values (the letter clips lines at 40
 characters; the CSV does not).
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,9 +16,26 @@ from django.conf import settings
 from cca_notices.mailers import imb
 
 COLUMNS = [
-    "piece_id", "sequence", "barcode_id", "service_type_id", "mailer_id", "serial", "routing_zip", "imb",
-    "name", "address", "city", "state", "zip", "language", "kind", "account_numbers", "accounts",
-    "pages", "file", "page_offset",
+    "piece_id",
+    "sequence",
+    "barcode_id",
+    "service_type_id",
+    "mailer_id",
+    "serial",
+    "routing_zip",
+    "imb",
+    "name",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "language",
+    "kind",
+    "account_numbers",
+    "accounts",
+    "pages",
+    "file",
+    "page_offset",
 ]
 # Cells a spreadsheet would run as a formula. Only these: a leading "-" is a plausible address.
 _FORMULA_START = ("=", "+", "@", "\t", "\r")
@@ -57,7 +75,14 @@ def _safe(text: str) -> str:
 class DataFileWriter:
     """Writes the header and then one row per `write(row)`; returns nothing, keeps a count."""
 
-    def __init__(self, out: TextIO, *, mailer_id: str, barcode: str | None = None, service_type: str | None = None):
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        mailer_id: str,
+        barcode: str | None = None,
+        service_type: str | None = None,
+    ):
         self.mailer_id = mailer_id
         self.barcode_id = barcode or barcode_id()
         self.service_type_id = service_type or service_type_id()
@@ -73,11 +98,29 @@ class DataFileWriter:
     def write(self, row: DataRow) -> str:
         piece = self.piece_id(row.serial)
         routing = imb.routing_digits(row.zip)
-        self.writer.writerow((
-            piece, row.sequence, self.barcode_id, self.service_type_id, self.mailer_id,
-            f"{row.serial:0{self.width}d}", routing, imb.encode(piece, routing),
-            _safe(row.name), _safe(row.address), _safe(row.city), row.state, row.zip, row.language, row.kind,
-            ";".join(row.account_numbers), len(row.account_numbers), row.pages, row.file, row.page_offset,
-        ))
+        self.writer.writerow(
+            (
+                piece,
+                row.sequence,
+                self.barcode_id,
+                self.service_type_id,
+                self.mailer_id,
+                f"{row.serial:0{self.width}d}",
+                routing,
+                imb.encode(piece, routing),
+                _safe(row.name),
+                _safe(row.address),
+                _safe(row.city),
+                row.state,
+                row.zip,
+                row.language,
+                row.kind,
+                ";".join(row.account_numbers),
+                len(row.account_numbers),
+                row.pages,
+                row.file,
+                row.page_offset,
+            )
+        )
         self.rows += 1
         return piece

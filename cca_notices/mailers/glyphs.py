@@ -16,6 +16,7 @@ Three routes per character:
 Every refusal raises `UnprintableText` naming the account, the field and the code point:
 a batch stops rather than mails a garbled name.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,7 +28,9 @@ FONT_FILES = {
 }
 STAMP, RENDER = "stamp", "render"
 # Bidi classes that need the Unicode bidi algorithm or shaping: stamping draws left to right only.
-_LAYOUT_BIDI = frozenset({"R", "AL", "AN", "NSM", "BN", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"})
+_LAYOUT_BIDI = frozenset(
+    {"R", "AL", "AN", "NSM", "BN", "LRE", "LRO", "RLE", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+)
 _NEVER_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Cn"})
 
 
@@ -58,8 +61,12 @@ def char_route(ch: str) -> str | None:
     category = unicodedata.category(ch)
     if category in _NEVER_CATEGORIES:
         route = None
-    elif (ord(ch) in stamp_coverage() and category[0] != "M" and category != "Cf"
-          and unicodedata.bidirectional(ch) not in _LAYOUT_BIDI):
+    elif (
+        ord(ch) in stamp_coverage()
+        and category[0] != "M"
+        and category != "Cf"
+        and unicodedata.bidirectional(ch) not in _LAYOUT_BIDI
+    ):
         route = STAMP
     else:
         route = RENDER
@@ -69,7 +76,9 @@ def char_route(ch: str) -> str | None:
 
 @lru_cache(maxsize=64)
 def _stamp_row(row: int) -> frozenset[str]:
-    return frozenset(ch for ch in map(chr, range(row << 8, (row + 1) << 8)) if char_route(ch) == STAMP)
+    return frozenset(
+        ch for ch in map(chr, range(row << 8, (row + 1) << 8)) if char_route(ch) == STAMP
+    )
 
 
 def stamp_rows(chars) -> frozenset[str]:
@@ -83,7 +92,9 @@ def describe(ch: str) -> str:
     return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}"
 
 
-def letter_route(values: dict[str, str], names: tuple[str, ...], *, account: str) -> tuple[str, set[str]]:
+def letter_route(
+    values: dict[str, str], names: tuple[str, ...], *, account: str
+) -> tuple[str, set[str]]:
     """How to print one letter whose fields `names` take their text from `values`:
     (STAMP, characters used) or (RENDER, characters used). Raises UnprintableText for a
     character that must never be printed."""
@@ -96,8 +107,10 @@ def letter_route(values: dict[str, str], names: tuple[str, ...], *, account: str
         r = char_route(ch)
         if r is None:
             field = next(n for n in names if ch in values.get(n, ""))
-            raise UnprintableText(f"account {account}: field {field!r} has {describe(ch)}, which is not a printable "
-                                  f"character; fix the account's data (nothing was printed in its place)")
+            raise UnprintableText(
+                f"account {account}: field {field!r} has {describe(ch)}, which is not a printable "
+                f"character; fix the account's data (nothing was printed in its place)"
+            )
         if r == RENDER:
             route = RENDER
     return route, chars
@@ -144,6 +157,8 @@ def check_rendered(document, *, account: str, fields_only: bool = False):
     missing = missing_glyphs(document, fields_only=fields_only)
     if missing:
         shown = ", ".join(f"{field!r}: {describe(ch)}" for field, ch in dict.fromkeys(missing))
-        raise UnprintableText(f"account {account}: no installed font has a glyph for {shown}; install a font "
-                              f"that covers it (Debian: fonts-noto-cjk for Chinese, Japanese, Korean) — "
-                              f"nothing was printed in its place")
+        raise UnprintableText(
+            f"account {account}: no installed font has a glyph for {shown}; install a font "
+            f"that covers it (Debian: fonts-noto-cjk for Chinese, Japanese, Korean) — "
+            f"nothing was printed in its place"
+        )

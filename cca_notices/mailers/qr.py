@@ -8,6 +8,7 @@ once and the effect of each single code bit once, and a letter's QR is the base 
 the bits in which its code differs from the base's — a dozen big-int XORs instead of ~1 ms of segno.
 tests/mailers/test_qr.py checks that the two agree.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -19,7 +20,9 @@ MASK = 0
 
 
 def qr_segno(url: str, version: int | None = None) -> segno.QRCode:
-    return segno.make_qr(url, error=ERROR, mask=MASK, mode="byte", boost_error=False, version=version)
+    return segno.make_qr(
+        url, error=ERROR, mask=MASK, mode="byte", boost_error=False, version=version
+    )
 
 
 def _to_int(qr: segno.QRCode) -> tuple[int, int]:
@@ -102,5 +105,7 @@ def qr_svg(prefix: str, code: str, *, quiet_zone: int = 0) -> str:
     q = quiet_zone
     path = "".join(f"M{c + q} {r + q}h{n}v1h-{n}z" for r, c, n in qr_runs(symbol, size))
     total = size + 2 * q
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {total}" '
-            f'shape-rendering="crispEdges"><path d="{path}" fill="#000"/></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {total}" '
+        f'shape-rendering="crispEdges"><path d="{path}" fill="#000"/></svg>'
+    )

@@ -1,5 +1,6 @@
 """One letter at a time with WeasyPrint: the reference render, used for previews and as the
 baseline the fast renderer (stamp.py) must match."""
+
 from __future__ import annotations
 
 import base64
@@ -36,13 +37,15 @@ def letter_html(req: LetterRequest, *, variant: dict | None = None, stamping: bo
     """The letter as HTML. With `stamping`, personal boxes keep their place but are not drawn."""
     v = variant or variant_context(req)
     if stamping:
-        p = {k: "X" for k in personal_fields(req)}  # any one-line text: only its box is used
+        p = dict.fromkeys(personal_fields(req), "X")  # any one-line text: only its box is used
         qr = ""
     else:
         p = personal_fields(req)
         svg = qr_svg(opt_out_prefix(v["program"]), req.account.opt_out_code)
         qr = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    return render_to_string(letter_template(v["kind"], v["lang"]), {"v": v, "p": p, "qr_svg": qr, "stamping": stamping})
+    return render_to_string(
+        letter_template(v["kind"], v["lang"]), {"v": v, "p": p, "qr_svg": qr, "stamping": stamping}
+    )
 
 
 def weasy_document(html: str):
@@ -55,7 +58,9 @@ def letter_pdf(req: LetterRequest) -> bytes:
     """One letter, rendered on its own (about 5 a second: use stamp.letters_pdf for batches).
     Raises glyphs.UnprintableText rather than print any character of it as a box."""
     values = personal_fields(req)
-    letter_route(values, tuple(values), account=req.account.account_number)  # refuses control characters
+    letter_route(
+        values, tuple(values), account=req.account.account_number
+    )  # refuses control characters
     document = weasy_document(letter_html(req))
     check_rendered(document, account=req.account.account_number, fields_only=True)
     return document.write_pdf()

@@ -20,14 +20,16 @@ combining marks) is rendered on its own by WeasyPrint, whose font fallback finds
 pages are copied into the file in its place. Nothing is ever substituted: a character no font has
 raises `UnprintableText`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
@@ -55,12 +57,25 @@ FONT_NAMES = {"regular": "DejaVuSans", "bold": "DejaVuSans-Bold"}
 STAMP_FONT_KEY = {"regular": "/StampR", "bold": "/StampB"}
 # Glyphs always embedded for personal text: everything a US mailing list and a Spanish date need.
 # A file whose letters use other stampable characters gets them added (stamp_font's `extra`).
-CHARSET = [*range(0x20, 0x7F), *range(0xA0, 0x250), 0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2026, 0x2212]
+CHARSET = [
+    *range(0x20, 0x7F),
+    *range(0xA0, 0x250),
+    0x2013,
+    0x2014,
+    0x2018,
+    0x2019,
+    0x201C,
+    0x201D,
+    0x2022,
+    0x2026,
+    0x2212,
+]
 _CHARSET_SET = frozenset(map(chr, CHARSET))
 PX = 0.75  # CSS px to PDF points
 
 
 # --- the stamp font --------------------------------------------------------------------------------
+
 
 @dataclass
 class StampFont:
@@ -87,10 +102,14 @@ def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    logging.getLogger("fontTools").setLevel(logging.WARNING)  # the subsetter logs every glyph at INFO
+    logging.getLogger("fontTools").setLevel(
+        logging.WARNING
+    )  # the subsetter logs every glyph at INFO
 
     path = FONT_FILES[weight]
-    font = TTFont(path, recalcTimestamp=False)  # head.modified stays the file's: same bytes every run
+    font = TTFont(
+        path, recalcTimestamp=False
+    )  # head.modified stays the file's: same bytes every run
     cmap = font.getBestCmap()
     units = font["head"].unitsPerEm
     options = subset.Options()
@@ -99,7 +118,9 @@ def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
     options.layout_features = []
     options.name_IDs = ["*"]
     options.hinting = False
-    options.drop_tables += ["FFTM"]  # FontForge's timestamps: not needed to draw, and the subsetter warns on it
+    options.drop_tables += [
+        "FFTM"
+    ]  # FontForge's timestamps: not needed to draw, and the subsetter warns on it
     sub = subset.Subsetter(options)
     charset = sorted({*CHARSET, *map(ord, extra)})
     sub.populate(unicodes=[u for u in charset if u in cmap])
@@ -121,20 +142,32 @@ def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
     font.close()
     scale = 1000 / units
     return StampFont(
-        name=FONT_NAMES[weight], file_bytes=buf.getvalue(), gid_hex=gid_hex, widths=widths, to_unicode=to_unicode,
+        name=FONT_NAMES[weight],
+        file_bytes=buf.getvalue(),
+        gid_hex=gid_hex,
+        widths=widths,
+        to_unicode=to_unicode,
         bbox=[round(v * scale) for v in (head.xMin, head.yMin, head.xMax, head.yMax)],
-        ascent=round(hhea.ascent * scale), descent=round(hhea.descent * scale),
+        ascent=round(hhea.ascent * scale),
+        descent=round(hhea.descent * scale),
     )
 
 
 def _to_unicode_cmap(mapping: dict[int, int]) -> bytes:
-    lines = ["/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
-             "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-             "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
-             "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange"]
+    lines = [
+        "/CIDInit /ProcSet findresource begin",
+        "12 dict begin",
+        "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        "/CMapName /Adobe-Identity-UCS def",
+        "/CMapType 2 def",
+        "1 begincodespacerange",
+        "<0000> <FFFF>",
+        "endcodespacerange",
+    ]
     items = sorted(mapping.items())
     for i in range(0, len(items), 100):
-        chunk = items[i:i + 100]
+        chunk = items[i : i + 100]
         lines.append(f"{len(chunk)} beginbfchar")
         lines.extend(f"<{gid:04X}> <{u:04X}>" for gid, u in chunk)
         lines.append("endbfchar")
@@ -143,6 +176,7 @@ def _to_unicode_cmap(mapping: dict[int, int]) -> bytes:
 
 
 # --- a minimal PDF writer ----------------------------------------------------------------------------
+
 
 class PdfOut:
     """Objects written straight to a binary file, with the xref kept as offsets."""
@@ -169,11 +203,16 @@ class PdfOut:
 
     def stream(self, num: int, data: bytes, extra: bytes = b""):
         self.offsets[num] = self.pos
-        self._write(b"%d 0 obj\n<< /Length %d %s>>\nstream\n%s\nendstream\nendobj\n" % (num, len(data), extra, data))
+        self._write(
+            b"%d 0 obj\n<< /Length %d %s>>\nstream\n%s\nendstream\nendobj\n"
+            % (num, len(data), extra, data)
+        )
 
     def finish(self):
         kids = b" ".join(b"%d 0 R" % n for n in self.page_refs)
-        self.obj(self.pages_num, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(self.page_refs), kids))
+        self.obj(
+            self.pages_num, b"<< /Type /Pages /Count %d /Kids [%s] >>" % (len(self.page_refs), kids)
+        )
         catalog = self.alloc()
         self.obj(catalog, b"<< /Type /Catalog /Pages %d 0 R >>" % self.pages_num)
         xref = self.pos
@@ -182,8 +221,10 @@ class PdfOut:
         self._write(b"".join(rows))
         # The ID is derived from the content so that re-building a batch gives identical bytes.
         ident = hashlib.md5(b"%d:%d" % (len(self.offsets), xref)).hexdigest().encode()
-        self._write(b"trailer\n<< /Size %d /Root %d 0 R /ID [<%s> <%s>] >>\nstartxref\n%d\n%%%%EOF\n"
-                    % (len(self.offsets), catalog, ident, ident, xref))
+        self._write(
+            b"trailer\n<< /Size %d /Root %d 0 R /ID [<%s> <%s>] >>\nstartxref\n%d\n%%%%EOF\n"
+            % (len(self.offsets), catalog, ident, ident, xref)
+        )
 
 
 class _Copier:
@@ -220,12 +261,18 @@ class _Copier:
             if isinstance(obj, StreamObject):
                 raw = obj._data  # still encoded: copied as is, filters kept
                 head = {k: v for k, v in obj.items() if k != "/Length"}
-                self.pdf.stream(num, raw, b" ".join(self.ser(NameObject(k)) + b" " + self.ser(v) for k, v in head.items()) + b" ")
+                self.pdf.stream(
+                    num,
+                    raw,
+                    b" ".join(self.ser(NameObject(k)) + b" " + self.ser(v) for k, v in head.items())
+                    + b" ",
+                )
             else:
                 self.pdf.obj(num, self.ser(obj))
 
 
 # --- variants ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class FieldBox:
@@ -264,7 +311,9 @@ def variant_build(req: LetterRequest) -> Variant:
 
     context = variant_context(req)
     document = weasy_document(letter_html(req, variant=context, stamping=True))
-    check_rendered(document, account=f"{req.account.account_number} (the {req.kind} letter's own text)")
+    check_rendered(
+        document, account=f"{req.account.account_number} (the {req.kind} letter's own text)"
+    )
     fields: dict[str, FieldBox] = {}
     qr = None
     heights = []
@@ -278,16 +327,34 @@ def variant_build(req: LetterRequest) -> Variant:
             if not name:
                 continue
             if name == "qr" and qr is None and not isinstance(box, TextBox):
-                qr = QrBox(index, box.content_box_x() * PX, height_pt - box.content_box_y() * PX, box.width * PX)
+                qr = QrBox(
+                    index,
+                    box.content_box_x() * PX,
+                    height_pt - box.content_box_y() * PX,
+                    box.width * PX,
+                )
             elif isinstance(box, TextBox) and name not in fields:
                 style = box.style
                 color = style["color"]
                 weight = "bold" if style["font_weight"] >= 600 else "regular"
-                fields[name] = FieldBox(name, index, box.position_x * PX, height_pt - (box.position_y + box.baseline) * PX,
-                                        style["font_size"] * PX, weight, tuple(color.to("srgb").coordinates[:3]))
+                fields[name] = FieldBox(
+                    name,
+                    index,
+                    box.position_x * PX,
+                    height_pt - (box.position_y + box.baseline) * PX,
+                    style["font_size"] * PX,
+                    weight,
+                    tuple(color.to("srgb").coordinates[:3]),
+                )
     pdf_bytes = document.write_pdf()
-    variant = Variant(pdf_bytes, heights, list(fields.values()), qr, opt_out_prefix(context["program"]),
-                      value_names=tuple(dict.fromkeys(name.removeprefix("reply_") for name in fields)))
+    variant = Variant(
+        pdf_bytes,
+        heights,
+        list(fields.values()),
+        qr,
+        opt_out_prefix(context["program"]),
+        value_names=tuple(dict.fromkeys(name.removeprefix("reply_") for name in fields)),
+    )
     for f in variant.fields:
         variant.by_page.setdefault(f.page, []).append(f)
     return variant
@@ -307,7 +374,9 @@ class LetterRenderer:
     def __init__(self):
         self.variants: dict[tuple, Variant] = {}
         self.variant_renders = 0
-        self.letters_rendered = 0  # letters WeasyPrint rendered on their own (glyphs.py RENDER route)
+        self.letters_rendered = (
+            0  # letters WeasyPrint rendered on their own (glyphs.py RENDER route)
+        )
 
     def variant(self, req: LetterRequest) -> Variant:
         key = variant_key(req)
@@ -327,7 +396,9 @@ class LetterRenderer:
         for req in requests:
             variant = self.variant(req)
             values = personal_fields(req)
-            route, chars = letter_route(values, variant.value_names, account=req.account.account_number)
+            route, chars = letter_route(
+                values, variant.value_names, account=req.account.account_number
+            )
             if route == STAMP:
                 extra |= chars
                 plans.append((req, variant, values))
@@ -345,7 +416,9 @@ class LetterRenderer:
                 continue
             shared = in_file.get(id(variant))
             if shared is None:
-                shared = in_file[id(variant)] = _VariantInFile(self._write_pages(pdf, variant.pdf_bytes, font_refs))
+                shared = in_file[id(variant)] = _VariantInFile(
+                    self._write_pages(pdf, variant.pdf_bytes, font_refs)
+                )
             self._write_letter(pdf, req, variant, shared, values, fonts)
         pdf.finish()
         return len(pdf.page_refs)
@@ -354,22 +427,44 @@ class LetterRenderer:
         refs = {}
         for weight, font in fonts.items():
             file_num, desc_num, cid_num, tu_num, type0 = (pdf.alloc() for _ in range(5))
-            pdf.stream(file_num, zlib.compress(font.file_bytes, 6), b"/Filter /FlateDecode /Length1 %d " % len(font.file_bytes))
+            pdf.stream(
+                file_num,
+                zlib.compress(font.file_bytes, 6),
+                b"/Filter /FlateDecode /Length1 %d " % len(font.file_bytes),
+            )
             name = b"/AAAAAA+" + font.name.encode()
-            pdf.obj(desc_num, b"<< /Type /FontDescriptor /FontName %s /Flags 32 /FontBBox [%s] /ItalicAngle 0 "
-                    b"/Ascent %d /Descent %d /CapHeight %d /StemV 80 /FontFile2 %d 0 R >>"
-                    % (name, " ".join(map(str, font.bbox)).encode(), font.ascent, font.descent, font.ascent, file_num))
+            pdf.obj(
+                desc_num,
+                b"<< /Type /FontDescriptor /FontName %s /Flags 32 /FontBBox [%s] /ItalicAngle 0 "
+                b"/Ascent %d /Descent %d /CapHeight %d /StemV 80 /FontFile2 %d 0 R >>"
+                % (
+                    name,
+                    " ".join(map(str, font.bbox)).encode(),
+                    font.ascent,
+                    font.descent,
+                    font.ascent,
+                    file_num,
+                ),
+            )
             widths = b" ".join(b"%d [%d]" % (gid, w) for gid, w in sorted(font.widths.items()))
-            pdf.obj(cid_num, b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont %s /CIDSystemInfo << /Registry (Adobe) "
-                    b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /CIDToGIDMap /Identity /W [%s] >>"
-                    % (name, desc_num, widths))
+            pdf.obj(
+                cid_num,
+                b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont %s /CIDSystemInfo << /Registry (Adobe) "
+                b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /CIDToGIDMap /Identity /W [%s] >>"
+                % (name, desc_num, widths),
+            )
             pdf.stream(tu_num, _to_unicode_cmap(font.to_unicode))
-            pdf.obj(type0, b"<< /Type /Font /Subtype /Type0 /BaseFont %s /Encoding /Identity-H "
-                    b"/DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (name, cid_num, tu_num))
+            pdf.obj(
+                type0,
+                b"<< /Type /Font /Subtype /Type0 /BaseFont %s /Encoding /Identity-H "
+                b"/DescendantFonts [%d 0 R] /ToUnicode %d 0 R >>" % (name, cid_num, tu_num),
+            )
             refs[weight] = type0
         return refs
 
-    def _write_pages(self, pdf: PdfOut, pdf_bytes: bytes, fonts: dict[str, int]) -> list[tuple[int, int, bytes]]:
+    def _write_pages(
+        self, pdf: PdfOut, pdf_bytes: bytes, fonts: dict[str, int]
+    ) -> list[tuple[int, int, bytes]]:
         """Copy a WeasyPrint PDF's pages' content and resources into `pdf` (stamp fonts added to
         the resources); returns (content num, resources num, mediabox) per page."""
         reader = PdfReader(io.BytesIO(pdf_bytes))
@@ -386,9 +481,18 @@ class LetterRenderer:
             font_dict = resources.get("/Font")
             font_items = b""
             if font_dict is not None:
-                font_items = b" ".join(copier.ser(NameObject(k)) + b" " + copier.ser(v) for k, v in font_dict.get_object().items())
-            stamp_items = b" ".join(b"%s %d 0 R" % (STAMP_FONT_KEY[w].encode(), n) for w, n in fonts.items())
-            other = b" ".join(copier.ser(NameObject(k)) + b" " + copier.ser(v) for k, v in resources.items() if k != "/Font")
+                font_items = b" ".join(
+                    copier.ser(NameObject(k)) + b" " + copier.ser(v)
+                    for k, v in font_dict.get_object().items()
+                )
+            stamp_items = b" ".join(
+                b"%s %d 0 R" % (STAMP_FONT_KEY[w].encode(), n) for w, n in fonts.items()
+            )
+            other = b" ".join(
+                copier.ser(NameObject(k)) + b" " + copier.ser(v)
+                for k, v in resources.items()
+                if k != "/Font"
+            )
             res_num = pdf.alloc()
             pdf.obj(res_num, b"<< %s /Font << %s %s >> >>" % (other, font_items, stamp_items))
             copier.flush()
@@ -396,23 +500,37 @@ class LetterRenderer:
             pages.append((content_num, res_num, mediabox))
         return pages
 
-    def _write_rendered_letter(self, pdf: PdfOut, req: LetterRequest, variant: Variant, fonts: dict[str, int]):
+    def _write_rendered_letter(
+        self, pdf: PdfOut, req: LetterRequest, variant: Variant, fonts: dict[str, int]
+    ):
         """A letter the stamp font cannot draw: WeasyPrint renders it whole (checked for missing
         glyphs by letter_pdf) and its pages take the letter's place in the file."""
         pages = self._write_pages(pdf, letter_pdf(req), fonts)
         if len(pages) != len(variant.page_heights):
             # The batch's data file counts pages per variant: a letter may not grow a page.
-            raise UnprintableText(f"account {req.account.account_number}: rendered on its own the {req.kind} letter "
-                                  f"has {len(pages)} pages, its variant {len(variant.page_heights)}")
+            raise UnprintableText(
+                f"account {req.account.account_number}: rendered on its own the {req.kind} letter "
+                f"has {len(pages)} pages, its variant {len(variant.page_heights)}"
+            )
         self.letters_rendered += 1
         for content_num, res_num, mediabox in pages:
             page_num = pdf.alloc()
-            pdf.obj(page_num, b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources %d 0 R /Contents %d 0 R >>"
-                    % (pdf.pages_num, mediabox, res_num, content_num))
+            pdf.obj(
+                page_num,
+                b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources %d 0 R /Contents %d 0 R >>"
+                % (pdf.pages_num, mediabox, res_num, content_num),
+            )
             pdf.page_refs.append(page_num)
 
-    def _write_letter(self, pdf: PdfOut, req: LetterRequest, variant: Variant, shared: _VariantInFile,
-                      values: dict[str, str], fonts: dict[str, StampFont]):
+    def _write_letter(
+        self,
+        pdf: PdfOut,
+        req: LetterRequest,
+        variant: Variant,
+        shared: _VariantInFile,
+        values: dict[str, str],
+        fonts: dict[str, StampFont],
+    ):
         pages_num = pdf.pages_num
         for index, (content_num, res_num, mediabox) in enumerate(shared.pages):
             ops = []
@@ -422,11 +540,17 @@ class LetterRenderer:
                     continue
                 try:
                     glyphs = fonts[f.weight].encode(text)
-                except KeyError as exc:  # letter_route sends such letters to WeasyPrint: a bug if reached
-                    raise UnprintableText(f"account {req.account.account_number}: field {f.name!r} has "
-                                          f"{describe(exc.args[0])}, not in the stamp font") from None
-                ops.append("BT %.4g %.4g %.4g rg %s %.4g Tf 1 0 0 1 %.3f %.3f Tm <%s> Tj ET"
-                           % (*f.color, STAMP_FONT_KEY[f.weight], f.size, f.x, f.y, glyphs))
+                except (
+                    KeyError
+                ) as exc:  # letter_route sends such letters to WeasyPrint: a bug if reached
+                    raise UnprintableText(
+                        f"account {req.account.account_number}: field {f.name!r} has "
+                        f"{describe(exc.args[0])}, not in the stamp font"
+                    ) from None
+                ops.append(
+                    "BT %.4g %.4g %.4g rg %s %.4g Tf 1 0 0 1 %.3f %.3f Tm <%s> Tj ET"
+                    % (*f.color, STAMP_FONT_KEY[f.weight], f.size, f.x, f.y, glyphs)
+                )
             if variant.qr and variant.qr.page == index:
                 q = variant.qr
                 symbol, size = qr_modules(variant.qr_prefix, req.account.opt_out_code)
@@ -438,17 +562,28 @@ class LetterRenderer:
             page_num = pdf.alloc()
             if ops:
                 stamp_num = pdf.alloc()
-                pdf.stream(stamp_num, zlib.compress("\n".join(ops).encode("ascii"), 1), b"/Filter /FlateDecode ")
+                pdf.stream(
+                    stamp_num,
+                    zlib.compress("\n".join(ops).encode("ascii"), 1),
+                    b"/Filter /FlateDecode ",
+                )
                 contents = b"[%d 0 R %d 0 R]" % (content_num, stamp_num)
             else:
                 contents = b"%d 0 R" % content_num
-            pdf.obj(page_num, b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources %d 0 R /Contents %s >>"
-                    % (pages_num, mediabox, res_num, contents))
+            pdf.obj(
+                page_num,
+                b"<< /Type /Page /Parent %d 0 R /MediaBox %s /Resources %d 0 R /Contents %s >>"
+                % (pages_num, mediabox, res_num, contents),
+            )
             pdf.page_refs.append(page_num)
 
 
-def letters_pdf(requests: Iterable[LetterRequest], *, out: BinaryIO | None = None,
-                renderer: LetterRenderer | None = None) -> bytes | None:
+def letters_pdf(
+    requests: Iterable[LetterRequest],
+    *,
+    out: BinaryIO | None = None,
+    renderer: LetterRenderer | None = None,
+) -> bytes | None:
     """The print-ready PDF of `requests` (in order). Returns the bytes unless `out` is given."""
     renderer = renderer or LetterRenderer()
     if out is not None:

@@ -1,4 +1,5 @@
 """Included by the lead under /admin/notices/preview/ (staff only)."""
+
 from django.urls import path
 
 from cca_notices.mailers import views

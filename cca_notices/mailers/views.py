@@ -1,4 +1,5 @@
 """Staff preview of any notice for any account, as the customer would receive it."""
+
 import datetime as dt
 
 from django.contrib.admin.views.decorators import staff_member_required
@@ -20,9 +21,15 @@ def notice_preview(request, account_id: int, kind: str, fmt: str):
         raise Http404(f"unknown notice kind {kind}")
     if fmt not in ("pdf", "png"):
         raise Http404("format must be pdf or png")
-    account = get_object_or_404(ServiceAccount.objects.select_related("program__utility", "phase", "product"), pk=account_id)
+    account = get_object_or_404(
+        ServiceAccount.objects.select_related("program__utility", "phase", "product"), pk=account_id
+    )
     try:
-        mail_date = dt.date.fromisoformat(request.GET["mail_date"]) if request.GET.get("mail_date") else today()
+        mail_date = (
+            dt.date.fromisoformat(request.GET["mail_date"])
+            if request.GET.get("mail_date")
+            else today()
+        )
         page = int(request.GET.get("page", "1"))
     except ValueError:
         return HttpResponseBadRequest("mail_date must be YYYY-MM-DD and page a number")

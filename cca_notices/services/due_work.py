@@ -1,5 +1,6 @@
 """The daily work, from stored dates: everything due or overdue is picked up, so a day the
 beat task missed loses nothing (the next run does both days' work)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,10 @@ from accounts.services.status import SYSTEM, Actor, accounts_transition_bulk
 from cca_notices import rules as R
 from cca_notices.models import Notice
 from cca_notices.services.scheduling import (
-    RuleSetMissing, notices_cancel_for_left_accounts, notices_schedule_new_customers, rule_set_for,
+    RuleSetMissing,
+    notices_cancel_for_left_accounts,
+    notices_schedule_new_customers,
+    rule_set_for,
 )
 
 CHUNK = 20_000
@@ -22,21 +26,26 @@ CHUNK = 20_000
 def accounts_enroll_due(*, program: Program, today: dt.date, actor: Actor = SYSTEM) -> int:
     """eligible/notified → enrolled on the enrollment date stored on the account's notices."""
     first_kinds = ["post_enrollment_1", "new_customer_1"]
-    rows = (
-        Notice.objects.filter(program=program, kind__in=first_kinds, enrollment_date__lte=today,
-                              account__status__in=(Status.ELIGIBLE, Status.NOTIFIED))
-        .values_list("account_id", "enrollment_date")
-    )
+    rows = Notice.objects.filter(
+        program=program,
+        kind__in=first_kinds,
+        enrollment_date__lte=today,
+        account__status__in=(Status.ELIGIBLE, Status.NOTIFIED),
+    ).values_list("account_id", "enrollment_date")
     by_date: dict[dt.date, list[int]] = defaultdict(list)
     for account_id, day in rows.iterator(chunk_size=CHUNK):
         by_date[day].append(account_id)
     moved = 0
     for day, ids in sorted(by_date.items()):
         for start in range(0, len(ids), CHUNK):
-            chunk = ids[start:start + CHUNK]
+            chunk = ids[start : start + CHUNK]
             moved += accounts_transition_bulk(
-                account_ids=chunk, to_status=Status.ENROLLED, channel=Channel.SYSTEM, actor=actor,
-                reason=f"enrolled on its meter-read date {day}", enrollment_date=day,
+                account_ids=chunk,
+                to_status=Status.ENROLLED,
+                channel=Channel.SYSTEM,
+                actor=actor,
+                reason=f"enrolled on its meter-read date {day}",
+                enrollment_date=day,
             )
     return moved
 
@@ -47,12 +56,19 @@ def accounts_deem_participants(*, program: Program, today: dt.date, actor: Actor
     last_kinds = [k[-1] for k in (rules.post_kinds, rules.new_customer_kinds) if k]
     cutoff = today - dt.timedelta(days=program.participant_after_days)
     ids = list(
-        Notice.objects.filter(program=program, kind__in=last_kinds, status__in=(Notice.Status.MAILED, Notice.Status.RETURNED),
-                              mailed_on__lte=cutoff, account__status=Status.ENROLLED)
-        .values_list("account_id", flat=True)
+        Notice.objects.filter(
+            program=program,
+            kind__in=last_kinds,
+            status__in=(Notice.Status.MAILED, Notice.Status.RETURNED),
+            mailed_on__lte=cutoff,
+            account__status=Status.ENROLLED,
+        ).values_list("account_id", flat=True)
     )
     return accounts_transition_bulk(
-        account_ids=ids, to_status=Status.PARTICIPANT, channel=Channel.SYSTEM, actor=actor,
+        account_ids=ids,
+        to_status=Status.PARTICIPANT,
+        channel=Channel.SYSTEM,
+        actor=actor,
         reason=f"did not opt out within {program.participant_after_days} days of the last notice",
     )
 
@@ -70,9 +86,12 @@ def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> d
             totals["programs_without_rule_set"] += 1
             continue
         now = timezone.now()
-        totals["cancelled"] += notices_cancel_for_left_accounts(program=program, actor_name=SYSTEM.name, now=now)
+        totals["cancelled"] += notices_cancel_for_left_accounts(
+            program=program, actor_name=SYSTEM.name, now=now
+        )
         totals["new_customer_notices"] += notices_schedule_new_customers(
-            program=program, rule_set=rule_set, actor_name=SYSTEM.name, now=now, not_before=today)
+            program=program, rule_set=rule_set, actor_name=SYSTEM.name, now=now, not_before=today
+        )
         totals["enrolled"] += accounts_enroll_due(program=program, today=today)
         totals["participants"] += accounts_deem_participants(program=program, today=today)
     return dict(totals)

@@ -1,4 +1,5 @@
 """The notice schedule export (interfaces.md; docs/formats/notice-schedule.md)."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,11 @@ def notice_schedule_rows(*, program: Program, chunk_size: int = 20_000) -> Itera
     """Rows in account-number order, then mail date; the date that counts is the mailed date
     once the mail house confirmed it."""
     qs = (
-        Notice.objects.filter(program=program).order_by("account__account_number", "mail_date", "kind")
-        .values_list("account__account_number", "enrollment_date", "kind", "mail_date", "mailed_on", "status")
+        Notice.objects.filter(program=program)
+        .order_by("account__account_number", "mail_date", "kind")
+        .values_list(
+            "account__account_number", "enrollment_date", "kind", "mail_date", "mailed_on", "status"
+        )
     )
     for number, enrollment, kind, due, mailed_on, status in qs.iterator(chunk_size=chunk_size):
         yield [_safe(number), enrollment.isoformat(), kind, (mailed_on or due).isoformat(), status]

@@ -4,6 +4,7 @@ Each step is a conditional update (`filter(status=from).update(...)`), so two wo
 re-imported mail-house report never apply a step twice. A step already taken is skipped and
 counted; a notice in any other status stops the whole call before anything is written.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,7 +25,7 @@ CHUNK = 10_000
 
 def _chunks(ids: list[int]):
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]
 
 
 class NoticeTransitionNotAllowed(Exception):
@@ -53,7 +54,11 @@ def _guard(ids: list[int], *, allowed_from: tuple[str, ...], to: str) -> list[in
 
 
 def notice_mark_batched(
-    *, batch: MailBatch, notice_ids: Iterable[int], piece_ids: Mapping[int, str] | None = None, at=None,
+    *,
+    batch: MailBatch,
+    notice_ids: Iterable[int],
+    piece_ids: Mapping[int, str] | None = None,
+    at=None,
 ) -> StepResult:
     """Put scheduled notices into `batch`, with their mail-piece serials when known."""
     at = at or timezone.now()
@@ -64,7 +69,8 @@ def notice_mark_batched(
             todo = _guard(chunk, allowed_from=(NS.SCHEDULED,), to=NS.BATCHED)
             already += len(chunk) - len(todo)
             changed += Notice.objects.filter(pk__in=todo, status=NS.SCHEDULED).update(
-                status=NS.BATCHED, batch=batch, batched_at=at, updated_at=at)
+                status=NS.BATCHED, batch=batch, batched_at=at, updated_at=at
+            )
             if piece_ids:
                 rows = [Notice(pk=pk, piece_id=piece_ids[pk]) for pk in todo if pk in piece_ids]
                 Notice.objects.bulk_update(rows, ["piece_id"], batch_size=2000)
@@ -72,7 +78,11 @@ def notice_mark_batched(
 
 
 def notice_mark_mailed(
-    *, notice_ids: Iterable[int], mailed_on: dt.date, actor: Actor, at=None,
+    *,
+    notice_ids: Iterable[int],
+    mailed_on: dt.date,
+    actor: Actor,
+    at=None,
 ) -> StepResult:
     """The mail house confirmed mailing. An account's first mailed notice makes it `notified`."""
     at = at or timezone.now()
@@ -82,20 +92,31 @@ def notice_mark_mailed(
         for chunk in _chunks(ids):
             todo = _guard(chunk, allowed_from=(NS.BATCHED, NS.SCHEDULED), to=NS.MAILED)
             already += len(chunk) - len(todo)
-            changed += Notice.objects.filter(pk__in=todo, status__in=(NS.BATCHED, NS.SCHEDULED)).update(
-                status=NS.MAILED, mailed_on=mailed_on, mailed_at=at, updated_at=at)
+            changed += Notice.objects.filter(
+                pk__in=todo, status__in=(NS.BATCHED, NS.SCHEDULED)
+            ).update(status=NS.MAILED, mailed_on=mailed_on, mailed_at=at, updated_at=at)
             accounts = set(Notice.objects.filter(pk__in=todo).values_list("account_id", flat=True))
             # Only eligible accounts move, so an account's later notices change nothing.
             accounts_transition_bulk(
-                account_ids=ServiceAccount.objects.filter(pk__in=accounts, status=Status.ELIGIBLE).values_list("pk", flat=True),
-                to_status=Status.NOTIFIED, channel=Channel.MAIL_HOUSE, actor=actor, at=at,
+                account_ids=ServiceAccount.objects.filter(
+                    pk__in=accounts, status=Status.ELIGIBLE
+                ).values_list("pk", flat=True),
+                to_status=Status.NOTIFIED,
+                channel=Channel.MAIL_HOUSE,
+                actor=actor,
+                at=at,
                 reason=f"first opt-out notice mailed on {mailed_on}",
             )
     return StepResult(changed, already)
 
 
 def notice_mark_returned(
-    *, notice_ids: Iterable[int], return_date: dt.date, reason: str, actor: Actor, at=None,
+    *,
+    notice_ids: Iterable[int],
+    return_date: dt.date,
+    reason: str,
+    actor: Actor,
+    at=None,
 ) -> StepResult:
     """Undeliverable mail: recorded for proof of notice and address repair. It does not stop
     enrollment (domain.md: a returned notice is a failure to opt out)."""
@@ -109,10 +130,16 @@ def notice_mark_returned(
             todo = _guard(chunk, allowed_from=(NS.MAILED,), to=NS.RETURNED)
             already += len(chunk) - len(todo)
             changed += Notice.objects.filter(pk__in=todo, status=NS.MAILED).update(
-                status=NS.RETURNED, return_date=return_date, return_reason=reason.strip()[:200],
-                returned_at=at, updated_at=at)
+                status=NS.RETURNED,
+                return_date=return_date,
+                return_reason=reason.strip()[:200],
+                returned_at=at,
+                updated_at=at,
+            )
             account_ids = Notice.objects.filter(pk__in=todo).values("account_id")
-            ServiceAccount.objects.filter(pk__in=account_ids).update(address_needs_repair=True, updated_at=at)
+            ServiceAccount.objects.filter(pk__in=account_ids).update(
+                address_needs_repair=True, updated_at=at
+            )
     return StepResult(changed, already)
 
 

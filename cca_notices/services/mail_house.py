@@ -5,6 +5,7 @@ allows unknown ones — stops the import before anything is written, and the err
 line. Then everything is applied in one transaction through the notice lifecycle, so a report
 imported twice (or a line repeated) changes nothing the second time.
 """
+
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,9 @@ class MailHouseReportError(ValueError):
         self.problems = problems
         shown = problems[:MAX_LISTED]
         more = f"\n… and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        super().__init__("mail-house report not imported (nothing written):\n" + "\n".join(shown) + more)
+        super().__init__(
+            "mail-house report not imported (nothing written):\n" + "\n".join(shown) + more
+        )
 
 
 @dataclass
@@ -50,11 +53,17 @@ class ReportResult:
 
     @property
     def summary(self) -> dict[str, int]:
-        return {"lines": self.lines, "notices mailed": self.mailed, "notices returned": self.returned,
-                "mailed inferred from a return": self.mailed_inferred,
-                "letters mailed": self.letters_mailed, "letters returned": self.letters_returned,
-                "already recorded": self.already,
-                "repeated lines": self.repeated_lines, "unknown piece IDs": len(self.unknown)}
+        return {
+            "lines": self.lines,
+            "notices mailed": self.mailed,
+            "notices returned": self.returned,
+            "mailed inferred from a return": self.mailed_inferred,
+            "letters mailed": self.letters_mailed,
+            "letters returned": self.letters_returned,
+            "already recorded": self.already,
+            "repeated lines": self.repeated_lines,
+            "unknown piece IDs": len(self.unknown),
+        }
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,9 @@ def parse_report(text: str) -> tuple[list[_Line], list[str]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [f"line 1: missing column(s) {', '.join(missing)} (expected piece_id,event,date,reason)"]
+        return [], [
+            f"line 1: missing column(s) {', '.join(missing)} (expected piece_id,event,date,reason)"
+        ]
     reader.fieldnames = header
     lines, problems = [], []
     for row in reader:
@@ -111,22 +122,26 @@ def _notices_by_piece(piece_ids: set[str]) -> dict[str, list[tuple[int, str, int
     found: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     ids = list(piece_ids)
     for start in range(0, len(ids), 5000):
-        rows = Notice.objects.filter(piece_id__in=ids[start:start + 5000], batch__isnull=False).values_list(
-            "piece_id", "pk", "status", "batch_id", "batch__mail_date")
+        rows = Notice.objects.filter(
+            piece_id__in=ids[start : start + 5000], batch__isnull=False
+        ).values_list("piece_id", "pk", "status", "batch_id", "batch__mail_date")
         for piece, pk, status, batch_id, mail_date in rows:
             found[piece][batch_id].append((pk, status, batch_id, mail_date))
     return {piece: batches[max(batches)] for piece, batches in found.items()}
 
 
-def mail_house_report_import(*, path: Path | None = None, text: str | None = None, actor: Actor,
-                             allow_unknown: bool = False) -> ReportResult:
+def mail_house_report_import(
+    *, path: Path | None = None, text: str | None = None, actor: Actor, allow_unknown: bool = False
+) -> ReportResult:
     if text is None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise MailHouseReportError([f"{path}: cannot read the file ({exc})"]) from exc
     from optouts.services.letter_batches import (
-        confirmations_by_piece, confirmations_mark_mailed, confirmations_mark_returned,
+        confirmations_by_piece,
+        confirmations_mark_mailed,
+        confirmations_mark_returned,
     )
 
     lines, problems = parse_report(text)
@@ -138,9 +153,15 @@ def mail_house_report_import(*, path: Path | None = None, text: str | None = Non
         if line.piece_id not in notices and line.piece_id not in letters:
             result.unknown.append((line.number, line.piece_id))
     if result.unknown and not allow_unknown:
-        problems += [f"line {n}: unknown piece_id {p!r} (not in any mail batch)" for n, p in result.unknown]
+        problems += [
+            f"line {n}: unknown piece_id {p!r} (not in any mail batch)" for n, p in result.unknown
+        ]
     if problems:
-        problems.sort(key=lambda p: int(p.split(":", 1)[0].removeprefix("line ")) if p.startswith("line ") else 0)
+        problems.sort(
+            key=lambda p: (
+                int(p.split(":", 1)[0].removeprefix("line ")) if p.startswith("line ") else 0
+            )
+        )
         raise MailHouseReportError(problems)
 
     seen: set[tuple[str, str]] = set()
@@ -200,17 +221,24 @@ def mail_house_report_import(*, path: Path | None = None, text: str | None = Non
     now = timezone.now()
     with transaction.atomic():
         for day, ids in sorted(mailed.items()):
-            result.mailed += notice_mark_mailed(notice_ids=sorted(ids), mailed_on=day, actor=actor, at=now).changed
+            result.mailed += notice_mark_mailed(
+                notice_ids=sorted(ids), mailed_on=day, actor=actor, at=now
+            ).changed
         for day, ids in sorted(inferred.items()):
             step = notice_mark_mailed(notice_ids=sorted(ids), mailed_on=day, actor=actor, at=now)
             result.mailed_inferred += step.changed
         for (day, reason), ids in sorted(returned.items()):
-            result.returned += notice_mark_returned(notice_ids=sorted(ids), return_date=day, reason=reason, actor=actor, at=now).changed
+            result.returned += notice_mark_returned(
+                notice_ids=sorted(ids), return_date=day, reason=reason, actor=actor, at=now
+            ).changed
         for day, ids in sorted(letters_mailed.items()):
-            result.letters_mailed += confirmations_mark_mailed(confirmation_ids=sorted(ids), mailed_on=day)
+            result.letters_mailed += confirmations_mark_mailed(
+                confirmation_ids=sorted(ids), mailed_on=day
+            )
         for (day, reason), ids in sorted(letters_returned.items()):
-            result.letters_returned += confirmations_mark_returned(confirmation_ids=sorted(ids), return_date=day,
-                                                                   reason=reason, at=now)
+            result.letters_returned += confirmations_mark_returned(
+                confirmation_ids=sorted(ids), return_date=day, reason=reason, at=now
+            )
         if mailed or inferred or letters_mailed or letters_returned:
             MailBatch.objects.filter(pk__in=batches, mailed_at__isnull=True).update(mailed_at=now)
     result.notices = len(status)

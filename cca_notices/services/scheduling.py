@@ -5,6 +5,7 @@ schedule is computed once per (phase, read cycle) in Python, where the rules are
 checked by the validator, and then applied to every account of the group with one INSERT …
 SELECT (and one UPDATE for moved phases). A million accounts are a few dozen groups.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -47,7 +48,8 @@ def rule_set_for(*, program: Program) -> RuleSet:
             # The two rule sets the migration loads are always there; a database flushed by a
             # test or restored without them gets them back as the migration wrote them.
             rule_set, _ = RuleSet.objects.get_or_create(
-                code=builtin["code"], defaults={k: v for k, v in builtin.items() if k != "code"})
+                code=builtin["code"], defaults={k: v for k, v in builtin.items() if k != "code"}
+            )
             return rule_set
         known = ", ".join(RuleSet.objects.values_list("code", flat=True)) or "none loaded"
         raise RuleSetMissing(
@@ -74,7 +76,8 @@ def read_dates_by_cycle(*, utility_id: int, cycles) -> dict[int, list[dt.date]]:
     out: dict[int, list[dt.date]] = defaultdict(list)
     for cycle, day in (
         ReadDate.objects.filter(utility_id=utility_id, read_cycle__in=list(cycles))
-        .order_by("read_cycle", "read_date").values_list("read_cycle", "read_date")
+        .order_by("read_cycle", "read_date")
+        .values_list("read_cycle", "read_date")
     ):
         out[cycle].append(day)
     return out
@@ -114,7 +117,12 @@ def _values_cte(rows: list[tuple], columns: str) -> tuple[str, list]:
 
 
 def _mass_group_schedules(
-    *, rules: R.Rules, phase: Phase, cycles, reads: dict[int, list[dt.date]], not_before: dt.date,
+    *,
+    rules: R.Rules,
+    phase: Phase,
+    cycles,
+    reads: dict[int, list[dt.date]],
+    not_before: dt.date,
 ) -> tuple[list[tuple], dict[int, str]]:
     """Rows (read_cycle, kind, mail_date, enrollment_date) and the cycles that cannot be scheduled."""
     rows, problems = [], {}
@@ -129,7 +137,9 @@ def _mass_group_schedules(
             continue
         try:
             dates = R.mass_schedule(
-                rules, enrollment=enrollment, later_reads=R.reads_after(cycle_reads, enrollment, rules.post_count),
+                rules,
+                enrollment=enrollment,
+                later_reads=R.reads_after(cycle_reads, enrollment, rules.post_count),
                 not_before=not_before,
             )
         except R.ScheduleImpossible as exc:
@@ -137,7 +147,6 @@ def _mass_group_schedules(
             continue
         rows += [(cycle, kind, day, enrollment) for kind, day in dates.items()]
     return rows, problems
-
 
 
 def _reschedule_moved(cur, *, phase, rule_set, rows, result, actor_name, now) -> None:
@@ -154,48 +163,72 @@ def _reschedule_moved(cur, *, phase, rule_set, rows, result, actor_name, now) ->
         "AND a.phase_id = %s AND n.enrollment_date <> v.enrollment_date"
     )
     cur.execute(
-        cte + f"INSERT INTO {NoticeChange._meta.db_table} (notice_id, at, actor_name, old_mail_date, new_mail_date, "
+        cte
+        + f"INSERT INTO {NoticeChange._meta.db_table} (notice_id, at, actor_name, old_mail_date, new_mail_date, "
         f"old_enrollment_date, new_enrollment_date, old_status, new_status, reason) "
         f"SELECT n.id, %s, %s, n.mail_date, v.mail_date, n.enrollment_date, v.enrollment_date, n.status, n.status, %s "
         f"FROM {notice} n, {account} a, v WHERE {moved_where} AND n.status = %s",
         [*cte_params, _p(now), actor_name, reason, phase.pk, Notice.Status.SCHEDULED],
     )
     cur.execute(
-        cte + f"UPDATE {notice} AS n SET mail_date = v.mail_date, enrollment_date = v.enrollment_date, "
+        cte
+        + f"UPDATE {notice} AS n SET mail_date = v.mail_date, enrollment_date = v.enrollment_date, "
         f"updated_at = %s FROM {account} a, v WHERE {moved_where} AND n.status = %s",
         [*cte_params, _p(now), phase.pk, Notice.Status.SCHEDULED],
     )
     result.rescheduled += _rowcount(cur)
     cur.execute(
-        cte + f"SELECT COUNT(*) FROM {notice} n, {account} a, v WHERE {moved_where} AND n.status NOT IN (%s, %s)",
+        cte
+        + f"SELECT COUNT(*) FROM {notice} n, {account} a, v WHERE {moved_where} AND n.status NOT IN (%s, %s)",
         [*cte_params, phase.pk, Notice.Status.SCHEDULED, Notice.Status.CANCELLED],
     )
     not_moved = cur.fetchone()[0]
     if not_moved:
         result.not_moved += not_moved
-        result.problems.append({
-            "phase": phase.name, "read_cycle": None, "accounts": 0,
-            "reason": f"{not_moved} notice(s) already batched or mailed keep their dates; check them with the validator",
-        })
+        result.problems.append(
+            {
+                "phase": phase.name,
+                "read_cycle": None,
+                "accounts": 0,
+                "reason": f"{not_moved} notice(s) already batched or mailed keep their dates; check them with the validator",
+            }
+        )
 
 
-def _schedule_phase(*, phase: Phase, rule_set: RuleSet, rules: R.Rules, result: ScheduleResult,
-                    actor_name: str, now, not_before: dt.date) -> None:
+def _schedule_phase(
+    *,
+    phase: Phase,
+    rule_set: RuleSet,
+    rules: R.Rules,
+    result: ScheduleResult,
+    actor_name: str,
+    now,
+    not_before: dt.date,
+) -> None:
     program = phase.program
     groups = dict(
-        ServiceAccount.objects.filter(program=program, phase=phase, status__in=MASS_STATUSES,
-                                      service_start_date__isnull=True)
-        .values_list("read_cycle").annotate(n=Count("id")).values_list("read_cycle", "n")
+        ServiceAccount.objects.filter(
+            program=program, phase=phase, status__in=MASS_STATUSES, service_start_date__isnull=True
+        )
+        .values_list("read_cycle")
+        .annotate(n=Count("id"))
+        .values_list("read_cycle", "n")
     )
     if not groups:
         return
     reads = read_dates_by_cycle(utility_id=program.utility_id, cycles=groups)
-    rows, problems = _mass_group_schedules(rules=rules, phase=phase, cycles=sorted(groups), reads=reads, not_before=not_before)
+    rows, problems = _mass_group_schedules(
+        rules=rules, phase=phase, cycles=sorted(groups), reads=reads, not_before=not_before
+    )
     for cycle, reason in problems.items():
-        result.problems.append({"phase": phase.name, "read_cycle": cycle, "accounts": groups[cycle], "reason": reason})
+        result.problems.append(
+            {"phase": phase.name, "read_cycle": cycle, "accounts": groups[cycle], "reason": reason}
+        )
     if not rows:
         return
-    stored = dict(PhaseCycleSchedule.objects.filter(phase=phase).values_list("read_cycle", "enrollment_date"))
+    stored = dict(
+        PhaseCycleSchedule.objects.filter(phase=phase).values_list("read_cycle", "enrollment_date")
+    )
     moved_rows = [r for r in rows if r[0] in stored and stored[r[0]] != r[3]]
     notice, account = Notice._meta.db_table, ServiceAccount._meta.db_table
     mass_statuses = ", ".join(["%s"] * len(MASS_STATUSES))
@@ -203,29 +236,51 @@ def _schedule_phase(*, phase: Phase, rule_set: RuleSet, rules: R.Rules, result: 
     new_kinds_sql = ", ".join(["%s"] * len(new_kinds))
     with connection.cursor() as cur:
         if moved_rows:
-            _reschedule_moved(cur, phase=phase, rule_set=rule_set, rows=moved_rows, result=result,
-                              actor_name=actor_name, now=now)
+            _reschedule_moved(
+                cur,
+                phase=phase,
+                rule_set=rule_set,
+                rows=moved_rows,
+                result=result,
+                actor_name=actor_name,
+                now=now,
+            )
         cte, cte_params = _values_cte(rows, "read_cycle, kind, mail_date, enrollment_date")
         late_filter, late_params = "", []
         if phase.notices_scheduled_at is not None:
             # Accounts added after the phase was scheduled get the new-customer track instead.
             late_filter, late_params = " AND a.created_at <= %s", [_p(phase.notices_scheduled_at)]
         cur.execute(
-            cte + f"INSERT INTO {notice} (account_id, program_id, kind, rule_set, enrollment_date, mail_date, "
+            cte
+            + f"INSERT INTO {notice} (account_id, program_id, kind, rule_set, enrollment_date, mail_date, "
             f"status, piece_id, return_reason, created_at, updated_at) "
             f"SELECT a.id, a.program_id, v.kind, %s, v.enrollment_date, v.mail_date, %s, '', '', %s, %s "
             f"FROM {account} a JOIN v ON v.read_cycle = a.read_cycle "
             f"WHERE a.phase_id = %s AND a.status IN ({mass_statuses}) AND a.service_start_date IS NULL{late_filter} "
             f"AND NOT EXISTS (SELECT 1 FROM {notice} x WHERE x.account_id = a.id AND x.kind IN ({new_kinds_sql})) "
             f"ON CONFLICT (account_id, kind) DO NOTHING",
-            [*cte_params, rule_set.code, Notice.Status.SCHEDULED, _p(now), _p(now), phase.pk,
-             *MASS_STATUSES, *late_params, *new_kinds],
+            [
+                *cte_params,
+                rule_set.code,
+                Notice.Status.SCHEDULED,
+                _p(now),
+                _p(now),
+                phase.pk,
+                *MASS_STATUSES,
+                *late_params,
+                *new_kinds,
+            ],
         )
         result.created += _rowcount(cur)
     for cycle in sorted({r[0] for r in rows}):
         PhaseCycleSchedule.objects.update_or_create(
-            phase=phase, read_cycle=cycle,
-            defaults={"enrollment_date": next(r[3] for r in rows if r[0] == cycle), "rule_set": rule_set.code, "updated_at": now},
+            phase=phase,
+            read_cycle=cycle,
+            defaults={
+                "enrollment_date": next(r[3] for r in rows if r[0] == cycle),
+                "rule_set": rule_set.code,
+                "updated_at": now,
+            },
         )
     if phase.notices_scheduled_at is None:
         Phase.objects.filter(pk=phase.pk).update(notices_scheduled_at=now)
@@ -237,25 +292,40 @@ def notices_cancel_for_left_accounts(*, program: Program, actor_name: str, now=N
     now = now or timezone.now()
     # Driven from the (few) accounts that left, through the account-status index, not from
     # the millions of notices.
-    left = ServiceAccount.objects.filter(program=program, status__in=NO_NOTICE_STATUSES).values("pk")
+    left = ServiceAccount.objects.filter(program=program, status__in=NO_NOTICE_STATUSES).values(
+        "pk"
+    )
     qs = Notice.objects.filter(account_id__in=left, status=Notice.Status.SCHEDULED)
     rows = list(qs.order_by().values_list("pk", "mail_date", "account__status"))
     if not rows:
         return 0
     with transaction.atomic():
         NoticeChange.objects.bulk_create(
-            NoticeChange(notice_id=pk, at=now, actor_name=actor_name, old_mail_date=day,
-                         old_status=Notice.Status.SCHEDULED, new_status=Notice.Status.CANCELLED,
-                         reason=f"account is {status}: no further notices")
+            NoticeChange(
+                notice_id=pk,
+                at=now,
+                actor_name=actor_name,
+                old_mail_date=day,
+                old_status=Notice.Status.SCHEDULED,
+                new_status=Notice.Status.CANCELLED,
+                reason=f"account is {status}: no further notices",
+            )
             for pk, day, status in rows
         )
-        return Notice.objects.filter(pk__in=[r[0] for r in rows], status=Notice.Status.SCHEDULED).update(
-            status=Notice.Status.CANCELLED, updated_at=now)
+        return Notice.objects.filter(
+            pk__in=[r[0] for r in rows], status=Notice.Status.SCHEDULED
+        ).update(status=Notice.Status.CANCELLED, updated_at=now)
 
 
 def notices_schedule_new_customers(
-    *, program: Program, rule_set: RuleSet | None = None, phase: Phase | None = None,
-    actor_name: str, now=None, not_before: dt.date | None = None, result: ScheduleResult | None = None,
+    *,
+    program: Program,
+    rule_set: RuleSet | None = None,
+    phase: Phase | None = None,
+    actor_name: str,
+    now=None,
+    not_before: dt.date | None = None,
+    result: ScheduleResult | None = None,
 ) -> int:
     """The new-customer track: accounts with a service start date, and accounts added to a phase
     after it was scheduled (their reference date is the later of their enrollment read and the
@@ -266,15 +336,21 @@ def notices_schedule_new_customers(
     rules = R.Rules.of(rule_set)
     if not rules.new_customer_kinds:
         return 0
-    late = Q(phase__notices_scheduled_at__isnull=False, created_at__gt=F("phase__notices_scheduled_at"),
-             service_start_date__isnull=True)
-    qs = (
-        ServiceAccount.objects.filter(program=program, status__in=NEW_CUSTOMER_STATUSES, notices__isnull=True)
-        .filter(Q(service_start_date__isnull=False) | late)
+    late = Q(
+        phase__notices_scheduled_at__isnull=False,
+        created_at__gt=F("phase__notices_scheduled_at"),
+        service_start_date__isnull=True,
     )
+    qs = ServiceAccount.objects.filter(
+        program=program, status__in=NEW_CUSTOMER_STATUSES, notices__isnull=True
+    ).filter(Q(service_start_date__isnull=False) | late)
     if phase is not None:
         qs = qs.filter(phase=phase)
-    candidates = list(qs.order_by().values_list("pk", "service_start_date", "created_at", "phase_id", "read_cycle"))
+    candidates = list(
+        qs.order_by().values_list(
+            "pk", "service_start_date", "created_at", "phase_id", "read_cycle"
+        )
+    )
     if not candidates:
         return 0
     phases = {p.pk: p for p in Phase.objects.filter(pk__in={c[3] for c in candidates if c[3]})}
@@ -284,7 +360,9 @@ def notices_schedule_new_customers(
         if start is None:
             added = timezone.localdate(created)
             ph = phases[phase_id]
-            enrollment = R.enrollment_read(reads.get(cycle, []), ph.enrollment_start, ph.enrollment_end)
+            enrollment = R.enrollment_read(
+                reads.get(cycle, []), ph.enrollment_start, ph.enrollment_end
+            )
             start = max(enrollment or added, added)
         try:
             dates = R.new_customer_schedule(rules, service_start=start, not_before=not_before)
@@ -292,20 +370,39 @@ def notices_schedule_new_customers(
             problems[str(exc)] += 1
             continue
         notices += [
-            Notice(account_id=pk, program_id=program.pk, kind=kind, rule_set=rule_set.code,
-                   enrollment_date=start, mail_date=day, created_at=now, updated_at=now)
+            Notice(
+                account_id=pk,
+                program_id=program.pk,
+                kind=kind,
+                rule_set=rule_set.code,
+                enrollment_date=start,
+                mail_date=day,
+                created_at=now,
+                updated_at=now,
+            )
             for kind, day in dates.items()
         ]
     Notice.objects.bulk_create(notices, batch_size=5000, ignore_conflicts=True)
     if result is not None:
         result.created += len(notices)
         for reason, n in problems.items():
-            result.problems.append({"phase": None, "read_cycle": None, "accounts": n, "reason": f"new-customer track: {reason}"})
+            result.problems.append(
+                {
+                    "phase": None,
+                    "read_cycle": None,
+                    "accounts": n,
+                    "reason": f"new-customer track: {reason}",
+                }
+            )
     return len(notices)
 
 
 def notices_schedule(
-    *, program: Program, phase: Phase | None = None, actor_name: str, today: dt.date | None = None,
+    *,
+    program: Program,
+    phase: Phase | None = None,
+    actor_name: str,
+    today: dt.date | None = None,
     progress=None,
 ) -> ScheduleResult:
     """Schedule (or re-schedule) the notices of a program, or of one of its phases.
@@ -316,25 +413,47 @@ def notices_schedule(
     today = today or business_today()
     rule_set = rule_set_for(program=program)
     rules = R.Rules.of(rule_set)
-    run = ScheduleRun.objects.create(program=program, phase=phase, actor_name=actor_name, started_at=now)
+    run = ScheduleRun.objects.create(
+        program=program, phase=phase, actor_name=actor_name, started_at=now
+    )
     result = ScheduleResult(run=run)
-    result.cancelled = notices_cancel_for_left_accounts(program=program, actor_name=actor_name, now=now)
+    result.cancelled = notices_cancel_for_left_accounts(
+        program=program, actor_name=actor_name, now=now
+    )
     phases = [phase] if phase is not None else list(program.phases.all())
     if progress is not None and hasattr(progress, "total"):
         progress.total = len(phases)
     for ph in phases:
         with transaction.atomic():
-            _schedule_phase(phase=ph, rule_set=rule_set, rules=rules, result=result,
-                            actor_name=actor_name, now=now, not_before=today)
+            _schedule_phase(
+                phase=ph,
+                rule_set=rule_set,
+                rules=rules,
+                result=result,
+                actor_name=actor_name,
+                now=now,
+                not_before=today,
+            )
         if progress is not None:
             progress(ph)
     with transaction.atomic():
-        notices_schedule_new_customers(program=program, rule_set=rule_set, phase=phase, actor_name=actor_name,
-                                       now=now, not_before=today, result=result)
+        notices_schedule_new_customers(
+            program=program,
+            rule_set=rule_set,
+            phase=phase,
+            actor_name=actor_name,
+            now=now,
+            not_before=today,
+            result=result,
+        )
     ScheduleRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(), created=result.created, rescheduled=result.rescheduled,
-        cancelled=result.cancelled, not_moved=result.not_moved,
-        unscheduled_accounts=result.unscheduled_accounts, problems=result.problems,
+        finished_at=timezone.now(),
+        created=result.created,
+        rescheduled=result.rescheduled,
+        cancelled=result.cancelled,
+        not_moved=result.not_moved,
+        unscheduled_accounts=result.unscheduled_accounts,
+        problems=result.problems,
     )
     run.refresh_from_db()
     return result

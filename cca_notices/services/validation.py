@@ -1,4 +1,5 @@
 """Check an account's stored schedule against its rule set (the validator a compliance officer reads)."""
+
 from __future__ import annotations
 
 from accounts.models import ReadDate, ServiceAccount
@@ -12,12 +13,16 @@ def account_schedule_violations(*, account: ServiceAccount) -> list[str]:
     Mailed notices count on the day they were mailed, the others on their due date.
     Cancelled notices do not count.
     """
-    notices = [n for n in Notice.objects.filter(account=account).exclude(status=Notice.Status.CANCELLED)]
+    notices = [
+        n for n in Notice.objects.filter(account=account).exclude(status=Notice.Status.CANCELLED)
+    ]
     if not notices:
         return [f"account {account.account_number} has no notices scheduled"]
     codes = {n.rule_set for n in notices}
     if len(codes) > 1:
-        return [f"account {account.account_number} has notices from several rule sets: {', '.join(sorted(codes))}"]
+        return [
+            f"account {account.account_number} has notices from several rule sets: {', '.join(sorted(codes))}"
+        ]
     code = codes.pop()
     rule_set = RuleSet.objects.filter(code=code).first()
     if rule_set is None:
@@ -31,8 +36,12 @@ def account_schedule_violations(*, account: ServiceAccount) -> list[str]:
     if any(k.startswith("new_customer_") for k in dates):
         return R.new_customer_violations(rules, service_start=reference, notices=dates)
     reads = list(
-        ReadDate.objects.filter(utility_id=account.program.utility_id, read_cycle=account.read_cycle,
-                                read_date__gt=reference).order_by("read_date")
+        ReadDate.objects.filter(
+            utility_id=account.program.utility_id,
+            read_cycle=account.read_cycle,
+            read_date__gt=reference,
+        )
+        .order_by("read_date")
         .values_list("read_date", flat=True)[: rules.post_count]
     )
     return R.mass_violations(rules, enrollment=reference, notices=dates, later_reads=reads)

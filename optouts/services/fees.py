@@ -4,6 +4,7 @@ who rejoin, a supervisor's waiver, the export the utility bills from and its bil
 One entry per opt-out (a one-to-one column), never for an opt-out in the free window, before
 enrollment or on a move out: `fee_entry_for_optout` is the `optout_recorded` receiver's rule.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,18 @@ ZERO = Decimal("0.00")
 
 # docs/formats/fees-export.md: the columns, in this order.
 EXPORT_COLUMNS = [
-    "record_type", "entry_id", "account_number", "customer_class", "fee_type", "amount", "admin_fee",
-    "cost_recovery_charge", "fee_schedule_effective_from", "assessed_on", "reason", "reference",
+    "record_type",
+    "entry_id",
+    "account_number",
+    "customer_class",
+    "fee_type",
+    "amount",
+    "admin_fee",
+    "cost_recovery_charge",
+    "fee_schedule_effective_from",
+    "assessed_on",
+    "reason",
+    "reference",
 ]
 
 
@@ -41,12 +52,21 @@ def fee_entry_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
     if optout.fee_schedule_id:
         schedule_date = optout.fee_schedule.effective_from
     entry = FeeEntry(
-        program_id=optout.program_id, account=account, kind=FeeEntry.Kind.TERMINATION, optout=optout,
-        fee_schedule_id=optout.fee_schedule_id, customer_class=account.customer_class,
-        admin_fee=optout.admin_fee, cost_recovery_charge=optout.cost_recovery_charge,
-        amount=optout.fee_amount, assessed_on=optout.request_date, created_at=optout.received_at,
-        reason=(f"Termination after the free window (opt-out {optout.confirmation_code}; "
-                f"fee schedule from {schedule_date or 'n/a'})"),
+        program_id=optout.program_id,
+        account=account,
+        kind=FeeEntry.Kind.TERMINATION,
+        optout=optout,
+        fee_schedule_id=optout.fee_schedule_id,
+        customer_class=account.customer_class,
+        admin_fee=optout.admin_fee,
+        cost_recovery_charge=optout.cost_recovery_charge,
+        amount=optout.fee_amount,
+        assessed_on=optout.request_date,
+        created_at=optout.received_at,
+        reason=(
+            f"Termination after the free window (opt-out {optout.confirmation_code}; "
+            f"fee schedule from {schedule_date or 'n/a'})"
+        ),
     )
     return entry
 
@@ -55,9 +75,15 @@ def fee_assess_for_rejoin(*, rejoin: RejoinRequest) -> FeeEntry | None:
     if rejoin.entry_fee <= ZERO:
         return None
     return FeeEntry.objects.create(
-        program_id=rejoin.program_id, account=rejoin.account, kind=FeeEntry.Kind.ENTRY, rejoin=rejoin,
-        customer_class=rejoin.account.customer_class, admin_fee=rejoin.entry_fee, amount=rejoin.entry_fee,
-        assessed_on=rejoin.request_date, created_at=rejoin.received_at,
+        program_id=rejoin.program_id,
+        account=rejoin.account,
+        kind=FeeEntry.Kind.ENTRY,
+        rejoin=rejoin,
+        customer_class=rejoin.account.customer_class,
+        admin_fee=rejoin.entry_fee,
+        amount=rejoin.entry_fee,
+        assessed_on=rejoin.request_date,
+        created_at=rejoin.received_at,
         reason=f"Entry fee for a large customer rejoining (rejoin {rejoin.confirmation_code})",
     )
 
@@ -75,19 +101,30 @@ def fee_entry_waive(*, entry: FeeEntry, user, reason: str) -> FeeEntry:
         if locked.status == FeeEntry.Status.WAIVED:
             return locked
         if locked.status != FeeEntry.Status.ASSESSED:
-            raise ValueError(f"fee entry {locked.pk} is already {locked.get_status_display().lower()}: "
-                             "ask the utility to credit it instead")
-        locked.status, locked.waived_by, locked.waived_at = FeeEntry.Status.WAIVED, user, timezone.now()
+            raise ValueError(
+                f"fee entry {locked.pk} is already {locked.get_status_display().lower()}: "
+                "ask the utility to credit it instead"
+            )
+        locked.status, locked.waived_by, locked.waived_at = (
+            FeeEntry.Status.WAIVED,
+            user,
+            timezone.now(),
+        )
         locked.waiver_reason = reason
         locked.save(update_fields=["status", "waived_by", "waived_at", "waiver_reason"])
         if locked.optout_id:
             # Keep the opt-out's own waiver columns (issue 5's stub, shown on the agent screen) in step.
             OptOutRequest.objects.filter(pk=locked.optout_id).update(
-                fee_waived=True, fee_waived_by=user, fee_waived_at=locked.waived_at, fee_waiver_reason=reason)
+                fee_waived=True,
+                fee_waived_by=user,
+                fee_waived_at=locked.waived_at,
+                fee_waiver_reason=reason,
+            )
     return locked
 
 
 # --- export ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FeeExportResult:
@@ -104,10 +141,20 @@ def _safe(value: str) -> str:
 
 def _row(entry: FeeEntry) -> list[str]:
     ref = entry.optout.confirmation_code if entry.optout_id else entry.rejoin.confirmation_code
-    return ["D", str(entry.pk), entry.account.account_number, entry.customer_class, entry.kind,
-            f"{entry.amount:.2f}", f"{entry.admin_fee:.2f}", f"{entry.cost_recovery_charge:.2f}",
-            entry.fee_schedule.effective_from.isoformat() if entry.fee_schedule_id else "",
-            entry.assessed_on.isoformat(), _safe(entry.reason), ref]
+    return [
+        "D",
+        str(entry.pk),
+        entry.account.account_number,
+        entry.customer_class,
+        entry.kind,
+        f"{entry.amount:.2f}",
+        f"{entry.admin_fee:.2f}",
+        f"{entry.cost_recovery_charge:.2f}",
+        entry.fee_schedule.effective_from.isoformat() if entry.fee_schedule_id else "",
+        entry.assessed_on.isoformat(),
+        _safe(entry.reason),
+        ref,
+    ]
 
 
 def fees_export(*, program: Program, out: Path, actor_name: str) -> FeeExportResult:
@@ -129,14 +176,20 @@ def fees_export(*, program: Program, out: Path, actor_name: str) -> FeeExportRes
 
 def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
     with transaction.atomic():
-        export = FeeExport.objects.create(program=program, file_name=out.name, created_at=now, actor_name=actor_name)
-        claimed = FeeEntry.objects.filter(program=program, status=FeeEntry.Status.ASSESSED, export=None).update(
-            status=FeeEntry.Status.EXPORTED, export=export, exported_at=now)
+        export = FeeExport.objects.create(
+            program=program, file_name=out.name, created_at=now, actor_name=actor_name
+        )
+        claimed = FeeEntry.objects.filter(
+            program=program, status=FeeEntry.Status.ASSESSED, export=None
+        ).update(status=FeeEntry.Status.EXPORTED, export=export, exported_at=now)
         if not claimed:
             transaction.set_rollback(True)
             return FeeExportResult(None, None, 0, ZERO)
-        entries = (FeeEntry.objects.filter(export=export)
-                   .select_related("account", "fee_schedule", "optout", "rejoin").order_by("pk"))
+        entries = (
+            FeeEntry.objects.filter(export=export)
+            .select_related("account", "fee_schedule", "optout", "rejoin")
+            .order_by("pk")
+        )
         body = io.StringIO()
         writer = csv.writer(body, lineterminator="\n")
         total = ZERO
@@ -162,6 +215,7 @@ def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
 
 # --- billing confirmation -------------------------------------------------------------------
 
+
 class BillingFileError(ValueError):
     pass
 
@@ -182,35 +236,61 @@ def fees_import_billing(*, path: Path) -> dict[str, int]:
             try:
                 entry_id = int(rec["entry_id"])
             except (TypeError, ValueError):
-                raise BillingFileError(f"line {line}: entry_id {rec['entry_id']!r} is not a number") from None
+                raise BillingFileError(
+                    f"line {line}: entry_id {rec['entry_id']!r} is not a number"
+                ) from None
             try:
                 amount = Decimal(rec["amount"])
             except (InvalidOperation, TypeError):
-                raise BillingFileError(f"line {line}: amount {rec['amount']!r} is not a number") from None
+                raise BillingFileError(
+                    f"line {line}: amount {rec['amount']!r} is not a number"
+                ) from None
             try:
                 billed_on = dt.date.fromisoformat(rec["billed_on"])
             except (TypeError, ValueError):
-                raise BillingFileError(f"line {line}: billed_on {rec['billed_on']!r} is not YYYY-MM-DD") from None
-            rows.append((line, entry_id, rec["account_number"].strip(), amount, billed_on, (rec.get("billing_reference") or "").strip()))
+                raise BillingFileError(
+                    f"line {line}: billed_on {rec['billed_on']!r} is not YYYY-MM-DD"
+                ) from None
+            rows.append(
+                (
+                    line,
+                    entry_id,
+                    rec["account_number"].strip(),
+                    amount,
+                    billed_on,
+                    (rec.get("billing_reference") or "").strip(),
+                )
+            )
     counts = {"billed": 0, "already_billed": 0}
     with transaction.atomic():
-        entries = {e.pk: e for e in FeeEntry.objects.select_for_update().select_related("account")
-                   .filter(pk__in=[r[1] for r in rows])}
+        entries = {
+            e.pk: e
+            for e in FeeEntry.objects.select_for_update()
+            .select_related("account")
+            .filter(pk__in=[r[1] for r in rows])
+        }
         for line, entry_id, number, amount, billed_on, ref in rows:
             entry = entries.get(entry_id)
             if entry is None:
                 raise BillingFileError(f"line {line}: entry_id {entry_id} is not in the fee ledger")
             if entry.account.account_number != number:
-                raise BillingFileError(f"line {line}: account_number {number} is not the account of entry {entry_id}")
+                raise BillingFileError(
+                    f"line {line}: account_number {number} is not the account of entry {entry_id}"
+                )
             if amount != entry.amount:
-                raise BillingFileError(f"line {line}: amount {amount} differs from the ledger's {entry.amount}")
+                raise BillingFileError(
+                    f"line {line}: amount {amount} differs from the ledger's {entry.amount}"
+                )
             if entry.status == FeeEntry.Status.BILLED:
                 counts["already_billed"] += 1
                 continue
             if entry.status != FeeEntry.Status.EXPORTED:
-                raise BillingFileError(f"line {line}: entry {entry_id} is {entry.status}, not exported")
+                raise BillingFileError(
+                    f"line {line}: entry {entry_id} is {entry.status}, not exported"
+                )
             FeeEntry.objects.filter(pk=entry_id, status=FeeEntry.Status.EXPORTED).update(
-                status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=ref)
+                status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=ref
+            )
             counts["billed"] += 1
     return counts
 
@@ -218,4 +298,5 @@ def fees_import_billing(*, path: Path) -> dict[str, int]:
 def fee_entries_mark_billed(*, entry_ids, billed_on: dt.date, reference: str = "") -> int:
     """Admin action: exported entries the utility has billed (without a confirmation file)."""
     return FeeEntry.objects.filter(pk__in=list(entry_ids), status=FeeEntry.Status.EXPORTED).update(
-        status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=reference)
+        status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=reference
+    )

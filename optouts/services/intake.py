@@ -3,6 +3,7 @@ asks `optout_quote` what would happen and records with `optout_submit`.
 
 Domain rules: domain.md "Opting out and what it costs" and "Re-entry and re-joining".
 """
+
 from __future__ import annotations
 
 import calendar as _calendar
@@ -18,7 +19,13 @@ from django.utils import timezone
 from accounts.models import FeeSchedule, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.fees import fee_schedule_in_force, fee_schedule_with_lock
-from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date, read_dates_with_lock
+from accounts.services.reads import (
+    NoReadDate,
+    cutoff_date,
+    effective_read_date,
+    read_dates_with_lock,
+)
+from accounts.services.rows import NOT_READ, row_lock_with_rows, rows_write
 from accounts.services.status import Actor, account_transition_rows
 from optouts.models import (
     ACCEPTED_OUTCOMES,
@@ -27,7 +34,6 @@ from optouts.models import (
     ReturnPath,
     ServiceRequestType,
 )
-from accounts.services.rows import NOT_READ, row_lock_with_rows, rows_write
 from optouts.services.ccasr import live_connect_with_lock
 from optouts.signals import optout_recorded
 
@@ -106,19 +112,34 @@ class OptOutRefused(Exception):
 
 def _return_options(*, effective: dt.date | None, stay_months: int) -> tuple[ReturnOption, ...]:
     if effective is None:
-        return (ReturnOption(ReturnPath.ADVANCE_NOTICE, None, None, None),
-                ReturnOption(ReturnPath.TRANSITIONAL, None, None, None))
+        return (
+            ReturnOption(ReturnPath.ADVANCE_NOTICE, None, None, None),
+            ReturnOption(ReturnPath.TRANSITIONAL, None, None, None),
+        )
     advance_back = add_months(effective, RETURN_NOTICE_MONTHS)
     return (
         # (a) stays with the CCA six more months, then standard bundled rates
-        ReturnOption(ReturnPath.ADVANCE_NOTICE, advance_back, advance_back, add_months(advance_back, stay_months)),
+        ReturnOption(
+            ReturnPath.ADVANCE_NOTICE,
+            advance_back,
+            advance_back,
+            add_months(advance_back, stay_months),
+        ),
         # (b) transitional bundled service from the read date for six months, then standard rates
-        ReturnOption(ReturnPath.TRANSITIONAL, effective, advance_back, add_months(effective, stay_months)),
+        ReturnOption(
+            ReturnPath.TRANSITIONAL, effective, advance_back, add_months(effective, stay_months)
+        ),
     )
 
 
-def optout_quote(*, account: ServiceAccount, request_date: dt.date | None = None, moving_out: bool = False,
-                 read_dates: list | None = None, fee_schedule: FeeSchedule | None = NOT_READ) -> Decision:
+def optout_quote(
+    *,
+    account: ServiceAccount,
+    request_date: dt.date | None = None,
+    moving_out: bool = False,
+    read_dates: list | None = None,
+    fee_schedule: FeeSchedule | None = NOT_READ,
+) -> Decision:
     """What an opt-out arriving on `request_date` would do, without recording anything.
 
     `read_dates` and `fee_schedule`: what optout_submit read with the account's lock
@@ -132,60 +153,132 @@ def optout_quote(*, account: ServiceAccount, request_date: dt.date | None = None
 
     def effective():
         try:
-            return effective_read_date(program=program, read_cycle=account.read_cycle, request_date=request_date,
-                                       ahead=read_dates)
+            return effective_read_date(
+                program=program,
+                read_cycle=account.read_cycle,
+                request_date=request_date,
+                ahead=read_dates,
+            )
         except NoReadDate:
             # Recorded anyway (never lose a request); the date is set when the schedule arrives.
-            log.warning("no read date for account %s cycle %s after %s", account.pk, account.read_cycle, cutoff)
+            log.warning(
+                "no read date for account %s cycle %s after %s",
+                account.pk,
+                account.read_cycle,
+                cutoff,
+            )
             return None
 
-    base = dict(account_id=account.pk, request_date=request_date, from_status=status,
-                enrollment_date=enrollment, free_window_ends=window_end, earliest_read_date=cutoff)
+    base = dict(
+        account_id=account.pk,
+        request_date=request_date,
+        from_status=status,
+        enrollment_date=enrollment,
+        free_window_ends=window_end,
+        earliest_read_date=cutoff,
+    )
 
     if status == Status.MOVED_OUT:
-        return Decision(outcome=Outcome.CLOSED, to_status=None, effective_date=None, service_request="",
-                        refusal_message="This account is closed.", **base)
-    if status in (Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED):
-        return Decision(outcome=Outcome.ALREADY_OPTED_OUT, to_status=None, effective_date=None, service_request="",
-                        refusal_message="This account has already opted out.", **base)
+        return Decision(
+            outcome=Outcome.CLOSED,
+            to_status=None,
+            effective_date=None,
+            service_request="",
+            refusal_message="This account is closed.",
+            **base,
+        )
+    if status in (
+        Status.OPTED_OUT_PRE,
+        Status.OPTED_OUT_FREE,
+        Status.TERMINATED,
+        Status.RETURNED_BUNDLED,
+    ):
+        return Decision(
+            outcome=Outcome.ALREADY_OPTED_OUT,
+            to_status=None,
+            effective_date=None,
+            service_request="",
+            refusal_message="This account has already opted out.",
+            **base,
+        )
     if moving_out:
         pending_connect = status in (Status.ELIGIBLE, Status.NOTIFIED)
         return Decision(
-            outcome=Outcome.MOVED_OUT, to_status=Status.MOVED_OUT,
+            outcome=Outcome.MOVED_OUT,
+            to_status=Status.MOVED_OUT,
             effective_date=request_date if pending_connect else effective(),
-            service_request=ServiceRequestType.CANCEL if pending_connect else ServiceRequestType.DISCONNECT, **base)
+            service_request=ServiceRequestType.CANCEL
+            if pending_connect
+            else ServiceRequestType.DISCONNECT,
+            **base,
+        )
     if status == Status.ELIGIBLE and not program.accept_optouts_before_notice:
         return Decision(
-            outcome=Outcome.REFUSED_BEFORE_NOTICE, to_status=None, effective_date=None, service_request="",
-            refusal_message=program.optout_refusal_message or (
-                "Opt-outs open when the first notice is mailed. Please contact us again after you receive it."),
-            **base)
+            outcome=Outcome.REFUSED_BEFORE_NOTICE,
+            to_status=None,
+            effective_date=None,
+            service_request="",
+            refusal_message=program.optout_refusal_message
+            or (
+                "Opt-outs open when the first notice is mailed. Please contact us again after you receive it."
+            ),
+            **base,
+        )
     if status in (Status.ELIGIBLE, Status.NOTIFIED):
         # A Connect already past the cutoff cannot be withdrawn: the customer is enrolled on that
         # read and disconnected at the next one, still without a fee (never enrolled by choice).
         if enrollment is not None and enrollment < cutoff:
-            return Decision(outcome=Outcome.BEFORE_ENROLLMENT, to_status=Status.OPTED_OUT_PRE,
-                            effective_date=effective(), service_request=ServiceRequestType.DISCONNECT, **base)
-        return Decision(outcome=Outcome.BEFORE_ENROLLMENT, to_status=Status.OPTED_OUT_PRE,
-                        effective_date=request_date, service_request=ServiceRequestType.CANCEL, **base)
+            return Decision(
+                outcome=Outcome.BEFORE_ENROLLMENT,
+                to_status=Status.OPTED_OUT_PRE,
+                effective_date=effective(),
+                service_request=ServiceRequestType.DISCONNECT,
+                **base,
+            )
+        return Decision(
+            outcome=Outcome.BEFORE_ENROLLMENT,
+            to_status=Status.OPTED_OUT_PRE,
+            effective_date=request_date,
+            service_request=ServiceRequestType.CANCEL,
+            **base,
+        )
     # Enrolled: a missing enrollment date is a data gap, read in the customer's favour.
     if status == Status.ENROLLED and (window_end is None or request_date <= window_end):
-        return Decision(outcome=Outcome.FREE_WINDOW, to_status=Status.OPTED_OUT_FREE,
-                        effective_date=effective(), service_request=ServiceRequestType.DISCONNECT, **base)
+        return Decision(
+            outcome=Outcome.FREE_WINDOW,
+            to_status=Status.OPTED_OUT_FREE,
+            effective_date=effective(),
+            service_request=ServiceRequestType.DISCONNECT,
+            **base,
+        )
     # ENROLLED after the window, PARTICIPANT, REJOINED: termination with a fee.
     when = effective()
-    row = fee_schedule if fee_schedule is not NOT_READ else fee_schedule_in_force(
-        program=program, customer_class=account.customer_class, on=request_date)
+    row = (
+        fee_schedule
+        if fee_schedule is not NOT_READ
+        else fee_schedule_in_force(
+            program=program, customer_class=account.customer_class, on=request_date
+        )
+    )
     if row is None:
-        log.warning("program %s has no fee schedule for %s on %s", program.slug, account.customer_class, request_date)
+        log.warning(
+            "program %s has no fee schedule for %s on %s",
+            program.slug,
+            account.customer_class,
+            request_date,
+        )
     return Decision(
-        outcome=Outcome.AFTER_FREE_WINDOW, to_status=Status.TERMINATED, effective_date=when,
+        outcome=Outcome.AFTER_FREE_WINDOW,
+        to_status=Status.TERMINATED,
+        effective_date=when,
         service_request=ServiceRequestType.DISCONNECT,
         admin_fee=row.admin_fee if row else ZERO,
         cost_recovery_charge=row.cost_recovery_charge if row else ZERO,
-        fee_schedule_id=row.pk if row else None, fee_schedule=row,
+        fee_schedule_id=row.pk if row else None,
+        fee_schedule=row,
         return_options=_return_options(effective=when, stay_months=program.min_bundled_stay_months),
-        **base)
+        **base,
+    )
 
 
 def confirmation_code_new() -> str:
@@ -221,9 +314,19 @@ def optout_submit(
     """
     received_at = received_at or timezone.now()
     request_date = request_date or calendar.today()
-    kwargs = dict(account_id=account.pk, channel=channel, actor=actor, return_path=return_path,
-                  moving_out=moving_out, language=language, contact_email=contact_email,
-                  contact_phone=contact_phone, note=note, request_date=request_date, received_at=received_at)
+    kwargs = dict(
+        account_id=account.pk,
+        channel=channel,
+        actor=actor,
+        return_path=return_path,
+        moving_out=moving_out,
+        language=language,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+        note=note,
+        request_date=request_date,
+        received_at=received_at,
+    )
     try:
         return _submit_once(**kwargs)
     except IntegrityError as exc:
@@ -243,18 +346,44 @@ def optout_submit(
 
 # Statuses an opt-out leaves an account in: only an account in one of them can have a current
 # opt-out request (a rejoin, the only way out of them back to CCA service, retires its request).
-_OPTED_OUT = frozenset({Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED,
-                        Status.RETURNED_BUNDLED, Status.MOVED_OUT})
+_OPTED_OUT = frozenset(
+    {
+        Status.OPTED_OUT_PRE,
+        Status.OPTED_OUT_FREE,
+        Status.TERMINATED,
+        Status.RETURNED_BUNDLED,
+        Status.MOVED_OUT,
+    }
+)
 
 
-def _submit_once(*, account_id, channel, actor, return_path, moving_out, language, contact_email,
-                 contact_phone, note, request_date, received_at) -> Submission:
+def _submit_once(
+    *,
+    account_id,
+    channel,
+    actor,
+    return_path,
+    moving_out,
+    language,
+    contact_email,
+    contact_phone,
+    note,
+    request_date,
+    received_at,
+) -> Submission:
     with transaction.atomic():
         # The account row only is locked, not the program row every opt-out shares. What the
         # rules read besides the account comes in the same statement: one round trip, not four.
-        locked, read = row_lock_with_rows(ServiceAccount, account_id, parent_field="program", rows={
-            "read_dates": read_dates_with_lock(request_date), "fee": fee_schedule_with_lock(request_date),
-            "connect": live_connect_with_lock()})
+        locked, read = row_lock_with_rows(
+            ServiceAccount,
+            account_id,
+            parent_field="program",
+            rows={
+                "read_dates": read_dates_with_lock(request_date),
+                "fee": fee_schedule_with_lock(request_date),
+                "connect": live_connect_with_lock(),
+            },
+        )
         # Read after the lock (a new snapshot), so a request that another channel committed while
         # this one waited is seen. Only an opted-out account can have one; for any other, the
         # partial unique index one_current_optout_per_account still refuses a second (above).
@@ -262,8 +391,13 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             existing = OptOutRequest.objects.filter(account=locked, is_current=True).first()
             if existing is not None:
                 return Submission(existing, False)
-        decision = optout_quote(account=locked, request_date=request_date, moving_out=moving_out,
-                                read_dates=read["read_dates"], fee_schedule=next(iter(read["fee"]), None))
+        decision = optout_quote(
+            account=locked,
+            request_date=request_date,
+            moving_out=moving_out,
+            read_dates=read["read_dates"],
+            fee_schedule=next(iter(read["fee"]), None),
+        )
         if not decision.accepted:
             raise OptOutRefused(decision, decision.refusal_message)
         option = None
@@ -271,33 +405,62 @@ def _submit_once(*, account_id, channel, actor, return_path, moving_out, languag
             # A reply card or a utility file cannot choose: the tariff default is advance notice.
             option = decision.return_option(return_path)
             if option is None:
-                raise ValueError(f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}")
+                raise ValueError(
+                    f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}"
+                )
         change, account_update = account_transition_rows(
-            account=locked, to_status=decision.to_status, channel=channel, actor=actor, at=received_at,
+            account=locked,
+            to_status=decision.to_status,
+            channel=channel,
+            actor=actor,
+            at=received_at,
             reason=f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}",
         )
         request = OptOutRequest(
-            program=locked.program, account=locked, confirmation_code=confirmation_code_new(),
-            channel=channel, actor_id=actor.user_id, actor_name=actor.name, received_at=received_at,
-            request_date=request_date, outcome=decision.outcome, from_status=decision.from_status,
-            to_status=decision.to_status, status_change=change, enrollment_date=decision.enrollment_date,
-            free_window_ends=decision.free_window_ends, effective_date=decision.effective_date,
-            earliest_read_date=decision.earliest_read_date, service_request=decision.service_request,
-            fee_amount=decision.fee, admin_fee=decision.admin_fee,
+            program=locked.program,
+            account=locked,
+            confirmation_code=confirmation_code_new(),
+            channel=channel,
+            actor_id=actor.user_id,
+            actor_name=actor.name,
+            received_at=received_at,
+            request_date=request_date,
+            outcome=decision.outcome,
+            from_status=decision.from_status,
+            to_status=decision.to_status,
+            status_change=change,
+            enrollment_date=decision.enrollment_date,
+            free_window_ends=decision.free_window_ends,
+            effective_date=decision.effective_date,
+            earliest_read_date=decision.earliest_read_date,
+            service_request=decision.service_request,
+            fee_amount=decision.fee,
+            admin_fee=decision.admin_fee,
             cost_recovery_charge=decision.cost_recovery_charge,
-            **({"fee_schedule": decision.fee_schedule} if decision.fee_schedule is not None
-               else {"fee_schedule_id": decision.fee_schedule_id}),
+            **(
+                {"fee_schedule": decision.fee_schedule}
+                if decision.fee_schedule is not None
+                else {"fee_schedule_id": decision.fee_schedule_id}
+            ),
             return_path=option.path if option else "",
             bundled_from=option.bundled_from if option else None,
             standard_rates_from=option.standard_rates_from if option else None,
             no_rejoin_until=option.no_rejoin_until if option else None,
             language=(language or locked.language or "en")[:5],
-            contact_email=contact_email or locked.email, contact_phone=contact_phone or locked.phone,
+            contact_email=contact_email or locked.email,
+            contact_phone=contact_phone or locked.phone,
             note=note,
         )
-        follow_ups = [row for _, rows in optout_recorded.send(sender=OptOutRequest, request=request, decision=decision,
-                                                              live_connect=next(iter(read["connect"]), None))
-                      for row in rows or ()]
+        follow_ups = [
+            row
+            for _, rows in optout_recorded.send(
+                sender=OptOutRequest,
+                request=request,
+                decision=decision,
+                live_connect=next(iter(read["connect"]), None),
+            )
+            for row in rows or ()
+        ]
         # The status, its audit row, the request and what it sets in motion: one statement.
         rows_write(account_update, change, request, *follow_ups)
         _after_commit(request)
@@ -312,6 +475,8 @@ def _after_commit(request: OptOutRequest) -> None:
     # would try again). It is logged; the Confirmation row written with the opt-out is the outbox,
     # and the daily job sends what is still pending.
     if request.contact_email:
-        transaction.on_commit(lambda: tasks.optout_confirmation_email.delay(request_id), robust=True)
+        transaction.on_commit(
+            lambda: tasks.optout_confirmation_email.delay(request_id), robust=True
+        )
     if request.contact_phone:
         transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id), robust=True)

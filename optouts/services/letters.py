@@ -5,6 +5,7 @@ The mailer pipeline's renderer (cca_notices.mailers) is built for the four opt-o
 templates (templates/letters/<lang>/) rendered with WeasyPrint in the same way: one `generate`
 returns the name, type and bytes, and the data a letter was built from is the context below.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,13 +19,27 @@ from accounts.services import calendar
 from optouts.models import Confirmation, ReturnPath
 
 LANGS = ("en", "es")
-MONTHS_ES = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
-             "octubre", "noviembre", "diciembre"]
+MONTHS_ES = [
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+]
 
 
 def _date(day: dt.date | None, lang: str) -> str:
     if day is None:
-        return {"en": "your next meter-read date", "es": "su próxima fecha de lectura del medidor"}[lang]
+        return {"en": "your next meter-read date", "es": "su próxima fecha de lectura del medidor"}[
+            lang
+        ]
     if lang == "es":
         return f"{day.day} de {MONTHS_ES[day.month - 1]} de {day.year}"
     return f"{day:%B} {day.day}, {day.year}"
@@ -52,49 +67,90 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
     a, p = c.account, c.program
     d = lambda day: _date(day, lang)
     ctx = {
-        "lang": lang, "kind": c.kind, "program": p, "program_name": p.name, "utility_name": p.utility.name,
-        "phone": _phone(p.phone), "website": p.website.replace("https://", "").rstrip("/"), "email": p.email,
+        "lang": lang,
+        "kind": c.kind,
+        "program": p,
+        "program_name": p.name,
+        "utility_name": p.utility.name,
+        "phone": _phone(p.phone),
+        "website": p.website.replace("https://", "").rstrip("/"),
+        "email": p.email,
         "return_lines": [x for x in p.return_address.splitlines() if x.strip()],
-        "date": d(on or calendar.today()), "name": a.customer_name.title(),
-        "address": [a.customer_name.title(), a.mailing_address.title(),
-                    f"{a.mailing_city.title()} {a.mailing_state} {a.mailing_zip}"],
-        "account_last4": a.account_number[-4:], "service_address": f"{a.service_address.title()}, {a.service_city.title()}",
+        "date": d(on or calendar.today()),
+        "name": a.customer_name.title(),
+        "address": [
+            a.customer_name.title(),
+            a.mailing_address.title(),
+            f"{a.mailing_city.title()} {a.mailing_state} {a.mailing_zip}",
+        ],
+        "account_last4": a.account_number[-4:],
+        "service_address": f"{a.service_address.title()}, {a.service_city.title()}",
     }
     if c.optout_id:
         o = c.optout
-        ctx.update(code=o.confirmation_code, received=d(timezone.localdate(o.received_at)),
-                   effective=d(o.effective_date), fee=_money(o.fee_amount), outcome=o.outcome,
-                   admin_fee=_money(o.admin_fee), crc=_money(o.cost_recovery_charge))
+        ctx.update(
+            code=o.confirmation_code,
+            received=d(timezone.localdate(o.received_at)),
+            effective=d(o.effective_date),
+            fee=_money(o.fee_amount),
+            outcome=o.outcome,
+            admin_fee=_money(o.admin_fee),
+            crc=_money(o.cost_recovery_charge),
+        )
     if c.reentry_id:
         r = c.reentry
-        ctx.update(code=r.optout.confirmation_code, notice_date=d(r.notice_date), path=r.path,
-                   advance=r.path == ReturnPath.ADVANCE_NOTICE, effective=d(r.optout.effective_date),
-                   cca_until=d(r.cca_service_until), tbs_from=d(r.tbs_from), tbs_until=d(r.tbs_until),
-                   bundled_from=d(r.bundled_from), standard_from=d(r.standard_rates_from),
-                   stay_months=r.min_stay_months, stay_until=d(r.min_stay_until), reentry_fee=_money(r.reentry_fee),
-                   fee=_money(r.optout.fee_amount))
+        ctx.update(
+            code=r.optout.confirmation_code,
+            notice_date=d(r.notice_date),
+            path=r.path,
+            advance=r.path == ReturnPath.ADVANCE_NOTICE,
+            effective=d(r.optout.effective_date),
+            cca_until=d(r.cca_service_until),
+            tbs_from=d(r.tbs_from),
+            tbs_until=d(r.tbs_until),
+            bundled_from=d(r.bundled_from),
+            standard_from=d(r.standard_rates_from),
+            stay_months=r.min_stay_months,
+            stay_until=d(r.min_stay_until),
+            reentry_fee=_money(r.reentry_fee),
+            fee=_money(r.optout.fee_amount),
+        )
     if c.rejoin_id:
         j = c.rejoin
-        ctx.update(code=j.confirmation_code, effective=d(j.effective_date), entry_fee=_money(j.entry_fee),
-                   product=j.product_code)
+        ctx.update(
+            code=j.confirmation_code,
+            effective=d(j.effective_date),
+            entry_fee=_money(j.entry_fee),
+            product=j.product_code,
+        )
     return ctx
 
 
 def letter_template(confirmation: Confirmation) -> str:
     lang = confirmation.language if confirmation.language in LANGS else "en"
-    name = "reentry_advance_notice" if confirmation.kind == Confirmation.Kind.REENTRY else "confirmation"
+    name = (
+        "reentry_advance_notice"
+        if confirmation.kind == Confirmation.Kind.REENTRY
+        else "confirmation"
+    )
     return f"letters/{lang}/{name}.html"
 
 
 def letter_html(*, confirmation: Confirmation, on: dt.date | None = None) -> str:
-    return render_to_string(letter_template(confirmation), letter_context(confirmation=confirmation, on=on))
+    return render_to_string(
+        letter_template(confirmation), letter_context(confirmation=confirmation, on=on)
+    )
 
 
 def generate(*, confirmation: Confirmation, on: dt.date | None = None) -> Letter:
     from weasyprint import HTML
 
     pdf = HTML(string=letter_html(confirmation=confirmation, on=on)).write_pdf()
-    return Letter(f"{confirmation.kind}-{confirmation.account.account_number}-{confirmation.pk}.pdf", "application/pdf", pdf)
+    return Letter(
+        f"{confirmation.kind}-{confirmation.account.account_number}-{confirmation.pk}.pdf",
+        "application/pdf",
+        pdf,
+    )
 
 
 def confirmation_letter_pdf(*, confirmation: Confirmation) -> bytes:

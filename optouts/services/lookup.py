@@ -1,6 +1,7 @@
 """Finding a customer's account from what they know: account number + service ZIP, or the
 personal code printed on a mailer. Callers give the same answer for "no such account" and
 "wrong ZIP", so the form cannot be used to learn which account numbers exist."""
+
 from __future__ import annotations
 
 import re
@@ -19,15 +20,22 @@ def normalise_zip(value: str) -> str:
     return re.sub(r"[^0-9]", "", value or "")[:5]
 
 
-def account_for_customer(*, account_number: str, zip_code: str, program: Program | None = None) -> ServiceAccount | None:
+def account_for_customer(
+    *, account_number: str, zip_code: str, program: Program | None = None
+) -> ServiceAccount | None:
     number, zip5 = normalise_account_number(account_number), normalise_zip(zip_code)
     if not number or len(zip5) != 5:
         return None
     qs = ServiceAccount.objects.select_related("program", "program__utility", "product").filter(
-        account_number=number, service_zip__startswith=zip5)
+        account_number=number, service_zip__startswith=zip5
+    )
     # Name the programs: the unique index is (program, account_number), so PostgreSQL can
     # descend it once per program instead of scanning every account.
-    qs = qs.filter(program=program) if program is not None else qs.filter(program_id__in=Program.objects.values("pk"))
+    qs = (
+        qs.filter(program=program)
+        if program is not None
+        else qs.filter(program_id__in=Program.objects.values("pk"))
+    )
     return qs.order_by("program_id").first()
 
 
@@ -35,7 +43,11 @@ def account_for_code(*, code: str) -> ServiceAccount | None:
     code = (code or "").strip().upper()
     if not code or len(code) > 12:
         return None
-    return ServiceAccount.objects.select_related("program", "program__utility", "product").filter(opt_out_code=code).first()
+    return (
+        ServiceAccount.objects.select_related("program", "program__utility", "product")
+        .filter(opt_out_code=code)
+        .first()
+    )
 
 
 def program_for_called_number(*, called: str) -> Program | None:

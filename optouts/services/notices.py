@@ -2,6 +2,7 @@
 
 Intake must not depend on the notice engine: when its model is missing or differs, the agent
 screen simply shows no notices."""
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,11 @@ def account_for_piece_id(*, piece_id: str):
         return None
     try:
         with transaction.atomic():
-            notice = model.objects.select_related("account", "account__program").filter(piece_id=piece_id).first()
+            notice = (
+                model.objects.select_related("account", "account__program")
+                .filter(piece_id=piece_id)
+                .first()
+            )
     except Exception as exc:
         log.info("piece lookup unavailable: %s", exc)
         return None

@@ -2,6 +2,7 @@
 
 Limits are settings (docs/optouts.md): OPTOUT_RATE_LIMITS = {scope: (requests, seconds)}.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,7 @@ def rate_limit_hit(*, scope: str, key: str) -> bool:
     cache_key = f"optout-rl:{digest}"
     # add() is atomic: only the first request of a window creates the counter with its expiry.
     if cache.add(cache_key, 1, timeout=seconds):
-        return 1 > limit
+        return limit < 1
     try:
         count = cache.incr(cache_key)
     except ValueError:  # expired between add() and incr()

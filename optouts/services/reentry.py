@@ -6,6 +6,7 @@ service (TBS) for six months, then standard rates. Either way the minimum bundle
 (Program.min_bundled_stay_months) follows, inside which a rejoin is refused. The utility's
 re-entry fee (Program.reentry_fee) is recorded here and billed by the utility itself.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,25 +44,53 @@ def reentry_plan(*, program: Program, path: str, effective_date: dt.date | None)
         return ReentryPlan(path, None, None, None, None, None, months, None, fee)
     six_months_on = add_months(effective_date, RETURN_NOTICE_MONTHS)
     if path == ReturnPath.ADVANCE_NOTICE:
-        return ReentryPlan(path, cca_service_until=six_months_on - ONE_DAY, tbs_from=None, tbs_until=None,
-                           bundled_from=six_months_on, standard_rates_from=six_months_on, min_stay_months=months,
-                           min_stay_until=add_months(six_months_on, months), reentry_fee=fee)
-    return ReentryPlan(path, cca_service_until=effective_date - ONE_DAY, tbs_from=effective_date,
-                       tbs_until=six_months_on - ONE_DAY, bundled_from=effective_date,
-                       standard_rates_from=six_months_on, min_stay_months=months,
-                       min_stay_until=add_months(effective_date, months), reentry_fee=fee)
+        return ReentryPlan(
+            path,
+            cca_service_until=six_months_on - ONE_DAY,
+            tbs_from=None,
+            tbs_until=None,
+            bundled_from=six_months_on,
+            standard_rates_from=six_months_on,
+            min_stay_months=months,
+            min_stay_until=add_months(six_months_on, months),
+            reentry_fee=fee,
+        )
+    return ReentryPlan(
+        path,
+        cca_service_until=effective_date - ONE_DAY,
+        tbs_from=effective_date,
+        tbs_until=six_months_on - ONE_DAY,
+        bundled_from=effective_date,
+        standard_rates_from=six_months_on,
+        min_stay_months=months,
+        min_stay_until=add_months(effective_date, months),
+        reentry_fee=fee,
+    )
 
 
 def reentry_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
     """The re-entry an opt-out after the free window starts, not yet saved (the `optout_recorded` receiver)."""
     if optout.outcome != Outcome.AFTER_FREE_WINDOW:
         return None
-    plan = reentry_plan(program=optout.program, path=optout.return_path or ReturnPath.ADVANCE_NOTICE,
-                        effective_date=optout.effective_date)
+    plan = reentry_plan(
+        program=optout.program,
+        path=optout.return_path or ReturnPath.ADVANCE_NOTICE,
+        effective_date=optout.effective_date,
+    )
     reentry = ReentryRequest(
-        program_id=optout.program_id, account=optout.account, optout=optout, path=plan.path,
-        notice_date=optout.request_date, cca_service_until=plan.cca_service_until, tbs_from=plan.tbs_from,
-        tbs_until=plan.tbs_until, bundled_from=plan.bundled_from, standard_rates_from=plan.standard_rates_from,
-        min_stay_months=plan.min_stay_months, min_stay_until=plan.min_stay_until, reentry_fee=plan.reentry_fee,
-        created_at=optout.received_at)
+        program_id=optout.program_id,
+        account=optout.account,
+        optout=optout,
+        path=plan.path,
+        notice_date=optout.request_date,
+        cca_service_until=plan.cca_service_until,
+        tbs_from=plan.tbs_from,
+        tbs_until=plan.tbs_until,
+        bundled_from=plan.bundled_from,
+        standard_rates_from=plan.standard_rates_from,
+        min_stay_months=plan.min_stay_months,
+        min_stay_until=plan.min_stay_until,
+        reentry_fee=plan.reentry_fee,
+        created_at=optout.received_at,
+    )
     return reentry

@@ -1,5 +1,6 @@
 """Returned reply cards, entered in a batch by account number (or mail-piece ID once the mail
 house's piece IDs are recorded by the notice engine)."""
+
 from __future__ import annotations
 
 from accounts.models import Channel, Program, ServiceAccount
@@ -17,12 +18,23 @@ def reply_cards_enter(*, lines: str, program: Program, user) -> list[dict]:
         text = raw.strip()
         if not text:
             continue
-        row = {"line": number, "input": text, "result": "not_found", "detail": "no such account or piece ID in this program"}
+        row = {
+            "line": number,
+            "input": text,
+            "result": "not_found",
+            "detail": "no such account or piece ID in this program",
+        }
         rows.append(row)
-        account = ServiceAccount.objects.filter(program=program, account_number=normalise_account_number(text)).first()
+        account = ServiceAccount.objects.filter(
+            program=program, account_number=normalise_account_number(text)
+        ).first()
         if account is None:
             piece_account = account_for_piece_id(piece_id=text)
-            account = piece_account if piece_account is not None and piece_account.program_id == program.pk else None
+            account = (
+                piece_account
+                if piece_account is not None and piece_account.program_id == program.pk
+                else None
+            )
         if account is None:
             continue
         if account.pk in seen:
@@ -30,10 +42,19 @@ def reply_cards_enter(*, lines: str, program: Program, user) -> list[dict]:
             continue
         seen.add(account.pk)
         try:
-            sub = optout_submit(account=account, channel=Channel.REPLY_CARD, actor=Actor.of(user), note=f"reply card, batch line {number}")
+            sub = optout_submit(
+                account=account,
+                channel=Channel.REPLY_CARD,
+                actor=Actor.of(user),
+                note=f"reply card, batch line {number}",
+            )
         except (OptOutRefused, ValueError) as exc:
             row.update(result="refused", detail=str(exc), account=account)
             continue
-        row.update(result="recorded" if sub.created else "already", account=account, request=sub.request,
-                   detail=f"{sub.request.confirmation_code} · {sub.request.get_outcome_display()}")
+        row.update(
+            result="recorded" if sub.created else "already",
+            account=account,
+            request=sub.request,
+            detail=f"{sub.request.confirmation_code} · {sub.request.get_outcome_display()}",
+        )
     return rows

@@ -1,5 +1,6 @@
 """A supervisor's waiver of a termination fee: now a change of the fee ledger entry
 (optouts.services.fees.fee_entry_waive), kept under its issue-5 name for the agent screen."""
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied

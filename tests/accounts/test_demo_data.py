@@ -8,13 +8,24 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.services.demo_data import (
-    DEMO_PHASES, ERROR_KINDS, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, demo_data_generate,
+    DEMO_PHASES,
+    ERROR_KINDS,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    demo_data_generate,
 )
 
 DEMO_TOML = Path(__file__).resolve().parents[2] / "accounts" / "demo" / "demo_program.toml"
 TODAY = dt.date(2026, 11, 23)
-CLASSES = {"residential", "small_commercial", "medium_commercial", "large_commercial", "industrial",
-           "street_lighting", "agricultural"}
+CLASSES = {
+    "residential",
+    "small_commercial",
+    "medium_commercial",
+    "large_commercial",
+    "industrial",
+    "street_lighting",
+    "agricultural",
+}
 
 
 def rows_of(path):
@@ -70,7 +81,17 @@ def test_rate_schedules_match_the_demo_program_and_its_classes(sample):
     _, rows = sample
     used = {(r["rate_schedule"], r["customer_class"]) for r in rows}
     assert all(declared.get(code) == cls for code, cls in used), used
-    assert {"D", "D-CARE", "TOU-D-4-9PM", "TOU-D-PRIME", "TOU-GS-1", "TOU-GS-3", "TOU-8", "LS-1", "TOU-PA-2"} <= {c for c, _ in used}
+    assert {
+        "D",
+        "D-CARE",
+        "TOU-D-4-9PM",
+        "TOU-D-PRIME",
+        "TOU-GS-1",
+        "TOU-GS-3",
+        "TOU-8",
+        "LS-1",
+        "TOU-PA-2",
+    } <= {c for c, _ in used}
 
 
 def test_same_seed_same_file_other_seed_other_file(tmp_path):
@@ -117,12 +138,24 @@ def test_with_errors_plants_each_kind_where_it_says(tmp_path):
     # rows without a planted defect stay clean
     planted_lines = {p.line for p in result.planted}
     clean = [r for line, r in lines.items() if line not in planted_lines]
-    assert all(r["customer_class"] in CLASSES and r["language"] in {"en", "es", "vi", "zh", "tl", "ko"} for r in clean)
+    assert all(
+        r["customer_class"] in CLASSES and r["language"] in {"en", "es", "vi", "zh", "tl", "ko"}
+        for r in clean
+    )
 
 
 def test_command_writes_file_and_lists_planted_rows(tmp_path, capsys):
     out = tmp_path / "cmd.csv"
-    call_command("generate_demo_data", "--accounts", "1000", "--out", str(out), "--with-errors", "--seed", "5")
+    call_command(
+        "generate_demo_data",
+        "--accounts",
+        "1000",
+        "--out",
+        str(out),
+        "--with-errors",
+        "--seed",
+        "5",
+    )
     text = capsys.readouterr().out
     assert f"wrote 1000 accounts to {out}" in text
     assert "planted 10 bad rows:" in text
@@ -132,7 +165,15 @@ def test_command_writes_file_and_lists_planted_rows(tmp_path, capsys):
 
 def test_command_rejects_bad_arguments(tmp_path):
     with pytest.raises(CommandError, match="--enrolled-share.*between 0 and 1"):
-        call_command("generate_demo_data", "--accounts", "10", "--out", str(tmp_path / "x.csv"), "--enrolled-share", "1.5")
+        call_command(
+            "generate_demo_data",
+            "--accounts",
+            "10",
+            "--out",
+            str(tmp_path / "x.csv"),
+            "--enrolled-share",
+            "1.5",
+        )
     with pytest.raises(CommandError, match="--accounts.*at least 1"):
         call_command("generate_demo_data", "--accounts", "0", "--out", str(tmp_path / "x.csv"))
 
@@ -146,13 +187,19 @@ def test_the_importer_rejects_exactly_the_planted_rows_and_loads_the_rest(tmp_pa
 
     program = program_load(path=DEMO_TOML, today=TODAY).program
     path = tmp_path / "bad.csv"
-    result = demo_data_generate(path=path, accounts=2000, seed=9, with_errors=True, enrolled_share=0.2, today=TODAY)
+    result = demo_data_generate(
+        path=path, accounts=2000, seed=9, with_errors=True, enrolled_share=0.2, today=TODAY
+    )
     with pytest.raises(importing.ImportRejected) as exc:
-        importing.accounts_import(program=program, path=path, actor=Actor("test"), skip_invalid=False, progress=False)
+        importing.accounts_import(
+            program=program, path=path, actor=Actor("test"), skip_invalid=False, progress=False
+        )
     assert {e.line for e in exc.value.errors} == {p.line for p in result.planted}
     assert not ServiceAccount.objects.exists()
 
-    loaded = importing.accounts_import(program=program, path=path, actor=Actor("test"), skip_invalid=True, progress=False)
+    loaded = importing.accounts_import(
+        program=program, path=path, actor=Actor("test"), skip_invalid=True, progress=False
+    )
     assert loaded.rejected == len(result.planted) and loaded.created == 2000 - len(result.planted)
     assert ServiceAccount.objects.filter(status__in=["enrolled", "participant"]).count() > 300
 

@@ -41,7 +41,10 @@ def test_demo_file_loads_everything():
     assert program.return_address.startswith("Inland Valley Clean Energy\nPO Box 1000")
     assert list(program.phases.values_list("name", "number")) == [("Phase 1", 1), ("Phase 2", 2)]
     assert Product.objects.get(program=program, is_default=True).code == "light-green"
-    assert RateSchedule.objects.get(utility=program.utility, code="TOU-8").customer_class == "industrial"
+    assert (
+        RateSchedule.objects.get(utility=program.utility, code="TOU-8").customer_class
+        == "industrial"
+    )
     fee = FeeSchedule.objects.get(program=program, customer_class="large_commercial")
     assert fee.admin_fee == Decimal("25.00") and fee.cost_recovery_charge == Decimal("0.00")
     assert FeeSchedule.objects.filter(program=program).count() == 7
@@ -56,7 +59,11 @@ def test_loading_again_updates_in_place():
     result = load(data)
     assert not result.created
     assert Program.objects.count() == 1 and Utility.objects.count() == 1
-    assert Phase.objects.count() == 2 and Product.objects.count() == 2 and FeeSchedule.objects.count() == 7
+    assert (
+        Phase.objects.count() == 2
+        and Product.objects.count() == 2
+        and FeeSchedule.objects.count() == 7
+    )
     assert Program.objects.get().name == "Inland Valley Clean Power"
     assert Phase.objects.get(name="Phase 2").enrollment_end == dt.date(2027, 6, 15)
     assert Product.objects.get(is_default=True).code == "deep-green"
@@ -86,7 +93,11 @@ def test_every_problem_is_reported_by_key_path_and_nothing_written():
     assert "settings.cutoff_unit: 'weeks' is not one of calendar, business" in errors
     assert "settings.reentry_fee: 12.345 has more than 2 decimal places" in errors
     assert "program.phone: '555' is not a valid telephone number" in errors
-    assert any(e.startswith("fees[0].customer_class: 'residental' is not one of") and "did you mean 'residential'" in e for e in errors)
+    assert any(
+        e.startswith("fees[0].customer_class: 'residental' is not one of")
+        and "did you mean 'residential'" in e
+        for e in errors
+    )
     assert "utility.name: is required" in errors
     assert Program.objects.count() == 0 and Utility.objects.count() == 0
 
@@ -99,7 +110,10 @@ def test_types_are_checked():
     data["products"][1]["default"] = True
     errors = errors_of(data)
     assert "settings.free_window_days: must be a whole number, not '60'" in errors
-    assert "settings.accept_optouts_before_notice: must be true or false (no quotes), not 'yes'" in errors
+    assert (
+        "settings.accept_optouts_before_notice: must be true or false (no quotes), not 'yes'"
+        in errors
+    )
     assert any(e.startswith("program.languages: 'Spanish' not ISO 639-1") for e in errors)
     assert "products: exactly one product must have default = true; found 2" in errors
 
@@ -124,13 +138,21 @@ def test_fee_in_force_cannot_be_changed_but_a_new_row_can_be_added():
     assert FeeSchedule.objects.get(customer_class="residential").admin_fee == Decimal("5.00")
 
     data = demo_data()
-    data["fees"].append({"customer_class": "residential", "effective_from": dt.date(2027, 7, 1), "admin_fee": Decimal("7.50")})
+    data["fees"].append(
+        {
+            "customer_class": "residential",
+            "effective_from": dt.date(2027, 7, 1),
+            "admin_fee": Decimal("7.50"),
+        }
+    )
     load(data)
     assert FeeSchedule.objects.filter(customer_class="residential").count() == 2
     # a row not yet in force may still be corrected
     data["fees"][-1]["admin_fee"] = Decimal("6.00")
     load(data)
-    assert FeeSchedule.objects.get(customer_class="residential", effective_from=dt.date(2027, 7, 1)).admin_fee == Decimal("6.00")
+    assert FeeSchedule.objects.get(
+        customer_class="residential", effective_from=dt.date(2027, 7, 1)
+    ).admin_fee == Decimal("6.00")
 
 
 def test_missing_fee_classes_get_the_default_table():
@@ -139,8 +161,12 @@ def test_missing_fee_classes_get_the_default_table():
     load(data)
     fees = dict(FeeSchedule.objects.values_list("customer_class", "admin_fee"))
     assert fees == {
-        "residential": Decimal("5.00"), "small_commercial": Decimal("5.00"), "medium_commercial": Decimal("10.00"),
-        "large_commercial": Decimal("25.00"), "industrial": Decimal("25.00"), "street_lighting": Decimal("10.00"),
+        "residential": Decimal("5.00"),
+        "small_commercial": Decimal("5.00"),
+        "medium_commercial": Decimal("10.00"),
+        "large_commercial": Decimal("25.00"),
+        "industrial": Decimal("25.00"),
+        "street_lighting": Decimal("10.00"),
         "agricultural": Decimal("10.00"),
     }
 
@@ -152,7 +178,9 @@ def test_command_success_and_failure(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     shutil.copy(DEMO, bad)
     bad.write_text(bad.read_text().replace('cutoff_unit = "business"', 'cutoff_unit = "weeks"'))
-    with pytest.raises(CommandError, match=r"settings.cutoff_unit: 'weeks' is not one of calendar, business"):
+    with pytest.raises(
+        CommandError, match=r"settings.cutoff_unit: 'weeks' is not one of calendar, business"
+    ):
         call_command("load_program", str(bad))
 
     broken = tmp_path / "broken.toml"

@@ -6,7 +6,10 @@ from django.core.management import CommandError, call_command
 from accounts.models import ImportRun, ReadDate
 from accounts.services.calendar import is_business_day
 from accounts.services.read_schedule import (
-    ReadScheduleRejected, read_schedule_generate, read_schedule_import, read_schedule_write,
+    ReadScheduleRejected,
+    read_schedule_generate,
+    read_schedule_import,
+    read_schedule_write,
 )
 from accounts.services.status import Actor
 from tests.factories import ProgramFactory, UtilityFactory
@@ -27,14 +30,24 @@ def write(tmp_path, text, name="reads.csv"):
 
 
 def test_import_creates_read_dates_and_records_the_run(program, tmp_path):
-    path = write(tmp_path, "read_cycle,read_date\n1,2027-01-04\n2,2027-01-05\n1,2027-02-02\n1,2027-02-02\n")
+    path = write(
+        tmp_path, "read_cycle,read_date\n1,2027-01-04\n2,2027-01-05\n1,2027-02-02\n1,2027-02-02\n"
+    )
     result = read_schedule_import(program=program, path=path, actor=Actor("tester"), today=TODAY)
     assert set(ReadDate.objects.values_list("utility__code", "read_cycle", "read_date")) == {
-        ("SCE", 1, dt.date(2027, 1, 4)), ("SCE", 2, dt.date(2027, 1, 5)), ("SCE", 1, dt.date(2027, 2, 2))}
+        ("SCE", 1, dt.date(2027, 1, 4)),
+        ("SCE", 2, dt.date(2027, 1, 5)),
+        ("SCE", 1, dt.date(2027, 2, 2)),
+    }
     assert (result.rows, result.created, result.unchanged, result.duplicates) == (4, 3, 0, 1)
     run = result.run
     assert run.kind == ImportRun.Kind.READ_SCHEDULE and run.outcome == ImportRun.Outcome.LOADED
-    assert run.program == program and run.actor == "tester" and len(run.sha256) == 64 and run.created == 3
+    assert (
+        run.program == program
+        and run.actor == "tester"
+        and len(run.sha256) == 64
+        and run.created == 3
+    )
 
 
 def test_import_is_idempotent(program, tmp_path):
@@ -47,16 +60,29 @@ def test_import_is_idempotent(program, tmp_path):
 
 def test_a_moved_future_read_replaces_the_old_one_but_the_past_is_kept(program, tmp_path):
     first = "read_cycle,read_date\n3,2026-10-05\n3,2026-12-03\n3,2027-01-06\n3,2027-02-03\n"
-    read_schedule_import(program=program, path=write(tmp_path, first), actor=Actor("t"), today=TODAY)
+    read_schedule_import(
+        program=program, path=write(tmp_path, first), actor=Actor("t"), today=TODAY
+    )
     revised = "read_cycle,read_date\n3,2026-10-06\n3,2026-12-04\n3,2027-02-03\n"
-    result = read_schedule_import(program=program, path=write(tmp_path, revised, "v2.csv"), actor=Actor("t"), today=TODAY)
-    assert result.removed == 2  # 2026-12-03 and 2027-01-06: future, inside the span, no longer listed
+    result = read_schedule_import(
+        program=program, path=write(tmp_path, revised, "v2.csv"), actor=Actor("t"), today=TODAY
+    )
+    assert (
+        result.removed == 2
+    )  # 2026-12-03 and 2027-01-06: future, inside the span, no longer listed
     assert sorted(ReadDate.objects.values_list("read_date", flat=True)) == [
-        dt.date(2026, 10, 5), dt.date(2026, 10, 6), dt.date(2026, 12, 4), dt.date(2027, 2, 3)]
+        dt.date(2026, 10, 5),
+        dt.date(2026, 10, 6),
+        dt.date(2026, 12, 4),
+        dt.date(2027, 2, 3),
+    ]
 
 
 def test_bad_rows_are_reported_by_line_and_column_and_nothing_is_written(program, tmp_path):
-    path = write(tmp_path, "read_cycle,read_date\n1,2027-01-04\n0,2027-01-05\nx,2027-01-05\n4,2027-13-01\n5,01/05/2027\n,2027-01-05\n6,\n")
+    path = write(
+        tmp_path,
+        "read_cycle,read_date\n1,2027-01-04\n0,2027-01-05\nx,2027-01-05\n4,2027-13-01\n5,01/05/2027\n,2027-01-05\n6,\n",
+    )
     with pytest.raises(ReadScheduleRejected) as exc:
         read_schedule_import(program=program, path=path, actor=Actor("t"), today=TODAY)
     assert exc.value.errors == [
@@ -74,7 +100,11 @@ def test_bad_rows_are_reported_by_line_and_column_and_nothing_is_written(program
 
 def test_missing_column_is_reported(program, tmp_path):
     with pytest.raises(ReadScheduleRejected, match=r"line 1: header lacks column\(s\) read_date"):
-        read_schedule_import(program=program, path=write(tmp_path, "read_cycle,date\n1,2027-01-04\n"), actor=Actor("t"))
+        read_schedule_import(
+            program=program,
+            path=write(tmp_path, "read_cycle,date\n1,2027-01-04\n"),
+            actor=Actor("t"),
+        )
 
 
 def test_generated_schedule_reads_each_cycle_monthly_on_its_business_day():
@@ -88,7 +118,9 @@ def test_generated_schedule_reads_each_cycle_monthly_on_its_business_day():
 
 
 def test_command_exit_codes(program, tmp_path, capsys):
-    path = read_schedule_write(path=tmp_path / "gen.csv", reads=read_schedule_generate(start=dt.date(2027, 1, 1), months=2))
+    path = read_schedule_write(
+        path=tmp_path / "gen.csv", reads=read_schedule_generate(start=dt.date(2027, 1, 1), months=2)
+    )
     call_command("import_read_schedule", str(path), "--program", "rs")
     assert "42 read dates created" in capsys.readouterr().out
     bad = write(tmp_path, "read_cycle,read_date\n1,2027-02-30\n", "bad.csv")

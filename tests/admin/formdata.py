@@ -1,4 +1,5 @@
 """Read an admin form's fields from its HTML, the way a browser would submit it unchanged."""
+
 from html.parser import HTMLParser
 
 

@@ -1,8 +1,15 @@
 """accounts.selectors.account_search: each strategy finds the right account and no other."""
+
 import pytest
 
 from accounts.models import ServiceAccount
-from accounts.selectors import Strategy, account_count_estimate, account_search, phone_to_e164, search_plan
+from accounts.selectors import (
+    Strategy,
+    account_count_estimate,
+    account_search,
+    phone_to_e164,
+    search_plan,
+)
 from tests.factories import ProgramFactory, ServiceAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,20 +21,33 @@ def accounts():
     other = ProgramFactory(slug="sonoma")
     return {
         "garcia": ServiceAccountFactory(
-            program=program, account_number="3004417250", customer_name="GARCIA, MARIA",
-            service_address="1420 N SAN PEDRO RD", mailing_address="PO BOX 77", phone="+14155550142",
+            program=program,
+            account_number="3004417250",
+            customer_name="GARCIA, MARIA",
+            service_address="1420 N SAN PEDRO RD",
+            mailing_address="PO BOX 77",
+            phone="+14155550142",
         ),
         "chen": ServiceAccountFactory(
-            program=program, account_number="3004417999", customer_name="CHEN WEI",
-            service_address="88 MAIN ST APT 4", phone="+17075550188",
+            program=program,
+            account_number="3004417999",
+            customer_name="CHEN WEI",
+            service_address="88 MAIN ST APT 4",
+            phone="+17075550188",
         ),
         "okafor": ServiceAccountFactory(
-            program=program, account_number="3019900001", customer_name="OKAFOR, NGOZI",
-            service_address="12 GARCIA AVE", phone="",
+            program=program,
+            account_number="3019900001",
+            customer_name="OKAFOR, NGOZI",
+            service_address="12 GARCIA AVE",
+            phone="",
         ),
         "other_program": ServiceAccountFactory(
-            program=other, account_number="3004417250", customer_name="GARCIA, LUIS",
-            service_address="9 ELM ST", phone="+14155550142",
+            program=other,
+            account_number="3004417250",
+            customer_name="GARCIA, LUIS",
+            service_address="9 ELM ST",
+            phone="+14155550142",
         ),
     }
 
@@ -36,22 +56,28 @@ def names(qs):
     return sorted(a.customer_name for a in qs)
 
 
-@pytest.mark.parametrize("query, strategy", [
-    # Ten digits may be an SA ID or a phone number: both indexes are asked.
-    ("3004417250", Strategy.ACCOUNT_NUMBER_OR_PHONE),
-    ("30044", Strategy.ACCOUNT_NUMBER),
-    ("300441725012", Strategy.ACCOUNT_NUMBER),
-    ("4155550142", Strategy.ACCOUNT_NUMBER_OR_PHONE),
-    ("(415) 555-0142", Strategy.PHONE),
-    ("+1 415 555 0142", Strategy.PHONE),
-    ("415.555.0142", Strategy.PHONE),
-    ("(415) 000-0140", Strategy.PHONE),  # not a number that can exist, but still a phone search
-    ("3-0044-17", Strategy.ACCOUNT_NUMBER),
-    ("garcia", Strategy.NAME_ADDRESS),
-    ("123", Strategy.NAME_ADDRESS),
-    ("555-0142", Strategy.ACCOUNT_NUMBER),  # a local number without area code cannot be a phone search
-    ("   ", Strategy.NONE),
-])
+@pytest.mark.parametrize(
+    "query, strategy",
+    [
+        # Ten digits may be an SA ID or a phone number: both indexes are asked.
+        ("3004417250", Strategy.ACCOUNT_NUMBER_OR_PHONE),
+        ("30044", Strategy.ACCOUNT_NUMBER),
+        ("300441725012", Strategy.ACCOUNT_NUMBER),
+        ("4155550142", Strategy.ACCOUNT_NUMBER_OR_PHONE),
+        ("(415) 555-0142", Strategy.PHONE),
+        ("+1 415 555 0142", Strategy.PHONE),
+        ("415.555.0142", Strategy.PHONE),
+        ("(415) 000-0140", Strategy.PHONE),  # not a number that can exist, but still a phone search
+        ("3-0044-17", Strategy.ACCOUNT_NUMBER),
+        ("garcia", Strategy.NAME_ADDRESS),
+        ("123", Strategy.NAME_ADDRESS),
+        (
+            "555-0142",
+            Strategy.ACCOUNT_NUMBER,
+        ),  # a local number without area code cannot be a phone search
+        ("   ", Strategy.NONE),
+    ],
+)
 def test_plan_follows_the_shape_of_the_query(query, strategy):
     assert search_plan(query).strategy is strategy
 
@@ -65,7 +91,9 @@ def test_phone_is_normalised_to_e164():
 
 def test_full_account_number_finds_that_account_in_each_program(accounts):
     assert names(account_search(query="3004417250")) == ["GARCIA, LUIS", "GARCIA, MARIA"]
-    assert names(account_search(program=accounts["garcia"].program, query="3004417250")) == ["GARCIA, MARIA"]
+    assert names(account_search(program=accounts["garcia"].program, query="3004417250")) == [
+        "GARCIA, MARIA"
+    ]
 
 
 def test_account_number_prefix(accounts):
@@ -74,7 +102,9 @@ def test_account_number_prefix(accounts):
     assert names(account_search(query="3020")) == []
 
 
-@pytest.mark.parametrize("typed", ["(707) 555-0188", "+1 707-555-0188", "707.555.0188", "7075550188", "17075550188"])
+@pytest.mark.parametrize(
+    "typed", ["(707) 555-0188", "+1 707-555-0188", "707.555.0188", "7075550188", "17075550188"]
+)
 def test_phone_in_any_format_finds_exactly_that_account(accounts, typed):
     assert names(account_search(query=typed)) == ["CHEN WEI"]
 
@@ -91,7 +121,11 @@ def test_name_words_in_any_order_case_insensitive(accounts):
 
 def test_name_or_address_matches_either_field(accounts):
     # "garcia" is a surname of two customers and the street of a third.
-    assert names(account_search(query="garcia")) == ["GARCIA, LUIS", "GARCIA, MARIA", "OKAFOR, NGOZI"]
+    assert names(account_search(query="garcia")) == [
+        "GARCIA, LUIS",
+        "GARCIA, MARIA",
+        "OKAFOR, NGOZI",
+    ]
 
 
 def test_service_address_with_longhand_street_words(accounts):

@@ -24,8 +24,17 @@ def program(demo_program):
 
 @pytest.fixture
 def notice_for(program):
-    def make(account, *, kind="pre_enrollment_1", mail_date=MAIL_DATE, status=Notice.Status.SCHEDULED):
-        return Notice.objects.create(account=account, program=program, kind=kind, rule_set="ca_rule23",
-                                     enrollment_date=dt.date(2027, 3, 9), mail_date=mail_date, status=status)
+    def make(
+        account, *, kind="pre_enrollment_1", mail_date=MAIL_DATE, status=Notice.Status.SCHEDULED
+    ):
+        return Notice.objects.create(
+            account=account,
+            program=program,
+            kind=kind,
+            rule_set="ca_rule23",
+            enrollment_date=dt.date(2027, 3, 9),
+            mail_date=mail_date,
+            status=status,
+        )
 
     return make

@@ -1,5 +1,6 @@
 """build_mail_batch by its data: which notices went in, exclusions, merges, order, serials,
 manifest checksums, byte-identical rebuild; and one check that the PDF renders."""
+
 import csv
 import datetime as dt
 import hashlib
@@ -32,21 +33,45 @@ def read_csv(result):
 
 
 def manifest(result):
-    return json.loads((result.folder / f"{result.batch.reference}-manifest.json").read_text(encoding="utf-8"))
+    return json.loads(
+        (result.folder / f"{result.batch.reference}-manifest.json").read_text(encoding="utf-8")
+    )
 
 
 @pytest.fixture
 def mixed(make_account, notice_for):
     """Due, overdue, not yet due, another kind, direct access, opted out, and one customer with two accounts."""
     acc = {
-        "due_b": make_account(customer_name="ANA B", mailing_address="9 ELM ST", mailing_zip="92592"),
-        "overdue": make_account(customer_name="CARL C", mailing_address="1 OAK AVE", mailing_zip="92590-1111"),
-        "later": make_account(customer_name="DORA D", mailing_address="2 OAK AVE", mailing_zip="92590"),
-        "other_kind": make_account(customer_name="ED E", mailing_address="3 OAK AVE", mailing_zip="92590"),
-        "direct": make_account(customer_name="FAY F", mailing_address="4 OAK AVE", mailing_zip="92590", direct_access=True),
-        "opted": make_account(customer_name="GUS G", mailing_address="5 OAK AVE", mailing_zip="92590"),
-        "twin_1": make_account(customer_name="HAL H", mailing_address="7 PINE RD", mailing_zip="92591", language="es"),
-        "twin_2": make_account(customer_name="Hal  h", mailing_address="7 pine rd", mailing_zip="92591-2222", language="es"),
+        "due_b": make_account(
+            customer_name="ANA B", mailing_address="9 ELM ST", mailing_zip="92592"
+        ),
+        "overdue": make_account(
+            customer_name="CARL C", mailing_address="1 OAK AVE", mailing_zip="92590-1111"
+        ),
+        "later": make_account(
+            customer_name="DORA D", mailing_address="2 OAK AVE", mailing_zip="92590"
+        ),
+        "other_kind": make_account(
+            customer_name="ED E", mailing_address="3 OAK AVE", mailing_zip="92590"
+        ),
+        "direct": make_account(
+            customer_name="FAY F",
+            mailing_address="4 OAK AVE",
+            mailing_zip="92590",
+            direct_access=True,
+        ),
+        "opted": make_account(
+            customer_name="GUS G", mailing_address="5 OAK AVE", mailing_zip="92590"
+        ),
+        "twin_1": make_account(
+            customer_name="HAL H", mailing_address="7 PINE RD", mailing_zip="92591", language="es"
+        ),
+        "twin_2": make_account(
+            customer_name="Hal  h",
+            mailing_address="7 pine rd",
+            mailing_zip="92591-2222",
+            language="es",
+        ),
     }
     n = {
         "due_b": notice_for(acc["due_b"]),
@@ -58,7 +83,13 @@ def mixed(make_account, notice_for):
         "twin_1": notice_for(acc["twin_1"]),
         "twin_2": notice_for(acc["twin_2"]),
     }
-    account_transition(account=acc["opted"], to_status=Status.OPTED_OUT_PRE, channel="web", actor=SYSTEM, reason="test")
+    account_transition(
+        account=acc["opted"],
+        to_status=Status.OPTED_OUT_PRE,
+        channel="web",
+        actor=SYSTEM,
+        reason="test",
+    )
     return acc, n
 
 
@@ -76,7 +107,12 @@ def test_batch_takes_due_and_overdue_notices_and_leaves_out_the_rest(program, mi
         n[key].refresh_from_db()
         assert n[key].status == Notice.Status.CANCELLED and n[key].batch is None
         assert reason in NoticeChange.objects.get(notice=n[key]).reason
-    assert (batch.notice_count, batch.piece_count, batch.merged_count, batch.excluded_count) == (4, 3, 1, 2)
+    assert (batch.notice_count, batch.piece_count, batch.merged_count, batch.excluded_count) == (
+        4,
+        3,
+        1,
+        2,
+    )
     assert batch.created_by == "tester" and batch.built_via == MailBatch.Via.COMMAND
     counts = manifest(result)["counts"]
     assert counts["excluded_by_reason"] == {"direct_access": 1, "opted_out_pre": 1}
@@ -85,15 +121,21 @@ def test_batch_takes_due_and_overdue_notices_and_leaves_out_the_rest(program, mi
     assert counts["due_dates"] == {str(MAIL_DATE - dt.timedelta(days=9)): 1, str(MAIL_DATE): 3}
 
 
-def test_same_name_and_address_is_one_letter_and_each_notice_keeps_its_piece(program, mixed, tmp_path):
+def test_same_name_and_address_is_one_letter_and_each_notice_keeps_its_piece(
+    program, mixed, tmp_path
+):
     acc, n = mixed
     result = build(program, tmp_path)
     t1, t2 = (Notice.objects.get(pk=n[k].pk) for k in ("twin_1", "twin_2"))
     assert t1.piece_id == t2.piece_id != ""
-    assert t1.merged_into is None and t2.merged_into == t1  # the lower account number is the addressee
+    assert (
+        t1.merged_into is None and t2.merged_into == t1
+    )  # the lower account number is the addressee
     rows = {r["piece_id"]: r for r in read_csv(result)}
     row = rows[t1.piece_id]
-    assert row["account_numbers"] == f"{acc['twin_1'].account_number};{acc['twin_2'].account_number}"
+    assert (
+        row["account_numbers"] == f"{acc['twin_1'].account_number};{acc['twin_2'].account_number}"
+    )
     assert row["accounts"] == "2" and row["name"] == "HAL H"
     assert len(rows) == 3
 
@@ -128,12 +170,16 @@ def test_two_batches_never_share_a_serial_or_a_notice(program, make_account, not
     assert build(program, tmp_path).batch is None
 
 
-def test_manifest_checksums_match_the_files_and_rebuild_is_byte_identical(program, mixed, tmp_path, settings):
+def test_manifest_checksums_match_the_files_and_rebuild_is_byte_identical(
+    program, mixed, tmp_path, settings
+):
     settings.MAIL_BATCH_LETTERS_PER_FILE = 2
     result = build(program, tmp_path / "a")
     m = manifest(result)
     names = sorted(p.name for p in result.folder.iterdir())
-    assert names == sorted([f["name"] for f in m["files"]] + [f"{result.batch.reference}-manifest.json"])
+    assert names == sorted(
+        [f["name"] for f in m["files"]] + [f"{result.batch.reference}-manifest.json"]
+    )
     assert [f["letters"] for f in m["files"] if f["type"] == "letters"] == [2, 1]
     for f in m["files"]:
         data = (result.folder / f["name"]).read_bytes()
@@ -160,12 +206,15 @@ def test_pdf_renders_every_letter_in_order(program, mixed, tmp_path, settings):
     assert result.batch.page_count == 9
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"kind": "rate_change"}, "unknown notice kind"),
-    ({"kind": "post_enrollment_3"}, "no letter template"),
-    ({"mail_date": dt.date(2026, 12, 1)}, "in the past"),
-    ({"mail_date": dt.date(2027, 6, 1)}, "days ahead"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"kind": "rate_change"}, "unknown notice kind"),
+        ({"kind": "post_enrollment_3"}, "no letter template"),
+        ({"mail_date": dt.date(2026, 12, 1)}, "in the past"),
+        ({"mail_date": dt.date(2027, 6, 1)}, "days ahead"),
+    ],
+)
 def test_bad_input_is_refused_and_writes_nothing(program, mixed, tmp_path, kw, message):
     with pytest.raises(MailBatchError, match=message):
         build(program, tmp_path / "out", **kw)
@@ -183,17 +232,51 @@ def test_program_without_mailer_id_is_refused(program, mixed, tmp_path):
 
 
 def test_command_builds_rebuilds_and_names_bad_arguments(program, mixed, tmp_path, capsys):
-    call_command("build_mail_batch", "--program", "demo", "--kind", KIND, "--mail-date", str(MAIL_DATE), "--out", str(tmp_path))
+    call_command(
+        "build_mail_batch",
+        "--program",
+        "demo",
+        "--kind",
+        KIND,
+        "--mail-date",
+        str(MAIL_DATE),
+        "--out",
+        str(tmp_path),
+    )
     out = capsys.readouterr().out
     batch = MailBatch.objects.get()
-    assert f"built {batch.reference}: 3 letters for 4 notices (1 merged" in out and "2 excluded" in out
+    assert (
+        f"built {batch.reference}: 3 letters for 4 notices (1 merged" in out and "2 excluded" in out
+    )
     assert batch.created_by and batch.built_via == "command"
-    call_command("build_mail_batch", "--reference", batch.reference, "--out", str(tmp_path / "again"))
+    call_command(
+        "build_mail_batch", "--reference", batch.reference, "--out", str(tmp_path / "again")
+    )
     assert f"rewrote {batch.reference}" in capsys.readouterr().out
     with pytest.raises(CommandError, match="--program: no program with slug 'nope'"):
-        call_command("build_mail_batch", "--program", "nope", "--kind", KIND, "--mail-date", str(MAIL_DATE), "--out", str(tmp_path))
+        call_command(
+            "build_mail_batch",
+            "--program",
+            "nope",
+            "--kind",
+            KIND,
+            "--mail-date",
+            str(MAIL_DATE),
+            "--out",
+            str(tmp_path),
+        )
     with pytest.raises(CommandError, match="--mail-date"):
-        call_command("build_mail_batch", "--program", "demo", "--kind", KIND, "--mail-date", "08/01/2027", "--out", str(tmp_path))
+        call_command(
+            "build_mail_batch",
+            "--program",
+            "demo",
+            "--kind",
+            KIND,
+            "--mail-date",
+            "08/01/2027",
+            "--out",
+            str(tmp_path),
+        )
     with pytest.raises(CommandError, match="no mail batch with reference"):
         call_command("build_mail_batch", "--reference", "NOPE-1", "--out", str(tmp_path))
 

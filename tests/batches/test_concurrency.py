@@ -1,4 +1,5 @@
 """Two builders at once on PostgreSQL: every notice lands in exactly one batch."""
+
 import threading
 
 import pytest
@@ -11,16 +12,28 @@ from tests.batches.conftest import MAIL_DATE
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_builders_never_put_a_notice_in_two_batches(program, make_account, notice_for, tmp_path):
-    ids = {notice_for(make_account(customer_name=f"N {i}", mailing_address=f"{i} ELM ST")).pk for i in range(40)}
+def test_two_builders_never_put_a_notice_in_two_batches(
+    program, make_account, notice_for, tmp_path
+):
+    ids = {
+        notice_for(make_account(customer_name=f"N {i}", mailing_address=f"{i} ELM ST")).pk
+        for i in range(40)
+    }
     barrier = threading.Barrier(2)
     results, errors = [], []
 
     def worker(name):
         try:
             barrier.wait()
-            results.append(mail_batch_build(program=program, kind="pre_enrollment_1", mail_date=MAIL_DATE,
-                                            out_dir=tmp_path / name, actor_name=name))
+            results.append(
+                mail_batch_build(
+                    program=program,
+                    kind="pre_enrollment_1",
+                    mail_date=MAIL_DATE,
+                    out_dir=tmp_path / name,
+                    actor_name=name,
+                )
+            )
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:

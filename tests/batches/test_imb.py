@@ -6,13 +6,15 @@ from cca_notices.mailers import imb
 def test_usps_published_example():
     # USPS-B-3200 Appendix: barcode ID 01, STID 234, MID 567094, serial 987654321, ZIP 01234-5678-91.
     assert imb.encode("01234567094987654321", "01234567891") == (
-        "AADTFFDFTDADTAADAATFDTDDAAADDTDTTDAFADADDDTFFFDDTTTADFAAADFTDAADA")
+        "AADTFFDFTDADTAADAATFDTDDAAADDTDTTDAFADADDDTFFFDDTTTADFAAADFTDAADA"
+    )
 
 
 def test_second_known_barcode():
     # Generated with the USPS encoder (PostalPro): 23 / 270 / 592831 / 482031240 / 96713024817.
     assert imb.encode("23270592831482031240", "96713024817") == (
-        "DDADATADTAATDTTTDFDTTFTFFADTFTDFTATAAFTTFATDAATATDATATFADAADDTFDT")
+        "DDADATADTAATDTTTDFDTTFTFFADTFTDFTATAAFTTFATDAATATDATATFADAADDTFDT"
+    )
 
 
 @pytest.mark.parametrize("routing", ["", "01234", "012345678", "01234567891"])
@@ -22,26 +24,47 @@ def test_every_routing_length_gives_65_bars(routing):
 
 
 def test_serials_change_the_barcode():
-    codes = {imb.encode(imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="901234", serial=s), "92590")
-             for s in range(200)}
+    codes = {
+        imb.encode(
+            imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="901234", serial=s),
+            "92590",
+        )
+        for s in range(200)
+    }
     assert len(codes) == 200
 
 
 def test_tracking_code_and_capacity():
-    assert imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="123456", serial=42) == "00270123456000000042"
-    assert imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="912345678", serial=42) == "00270912345678000042"
-    assert imb.serial_capacity("123456") == 10 ** 9
-    assert imb.serial_capacity("912345678") == 10 ** 6
+    assert (
+        imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="123456", serial=42)
+        == "00270123456000000042"
+    )
+    assert (
+        imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="912345678", serial=42)
+        == "00270912345678000042"
+    )
+    assert imb.serial_capacity("123456") == 10**9
+    assert imb.serial_capacity("912345678") == 10**6
 
 
-@pytest.mark.parametrize("raw, expected", [("92590-4807", "925904807"), ("92590", "92590"), ("9259", ""),
-                                           ("92590-48", "92590"), ("", "")])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("92590-4807", "925904807"),
+        ("92590", "92590"),
+        ("9259", ""),
+        ("92590-48", "92590"),
+        ("", ""),
+    ],
+)
 def test_routing_digits(raw, expected):
     assert imb.routing_digits(raw) == expected
 
 
-@pytest.mark.parametrize("tracking, routing", [("0123456709498765432", ""), ("05234567094987654321", ""),
-                                               ("01234567094987654321", "1234")])
+@pytest.mark.parametrize(
+    "tracking, routing",
+    [("0123456709498765432", ""), ("05234567094987654321", ""), ("01234567094987654321", "1234")],
+)
 def test_bad_input_is_refused(tracking, routing):
     with pytest.raises(imb.ImbError):
         imb.encode(tracking, routing)

@@ -1,4 +1,5 @@
 """import_mail_house_report: mailed confirmations and returns by piece ID."""
+
 import datetime as dt
 
 import pytest
@@ -19,24 +20,42 @@ def batch(program, make_account, notice_for, tmp_path):
     twin = make_account(customer_name="BEN B", mailing_address="2 ELM ST")
     for acc in (a, b, twin):
         notice_for(acc)
-    result = mail_batch_build(program=program, kind="pre_enrollment_1", mail_date=MAIL_DATE, out_dir=tmp_path, actor_name="t")
+    result = mail_batch_build(
+        program=program,
+        kind="pre_enrollment_1",
+        mail_date=MAIL_DATE,
+        out_dir=tmp_path,
+        actor_name="t",
+    )
     return result.batch
 
 
 def pieces(batch):
-    return dict(Notice.objects.filter(batch=batch, merged_into__isnull=True).values_list("account__customer_name", "piece_id"))
+    return dict(
+        Notice.objects.filter(batch=batch, merged_into__isnull=True).values_list(
+            "account__customer_name", "piece_id"
+        )
+    )
 
 
 def write(tmp_path, lines, name="report.csv"):
     path = tmp_path / name
-    path.write_text("piece_id,event,date,reason\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
+    path.write_text(
+        "piece_id,event,date,reason\n" + "".join(line + "\n" for line in lines), encoding="utf-8"
+    )
     return str(path)
 
 
 def test_mailed_and_returned_update_the_notices_and_flag_address_repair(batch, tmp_path, capsys):
     p = pieces(batch)
-    report = write(tmp_path, [f"{p['ANA A']},mailed,2027-01-08,", f"{p['BEN B']},mailed,2027-01-08,",
-                              f"{p['BEN B']},returned,2027-01-20,insufficient address"])
+    report = write(
+        tmp_path,
+        [
+            f"{p['ANA A']},mailed,2027-01-08,",
+            f"{p['BEN B']},mailed,2027-01-08,",
+            f"{p['BEN B']},returned,2027-01-20,insufficient address",
+        ],
+    )
     call_command("import_mail_house_report", report)
     assert "notices mailed: 3" in capsys.readouterr().out
     ana = Notice.objects.get(piece_id=p["ANA A"])
@@ -47,7 +66,9 @@ def test_mailed_and_returned_update_the_notices_and_flag_address_repair(batch, t
     assert ben.count() == 2
     for notice in ben:
         assert notice.status == Notice.Status.RETURNED and notice.mailed_on == dt.date(2027, 1, 8)
-        assert notice.return_reason == "insufficient address" and notice.return_date == dt.date(2027, 1, 20)
+        assert notice.return_reason == "insufficient address" and notice.return_date == dt.date(
+            2027, 1, 20
+        )
         assert notice.account.address_needs_repair
     assert MailBatch.objects.get(pk=batch.pk).mailed_at is not None
 
@@ -55,21 +76,42 @@ def test_mailed_and_returned_update_the_notices_and_flag_address_repair(batch, t
 def test_importing_again_and_repeated_lines_change_nothing(batch, tmp_path, capsys):
     p = pieces(batch)
     line = f"{p['ANA A']},mailed,2027-01-08,"
-    report = write(tmp_path, [line, line, f"{p['ANA A']},returned,2027-01-21,moved left no address"])
+    report = write(
+        tmp_path, [line, line, f"{p['ANA A']},returned,2027-01-21,moved left no address"]
+    )
     call_command("import_mail_house_report", report)
     first = capsys.readouterr().out
     assert "repeated lines: 1" in first
-    before = list(Notice.objects.order_by("pk").values_list("status", "mailed_on", "return_date", "updated_at"))
+    before = list(
+        Notice.objects.order_by("pk").values_list(
+            "status", "mailed_on", "return_date", "updated_at"
+        )
+    )
     call_command("import_mail_house_report", report)
     out = capsys.readouterr().out
-    assert "notices mailed: 0" in out and "notices returned: 0" in out and "already recorded: 2" in out
-    assert list(Notice.objects.order_by("pk").values_list("status", "mailed_on", "return_date", "updated_at")) == before
+    assert (
+        "notices mailed: 0" in out and "notices returned: 0" in out and "already recorded: 2" in out
+    )
+    assert (
+        list(
+            Notice.objects.order_by("pk").values_list(
+                "status", "mailed_on", "return_date", "updated_at"
+            )
+        )
+        == before
+    )
 
 
 def test_unknown_piece_ids_are_listed_with_line_numbers_and_nothing_is_applied(batch, tmp_path):
     p = pieces(batch)
-    report = write(tmp_path, [f"{p['ANA A']},mailed,2027-01-08,", "00270901234999999999,mailed,2027-01-08,",
-                              "12345,returned,2027-01-09,vacant"])
+    report = write(
+        tmp_path,
+        [
+            f"{p['ANA A']},mailed,2027-01-08,",
+            "00270901234999999999,mailed,2027-01-08,",
+            "12345,returned,2027-01-09,vacant",
+        ],
+    )
     with pytest.raises(CommandError) as err:
         call_command("import_mail_house_report", report)
     assert "line 3: unknown piece_id '00270901234999999999'" in str(err.value)
@@ -80,7 +122,9 @@ def test_unknown_piece_ids_are_listed_with_line_numbers_and_nothing_is_applied(b
 
 def test_allow_unknown_applies_the_known_pieces(batch, tmp_path, capsys):
     p = pieces(batch)
-    report = write(tmp_path, [f"{p['ANA A']},mailed,2027-01-08,", "00270901234999999999,mailed,2027-01-08,"])
+    report = write(
+        tmp_path, [f"{p['ANA A']},mailed,2027-01-08,", "00270901234999999999,mailed,2027-01-08,"]
+    )
     call_command("import_mail_house_report", report, "--allow-unknown")
     captured = capsys.readouterr()
     assert "line 3: unknown piece_id" in captured.err and "unknown piece IDs: 1" in captured.out
@@ -90,15 +134,25 @@ def test_allow_unknown_applies_the_known_pieces(batch, tmp_path, capsys):
 def test_a_return_without_confirmation_counts_as_mailed_on_the_batch_date(batch, tmp_path):
     p = pieces(batch)
     # Full IMb digits (tracking + ZIP) as some mail houses report them.
-    call_command("import_mail_house_report", write(tmp_path, [f"{p['ANA A']}92590,returned,2027-01-20,no such number"]))
+    call_command(
+        "import_mail_house_report",
+        write(tmp_path, [f"{p['ANA A']}92590,returned,2027-01-20,no such number"]),
+    )
     notice = Notice.objects.get(piece_id=p["ANA A"])
     assert notice.status == Notice.Status.RETURNED and notice.mailed_on == MAIL_DATE
 
 
 def test_bad_lines_are_named_and_nothing_is_applied(batch, tmp_path):
     p = pieces(batch)
-    report = write(tmp_path, [f"{p['ANA A']},mailed,2027-01-08,", f"{p['BEN B']},delivered,2027-01-08,",
-                              f"{p['BEN B']},returned,20/01/2027,", f"{p['BEN B']},returned,2027-01-20,"])
+    report = write(
+        tmp_path,
+        [
+            f"{p['ANA A']},mailed,2027-01-08,",
+            f"{p['BEN B']},delivered,2027-01-08,",
+            f"{p['BEN B']},returned,20/01/2027,",
+            f"{p['BEN B']},returned,2027-01-20,",
+        ],
+    )
     with pytest.raises(CommandError) as err:
         call_command("import_mail_house_report", report)
     message = str(err.value)

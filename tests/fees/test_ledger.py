@@ -24,17 +24,26 @@ def test_after_free_window_assesses_one_entry_from_the_schedule_in_force(termina
     optout = terminate()
     entry = FeeEntry.objects.get()
     assert entry.optout == optout and entry.kind == "termination" and entry.status == "assessed"
-    assert entry.amount == Decimal("6.25") and entry.admin_fee == Decimal("5.00") and entry.cost_recovery_charge == Decimal("1.25")
+    assert (
+        entry.amount == Decimal("6.25")
+        and entry.admin_fee == Decimal("5.00")
+        and entry.cost_recovery_charge == Decimal("1.25")
+    )
     assert entry.fee_schedule.effective_from == dt.date(2027, 1, 1)
     assert entry.assessed_on == optout.request_date
 
 
-@pytest.mark.parametrize("status,enrolled,moving_out", [
-    (Status.NOTIFIED, None, False),                       # before enrollment
-    (Status.ENROLLED, dt.date(2027, 2, 2), False),        # inside the free window
-    (Status.PARTICIPANT, dt.date(2026, 6, 2), True),      # moving out
-])
-def test_no_fee_before_enrollment_in_the_free_window_or_on_a_move_out(make_account, today, status, enrolled, moving_out):
+@pytest.mark.parametrize(
+    "status,enrolled,moving_out",
+    [
+        (Status.NOTIFIED, None, False),  # before enrollment
+        (Status.ENROLLED, dt.date(2027, 2, 2), False),  # inside the free window
+        (Status.PARTICIPANT, dt.date(2026, 6, 2), True),  # moving out
+    ],
+)
+def test_no_fee_before_enrollment_in_the_free_window_or_on_a_move_out(
+    make_account, today, status, enrolled, moving_out
+):
     account = make_account(status=status, enrollment_date=enrolled)
     optout = submit(account, moving_out=moving_out)
     assert optout.outcome in ("before_enrollment", "free_window", "moved_out")
@@ -55,10 +64,18 @@ def test_an_agent_cannot_waive_a_supervisor_can_with_a_reason(terminate, staff):
         fee_entry_waive(entry=entry, user=staff["agent"], reason="goodwill")
     with pytest.raises(ValueError, match="reason"):
         fee_entry_waive(entry=entry, user=staff["supervisor"], reason="  ")
-    optout_fee_waive(optout=optout, user=staff["supervisor"], reason="moved in with a relative, hardship")
+    optout_fee_waive(
+        optout=optout, user=staff["supervisor"], reason="moved in with a relative, hardship"
+    )
     entry.refresh_from_db()
-    assert entry.status == "waived" and entry.waived_by == staff["supervisor"] and entry.waiver_reason.startswith("moved")
-    assert OptOutRequest.objects.get(pk=optout.pk).fee_waived  # the agent screen's view stays in step
+    assert (
+        entry.status == "waived"
+        and entry.waived_by == staff["supervisor"]
+        and entry.waiver_reason.startswith("moved")
+    )
+    assert OptOutRequest.objects.get(
+        pk=optout.pk
+    ).fee_waived  # the agent screen's view stays in step
 
 
 def read_export(path):
@@ -67,11 +84,17 @@ def read_export(path):
     return lines, rows
 
 
-def test_export_fees_writes_each_entry_once_with_a_trailer(terminate, program, staff, tmp_path, capsys):
+def test_export_fees_writes_each_entry_once_with_a_trailer(
+    terminate, program, staff, tmp_path, capsys
+):
     from accounts.models import FeeSchedule
 
-    FeeSchedule.objects.create(program=program, customer_class="large_commercial", effective_from=dt.date(2026, 1, 1),
-                               admin_fee=Decimal("25.00"))
+    FeeSchedule.objects.create(
+        program=program,
+        customer_class="large_commercial",
+        effective_from=dt.date(2026, 1, 1),
+        admin_fee=Decimal("25.00"),
+    )
     first, second, waived = terminate(), terminate(customer_class="large_commercial"), terminate()
     fee_entry_waive(entry=waived.fee_entry, user=staff["supervisor"], reason="billing error")
     out = tmp_path / "fees.csv"
@@ -82,7 +105,13 @@ def test_export_fees_writes_each_entry_once_with_a_trailer(terminate, program, s
     data = [r for r in rows if r[0] == "D"]
     assert {r[2] for r in data} == {first.account.account_number, second.account.account_number}
     assert [r for r in data if r[2] == second.account.account_number][0][3:9] == [
-        "large_commercial", "termination", "25.00", "25.00", "0.00", "2026-01-01"]
+        "large_commercial",
+        "termination",
+        "25.00",
+        "25.00",
+        "0.00",
+        "2026-01-01",
+    ]
     assert [r for r in data if r[2] == first.account.account_number][0][5] == "6.25"
     trailer = rows[-1]
     assert trailer[0] == "T" and trailer[1] == "2"
@@ -114,15 +143,23 @@ def test_billing_confirmation_marks_billed_and_bad_lines_are_named(terminate, pr
     call_command("export_fees", "--program", program.slug, "--out", str(tmp_path / "f.csv"))
     entry = FeeEntry.objects.get()
     bad = tmp_path / "bad.csv"
-    bad.write_text(f"entry_id,account_number,amount,billed_on,billing_reference\n{entry.pk},{optout.account.account_number},9.99,2027-04-01,B1\n")
+    bad.write_text(
+        f"entry_id,account_number,amount,billed_on,billing_reference\n{entry.pk},{optout.account.account_number},9.99,2027-04-01,B1\n"
+    )
     with pytest.raises(CommandError, match="line 2: amount"):
         call_command("import_fee_billing", str(bad))
     assert FeeEntry.objects.get().status == "exported"
     good = tmp_path / "good.csv"
-    good.write_text(f"entry_id,account_number,amount,billed_on,billing_reference\n{entry.pk},{optout.account.account_number},6.25,2027-04-01,B1\n")
+    good.write_text(
+        f"entry_id,account_number,amount,billed_on,billing_reference\n{entry.pk},{optout.account.account_number},6.25,2027-04-01,B1\n"
+    )
     call_command("import_fee_billing", str(good))
     entry.refresh_from_db()
-    assert entry.status == "billed" and entry.billed_on == dt.date(2027, 4, 1) and entry.billing_reference == "B1"
+    assert (
+        entry.status == "billed"
+        and entry.billed_on == dt.date(2027, 4, 1)
+        and entry.billing_reference == "B1"
+    )
 
 
 def test_a_rejoining_large_customer_gets_an_entry_fee_in_the_ledger(make_account, program, today):
@@ -142,9 +179,16 @@ def test_admin_ledger_and_queues_render(client, terminate, staff, today):
     terminate()
     admin_user = User.objects.create_superuser("root", password="pw")
     client.force_login(admin_user)
-    for url in ("/admin/optouts/feeentry/", "/admin/optouts/servicerequest/?queue=rejected",
-                "/admin/optouts/confirmation/", "/admin/optouts/reentryrequest/", "/admin/optouts/rejoinrequest/",
-                "/admin/optouts/optoutrequest/", "/admin/optouts/move/", "/admin/optouts/feeexport/"):
+    for url in (
+        "/admin/optouts/feeentry/",
+        "/admin/optouts/servicerequest/?queue=rejected",
+        "/admin/optouts/confirmation/",
+        "/admin/optouts/reentryrequest/",
+        "/admin/optouts/rejoinrequest/",
+        "/admin/optouts/optoutrequest/",
+        "/admin/optouts/move/",
+        "/admin/optouts/feeexport/",
+    ):
         assert client.get(url).status_code == 200, url
     body = client.get("/admin/optouts/optoutrequest/").content.decode()
     assert "Termination: e-mail" in body  # which confirmation went out, how

@@ -1,6 +1,7 @@
 """A frozen copy of the import validator and the normalisers as they were before the validator's
 fast path: test_validator_equivalence.py checks that today's code gives the same answer as this for
 every row it tries. Do not "improve" this file; it is the definition of the expected behaviour."""
+
 # ruff: noqa
 from __future__ import annotations
 
@@ -22,7 +23,12 @@ from accounts.normalize import DIRECTIONALS, STATE_NAMES, SUFFIXES, UNITS, Inval
 from accounts.services.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, RowError
 from accounts.services.status import IMPORTABLE_STATUSES
 
-NEEDS_ENROLLMENT_DATE = {Status.ENROLLED, Status.PARTICIPANT, Status.OPTED_OUT_FREE, Status.TERMINATED}
+NEEDS_ENROLLMENT_DATE = {
+    Status.ENROLLED,
+    Status.PARTICIPANT,
+    Status.OPTED_OUT_FREE,
+    Status.TERMINATED,
+}
 LANGUAGES = frozenset(
     "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy "
     "da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu "
@@ -65,18 +71,18 @@ def street_line(text: str) -> str:
     for i, tok in enumerate(tokens):
         # A unit designator after the street part starts the secondary address ("APT 4", "# 4").
         if i >= 2 and tok in UNITS:
-            unit = [UNITS[tok], *tokens[i + 1:]]
+            unit = [UNITS[tok], *tokens[i + 1 :]]
             tokens = tokens[:i]
             break
         if i >= 2 and tok.startswith("#") and len(tok) > 1:
-            unit = ["#", tok[1:], *tokens[i + 1:]]
+            unit = ["#", tok[1:], *tokens[i + 1 :]]
             tokens = tokens[:i]
             break
     end = len(tokens)
-    if end >= 3 and tokens[-1] in DIRECTIONALS:      # post-directional
+    if end >= 3 and tokens[-1] in DIRECTIONALS:  # post-directional
         tokens[-1] = DIRECTIONALS[tokens[-1]]
         end -= 1
-    if end >= 3 and tokens[end - 1] in SUFFIXES:       # street suffix, never the street name itself
+    if end >= 3 and tokens[end - 1] in SUFFIXES:  # street suffix, never the street name itself
         tokens[end - 1] = SUFFIXES[tokens[end - 1]]
     if len(tokens) >= 3 and tokens[1] in DIRECTIONALS:  # pre-directional after the house number
         tokens[1] = DIRECTIONALS[tokens[1]]
@@ -145,6 +151,7 @@ def customer_key(name: str, service_address: str, service_zip: str) -> str:
 
 class N:
     """The normalisers under the name the validator below used."""
+
     InvalidValue = InvalidValue
     street_line = staticmethod(street_line)
     city = staticmethod(city)
@@ -162,9 +169,17 @@ class ReferenceValidator:
         self.program = program
         self.index = {name: i for i, name in enumerate(columns)}
         # Column positions as attributes (None for an optional column the file does not have).
-        self.cols = SimpleNamespace(**{name: self.index.get(name) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS})
-        self.flag_cols = [(col, self.index[col]) for col in ("care", "nem", "medical_baseline", "direct_access")]
-        self.tariffs = dict(RateSchedule.objects.filter(utility_id=program.utility_id).values_list("code", "customer_class"))
+        self.cols = SimpleNamespace(
+            **{name: self.index.get(name) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
+        )
+        self.flag_cols = [
+            (col, self.index[col]) for col in ("care", "nem", "medical_baseline", "direct_access")
+        ]
+        self.tariffs = dict(
+            RateSchedule.objects.filter(utility_id=program.utility_id).values_list(
+                "code", "customer_class"
+            )
+        )
         phases = list(Phase.objects.filter(program=program).order_by("number"))
         self.phases = {p.name: p.id for p in phases} | {str(p.number): p.id for p in phases}
         self.rule_phases = [p for p in phases if p.rule != Phase.Rule.FILE]
@@ -177,7 +192,7 @@ class ReferenceValidator:
         if not self._random:
             # base32 of the kernel's random bytes, mapped onto Crockford's alphabet, 4,096 codes at a time
             text = base64.b32encode(os.urandom(25 * 1024)).translate(_TO_CROCKFORD).decode()
-            self._random = [text[i:i + 10] for i in range(0, len(text), 10)]
+            self._random = [text[i : i + 10] for i in range(0, len(text), 10)]
         return self._random.pop()
 
     def _phase_by_rule(self, klass: str, tariff: str, city: str) -> int | None:
@@ -206,12 +221,21 @@ class ReferenceValidator:
 
         account = f[c.account_number]
         if not _ACCOUNT.match(account):
-            errors.append(RowError(line, "account_number", f"'{account}' must be 1–32 letters, digits or dashes"))
+            errors.append(
+                RowError(
+                    line, "account_number", f"'{account}' must be 1–32 letters, digits or dashes"
+                )
+            )
         name = norm(N.person_name, f[c.customer_name], "customer_name", line, errors)
         street = norm(N.street_line, f[c.service_address], "service_address", line, errors)
         city = norm(N.city, f[c.service_city], "service_city", line, errors)
         zip5 = norm(N.zip_code, f[c.service_zip], "service_zip", line, errors)
-        m_street, m_city, m_state, m_zip = f[c.mailing_address], f[c.mailing_city], f[c.mailing_state], f[c.mailing_zip]
+        m_street, m_city, m_state, m_zip = (
+            f[c.mailing_address],
+            f[c.mailing_city],
+            f[c.mailing_state],
+            f[c.mailing_zip],
+        )
         if not (m_street or m_city or m_state or m_zip):
             # A blank mailing address means "mail to the service address" in utility files.
             m_street, m_city, m_state, m_zip = street, city, "CA", zip5
@@ -223,23 +247,43 @@ class ReferenceValidator:
 
         klass = f[c.customer_class]
         if klass not in CLASSES:
-            errors.append(RowError(line, "customer_class", f"'{klass}' is not one of {', '.join(sorted(CLASSES))}"))
+            errors.append(
+                RowError(
+                    line, "customer_class", f"'{klass}' is not one of {', '.join(sorted(CLASSES))}"
+                )
+            )
         tariff = f[c.rate_schedule].upper()
         if not tariff:
             errors.append(RowError(line, "rate_schedule", "is blank"))
         elif self.tariffs:
             tariff_class = self.tariffs.get(tariff)
             if tariff_class is None:
-                errors.append(RowError(line, "rate_schedule", f"'{tariff}' is not a rate schedule of {self.program.utility.code}"))
+                errors.append(
+                    RowError(
+                        line,
+                        "rate_schedule",
+                        f"'{tariff}' is not a rate schedule of {self.program.utility.code}",
+                    )
+                )
             elif tariff_class != klass and klass in CLASSES:
-                errors.append(RowError(line, "rate_schedule", f"'{tariff}' is a {tariff_class} tariff but customer_class is {klass}"))
+                errors.append(
+                    RowError(
+                        line,
+                        "rate_schedule",
+                        f"'{tariff}' is a {tariff_class} tariff but customer_class is {klass}",
+                    )
+                )
         cycle_text = f[c.read_cycle]
         cycle = int(cycle_text) if cycle_text.isdigit() else 0
         if not 1 <= cycle <= 99:
-            errors.append(RowError(line, "read_cycle", f"'{cycle_text}' is not a read cycle (1–99)"))
+            errors.append(
+                RowError(line, "read_cycle", f"'{cycle_text}' is not a read cycle (1–99)")
+            )
         language = f[c.language].lower() or self.default_language
         if language not in LANGUAGES:
-            errors.append(RowError(line, "language", f"'{language}' is not an ISO 639-1 language code"))
+            errors.append(
+                RowError(line, "language", f"'{language}' is not an ISO 639-1 language code")
+            )
         email = f[c.email]
         if email and not _EMAIL.match(email):
             errors.append(RowError(line, "email", f"'{email}' is not an e-mail address"))
@@ -256,7 +300,13 @@ class ReferenceValidator:
         if phase_name:
             phase_id = self.phases.get(phase_name)
             if phase_id is None:
-                errors.append(RowError(line, "phase", f"'{phase_name}' is not a phase of {self.program.slug} ({', '.join(k for k in self.phases if not k.isdigit()) or 'none defined'})"))
+                errors.append(
+                    RowError(
+                        line,
+                        "phase",
+                        f"'{phase_name}' is not a phase of {self.program.slug} ({', '.join(k for k in self.phases if not k.isdigit()) or 'none defined'})",
+                    )
+                )
         else:
             phase_id = self._phase_by_rule(klass, tariff, city or "")
 
@@ -264,29 +314,64 @@ class ReferenceValidator:
         if c.status is not None:
             status = f[c.status]
             if status and status not in IMPORTABLE_STATUSES:
-                errors.append(RowError(line, "status", f"'{status}' is not one of {', '.join(IMPORTABLE_STATUSES)}"))
+                errors.append(
+                    RowError(
+                        line, "status", f"'{status}' is not one of {', '.join(IMPORTABLE_STATUSES)}"
+                    )
+                )
         enrollment = None
         if c.enrollment_date is not None and f[c.enrollment_date]:
             text = f[c.enrollment_date]
             try:
                 enrollment = date.fromisoformat(text)
             except ValueError:
-                errors.append(RowError(line, "enrollment_date", f"'{text}' is not a date (YYYY-MM-DD)"))
-        if status in NEEDS_ENROLLMENT_DATE and enrollment is None and not any(e.column == "enrollment_date" for e in errors):
+                errors.append(
+                    RowError(line, "enrollment_date", f"'{text}' is not a date (YYYY-MM-DD)")
+                )
+        if (
+            status in NEEDS_ENROLLMENT_DATE
+            and enrollment is None
+            and not any(e.column == "enrollment_date" for e in errors)
+        ):
             errors.append(RowError(line, "enrollment_date", f"is required when status is {status}"))
         product_id = None
         if c.product is not None and f[c.product]:
             code = f[c.product]
             product_id = self.products.get(code)
             if product_id is None:
-                errors.append(RowError(line, "product", f"'{code}' is not a product of {self.program.slug} ({', '.join(self.products) or 'none defined'})"))
+                errors.append(
+                    RowError(
+                        line,
+                        "product",
+                        f"'{code}' is not a product of {self.program.slug} ({', '.join(self.products) or 'none defined'})",
+                    )
+                )
 
         if errors:
             return errors
         return (
-            line, account, name, street, city, zip5, m_street, m_city, m_state, m_zip,
-            klass, tariff, cycle, language, email, phone, *flags,
-            phase_id, product_id, status, enrollment, self._code(),
+            line,
+            account,
+            name,
+            street,
+            city,
+            zip5,
+            m_street,
+            m_city,
+            m_state,
+            m_zip,
+            klass,
+            tariff,
+            cycle,
+            language,
+            email,
+            phone,
+            *flags,
+            phase_id,
+            product_id,
+            status,
+            enrollment,
+            self._code(),
             N.customer_key(name, street, zip5),
             status or Status.ELIGIBLE,
         )
@@ -301,7 +386,12 @@ def _copy_value(v) -> str:
         return "f"
     if isinstance(v, str):
         if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
-            return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            return (
+                v.replace("\\", "\\\\")
+                .replace("\t", "\\t")
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
         return v
     return str(v)
 
@@ -309,8 +399,6 @@ def _copy_value(v) -> str:
 def _copy_text(rows: list[tuple]) -> bytes:
     """Rows in PostgreSQL's COPY text format."""
     return "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows).encode()
-
-
 
 
 def validate_block(validator, copy_format: bool, piece: tuple[int, bytes]):
@@ -322,14 +410,31 @@ def validate_block(validator, copy_format: bool, piece: tuple[int, bytes]):
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = first_line + data.count(b"\n", 0, exc.start)
-        return (_copy_text([]) if copy_format else []), [
-            (line, [RowError(line, "row", f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read")])], 0
+        return (
+            (_copy_text([]) if copy_format else []),
+            [
+                (
+                    line,
+                    [
+                        RowError(
+                            line,
+                            "row",
+                            f"is not UTF-8 text (byte {data[exc.start]:#04x}); nothing after it in this block was read",
+                        )
+                    ],
+                )
+            ],
+            0,
+        )
     row = validator.row
     for line, rec in numbered_records(text, first_line):
         if not rec or (len(rec) == 1 and not rec[0].strip()):
             continue  # blank line
-        outcome = row(rec, line) if len(rec) == width else [
-            RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+        outcome = (
+            row(rec, line)
+            if len(rec) == width
+            else [RowError(line, "row", f"has {len(rec)} fields; the header has {width}")]
+        )
         if outcome.__class__ is list:
             bad.append((line, outcome))
         else:

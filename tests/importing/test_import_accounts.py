@@ -1,4 +1,5 @@
 """The eligible-customer import: validation, reload rules, status safety, audit rows."""
+
 import csv
 from io import StringIO
 
@@ -20,48 +21,86 @@ def load(program, path, **kw):
 
 
 def test_loads_rows_normalised(program, write_csv):
-    path = write_csv([row(1), row(2, mailing_address="PO Box 12", mailing_city="Novato",
-                                 mailing_state="california", mailing_zip="949451234", phone="+1 415 555 0199")])
+    path = write_csv(
+        [
+            row(1),
+            row(
+                2,
+                mailing_address="PO Box 12",
+                mailing_city="Novato",
+                mailing_state="california",
+                mailing_zip="949451234",
+                phone="+1 415 555 0199",
+            ),
+        ]
+    )
     result = load(program, path)
     assert (result.created, result.updated, result.rejected) == (2, 0, 0)
     a = ServiceAccount.objects.get(account_number="3000000001")
     assert a.service_address == "101 N MAIN ST APT 4"
     assert a.service_city == "SAN RAFAEL"
-    assert (a.mailing_address, a.mailing_state, a.mailing_zip) == ("101 N MAIN ST APT 4", "CA", "94901")
+    assert (a.mailing_address, a.mailing_state, a.mailing_zip) == (
+        "101 N MAIN ST APT 4",
+        "CA",
+        "94901",
+    )
     assert a.phone == "+14155550101"
     assert a.language == "es" and a.status == Status.ELIGIBLE
     assert a.phase.name == "Phase 1" and a.product.code == "light-green"
     assert len(a.opt_out_code) == 10
     b = ServiceAccount.objects.get(account_number="3000000002")
-    assert (b.mailing_address, b.mailing_city, b.mailing_state, b.mailing_zip) == ("PO BOX 12", "NOVATO", "CA", "94945-1234")
+    assert (b.mailing_address, b.mailing_city, b.mailing_state, b.mailing_zip) == (
+        "PO BOX 12",
+        "NOVATO",
+        "CA",
+        "94945-1234",
+    )
     assert b.phone == "+14155550199"
     # A plain eligible account's history starts with the import run that created it.
     assert not StatusChange.objects.filter(account=a).exists()
     run = ImportRun.objects.get()
     assert a.import_run == run
-    assert (run.outcome, run.created, run.rows, run.actor) == (ImportRun.Outcome.LOADED, 2, 2, "test-import")
+    assert (run.outcome, run.created, run.rows, run.actor) == (
+        ImportRun.Outcome.LOADED,
+        2,
+        2,
+        "test-import",
+    )
     assert len(run.sha256) == 64
 
 
 def test_bad_rows_named_by_line_and_column_and_nothing_written(program, write_csv):
-    path = write_csv([
-        row(1),
-        row(2, customer_class="residental"),
-        row(3, service_zip="9490"),
-        row(4, care="yes"),
-        row(5, rate_schedule="GS-1"),
-        row(6, phone="555"),
-        row(7, language="english"),
-        row(8, phase="Phase 9"),
-        row(1, customer_name="Dup"),
-    ])
+    path = write_csv(
+        [
+            row(1),
+            row(2, customer_class="residental"),
+            row(3, service_zip="9490"),
+            row(4, care="yes"),
+            row(5, rate_schedule="GS-1"),
+            row(6, phone="555"),
+            row(7, language="english"),
+            row(8, phase="Phase 9"),
+            row(1, customer_name="Dup"),
+        ]
+    )
     with pytest.raises(ImportRejected) as exc:
         load(program, path)
     found = {(e.line, e.column) for e in exc.value.errors}
-    assert found == {(3, "customer_class"), (4, "service_zip"), (5, "care"), (6, "rate_schedule"),
-                     (7, "phone"), (8, "language"), (9, "phase"), (10, "account_number")}
+    assert found == {
+        (3, "customer_class"),
+        (4, "service_zip"),
+        (5, "care"),
+        (6, "rate_schedule"),
+        (7, "phone"),
+        (8, "language"),
+        (9, "phase"),
+        (10, "account_number"),
+    }
     reasons = {(e.line, e.column): e.reason for e in exc.value.errors}
-    assert reasons[(6, "rate_schedule")] == "'GS-1' is a small_commercial tariff but customer_class is residential"
+    assert (
+        reasons[(6, "rate_schedule")]
+        == "'GS-1' is a small_commercial tariff but customer_class is residential"
+    )
     assert reasons[(10, "account_number")] == "'3000000001' already appears on line 2"
     assert ServiceAccount.objects.count() == 0 and StatusChange.objects.count() == 0
     assert ImportRun.objects.get().outcome == ImportRun.Outcome.REJECTED
@@ -71,11 +110,16 @@ def test_skip_invalid_loads_good_rows_and_writes_rejects(program, write_csv):
     path = write_csv([row(1), row(2, care="maybe"), row(3), row(3, customer_name="Again")])
     result = load(program, path, skip_invalid=True)
     assert (result.created, result.rejected) == (2, 2)
-    assert set(ServiceAccount.objects.values_list("account_number", flat=True)) == {"3000000001", "3000000003"}
+    assert set(ServiceAccount.objects.values_list("account_number", flat=True)) == {
+        "3000000001",
+        "3000000003",
+    }
     with open(result.reject_file, newline="") as fh:
         rejects = list(csv.DictReader(fh))
     assert [(r["account_number"], r["reject_line"], r["reject_column"]) for r in rejects] == [
-        ("3000000002", "3", "care"), ("3000000003", "5", "account_number")]
+        ("3000000002", "3", "care"),
+        ("3000000003", "5", "account_number"),
+    ]
     assert rejects[0]["care"] == "maybe"  # the row as it was in the file
     assert ImportRun.objects.get().outcome == ImportRun.Outcome.PARTIAL
 
@@ -95,13 +139,19 @@ def test_missing_and_unknown_columns(program, write_csv):
 def test_reimport_updates_changed_and_never_duplicates(program, write_csv):
     load(program, write_csv([row(1), row(2)]))
     codes = dict(ServiceAccount.objects.values_list("account_number", "opt_out_code"))
-    result = load(program, write_csv([row(1), row(2, email="new@example.org"), row(3)], name="second.csv"))
+    result = load(
+        program, write_csv([row(1), row(2, email="new@example.org"), row(3)], name="second.csv")
+    )
     assert (result.created, result.updated, result.unchanged) == (1, 1, 1)
     assert ServiceAccount.objects.count() == 3
     assert ServiceAccount.objects.get(account_number="3000000002").email == "new@example.org"
     # the personal code printed on earlier mailers stays valid
-    assert ServiceAccount.objects.get(account_number="3000000001").opt_out_code == codes["3000000001"]
-    again = load(program, write_csv([row(1), row(2, email="new@example.org"), row(3)], name="third.csv"))
+    assert (
+        ServiceAccount.objects.get(account_number="3000000001").opt_out_code == codes["3000000001"]
+    )
+    again = load(
+        program, write_csv([row(1), row(2, email="new@example.org"), row(3)], name="third.csv")
+    )
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
     first_run = ImportRun.objects.order_by("pk").first()
     assert ServiceAccount.objects.get(account_number="3000000002").import_run == first_run
@@ -110,11 +160,17 @@ def test_reimport_updates_changed_and_never_duplicates(program, write_csv):
 def test_reimport_never_reenrolls_or_moves_status_backwards(program, write_csv):
     load(program, write_csv([row(1), row(2)]))
     a1 = ServiceAccount.objects.get(account_number="3000000001")
-    account_transition(account=a1, to_status=Status.OPTED_OUT_PRE, channel="web", actor=Actor("customer"))
+    account_transition(
+        account=a1, to_status=Status.OPTED_OUT_PRE, channel="web", actor=Actor("customer")
+    )
     a2 = ServiceAccount.objects.get(account_number="3000000002")
-    account_transition(account=a2, to_status=Status.ENROLLED, channel="system", actor=Actor("system"))
-    path = write_csv([row(1, status="enrolled", enrollment_date="2027-03-03"),
-                      row(2, status="eligible")], name="reload.csv")
+    account_transition(
+        account=a2, to_status=Status.ENROLLED, channel="system", actor=Actor("system")
+    )
+    path = write_csv(
+        [row(1, status="enrolled", enrollment_date="2027-03-03"), row(2, status="eligible")],
+        name="reload.csv",
+    )
     result = load(program, path)
     a1.refresh_from_db()
     a2.refresh_from_db()
@@ -138,9 +194,17 @@ def test_status_moves_forward_with_audit(program, write_csv):
 def test_new_account_number_for_opted_out_customer_stays_out(program, write_csv):
     load(program, write_csv([row(1)]))
     old = ServiceAccount.objects.get()
-    account_transition(account=old, to_status=Status.OPTED_OUT_PRE, channel="ivr", actor=Actor("ivr"))
+    account_transition(
+        account=old, to_status=Status.OPTED_OUT_PRE, channel="ivr", actor=Actor("ivr")
+    )
     # same customer and premises, new account number (an account-number change at the utility)
-    result = load(program, write_csv([row(1), row(1, account_number="9999999999", customer_name="MARIA  LOPEZ 1")], name="renumbered.csv"))
+    result = load(
+        program,
+        write_csv(
+            [row(1), row(1, account_number="9999999999", customer_name="MARIA  LOPEZ 1")],
+            name="renumbered.csv",
+        ),
+    )
     new = ServiceAccount.objects.get(account_number="9999999999")
     assert new.status == Status.OPTED_OUT_PRE
     assert result.inherited_opt_outs == 1
@@ -150,15 +214,25 @@ def test_new_account_number_for_opted_out_customer_stays_out(program, write_csv)
 
 
 def test_enrolled_population_requires_enrollment_date(program, write_csv):
-    path = write_csv([row(1, status="enrolled", enrollment_date="", product="deep-green"),
-                      row(2, status="participant", enrollment_date="2026-13-01", product="")])
+    path = write_csv(
+        [
+            row(1, status="enrolled", enrollment_date="", product="deep-green"),
+            row(2, status="participant", enrollment_date="2026-13-01", product=""),
+        ]
+    )
     with pytest.raises(ImportRejected) as exc:
         load(program, path)
-    assert {(e.line, e.column) for e in exc.value.errors} == {(2, "enrollment_date"), (3, "enrollment_date")}
+    assert {(e.line, e.column) for e in exc.value.errors} == {
+        (2, "enrollment_date"),
+        (3, "enrollment_date"),
+    }
 
 
 def test_phase_assigned_by_rule_when_blank(program, write_csv):
-    load(program, write_csv([row(1, phase="", customer_class="small_commercial", rate_schedule="GS-1")]))
+    load(
+        program,
+        write_csv([row(1, phase="", customer_class="small_commercial", rate_schedule="GS-1")]),
+    )
     assert ServiceAccount.objects.get().phase.name == "Phase 2"
 
 
@@ -167,13 +241,23 @@ def test_command_exit_and_summary(program, write_csv):
     call_command("import_accounts", str(write_csv([row(1)])), "--program", "marin", stdout=out)
     assert "1 rows: 1 created, 0 updated, 0 unchanged, 0 rejected" in out.getvalue()
     with pytest.raises(CommandError, match=r"line 2, care: 'x' must be Y or N"):
-        call_command("import_accounts", str(write_csv([row(2, care="x")], name="bad.csv")), "--program", "marin")
+        call_command(
+            "import_accounts",
+            str(write_csv([row(2, care="x")], name="bad.csv")),
+            "--program",
+            "marin",
+        )
     with pytest.raises(CommandError, match="no program with slug 'nope'"):
         call_command("import_accounts", str(write_csv([row(3)], name="c.csv")), "--program", "nope")
 
 
 def test_migrating_population_gets_its_status_in_the_history(program, write_csv):
-    load(program, write_csv([row(1, status="participant", enrollment_date="2026-03-03", product="deep-green")]))
+    load(
+        program,
+        write_csv(
+            [row(1, status="participant", enrollment_date="2026-03-03", product="deep-green")]
+        ),
+    )
     a = ServiceAccount.objects.get()
     assert (a.status, a.product.code) == (Status.PARTICIPANT, "deep-green")
     change = a.status_changes.get()
@@ -190,7 +274,10 @@ def test_blocks_split_only_between_records(program, write_csv, monkeypatch):
     rows[4]["customer_name"] = 'Garcia, "Lupe"\nc/o Maria'
     result = load(program, write_csv(rows))
     assert (result.created, result.rejected) == (29, 0)
-    assert ServiceAccount.objects.get(account_number="3000000005").customer_name == 'Garcia, "Lupe" c/o Maria'
+    assert (
+        ServiceAccount.objects.get(account_number="3000000005").customer_name
+        == 'Garcia, "Lupe" c/o Maria'
+    )
     bad = write_csv(rows[:10] + [row(40, care="x")] + rows[10:], name="bad.csv")
     with pytest.raises(ImportRejected) as exc:
         load(program, bad)

@@ -1,21 +1,25 @@
 """Publication 28 address lines, ZIPs, states and E.164 phones."""
+
 import pytest
 
 from accounts import normalize as N
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("123 north Main Street, Apartment 4", "123 N MAIN ST APT 4"),
-    ("45 Sir Francis Drake Boulevard", "45 SIR FRANCIS DRAKE BLVD"),
-    ("9 Avenue Road", "9 AVENUE RD"),              # only the last word is a suffix
-    ("77 Park", "77 PARK"),                         # a two-word line has no suffix to abbreviate
-    ("1 Oak Avenue South", "1 OAK AVE S"),          # post-directional
-    ("500 W. 5th St., Suite 200", "500 W 5TH ST STE 200"),
-    ("12 Elm Court #3", "12 ELM CT # 3"),
-    ("P.O. Box 1234", "PO BOX 1234"),
-    ("Post Office Box 9", "PO BOX 9"),
-    ("  88   Main   St  ", "88 MAIN ST"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("123 north Main Street, Apartment 4", "123 N MAIN ST APT 4"),
+        ("45 Sir Francis Drake Boulevard", "45 SIR FRANCIS DRAKE BLVD"),
+        ("9 Avenue Road", "9 AVENUE RD"),  # only the last word is a suffix
+        ("77 Park", "77 PARK"),  # a two-word line has no suffix to abbreviate
+        ("1 Oak Avenue South", "1 OAK AVE S"),  # post-directional
+        ("500 W. 5th St., Suite 200", "500 W 5TH ST STE 200"),
+        ("12 Elm Court #3", "12 ELM CT # 3"),
+        ("P.O. Box 1234", "PO BOX 1234"),
+        ("Post Office Box 9", "PO BOX 9"),
+        ("  88   Main   St  ", "88 MAIN ST"),
+    ],
+)
 def test_street_line(raw, expected):
     assert N.street_line(raw) == expected
 
@@ -25,7 +29,9 @@ def test_blank_street_line_is_an_error():
         N.street_line(" , ")
 
 
-@pytest.mark.parametrize("raw, expected", [("94901", "94901"), ("94901-1234", "94901-1234"), ("949011234", "94901-1234")])
+@pytest.mark.parametrize(
+    "raw, expected", [("94901", "94901"), ("94901-1234", "94901-1234"), ("949011234", "94901-1234")]
+)
 def test_zip(raw, expected):
     assert N.zip_code(raw) == expected
 
@@ -42,10 +48,17 @@ def test_state_by_code_or_name():
         N.state("Cascadia")
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("(415) 555-0123", "+14155550123"), ("415.555.0123", "+14155550123"), ("1-415-555-0123", "+14155550123"),
-    ("+1 415 555 0123", "+14155550123"), ("+44 20 7946 0018", "+442079460018"), ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("(415) 555-0123", "+14155550123"),
+        ("415.555.0123", "+14155550123"),
+        ("1-415-555-0123", "+14155550123"),
+        ("+1 415 555 0123", "+14155550123"),
+        ("+44 20 7946 0018", "+442079460018"),
+        ("", ""),
+    ],
+)
 def test_phone(raw, expected):
     assert N.phone_e164(raw) == expected
 

@@ -1,6 +1,7 @@
 """The validator's fast path changes no answer: staging tuples, errors (text, line, column),
 exceptions and COPY text are what the frozen copy of the old code (reference_validator.py) gives,
 for ordinary rows, odd ones and the demo generator's planted errors."""
+
 import csv
 import datetime as dt
 import io
@@ -26,8 +27,12 @@ HEADER_LINE = ",".join(HEADER)
 # that is not a space, punctuation _clean drops, letters that change length or vanish in upper()
 # and NFKD, digits that are not ASCII.
 ODD = "\\\t\n\r \u00a0\u2028\x0b\x1c,.#-/'\"&()+@_0129AaZzñÑéßŉªﬁ²٣ΣςİıØ\u0301"
-SETTINGS = settings(max_examples=150, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 odd_text = st.text(alphabet=ODD, max_size=10)
 any_text = st.one_of(odd_text, st.text(max_size=12))
@@ -37,9 +42,14 @@ def padded(values):
     """One of `values`, sometimes with odd characters around or inside it."""
     plain = st.sampled_from(values)
     return st.one_of(
-        plain, plain,
-        st.builds(lambda v, a, b: a + v + b, plain, st.sampled_from(["", " ", "\t", "\n", " \u00a0"]),
-                  st.sampled_from(["", " ", "\t", "\r\n", "."])),
+        plain,
+        plain,
+        st.builds(
+            lambda v, a, b: a + v + b,
+            plain,
+            st.sampled_from(["", " ", "\t", "\n", " \u00a0"]),
+            st.sampled_from(["", " ", "\t", "\r\n", "."]),
+        ),
         st.builds(lambda v, i, s: v[:i] + s + v[i:], plain, st.integers(0, 12), odd_text),
         any_text,
     )
@@ -47,10 +57,26 @@ def padded(values):
 
 VALUES = {
     "account_number": ["3000000001", "AB-12", "x" * 33, "12 34", "３０００"],
-    "customer_name": ["Maria Lopez", "JOSÉ GARCÍA-LÓPEZ", "O'BRIEN & SONS, INC.", "Zoë  Ng", "A\\B", "ª",
-                      ""],
-    "service_address": ["101 North Main Street Apartment 4", "12 Elm Court #3", "500 W. 5th St., Suite 200",
-                        "P.O. Box 12", "7 Calle Cañada Norte", "88 Main St 44", "9 N 7", "123 456", "One Way"],
+    "customer_name": [
+        "Maria Lopez",
+        "JOSÉ GARCÍA-LÓPEZ",
+        "O'BRIEN & SONS, INC.",
+        "Zoë  Ng",
+        "A\\B",
+        "ª",
+        "",
+    ],
+    "service_address": [
+        "101 North Main Street Apartment 4",
+        "12 Elm Court #3",
+        "500 W. 5th St., Suite 200",
+        "P.O. Box 12",
+        "7 Calle Cañada Norte",
+        "88 Main St 44",
+        "9 N 7",
+        "123 456",
+        "One Way",
+    ],
     "service_city": ["San Rafael", "SAN RAFAEL", "St. Helena", "Cañada", ""],
     "service_zip": ["94901", "94901-1234", "949011234", "9490", "٩٤٩٠١"],
     "mailing_address": ["", "101 North Main Street Apartment 4", "PO BOX 7", "1 Oak Avenue South"],
@@ -62,9 +88,24 @@ VALUES = {
     "read_cycle": ["3", "07", "99", "0", "100", "²", "1.5"],
     "language": ["es", "", "EN", "Spanish"],
     "email": ["", "m@example.org", "a b@example.org", "x@y"],
-    "phone": ["", "(415) 555-0101", "415-555-0101", "4155550101", "+1 415 555 0101", "14155550101",
-              "1-415-555-0101", "+1 (415) 555-0101", "415.555.0101", "+44 20 7946 0958", "(015) 555-0101",
-              "415-155-0101", "+9 415 555 0101", "12345", "call after 5", "٤١٥٥٥٥٠١٠١"],
+    "phone": [
+        "",
+        "(415) 555-0101",
+        "415-555-0101",
+        "4155550101",
+        "+1 415 555 0101",
+        "14155550101",
+        "1-415-555-0101",
+        "+1 (415) 555-0101",
+        "415.555.0101",
+        "+44 20 7946 0958",
+        "(015) 555-0101",
+        "415-155-0101",
+        "+9 415 555 0101",
+        "12345",
+        "call after 5",
+        "٤١٥٥٥٥٠١٠١",
+    ],
     "care": ["Y", "N", "y", "n", "Yes", ""],
     "nem": ["N", "Y"],
     "medical_baseline": ["N", "y"],
@@ -80,7 +121,7 @@ def outcome(fn, *args):
     """What a call gave, comparable across implementations (a str subclass is not a str)."""
     try:
         result = fn(*args)
-    except Exception as exc:  # noqa: BLE001 - the old code's exceptions are part of its behaviour
+    except Exception as exc:
         return ("raised", type(exc), str(exc))
     if isinstance(result, list):
         return ("errors", [(e.line, e.column, e.reason) for e in result])
@@ -109,10 +150,15 @@ def assert_same_blocks(program, header, data: bytes, tmp_path, monkeypatch):
     path = tmp_path / "eligible.csv"
     path.write_bytes(data)
     for copy_format in (True, False):
-        new, old = importing._Validator(program, header), reference.ReferenceValidator(program, header)
+        new, old = (
+            importing._Validator(program, header),
+            reference.ReferenceValidator(program, header),
+        )
         same_codes(new, old, n=data.count(b"\n") + 1)
         monkeypatch.setattr(importing, "_worker_validator", new)
-        monkeypatch.setattr(importing, "_worker_encode", importing._copy_text if copy_format else None)
+        monkeypatch.setattr(
+            importing, "_worker_encode", importing._copy_text if copy_format else None
+        )
         for piece in importing._blocks(path):
             got = outcome(importing._validate_block, piece)
             want = outcome(reference.validate_block, old, copy_format, piece)
@@ -123,7 +169,9 @@ def good_row(n=3, **over):
     return {**row(n), "status": "", "enrollment_date": "", "product": "", **over}
 
 
-changes = st.sampled_from(sorted(VALUES)).flatmap(lambda col: st.tuples(st.just(col), padded(VALUES[col])))
+changes = st.sampled_from(sorted(VALUES)).flatmap(
+    lambda col: st.tuples(st.just(col), padded(VALUES[col]))
+)
 
 
 @pytest.mark.django_db
@@ -153,7 +201,7 @@ def assert_same_row(new, old, header, fields):
 
 ODD_ROWS = [
     {},
-    {"customer_name": "Garcia, \"Lupe\"\nc/o Maria"},
+    {"customer_name": 'Garcia, "Lupe"\nc/o Maria'},
     {"customer_name": "Tab\there"},
     {"customer_name": "Back\\slash"},
     {"customer_name": "Carriage\rReturn"},
@@ -163,7 +211,12 @@ ODD_ROWS = [
     {"rate_schedule": "d\\x"},
     {"service_address": "12 Main St\t# 4"},
     {"service_address": "\\"},
-    {"mailing_address": "PO Box 9", "mailing_city": "Reno", "mailing_state": "Nevada", "mailing_zip": "89501"},
+    {
+        "mailing_address": "PO Box 9",
+        "mailing_city": "Reno",
+        "mailing_state": "Nevada",
+        "mailing_zip": "89501",
+    },
     {"mailing_address": "", "mailing_city": "", "mailing_state": "CA", "mailing_zip": ""},
     {"mailing_state": "XX"},
     {"phase": ""},
@@ -173,11 +226,18 @@ ODD_ROWS = [
     {"status": "participant", "enrollment_date": "2026-02-30"},
     {"status": "nope", "product": "nope"},
     # Without rate schedules to check against, a tariff code keeps what the file had.
-    {"rate_schedule": "D\nX"}, {"rate_schedule": "D\\X"}, {"rate_schedule": "D\tX"}, {"rate_schedule": "D\rX"},
+    {"rate_schedule": "D\nX"},
+    {"rate_schedule": "D\\X"},
+    {"rate_schedule": "D\tX"},
+    {"rate_schedule": "D\rX"},
     {"read_cycle": "٣"},  # a digit int() reads: the old code took it
     {"read_cycle": "²"},  # isdigit() but not int(): the old code raised, so must the new
-    *({col: value} for col, values in VALUES.items() for value in [*values, "bad value", f" {values[0]} "]),
-    {col: "bad value" for col in VALUES},
+    *(
+        {col: value}
+        for col, values in VALUES.items()
+        for value in [*values, "bad value", f" {values[0]} "]
+    ),
+    dict.fromkeys(VALUES, "bad value"),
 ]
 
 
@@ -210,11 +270,18 @@ def demo_program(db):
 
 
 @pytest.mark.parametrize("enrolled_share", [0.0, 0.3])
-def test_demo_file_with_planted_errors_gives_the_old_outcome(demo_program, enrolled_share, tmp_path,
-                                                             monkeypatch):
+def test_demo_file_with_planted_errors_gives_the_old_outcome(
+    demo_program, enrolled_share, tmp_path, monkeypatch
+):
     path = tmp_path / "demo.csv"
-    demo = demo_data_generate(path=path, accounts=3000, seed=11, with_errors=True,
-                              enrolled_share=enrolled_share, today=TODAY)
+    demo = demo_data_generate(
+        path=path,
+        accounts=3000,
+        seed=11,
+        with_errors=True,
+        enrolled_share=enrolled_share,
+        today=TODAY,
+    )
     data = path.read_bytes()
     header = data.split(b"\n", 1)[0].decode().split(",")
     monkeypatch.setattr(importing, "BLOCK", 64 * 1024)  # several blocks
@@ -226,19 +293,49 @@ def test_demo_file_with_planted_errors_gives_the_old_outcome(demo_program, enrol
     checked_row = validator._checked_row
     validator._checked_row = lambda rec, line: careful.append(line) or checked_row(rec, line)
     monkeypatch.setattr(importing, "_worker_validator", validator)
-    bad = [line for piece in importing._blocks(path) for line, _ in importing._validate_block(piece)[1]]
+    bad = [
+        line for piece in importing._blocks(path) for line, _ in importing._validate_block(piece)[1]
+    ]
     assert careful == bad
     # (a duplicate account number is found later, in SQL)
     assert len(bad) == len([p for p in demo.planted if p.kind != "duplicate_account"]) > 0
 
 
 @SETTINGS
-@given(st.one_of(st.integers(0, 99999).map(str), st.sampled_from(["", "0", "007", "١٢"])),
-       st.one_of(st.sampled_from(VALUES["service_address"]), any_text,
-                 st.lists(st.sampled_from(["N", "MAIN", "St.", "APT", "#", "#4", "Ste", "South", "PO", "BOX", "",
-                                           "Avenue", "Apartment", "NO", "No.", ",", "4", "12", "½"]),
-                          max_size=6).map(" ".join)),
-       st.sampled_from(["", " 4", " 44", " 0012", " #4", " ٤", " 4 ", " N"]))
+@given(
+    st.one_of(st.integers(0, 99999).map(str), st.sampled_from(["", "0", "007", "١٢"])),
+    st.one_of(
+        st.sampled_from(VALUES["service_address"]),
+        any_text,
+        st.lists(
+            st.sampled_from(
+                [
+                    "N",
+                    "MAIN",
+                    "St.",
+                    "APT",
+                    "#",
+                    "#4",
+                    "Ste",
+                    "South",
+                    "PO",
+                    "BOX",
+                    "",
+                    "Avenue",
+                    "Apartment",
+                    "NO",
+                    "No.",
+                    ",",
+                    "4",
+                    "12",
+                    "½",
+                ]
+            ),
+            max_size=6,
+        ).map(" ".join),
+    ),
+    st.sampled_from(["", " 4", " 44", " 0012", " #4", " ٤", " 4 ", " N"]),
+)
 @example("12", "Main St", " 44")
 @example("12", "", " 44")
 @example("", "PO Box", " 12")
@@ -248,13 +345,34 @@ def test_street_line_gives_the_old_answer(house, street, unit):
 
 
 @SETTINGS
-@given(st.one_of(
-    st.builds(lambda fmt, a, b, c: fmt.format(a, b, c), st.sampled_from(
-        ["({}) {}-{}", "{}-{}-{}", "{}{}{}", "+1 {} {} {}", "1{}{}{}", "+1{}{}{}", "1 ({}) {}-{}", "+{}{}{}",
-         "{}.{}.{}", " {} {} {} ", "+11{}{}{}", "{}-{}-{}x", "(({}))-{}-{}"]),
-        st.text("0123456789", min_size=2, max_size=4), st.text("0123456789", min_size=2, max_size=4),
-        st.text("0123456789", min_size=3, max_size=5)),
-    any_text))
+@given(
+    st.one_of(
+        st.builds(
+            lambda fmt, a, b, c: fmt.format(a, b, c),
+            st.sampled_from(
+                [
+                    "({}) {}-{}",
+                    "{}-{}-{}",
+                    "{}{}{}",
+                    "+1 {} {} {}",
+                    "1{}{}{}",
+                    "+1{}{}{}",
+                    "1 ({}) {}-{}",
+                    "+{}{}{}",
+                    "{}.{}.{}",
+                    " {} {} {} ",
+                    "+11{}{}{}",
+                    "{}-{}-{}x",
+                    "(({}))-{}-{}",
+                ]
+            ),
+            st.text("0123456789", min_size=2, max_size=4),
+            st.text("0123456789", min_size=2, max_size=4),
+            st.text("0123456789", min_size=3, max_size=5),
+        ),
+        any_text,
+    )
+)
 @example("415-155-0101")
 @example("+1 015 555 0101")
 @example("1 415 055 0101")
@@ -263,9 +381,14 @@ def test_phone_gives_the_old_answer(text):
 
 
 @SETTINGS
-@given(st.one_of(st.sampled_from(sorted(normalize.STATE_NAMES)),
-                 st.sampled_from(sorted(normalize.STATES)).map(str.lower),
-                 any_text, st.text(string.ascii_uppercase, max_size=3)))
+@given(
+    st.one_of(
+        st.sampled_from(sorted(normalize.STATE_NAMES)),
+        st.sampled_from(sorted(normalize.STATES)).map(str.lower),
+        any_text,
+        st.text(string.ascii_uppercase, max_size=3),
+    )
+)
 def test_state_gives_the_old_answer(text):
     assert outcome(normalize.state, text) == outcome(reference.state, text)
 
@@ -273,8 +396,9 @@ def test_state_gives_the_old_answer(text):
 @SETTINGS
 @given(st.one_of(st.sampled_from(VALUES["customer_name"]), any_text), any_text, any_text)
 def test_customer_key_gives_the_old_answer(name, address, zip_code):
-    assert outcome(normalize.customer_key, name, address, zip_code) == \
-        outcome(reference.customer_key, name, address, zip_code)
+    assert outcome(normalize.customer_key, name, address, zip_code) == outcome(
+        reference.customer_key, name, address, zip_code
+    )
 
 
 def test_every_state_code_is_its_own_normal_form():
@@ -288,7 +412,9 @@ def not_blank(records):
 
 
 @SETTINGS
-@given(st.text(alphabet=',,,\n\n"\r \t\\\x00aé\u2028', max_size=60), st.sampled_from([None, 4, 131072]))
+@given(
+    st.text(alphabet=',,,\n\n"\r \t\\\x00aé\u2028', max_size=60), st.sampled_from([None, 4, 131072])
+)
 @example("a,b\n\n \nc,d", None)
 @example("a,b\n,\n", None)
 @example("", None)
@@ -306,11 +432,22 @@ def test_records_are_read_as_the_csv_module_reads_them(text, field_limit):
 
 @pytest.mark.django_db
 @SETTINGS
-@given(st.lists(st.one_of(st.just("good"), st.just(""), st.text(alphabet=',"\r\n \\\tYNé', max_size=8),
-                          st.lists(changes, max_size=2)), max_size=8),
-       st.sampled_from(["\n", "\r\n"]), st.booleans())
-def test_raw_blocks_give_the_old_outcome(program, tmp_path_factory, monkeypatch, lines, newline,
-                                        last_newline):
+@given(
+    st.lists(
+        st.one_of(
+            st.just("good"),
+            st.just(""),
+            st.text(alphabet=',"\r\n \\\tYNé', max_size=8),
+            st.lists(changes, max_size=2),
+        ),
+        max_size=8,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_raw_blocks_give_the_old_outcome(
+    program, tmp_path_factory, monkeypatch, lines, newline, last_newline
+):
     """Text as a utility might send it, not as csv.writer would write it."""
     text = []
     for n, line in enumerate(lines):
@@ -321,7 +458,6 @@ def test_raw_blocks_give_the_old_outcome(program, tmp_path_factory, monkeypatch,
             text.append(",".join(rec.values()))
     data = (HEADER_LINE + newline + newline.join(text) + (newline if last_newline else "")).encode()
     assert_same_blocks(program, HEADER, data, tmp_path_factory.mktemp("raw"), monkeypatch)
-
 
 
 @pytest.mark.django_db

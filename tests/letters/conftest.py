@@ -1,5 +1,6 @@
 """Letter confirmations as mail pieces: the opt-out fixtures plus a USPS mailer ID and a pinned
 business date seen by the batch builder too."""
+
 import datetime as dt
 
 import pytest
@@ -30,6 +31,8 @@ def terminate(make_account, mailing_program):  # noqa: F811
         kw.setdefault("enrollment_date", dt.date(2026, 6, 2))
         kw.setdefault("email", "")
         account = make_account(**kw)
-        return optout_submit(account=account, channel=Channel.WEB, actor=Actor("web"), return_path=path).request
+        return optout_submit(
+            account=account, channel=Channel.WEB, actor=Actor("web"), return_path=path
+        ).request
 
     return run

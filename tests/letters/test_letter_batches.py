@@ -1,4 +1,5 @@
 """Confirmation letters and six-month advance notices reach the mail house as mail pieces."""
+
 import csv
 import datetime as dt
 import hashlib
@@ -22,8 +23,18 @@ MAIL_DATE = dt.date(2027, 3, 12)
 
 def build(program, kind, out, mail_date=MAIL_DATE):
     buf = io.StringIO()
-    call_command("build_mail_batch", "--program", program.slug, "--kind", kind, "--mail-date", mail_date.isoformat(),
-                 "--out", str(out), stdout=buf)
+    call_command(
+        "build_mail_batch",
+        "--program",
+        program.slug,
+        "--kind",
+        kind,
+        "--mail-date",
+        mail_date.isoformat(),
+        "--out",
+        str(out),
+        stdout=buf,
+    )
     return buf.getvalue()
 
 
@@ -44,10 +55,17 @@ def test_issued_letters_wait_for_a_batch_and_are_not_sent_yet(terminate):
     statuses = set(Confirmation.objects.values_list("kind", "status", "batch"))
     assert statuses == {("termination", "issued", None), ("reentry", "issued", None)}
     conf = Confirmation.objects.get(kind="termination")
-    assert conf.letter_pages >= 1 and conf.issued_at is not None and conf.sent_on is None and conf.on_time is None
+    assert (
+        conf.letter_pages >= 1
+        and conf.issued_at is not None
+        and conf.sent_on is None
+        and conf.on_time is None
+    )
 
 
-def test_confirmation_batch_carries_the_stored_letters_with_imb_fields_and_a_manifest(terminate, mailing_program, tmp_path):
+def test_confirmation_batch_carries_the_stored_letters_with_imb_fields_and_a_manifest(
+    terminate, mailing_program, tmp_path
+):
     a = terminate(mailing_zip="94903")
     b = terminate(mailing_zip="94901", language="es")
     confirmations_send_due()
@@ -57,33 +75,57 @@ def test_confirmation_batch_carries_the_stored_letters_with_imb_fields_and_a_man
     assert f"built {batch.reference}: 2 " in out and "(0 past their due date)" in out
     assert batch.reference.startswith("CLEAN-CONF-20270312-") and batch.piece_count == 2
     # Only the termination letters: the six-month advance notices go in their own kind of batch.
-    assert set(Confirmation.objects.filter(kind="reentry").values_list("status", flat=True)) == {"issued"}
+    assert set(Confirmation.objects.filter(kind="reentry").values_list("status", flat=True)) == {
+        "issued"
+    }
     confs = list(Confirmation.objects.filter(batch=batch).order_by("piece_id"))
     assert [c.status for c in confs] == ["batched", "batched"]
     folder, manifest, rows = read_folder(batch)
     # ZIP order: 94901 first; serials consecutive from the batch's first serial.
-    assert [r["account_numbers"] for r in rows] == [b.account.account_number, a.account.account_number]
+    assert [r["account_numbers"] for r in rows] == [
+        b.account.account_number,
+        a.account.account_number,
+    ]
     assert [int(r["serial"]) for r in rows] == [batch.first_serial, batch.first_serial + 1]
     by_piece = {c.piece_id: c for c in confs}
     for row in rows:
         conf = by_piece[row["piece_id"]]
         name, street, last = conf.mailing_address.splitlines()
-        assert (row["name"], row["address"], f"{row['city']} {row['state']} {row['zip']}") == (name, street, last)
-        assert (row["kind"], row["language"], row["mailer_id"]) == ("termination", conf.language, "901234")
+        assert (row["name"], row["address"], f"{row['city']} {row['state']} {row['zip']}") == (
+            name,
+            street,
+            last,
+        )
+        assert (row["kind"], row["language"], row["mailer_id"]) == (
+            "termination",
+            conf.language,
+            "901234",
+        )
         assert row["imb"] and row["routing_zip"] == row["zip"][:5]
     assert rows[0]["language"] == "es"
     # The manifest: counts, and a SHA-256 per file that matches the file.
-    assert manifest["kind"] == "confirmation" and manifest["counts"]["pieces"] == 2 and manifest["counts"]["letters"] == 2
+    assert (
+        manifest["kind"] == "confirmation"
+        and manifest["counts"]["pieces"] == 2
+        and manifest["counts"]["letters"] == 2
+    )
     assert manifest["counts"]["pieces_by_kind_language"] == {"termination": {"en": 1, "es": 1}}
     for f in manifest["files"]:
         assert hashlib.sha256((folder / f["name"]).read_bytes()).hexdigest() == f["sha256"]
     # The print file is the issued letters concatenated: page count and page offsets add up.
     pdf_name = next(f["name"] for f in manifest["files"] if f["type"] == "letters")
     pages = len(PdfReader(folder / pdf_name).pages)
-    assert pages == sum(c.letter_pages for c in confs) == manifest["counts"]["pages"] == batch.page_count
+    assert (
+        pages
+        == sum(c.letter_pages for c in confs)
+        == manifest["counts"]["pages"]
+        == batch.page_count
+    )
     assert [int(r["page_offset"]) for r in rows] == [1, 1 + int(rows[0]["pages"])]
     # Nothing was re-rendered: the stored PDFs are unchanged.
-    assert {c.pk: bytes(c.letter_pdf) for c in Confirmation.objects.filter(kind="termination")} == issued
+    assert {
+        c.pk: bytes(c.letter_pdf) for c in Confirmation.objects.filter(kind="termination")
+    } == issued
     # Written again from the database: the same bytes.
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     mail_batch_rebuild(reference=batch.reference, out_dir=tmp_path)
@@ -103,10 +145,22 @@ def test_a_letter_is_never_in_two_batches(terminate, mailing_program):
 
     terminate()
     confirmations_send_due()
-    first = letter_batch_claim(program=mailing_program, kind="confirmation", mail_date=MAIL_DATE, actor_name="a",
-                               via="command", now=timezone.now())
-    second = letter_batch_claim(program=mailing_program, kind="confirmation", mail_date=MAIL_DATE, actor_name="b",
-                                via="command", now=timezone.now())
+    first = letter_batch_claim(
+        program=mailing_program,
+        kind="confirmation",
+        mail_date=MAIL_DATE,
+        actor_name="a",
+        via="command",
+        now=timezone.now(),
+    )
+    second = letter_batch_claim(
+        program=mailing_program,
+        kind="confirmation",
+        mail_date=MAIL_DATE,
+        actor_name="b",
+        via="command",
+        now=timezone.now(),
+    )
     assert first.batch is not None and second.batch is None
     assert Confirmation.objects.get(kind="termination").batch == first.batch
 
@@ -128,7 +182,7 @@ def test_daily_build_batches_issued_letters_in_time(terminate, mailing_program, 
     confirmations_send_due()
     totals = mail_batches_daily()
     assert (totals["letter_batches"], totals["letters"]) == (2, 2)
-    assert mail_batches_build_due(today=TODAY) .get("letter_batches", 0) == 0
+    assert mail_batches_build_due(today=TODAY).get("letter_batches", 0) == 0
     for conf in Confirmation.objects.select_related("batch"):
         assert conf.status == "batched" and conf.batch.built_via == "beat"
         # Sent within confirmation_days: batched for a mail date on or before the due date.
@@ -144,9 +198,11 @@ def test_mail_house_report_round_trip(terminate, mailing_program, tmp_path):
     ca = Confirmation.objects.get(account=a.account, kind="termination")
     cb = Confirmation.objects.get(account=b.account, kind="termination")
     report = tmp_path / "report.csv"
-    report.write_text("piece_id,event,date,reason\n"
-                      f"{ca.piece_id},mailed,2027-03-12,\n"
-                      f"{cb.piece_id}94901,returned,2027-03-20,insufficient address\n")
+    report.write_text(
+        "piece_id,event,date,reason\n"
+        f"{ca.piece_id},mailed,2027-03-12,\n"
+        f"{cb.piece_id}94901,returned,2027-03-20,insufficient address\n"
+    )
     out = io.StringIO()
     call_command("import_mail_house_report", str(report), stdout=out)
     assert "letters mailed: 1" in out.getvalue() and "letters returned: 1" in out.getvalue()
@@ -154,7 +210,11 @@ def test_mail_house_report_round_trip(terminate, mailing_program, tmp_path):
     assert (ca.status, ca.mailed_on) == ("mailed", dt.date(2027, 3, 12))
     # A returned piece was mailed on its batch's date, then came back; the address needs repair.
     assert (cb.status, cb.mailed_on, cb.returned_on, cb.return_reason) == (
-        "returned", MAIL_DATE, dt.date(2027, 3, 20), "insufficient address")
+        "returned",
+        MAIL_DATE,
+        dt.date(2027, 3, 20),
+        "insufficient address",
+    )
     b.account.refresh_from_db(), a.account.refresh_from_db()
     assert b.account.address_needs_repair and not a.account.address_needs_repair
     assert ca.batch.__class__.objects.get(pk=ca.batch_id).mailed_at is not None
@@ -164,15 +224,22 @@ def test_mail_house_report_round_trip(terminate, mailing_program, tmp_path):
     assert "letters mailed: 0" in out.getvalue() and "already recorded: 2" in out.getvalue()
 
 
-def test_admin_shows_method_status_batch_and_piece(terminate, make_account, mailing_program, tmp_path, client, django_user_model):
+def test_admin_shows_method_status_batch_and_piece(
+    terminate, make_account, mailing_program, tmp_path, client, django_user_model
+):
     terminate()
     make_account(status="enrolled", enrollment_date=dt.date(2027, 2, 2), email="ana@example.com")
     from accounts.models import Channel
     from accounts.services.status import Actor
     from optouts.services.intake import optout_submit
 
-    optout_submit(account=make_account(status="enrolled", enrollment_date=dt.date(2027, 2, 2), email="bo@example.com"),
-                  channel=Channel.WEB, actor=Actor("web"))
+    optout_submit(
+        account=make_account(
+            status="enrolled", enrollment_date=dt.date(2027, 2, 2), email="bo@example.com"
+        ),
+        channel=Channel.WEB,
+        actor=Actor("web"),
+    )
     confirmations_send_due()
     build(mailing_program, "confirmation", tmp_path)
     batch = MailBatch.objects.get()
@@ -202,8 +269,13 @@ def test_two_builders_at_once_batch_each_letter_once(terminate, mailing_program,
 
     def run(n):
         try:
-            return mail_batch_build(program=mailing_program, kind="confirmation", mail_date=MAIL_DATE,
-                                    out_dir=tmp_path / str(n), actor_name=f"builder{n}").batch
+            return mail_batch_build(
+                program=mailing_program,
+                kind="confirmation",
+                mail_date=MAIL_DATE,
+                out_dir=tmp_path / str(n),
+                actor_name=f"builder{n}",
+            ).batch
         finally:
             connection.close()
 

@@ -1,6 +1,7 @@
 """Customers' names print as themselves: Vietnamese stamped from a widened font subset, Chinese and
 Korean rendered whole by WeasyPrint's font fallback, and a guard that refuses instead of printing
 "?" or a box (cca_notices/mailers/glyphs.py)."""
+
 import datetime as dt
 import io
 import os
@@ -29,29 +30,47 @@ KOREAN = "김민준"
 def _cjk_font_installed() -> bool:
     if not shutil.which("fc-list"):
         return False
-    return bool(subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, check=False).stdout.strip())
+    return bool(
+        subprocess.run(
+            ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
 
 
 # CI installs fonts-noto-cjk: there a missing CJK font is a failure, not a skip.
-needs_cjk_font = pytest.mark.skipif(os.environ.get("CI") != "true" and not _cjk_font_installed(),
-                                    reason="no CJK font (apt-get install fonts-noto-cjk)")
-needs_poppler = pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils not installed")
+needs_cjk_font = pytest.mark.skipif(
+    os.environ.get("CI") != "true" and not _cjk_font_installed(),
+    reason="no CJK font (apt-get install fonts-noto-cjk)",
+)
+needs_poppler = pytest.mark.skipif(
+    not shutil.which("pdftotext"), reason="poppler-utils not installed"
+)
 
 
 def plain_text(pdf: bytes, tmp_path, name: str) -> str:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 @needs_poppler
-def test_vietnamese_name_is_stamped_exactly_and_looks_like_the_one_by_one_render(make_account, tmp_path):
-    a = make_account(language="vi", customer_name=unicodedata.normalize("NFD", VIETNAMESE),  # as keyed, decomposed
-                     mailing_address="1234 ĐƯỜNG TRẦN HƯNG ĐẠO", opt_out_code="V1E2T3N4A5")
+def test_vietnamese_name_is_stamped_exactly_and_looks_like_the_one_by_one_render(
+    make_account, tmp_path
+):
+    a = make_account(
+        language="vi",
+        customer_name=unicodedata.normalize("NFD", VIETNAMESE),  # as keyed, decomposed
+        mailing_address="1234 ĐƯỜNG TRẦN HƯNG ĐẠO",
+        opt_out_code="V1E2T3N4A5",
+    )
     b = make_account(customer_name="PLAIN ASCII NEIGHBOUR")
     renderer = LetterRenderer()
     req = LetterRequest(a, "post_enrollment_1", MAIL_DATE, "P00000001")
-    batch = letters_pdf([req, LetterRequest(b, "post_enrollment_1", MAIL_DATE, "P00000002")], renderer=renderer)
+    batch = letters_pdf(
+        [req, LetterRequest(b, "post_enrollment_1", MAIL_DATE, "P00000002")], renderer=renderer
+    )
     assert renderer.letters_rendered == 0  # stamped: DejaVu Sans has every glyph
 
     text = plain_text(split_pages(batch, 0, 3), tmp_path, "vi")
@@ -64,10 +83,17 @@ def test_vietnamese_name_is_stamped_exactly_and_looks_like_the_one_by_one_render
     assert text.count("?") == neighbour.count("?")  # only the template's own ("Questions?")
 
     naive = letter_pdf(req)
-    for page, (x, y) in enumerate(zip(raster(naive, tmp_path, "naive"), raster(split_pages(batch, 0, 3), tmp_path, "fast"))):
-        changed = sum(ImageChops.difference(x, y).point(lambda v: 255 if v > 64 else 0).histogram()[255:])
+    for page, (x, y) in enumerate(
+        zip(raster(naive, tmp_path, "naive"), raster(split_pages(batch, 0, 3), tmp_path, "fast"))
+    ):
+        changed = sum(
+            ImageChops.difference(x, y).point(lambda v: 255 if v > 64 else 0).histogram()[255:]
+        )
         assert changed / (x.size[0] * x.size[1]) < 0.002, f"page {page + 1} differs"
-    assert pdftotext(naive, tmp_path, "n").split() == pdftotext(split_pages(batch, 0, 3), tmp_path, "f").split()
+    assert (
+        pdftotext(naive, tmp_path, "n").split()
+        == pdftotext(split_pages(batch, 0, 3), tmp_path, "f").split()
+    )
 
 
 def test_font_subset_widens_only_for_files_that_need_it():
@@ -76,7 +102,9 @@ def test_font_subset_widens_only_for_files_that_need_it():
     wide = stamp_font("regular", glyphs.stamp_rows({"ễ"}))
     assert {"ễ", "Ạ", "ỹ"} <= set(wide.gid_hex)  # the whole Latin Extended Additional row
     assert set(base.gid_hex) <= set(wide.gid_hex)
-    assert all(wide.gid_hex[ch] == gid for ch, gid in base.gid_hex.items())  # glyph ids are the full font's
+    assert all(
+        wide.gid_hex[ch] == gid for ch, gid in base.gid_hex.items()
+    )  # glyph ids are the full font's
 
 
 @needs_poppler
@@ -86,28 +114,39 @@ def test_chinese_and_korean_names_are_rendered_whole_among_stamped_letters(make_
     ko = make_account(language="ko", customer_name=KOREAN, opt_out_code="K1O2R3E4A5")
     en = make_account(customer_name="MARIA L GONZALEZ", opt_out_code="E1N2G3L4I5")
     renderer = LetterRenderer()
-    requests = [LetterRequest(x, "pre_enrollment_1", MAIL_DATE, f"P{i:08d}") for i, x in enumerate((en, zh, ko))]
+    requests = [
+        LetterRequest(x, "pre_enrollment_1", MAIL_DATE, f"P{i:08d}")
+        for i, x in enumerate((en, zh, ko))
+    ]
     batch = letters_pdf(requests, renderer=renderer)
     assert renderer.letters_rendered == 2 and renderer.variant_renders == 1
-    assert len(PdfReader(io.BytesIO(batch)).pages) == 9  # each letter as many pages as its variant, in order
+    assert (
+        len(PdfReader(io.BytesIO(batch)).pages) == 9
+    )  # each letter as many pages as its variant, in order
 
     texts = [plain_text(split_pages(batch, i * 3, 3), tmp_path, f"l{i}") for i in range(3)]
     assert "MARIA L GONZALEZ" in texts[0] and CHINESE not in texts[0]
     assert CHINESE in texts[1] and "Z1H2O3N4G5" in texts[1] and zh.account_number in texts[1]
     assert f"Dear {CHINESE}," in texts[1]
     assert KOREAN in texts[2] and "K1O2R3E4A5" in texts[2]
-    assert texts[1].count("?") == texts[2].count("?") == texts[0].count("?")  # only the template's own
+    assert (
+        texts[1].count("?") == texts[2].count("?") == texts[0].count("?")
+    )  # only the template's own
 
     path = tmp_path / "batch.pdf"
     path.write_bytes(batch)
-    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    fonts = subprocess.run(
+        ["pdffonts", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     assert "CJK" in fonts  # drawn in a real CJK font, not as .notdef boxes
 
 
 @needs_cjk_font
 def test_mixed_file_is_byte_identical_when_built_again(make_account, monkeypatch):
     accounts = [make_account(customer_name=name) for name in (VIETNAMESE, CHINESE, "JOHN SMITH")]
-    requests = [LetterRequest(a, "pre_enrollment_2", MAIL_DATE, str(i)) for i, a in enumerate(accounts)]
+    requests = [
+        LetterRequest(a, "pre_enrollment_2", MAIL_DATE, str(i)) for i, a in enumerate(accounts)
+    ]
     first = letters_pdf(requests)
     stamp_font.cache_clear()
     monkeypatch.setattr("fontTools.ttLib.tables._h_e_a_d.timestampNow", lambda: 4_000_000_000)
@@ -120,8 +159,16 @@ def test_control_character_is_refused_before_anything_is_written(make_account):
     bad = make_account(customer_name="JOHN\x07SMITH")
     good = make_account(customer_name="JANE SMITH")
     out = io.BytesIO()
-    with pytest.raises(UnprintableText, match=rf"account {bad.account_number}: field 'name' has U\+0007"):
-        LetterRenderer().write([LetterRequest(good, "pre_enrollment_1", MAIL_DATE), LetterRequest(bad, "pre_enrollment_1", MAIL_DATE)], out)
+    with pytest.raises(
+        UnprintableText, match=rf"account {bad.account_number}: field 'name' has U\+0007"
+    ):
+        LetterRenderer().write(
+            [
+                LetterRequest(good, "pre_enrollment_1", MAIL_DATE),
+                LetterRequest(bad, "pre_enrollment_1", MAIL_DATE),
+            ],
+            out,
+        )
     assert out.getvalue() == b""
     with pytest.raises(UnprintableText):
         letter_pdf(LetterRequest(bad, "pre_enrollment_1", MAIL_DATE))
@@ -130,27 +177,49 @@ def test_control_character_is_refused_before_anything_is_written(make_account):
 def test_stamper_raises_instead_of_substituting(make_account, monkeypatch):
     """Were a letter ever routed to the stamp font with a glyph it lacks, it fails, not prints "?"."""
     a = make_account(customer_name=CHINESE)
-    monkeypatch.setattr("cca_notices.mailers.stamp.letter_route", lambda values, names, *, account: (glyphs.STAMP, set()))
-    with pytest.raises(UnprintableText, match=rf"account {a.account_number}: field 'name' has U\+738B"):
+    monkeypatch.setattr(
+        "cca_notices.mailers.stamp.letter_route",
+        lambda values, names, *, account: (glyphs.STAMP, set()),
+    )
+    with pytest.raises(
+        UnprintableText, match=rf"account {a.account_number}: field 'name' has U\+738B"
+    ):
         letters_pdf([LetterRequest(a, "pre_enrollment_1", MAIL_DATE)])
 
 
 def test_character_no_installed_font_has_is_refused(make_account, client):
     """Egyptian hieroglyphs: no font here has them, so WeasyPrint would draw a box."""
-    if shutil.which("fc-list") and subprocess.run(["fc-list", ":charset=13000"], capture_output=True, text=True, check=False).stdout.strip():
+    if (
+        shutil.which("fc-list")
+        and subprocess.run(
+            ["fc-list", ":charset=13000"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    ):
         pytest.skip("a font with Egyptian hieroglyphs is installed")
     a = make_account(customer_name="ANKH \U00013000 NEFER")
-    with pytest.raises(UnprintableText, match=rf"account {a.account_number}: no installed font has a glyph for 'name': U\+13000"):
+    with pytest.raises(
+        UnprintableText,
+        match=rf"account {a.account_number}: no installed font has a glyph for 'name': U\+13000",
+    ):
         letters_pdf([LetterRequest(a, "pre_enrollment_1", MAIL_DATE)])
 
     staff = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
     client.force_login(staff)
-    response = client.get(f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf?mail_date=2027-01-04")
+    response = client.get(
+        f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf?mail_date=2027-01-04"
+    )
     assert response.status_code == 422 and b"U+13000" in response.content
 
 
 def test_routes():
-    assert glyphs.char_route("a") == glyphs.char_route("ễ") == glyphs.char_route("Ж") == glyphs.STAMP
+    assert (
+        glyphs.char_route("a") == glyphs.char_route("ễ") == glyphs.char_route("Ж") == glyphs.STAMP
+    )
     # CJK (DejaVu Sans lacks it), Arabic (needs shaping and bidi), a lone combining mark: WeasyPrint.
-    assert glyphs.char_route("王") == glyphs.char_route("ع") == glyphs.char_route("\u0301") == glyphs.RENDER
+    assert (
+        glyphs.char_route("王")
+        == glyphs.char_route("ع")
+        == glyphs.char_route("\u0301")
+        == glyphs.RENDER
+    )
     assert glyphs.char_route("\x07") is None and glyphs.char_route("\ue000") is None

@@ -1,4 +1,5 @@
 """Letter content by data (pretix style), plus one check that the PDF renders."""
+
 import datetime as dt
 import io
 import shutil
@@ -18,7 +19,9 @@ def test_english_pre_enrollment_letter_says_what_the_customer_needs(make_account
     a = make_account(opt_out_code="K7QX2M9PLA", enrollment_date=dt.date(2027, 3, 9))
     html = letter_html(LetterRequest(a, "pre_enrollment_1", MAIL, "P1"))
     assert "Opt-out notice 1 of 4" in html
-    assert "$195.80" in html and "$194.03" in html and "−$1.77" in html and "−0.9%" in html  # own JRC row (D, Light Green)
+    assert (
+        "$195.80" in html and "$194.03" in html and "−$1.77" in html and "−0.9%" in html
+    )  # own JRC row (D, Light Green)
     assert "TOU-D-PRIME" in html and "GS-1" not in html  # class table: residential schedules only
     assert "52%" in html and "318" in html and "SCE Base Plan" in html  # power content
     assert "March 9, 2027" in html  # service start
@@ -30,9 +33,16 @@ def test_english_pre_enrollment_letter_says_what_the_customer_needs(make_account
 
 
 def test_post_enrollment_letter_shows_free_window_end_and_fee_in_force(make_account, demo_program):
-    FeeSchedule.objects.create(program=demo_program, customer_class="small_commercial",
-                               effective_from=dt.date(2026, 12, 1), admin_fee="7.50", cost_recovery_charge="1.25")
-    a = make_account(customer_class="small_commercial", rate_schedule="GS-1", enrollment_date=dt.date(2027, 3, 9))
+    FeeSchedule.objects.create(
+        program=demo_program,
+        customer_class="small_commercial",
+        effective_from=dt.date(2026, 12, 1),
+        admin_fee="7.50",
+        cost_recovery_charge="1.25",
+    )
+    a = make_account(
+        customer_class="small_commercial", rate_schedule="GS-1", enrollment_date=dt.date(2027, 3, 9)
+    )
     req = LetterRequest(a, "post_enrollment_1", dt.date(2027, 3, 20), "P2")
     assert personal_fields(req)["free_until"] == "May 8, 2027"  # 9 March + 60 days
     v = variant_context(req)
@@ -58,12 +68,18 @@ def test_new_customer_letters_count_two(make_account):
     a = make_account(enrollment_date=None, service_start_date=dt.date(2027, 2, 1))
     v = variant_context(LetterRequest(a, "new_customer_2", MAIL, ""))
     assert (v["notice_number"], v["notice_total"]) == (2, 2)
-    assert personal_fields(LetterRequest(a, "new_customer_2", MAIL, ""))["free_until"] == "April 2, 2027"
+    assert (
+        personal_fields(LetterRequest(a, "new_customer_2", MAIL, ""))["free_until"]
+        == "April 2, 2027"
+    )
 
 
 def test_pre_enrollment_without_date_shows_phase_window(make_account):
     a = make_account(enrollment_date=None)
-    assert personal_fields(LetterRequest(a, "pre_enrollment_1", MAIL, ""))["service_start"] == "between March 1, 2027 and March 31, 2027"
+    assert (
+        personal_fields(LetterRequest(a, "pre_enrollment_1", MAIL, ""))["service_start"]
+        == "between March 1, 2027 and March 31, 2027"
+    )
 
 
 def test_unknown_kind_is_refused(make_account):

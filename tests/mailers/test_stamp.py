@@ -1,32 +1,39 @@
 """The stamped letters look and read the same as the one-by-one WeasyPrint render."""
+
 import datetime as dt
+import io
 import shutil
 import subprocess
 
 import pytest
 from PIL import Image, ImageChops
 from pypdf import PdfReader
-import io
 
 from cca_notices.mailers.context import LetterRequest
 from cca_notices.mailers.render import letter_pdf
 from cca_notices.mailers.stamp import LetterRenderer, letters_pdf
 
-pytestmark = pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+pytestmark = pytest.mark.skipif(
+    not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed"
+)
 DPI = 50
 
 
 def raster(pdf: bytes, tmp_path, name: str) -> list[Image.Image]:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-gray", "-r", str(DPI), str(path), str(tmp_path / name)], check=True)
+    subprocess.run(
+        ["pdftoppm", "-gray", "-r", str(DPI), str(path), str(tmp_path / name)], check=True
+    )
     return [Image.open(p).convert("L") for p in sorted(tmp_path.glob(f"{name}-*.pgm"))]
 
 
 def pdftotext(pdf: bytes, tmp_path, name: str) -> str:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
 def split_pages(pdf: bytes, start: int, count: int) -> bytes:
@@ -43,13 +50,25 @@ def split_pages(pdf: bytes, start: int, count: int) -> bytes:
 def test_stamped_letters_match_one_by_one(make_account, tmp_path):
     accounts = [
         make_account(language="en", customer_name="MARIA L GONZALEZ", opt_out_code="K7QX2M9PLA"),
-        make_account(language="es", customer_name="JOSÉ ÁNGEL MUÑOZ PEÑA", mailing_address="77 CALLE DEL SOL",
-                     opt_out_code="Z2B4C6D8E0"),
-        make_account(language="en", customer_name="WIDE WALLACE WOMACK WMW", opt_out_code="WWWWWWWWWW",
-                     customer_class="small_commercial", rate_schedule="TOU-GS-1"),
+        make_account(
+            language="es",
+            customer_name="JOSÉ ÁNGEL MUÑOZ PEÑA",
+            mailing_address="77 CALLE DEL SOL",
+            opt_out_code="Z2B4C6D8E0",
+        ),
+        make_account(
+            language="en",
+            customer_name="WIDE WALLACE WOMACK WMW",
+            opt_out_code="WWWWWWWWWW",
+            customer_class="small_commercial",
+            rate_schedule="TOU-GS-1",
+        ),
     ]
     kinds = ["pre_enrollment_1", "post_enrollment_2", "post_enrollment_1"]
-    requests = [LetterRequest(a, k, dt.date(2027, 1, 4), f"P{i:08d}") for i, (a, k) in enumerate(zip(accounts, kinds))]
+    requests = [
+        LetterRequest(a, k, dt.date(2027, 1, 4), f"P{i:08d}")
+        for i, (a, k) in enumerate(zip(accounts, kinds))
+    ]
     renderer = LetterRenderer()
     batch = letters_pdf(requests, renderer=renderer)
     assert renderer.variant_renders == 3
@@ -68,7 +87,10 @@ def test_stamped_letters_match_one_by_one(make_account, tmp_path):
             changed = sum(diff.point(lambda v: 255 if v > 64 else 0).histogram()[255:])
             share = changed / (x.size[0] * x.size[1])
             assert share < 0.002, f"letter {i} page {page + 1}: {share:.4%} of pixels differ"
-        assert pdftotext(naive, tmp_path, f"n{i}").split() == pdftotext(fast, tmp_path, f"f{i}").split()
+        assert (
+            pdftotext(naive, tmp_path, f"n{i}").split()
+            == pdftotext(fast, tmp_path, f"f{i}").split()
+        )
 
 
 def test_stamp_draws_each_recipient(make_account):
@@ -76,7 +98,13 @@ def test_stamp_draws_each_recipient(make_account):
     a = make_account(customer_name="ALPHA ONE", opt_out_code="AAAAAAAAA1")
     b = make_account(customer_name="BRAVO TWO", opt_out_code="BBBBBBBBB2")
     renderer = LetterRenderer()
-    pdf = letters_pdf([LetterRequest(x, "pre_enrollment_2", dt.date(2027, 1, 4), str(n)) for n, x in enumerate((a, b))], renderer=renderer)
+    pdf = letters_pdf(
+        [
+            LetterRequest(x, "pre_enrollment_2", dt.date(2027, 1, 4), str(n))
+            for n, x in enumerate((a, b))
+        ],
+        renderer=renderer,
+    )
     assert renderer.variant_renders == 1
     pages = PdfReader(io.BytesIO(pdf)).pages
     first = pages[0].extract_text() + pages[2].extract_text()

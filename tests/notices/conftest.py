@@ -22,7 +22,12 @@ def program(utility):
 
 @pytest.fixture
 def phase(program):
-    return PhaseFactory(program=program, name="Phase 1", enrollment_start=dt.date(2027, 3, 1), enrollment_end=dt.date(2027, 3, 31))
+    return PhaseFactory(
+        program=program,
+        name="Phase 1",
+        enrollment_start=dt.date(2027, 3, 1),
+        enrollment_end=dt.date(2027, 3, 31),
+    )
 
 
 @pytest.fixture
@@ -31,8 +36,12 @@ def reads(utility):
     read in March 2027 (it reads in February and April)."""
     rows = []
     for cycle, first in ((1, dt.date(2026, 12, 2)), (2, dt.date(2026, 12, 16))):
-        rows += [ReadDate(utility=utility, read_cycle=cycle, read_date=d) for d in monthly_reads(first)]
-    rows += [ReadDate(utility=utility, read_cycle=3, read_date=d) for d in (dt.date(2027, 2, 20), dt.date(2027, 4, 3), dt.date(2027, 5, 3))]
+        rows += [
+            ReadDate(utility=utility, read_cycle=cycle, read_date=d) for d in monthly_reads(first)
+        ]
+    rows += [
+        ReadDate(utility=utility, read_cycle=3, read_date=d)
+        for d in (dt.date(2027, 2, 20), dt.date(2027, 4, 3), dt.date(2027, 5, 3))
+    ]
     ReadDate.objects.bulk_create(rows)
     return rows
-

@@ -8,7 +8,11 @@ from django.core.management import CommandError, call_command
 from accounts.services.status import Actor
 from cca_notices.certificate import notice_certificate_data, notice_certificate_generate
 from cca_notices.models import MailBatch, Notice
-from cca_notices.services.lifecycle import notice_mark_batched, notice_mark_mailed, notice_mark_returned
+from cca_notices.services.lifecycle import (
+    notice_mark_batched,
+    notice_mark_mailed,
+    notice_mark_returned,
+)
 from tests.factories import ServiceAccountFactory
 
 D = dt.date
@@ -17,8 +21,12 @@ D = dt.date
 @pytest.fixture
 def accounts(program, phase, reads):
     return [
-        ServiceAccountFactory(program=program, phase=phase, read_cycle=1, account_number="3000000001"),
-        ServiceAccountFactory(program=program, phase=phase, read_cycle=2, account_number="3000000002"),
+        ServiceAccountFactory(
+            program=program, phase=phase, read_cycle=1, account_number="3000000001"
+        ),
+        ServiceAccountFactory(
+            program=program, phase=phase, read_cycle=2, account_number="3000000002"
+        ),
     ]
 
 
@@ -32,9 +40,13 @@ def test_schedule_notices_prints_counts(program, accounts):
 
 
 def test_schedule_notices_exits_non_zero_naming_what_is_wrong(program, accounts, phase):
-    with pytest.raises(CommandError, match=r"--program: no program with slug 'nope' \(known: marin\)"):
+    with pytest.raises(
+        CommandError, match=r"--program: no program with slug 'nope' \(known: marin\)"
+    ):
         call_command("schedule_notices", "--program", "nope")
-    with pytest.raises(CommandError, match=r"--phase: program marin has no phase 'Phase 9' \(known: Phase 1\)"):
+    with pytest.raises(
+        CommandError, match=r"--phase: program marin has no phase 'Phase 9' \(known: Phase 1\)"
+    ):
         call_command("schedule_notices", "--program", "marin", "--phase", "Phase 9")
     ServiceAccountFactory(program=program, phase=phase, read_cycle=3)
     err = io.StringIO()
@@ -62,15 +74,30 @@ def test_export_notice_schedule(program, accounts, tmp_path):
     assert len(rows) == 9
     assert msg.getvalue().strip() == f"{out}: 8 notices of marin"
     with pytest.raises(CommandError, match="--out: folder .* does not exist"):
-        call_command("export_notice_schedule", "--program", "marin", "--out", str(tmp_path / "no" / "x.csv"))
+        call_command(
+            "export_notice_schedule", "--program", "marin", "--out", str(tmp_path / "no" / "x.csv")
+        )
 
 
 def _mail_and_return(program, account):
     notice = Notice.objects.get(account=account, kind="pre_enrollment_1")
-    batch = MailBatch.objects.create(program=program, kind="pre_enrollment_1", mail_date=D(2027, 1, 4), reference="MB-2027-0001", created_by="ops")
-    notice_mark_batched(batch=batch, notice_ids=[notice.pk], piece_ids={notice.pk: "00700901234567000001"})
+    batch = MailBatch.objects.create(
+        program=program,
+        kind="pre_enrollment_1",
+        mail_date=D(2027, 1, 4),
+        reference="MB-2027-0001",
+        created_by="ops",
+    )
+    notice_mark_batched(
+        batch=batch, notice_ids=[notice.pk], piece_ids={notice.pk: "00700901234567000001"}
+    )
     notice_mark_mailed(notice_ids=[notice.pk], mailed_on=D(2027, 1, 4), actor=Actor("mail house"))
-    notice_mark_returned(notice_ids=[notice.pk], return_date=D(2027, 1, 18), reason="Vacant", actor=Actor("mail house"))
+    notice_mark_returned(
+        notice_ids=[notice.pk],
+        return_date=D(2027, 1, 18),
+        reason="Vacant",
+        actor=Actor("mail house"),
+    )
 
 
 def test_certificate_data_and_pdf(program, accounts):
@@ -79,9 +106,15 @@ def test_certificate_data_and_pdf(program, accounts):
     _mail_and_return(program, a)
     data = notice_certificate_data(account=a, issued_by="clerk")
     assert [(n.kind, n.status, n.piece_id) for n in data["notices"]][:2] == [
-        ("pre_enrollment_1", "returned", "00700901234567000001"), ("pre_enrollment_2", "scheduled", ""),
+        ("pre_enrollment_1", "returned", "00700901234567000001"),
+        ("pre_enrollment_2", "scheduled", ""),
     ]
-    assert (data["enrollment_date"], data["mailed"], data["returned"], data["violations"]) == (D(2027, 3, 2), 1, 1, [])
+    assert (data["enrollment_date"], data["mailed"], data["returned"], data["violations"]) == (
+        D(2027, 3, 2),
+        1,
+        1,
+        [],
+    )
     assert data["rule_set"].code == "ca_rule23"
     doc = notice_certificate_generate(account=a, issued_by="clerk")
     assert doc.content.startswith(b"%PDF")
@@ -89,7 +122,11 @@ def test_certificate_data_and_pdf(program, accounts):
     from pypdf import PdfReader
 
     text = PdfReader(io.BytesIO(doc.content)).pages[0].extract_text()
-    assert "MB-2027-0001" in text and "Vacant" in text and "Every notice meets California Rule 23" in text
+    assert (
+        "MB-2027-0001" in text
+        and "Vacant" in text
+        and "Every notice meets California Rule 23" in text
+    )
 
 
 def test_admin_shows_notices_and_serves_the_certificate(program, accounts, admin_client):

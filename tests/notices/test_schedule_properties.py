@@ -1,8 +1,10 @@
 """Property test through the database: any phase window and read schedule, scheduled by the
 service, gives every account a schedule the validator accepts — or a reported reason."""
+
 import datetime as dt
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
 from accounts.models import ReadDate
@@ -19,21 +21,31 @@ class ScheduleProperties(TestCase):
     @given(
         start=st.dates(min_value=dt.date(2027, 1, 1), max_value=dt.date(2032, 12, 31)),
         window=st.integers(27, 31),
-        cycles=st.lists(st.tuples(st.integers(0, 40), st.lists(st.integers(26, 35), min_size=6, max_size=6)),
-                        min_size=1, max_size=4),
+        cycles=st.lists(
+            st.tuples(st.integers(0, 40), st.lists(st.integers(26, 35), min_size=6, max_size=6)),
+            min_size=1,
+            max_size=4,
+        ),
         rule_set=st.sampled_from(["ca_rule23", "ab9_legacy"]),
     )
     def test_scheduled_accounts_pass_the_validator(self, start, window, cycles, rule_set):
         utility = UtilityFactory(code="PROP")
         program = ProgramFactory(slug="prop", utility=utility, notice_rule_set=rule_set)
-        phase = PhaseFactory(program=program, name="P", enrollment_start=start, enrollment_end=start + dt.timedelta(days=window))
+        phase = PhaseFactory(
+            program=program,
+            name="P",
+            enrollment_start=start,
+            enrollment_end=start + dt.timedelta(days=window),
+        )
         accounts = []
         for number, (shift, gaps) in enumerate(cycles, start=1):
             read = start - dt.timedelta(days=40) + dt.timedelta(days=shift)
             rows = [read]
             for gap in gaps:
                 rows.append(rows[-1] + dt.timedelta(days=gap))
-            ReadDate.objects.bulk_create(ReadDate(utility=utility, read_cycle=number, read_date=d) for d in rows)
+            ReadDate.objects.bulk_create(
+                ReadDate(utility=utility, read_cycle=number, read_date=d) for d in rows
+            )
             accounts.append(ServiceAccountFactory(program=program, phase=phase, read_cycle=number))
         result = notices_schedule(program=program, actor_name="prop", today=TODAY)
         unscheduled = {p["read_cycle"] for p in result.problems}

@@ -14,7 +14,11 @@ TODAY = D(2026, 11, 23)
 
 
 def snapshot():
-    return sorted(Notice.objects.values_list("account_id", "kind", "mail_date", "enrollment_date", "status", "updated_at"))
+    return sorted(
+        Notice.objects.values_list(
+            "account_id", "kind", "mail_date", "enrollment_date", "status", "updated_at"
+        )
+    )
 
 
 def run(program, **kw):
@@ -35,10 +39,14 @@ def test_schedules_four_notices_per_account_from_its_read_cycle(program, phase, 
     assert result.created == 5 * 4
     a = accounts[1][0]
     assert dict(Notice.objects.filter(account=a).values_list("kind", "mail_date")) == {
-        "pre_enrollment_1": D(2027, 1, 4), "pre_enrollment_2": D(2027, 2, 1),
-        "post_enrollment_1": D(2027, 3, 5), "post_enrollment_2": D(2027, 4, 5),
+        "pre_enrollment_1": D(2027, 1, 4),
+        "pre_enrollment_2": D(2027, 2, 1),
+        "post_enrollment_1": D(2027, 3, 5),
+        "post_enrollment_2": D(2027, 4, 5),
     }
-    assert set(Notice.objects.filter(account=accounts[2][0]).values_list("enrollment_date", flat=True)) == {D(2027, 3, 16)}
+    assert set(
+        Notice.objects.filter(account=accounts[2][0]).values_list("enrollment_date", flat=True)
+    ) == {D(2027, 3, 16)}
     for acct in accounts[1] + accounts[2]:
         assert account_schedule_violations(account=acct) == []
     phase.refresh_from_db()
@@ -47,10 +55,14 @@ def test_schedules_four_notices_per_account_from_its_read_cycle(program, phase, 
 
 def test_accounts_without_a_read_in_the_window_are_reported(program, phase, accounts):
     result = run(program)
-    assert result.problems == [{
-        "phase": "Phase 1", "read_cycle": 3, "accounts": 1,
-        "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; import the read schedule",
-    }]
+    assert result.problems == [
+        {
+            "phase": "Phase 1",
+            "read_cycle": 3,
+            "accounts": 1,
+            "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; import the read schedule",
+        }
+    ]
     assert not Notice.objects.filter(account=accounts[3][0]).exists()
     assert ScheduleRun.objects.get().unscheduled_accounts == 1
 
@@ -68,8 +80,12 @@ def test_moving_a_phase_reschedules_unmailed_notices_and_records_why(program, ph
     run(program)
     a = accounts[1][0]
     mailed = Notice.objects.get(account=a, kind="pre_enrollment_1")
-    Notice.objects.filter(pk=mailed.pk).update(status=Notice.Status.MAILED, mailed_on=mailed.mail_date)
-    Phase.objects.filter(pk=phase.pk).update(enrollment_start=D(2027, 4, 1), enrollment_end=D(2027, 4, 30))
+    Notice.objects.filter(pk=mailed.pk).update(
+        status=Notice.Status.MAILED, mailed_on=mailed.mail_date
+    )
+    Phase.objects.filter(pk=phase.pk).update(
+        enrollment_start=D(2027, 4, 1), enrollment_end=D(2027, 4, 30)
+    )
     phase.refresh_from_db()
 
     result = run(program)
@@ -81,10 +97,15 @@ def test_moving_a_phase_reschedules_unmailed_notices_and_records_why(program, ph
     moved = Notice.objects.get(account=a, kind="post_enrollment_1")
     assert (moved.enrollment_date, moved.mail_date) == (D(2027, 4, 1), D(2027, 4, 5))
     change = NoticeChange.objects.get(notice=moved)
-    assert (change.old_enrollment_date, change.new_enrollment_date) == (D(2027, 3, 2), D(2027, 4, 1))
+    assert (change.old_enrollment_date, change.new_enrollment_date) == (
+        D(2027, 3, 2),
+        D(2027, 4, 1),
+    )
     assert (change.old_mail_date, change.new_mail_date) == (D(2027, 3, 5), D(2027, 4, 5))
-    assert change.reason == ("phase Phase 1 enrollment window is now 2027-04-01 to 2027-04-30; "
-                             "rescheduled by rule set ca_rule23")
+    assert change.reason == (
+        "phase Phase 1 enrollment window is now 2027-04-01 to 2027-04-30; "
+        "rescheduled by rule set ca_rule23"
+    )
     # The mailed notice is now 88 days before enrollment: the validator says so.
     assert account_schedule_violations(account=a) == [
         f"pre_enrollment_1 on {mailed.mail_date} is 87 days before enrollment on 2027-04-01; the rule allows 60",
@@ -93,16 +114,28 @@ def test_moving_a_phase_reschedules_unmailed_notices_and_records_why(program, ph
 
 
 def test_opted_out_accounts_get_no_further_notices(program, phase, accounts):
-    gone = ServiceAccountFactory(program=program, phase=phase, read_cycle=1, status=Status.OPTED_OUT_PRE)
+    gone = ServiceAccountFactory(
+        program=program, phase=phase, read_cycle=1, status=Status.OPTED_OUT_PRE
+    )
     run(program)
     assert not Notice.objects.filter(account=gone).exists()
     leaving = accounts[1][0]
     from accounts.services.status import Actor, account_transition
-    account_transition(account=leaving, to_status=Status.OPTED_OUT_PRE, channel="web", actor=Actor("customer"))
+
+    account_transition(
+        account=leaving, to_status=Status.OPTED_OUT_PRE, channel="web", actor=Actor("customer")
+    )
     result = run(program)
     assert result.cancelled == 4
-    assert set(Notice.objects.filter(account=leaving).values_list("status", flat=True)) == {"cancelled"}
-    assert NoticeChange.objects.filter(notice__account=leaving, reason="account is opted_out_pre: no further notices").count() == 4
+    assert set(Notice.objects.filter(account=leaving).values_list("status", flat=True)) == {
+        "cancelled"
+    }
+    assert (
+        NoticeChange.objects.filter(
+            notice__account=leaving, reason="account is opted_out_pre: no further notices"
+        ).count()
+        == 4
+    )
 
 
 def test_account_added_after_scheduling_gets_the_new_customer_track(program, phase, accounts):
@@ -113,15 +146,21 @@ def test_account_added_after_scheduling_gets_the_new_customer_track(program, pha
     assert result.created == 2
     notices = dict(Notice.objects.filter(account=late).values_list("kind", "enrollment_date"))
     # Reference date: its enrollment read (2027-03-02) — later than the day it was added.
-    assert notices == {"new_customer_1": max(D(2027, 3, 2), late_added), "new_customer_2": max(D(2027, 3, 2), late_added)}
+    assert notices == {
+        "new_customer_1": max(D(2027, 3, 2), late_added),
+        "new_customer_2": max(D(2027, 3, 2), late_added),
+    }
     assert account_schedule_violations(account=late) == []
 
 
 def test_new_customer_with_service_start(program, phase, reads):
-    newcomer = ServiceAccountFactory(program=program, phase=None, read_cycle=5, service_start_date=D(2027, 1, 15))
+    newcomer = ServiceAccountFactory(
+        program=program, phase=None, read_cycle=5, service_start_date=D(2027, 1, 15)
+    )
     run(program)
     assert dict(Notice.objects.filter(account=newcomer).values_list("kind", "mail_date")) == {
-        "new_customer_1": D(2027, 1, 25), "new_customer_2": D(2027, 2, 24),
+        "new_customer_1": D(2027, 1, 25),
+        "new_customer_2": D(2027, 2, 24),
     }
 
 
@@ -132,7 +171,9 @@ def test_legacy_rule_set_is_data(program, phase, accounts):
     a = accounts[1][0]
     assert dict(Notice.objects.filter(account=a).values_list("kind", "mail_date")) == {
         "pre_enrollment_1": D(2027, 1, 29),
-        "post_enrollment_1": D(2027, 3, 5), "post_enrollment_2": D(2027, 4, 5), "post_enrollment_3": D(2027, 5, 4),
+        "post_enrollment_1": D(2027, 3, 5),
+        "post_enrollment_2": D(2027, 4, 5),
+        "post_enrollment_3": D(2027, 5, 4),
     }
     assert account_schedule_violations(account=a) == []
     assert RuleSet.objects.get(code="ab9_legacy").free_window_days == 180
@@ -146,7 +187,13 @@ def test_unknown_rule_set_is_named(program, phase):
 
 def test_phase_option_limits_the_run(program, phase, accounts):
     from tests.factories import PhaseFactory
-    other = PhaseFactory(program=program, name="Phase 2", enrollment_start=D(2027, 4, 1), enrollment_end=D(2027, 4, 30))
+
+    other = PhaseFactory(
+        program=program,
+        name="Phase 2",
+        enrollment_start=D(2027, 4, 1),
+        enrollment_end=D(2027, 4, 30),
+    )
     b = ServiceAccountFactory(program=program, phase=other, read_cycle=1)
     run(program, phase=phase)
     assert not Notice.objects.filter(account=b).exists()

@@ -6,7 +6,13 @@ from django.contrib.auth.models import Group, User
 
 from accounts.models import Channel, FeeSchedule, Status
 from accounts.services.status import Actor
-from tests.factories import ProductFactory, ProgramFactory, ReadDateFactory, ServiceAccountFactory, UtilityFactory
+from tests.factories import (
+    ProductFactory,
+    ProgramFactory,
+    ReadDateFactory,
+    ServiceAccountFactory,
+    UtilityFactory,
+)
 
 TODAY = dt.date(2027, 3, 10)
 
@@ -21,17 +27,34 @@ def today(monkeypatch):
 @pytest.fixture
 def program(db):
     utility = UtilityFactory()
-    program = ProgramFactory(slug="clean", name="Clean Power Marin", utility=utility, email="hello@cleanpower.example.org")
+    program = ProgramFactory(
+        slug="clean",
+        name="Clean Power Marin",
+        utility=utility,
+        email="hello@cleanpower.example.org",
+    )
     # Cycle 1 reads on the 2nd of each month, 2027-2029.
     for year in (2027, 2028, 2029):
         for month in range(1, 13):
             ReadDateFactory(utility=utility, read_cycle=1, read_date=dt.date(year, month, 2))
-    FeeSchedule.objects.create(program=program, customer_class="residential", effective_from=dt.date(2026, 1, 1),
-                               admin_fee=Decimal("5.00"), cost_recovery_charge=Decimal("0.00"))
-    FeeSchedule.objects.create(program=program, customer_class="residential", effective_from=dt.date(2027, 1, 1),
-                               admin_fee=Decimal("5.00"), cost_recovery_charge=Decimal("1.25"))
+    FeeSchedule.objects.create(
+        program=program,
+        customer_class="residential",
+        effective_from=dt.date(2026, 1, 1),
+        admin_fee=Decimal("5.00"),
+        cost_recovery_charge=Decimal("0.00"),
+    )
+    FeeSchedule.objects.create(
+        program=program,
+        customer_class="residential",
+        effective_from=dt.date(2027, 1, 1),
+        admin_fee=Decimal("5.00"),
+        cost_recovery_charge=Decimal("1.25"),
+    )
     ProductFactory(program=program, code="light-green", name="Light Green", is_default=True)
-    ProductFactory(program=program, code="deep-green", name="Deep Green", is_default=False, renewable_pct=100)
+    ProductFactory(
+        program=program, code="deep-green", name="Deep Green", is_default=False, renewable_pct=100
+    )
     return program
 
 
@@ -93,6 +116,8 @@ def terminate(make_account, today):
         kw.setdefault("status", Status.PARTICIPANT)
         kw.setdefault("enrollment_date", dt.date(2026, 6, 2))
         account = make_account(**kw)
-        return optout_submit(account=account, channel=Channel.WEB, actor=Actor("web"), return_path=path).request
+        return optout_submit(
+            account=account, channel=Channel.WEB, actor=Actor("web"), return_path=path
+        ).request
 
     return run

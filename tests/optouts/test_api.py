@@ -14,14 +14,21 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api(db):
     user = User.objects.create_user("utility-feed")
-    user.user_permissions.add(*Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"]))
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
 
 
 def body(account, **extra):
-    return {"program": account.program.slug, "account_number": account.account_number, "channel": "utility_transfer", **extra}
+    return {
+        "program": account.program.slug,
+        "account_number": account.account_number,
+        "channel": "utility_transfer",
+        **extra,
+    }
 
 
 def test_create_is_idempotent_per_key(api, make_account, today):
@@ -30,14 +37,21 @@ def test_create_is_idempotent_per_key(api, make_account, today):
     again = api.post("/api/v1/opt-outs/", body(account), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert first.json()["outcome"] == "free_window" and first.json()["effective_date"] == "2027-04-02"
+    assert (
+        first.json()["outcome"] == "free_window" and first.json()["effective_date"] == "2027-04-02"
+    )
     assert OptOutRequest.objects.get().channel == "utility_transfer"
 
 
 def test_same_key_with_another_body_is_refused(api, make_account, today):
     account = make_account()
     api.post("/api/v1/opt-outs/", body(account), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
-    clash = api.post("/api/v1/opt-outs/", body(account, note="different"), format="json", HTTP_IDEMPOTENCY_KEY="k-2")
+    clash = api.post(
+        "/api/v1/opt-outs/",
+        body(account, note="different"),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-2",
+    )
     assert clash.status_code == 422 and "different request body" in clash.json()["detail"]
 
 
@@ -55,7 +69,9 @@ def test_refusal_and_unknown_account(api, make_account, program, today):
     account = make_account(status=Status.ELIGIBLE)
     refused = api.post("/api/v1/opt-outs/", body(account), format="json")
     assert refused.status_code == 409 and refused.json()["outcome"] == "refused_before_notice"
-    missing = api.post("/api/v1/opt-outs/", {**body(account), "account_number": "999"}, format="json")
+    missing = api.post(
+        "/api/v1/opt-outs/", {**body(account), "account_number": "999"}, format="json"
+    )
     assert missing.status_code == 404
 
 
@@ -68,7 +84,11 @@ def test_status_is_scoped_by_program(api, make_account, program, today):
     assert api.get(url).status_code == 400  # two programs: must say which
     assert api.get(url + "?program=other").status_code == 404
     before = api.get(url + "?program=clean").json()
-    assert before["opted_out"] is False and before["quote_outcome"] == "after_free_window" and before["quote_fee"] == "6.25"
+    assert (
+        before["opted_out"] is False
+        and before["quote_outcome"] == "after_free_window"
+        and before["quote_fee"] == "6.25"
+    )
     api.post("/api/v1/opt-outs/", body(account), format="json")
     after = api.get(url + "?program=clean").json()
     assert after["status"] == "terminated" and after["opt_out"]["return_path"] == "advance_notice"
@@ -77,7 +97,7 @@ def test_status_is_scoped_by_program(api, make_account, program, today):
 def test_list_since(api, make_account, today):
     old, new = make_account(), make_account()
     api.post("/api/v1/opt-outs/", body(old), format="json")
-    OptOutRequest.objects.update(received_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    OptOutRequest.objects.update(received_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     api.post("/api/v1/opt-outs/", body(new), format="json")
     listed = api.get("/api/v1/opt-outs/?since=2025-02-01T00:00:00Z").json()["results"]
     assert [r["account_number"] for r in listed] == [new.account_number]
@@ -96,7 +116,10 @@ def test_schema_renders_with_our_paths(api):
     schema = api.get("/api/schema/?format=json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    assert "/api/v1/opt-outs/" in paths and "/api/v1/accounts/{account_number}/opt-out-status/" in paths
+    assert (
+        "/api/v1/opt-outs/" in paths
+        and "/api/v1/accounts/{account_number}/opt-out-status/" in paths
+    )
     assert {"get", "post"} <= set(paths["/api/v1/opt-outs/"])
 
 

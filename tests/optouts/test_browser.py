@@ -1,4 +1,5 @@
 """The opt-out form in headless Chromium, end to end, on a phone and on a desktop."""
+
 import datetime as dt
 
 import pytest
@@ -11,8 +12,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def enrolled(make_account, program, today):
-    return make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 6, 2), account_number="3055501234",
-                        product=program.products.get(code="deep-green"))
+    return make_account(
+        status=Status.PARTICIPANT,
+        enrollment_date=dt.date(2026, 6, 2),
+        account_number="3055501234",
+        product=program.products.get(code="deep-green"),
+    )
 
 
 def test_english_on_a_phone(live_server, phone_page, screenshot, enrolled):

@@ -1,4 +1,5 @@
 """Web and phone opt-outs for the same account at the same moment: exactly one takes effect."""
+
 import datetime as dt
 import threading
 
@@ -22,7 +23,11 @@ def test_concurrent_web_and_phone_opt_outs_record_one(make_account, today):
     def submit(channel):
         try:
             barrier.wait()
-            codes.append(optout_submit(account=account, channel=channel, actor=Actor(channel)).request.confirmation_code)
+            codes.append(
+                optout_submit(
+                    account=account, channel=channel, actor=Actor(channel)
+                ).request.confirmation_code
+            )
         except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
             errors.append(exc)
         finally:

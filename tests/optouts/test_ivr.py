@@ -1,4 +1,5 @@
 """The IVR, driven as Twilio drives it: signed POSTs following each Gather's action URL."""
+
 import datetime as dt
 import xml.etree.ElementTree as ET
 
@@ -51,7 +52,9 @@ class Call:
 
 
 def test_english_opt_out_end_to_end(client, make_account, program, today):
-    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2), account_number="3012345678")
+    account = make_account(
+        status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2), account_number="3012345678"
+    )
     call = Call(client, program).start()
     assert "For English, press 1" in call.said and "Para español" in call.said
     call.press("1")
@@ -59,7 +62,9 @@ def test_english_opt_out_end_to_end(client, make_account, program, today):
     call.press("3012345678#")
     assert "ZIP code" in call.said
     call.press(account.service_zip)
-    assert digits("3012345678") in call.said and "April 2, 2027" in call.said and "no fee" in call.said
+    assert (
+        digits("3012345678") in call.said and "April 2, 2027" in call.said and "no fee" in call.said
+    )
     assert not OptOutRequest.objects.exists()  # nothing recorded before the caller confirms
     call.press("1")
     r = OptOutRequest.objects.get()
@@ -71,7 +76,9 @@ def test_english_opt_out_end_to_end(client, make_account, program, today):
 
 
 def test_spanish_after_free_window_with_the_choice_of_return(client, make_account, program, today):
-    account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2), account_number="3099999999")
+    account = make_account(
+        status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2), account_number="3099999999"
+    )
     call = Call(client, program).start().press("2")
     assert "número de cuenta" in call.said
     assert call.xml.find("Gather/Say").get("language") == "es-US"
@@ -87,7 +94,9 @@ def test_spanish_after_free_window_with_the_choice_of_return(client, make_accoun
 
 def test_cancel_records_nothing(client, make_account, program, today):
     account = make_account(account_number="3011111111")
-    Call(client, program).start().press("1").press("3011111111#").press(account.service_zip).press("2")
+    Call(client, program).start().press("1").press("3011111111#").press(account.service_zip).press(
+        "2"
+    )
     assert not OptOutRequest.objects.exists() and not StatusChange.objects.exists()
 
 
@@ -114,7 +123,9 @@ def test_star_reaches_an_agent(client, program):
 
 def test_a_repeat_call_hears_the_first_code(client, make_account, program, today):
     account = make_account(account_number="3033333333")
-    Call(client, program).start().press("1").press("3033333333#").press(account.service_zip).press("1")
+    Call(client, program).start().press("1").press("3033333333#").press(account.service_zip).press(
+        "1"
+    )
     code = OptOutRequest.objects.get().confirmation_code
     again = Call(client, program).start().press("1").press("3033333333#").press(account.service_zip)
     assert "already opted out" in again.said and digits(code) in again.said
@@ -122,7 +133,9 @@ def test_a_repeat_call_hears_the_first_code(client, make_account, program, today
 
 
 @pytest.mark.parametrize("signature", ["", "bm90IHRoZSByaWdodCBvbmU="])
-def test_unsigned_or_badly_signed_requests_are_refused_in_debug_too(client, program, settings, signature):
+def test_unsigned_or_badly_signed_requests_are_refused_in_debug_too(
+    client, program, settings, signature
+):
     settings.DEBUG = True
     headers = {"HTTP_X_TWILIO_SIGNATURE": signature} if signature else {}
     assert client.post("/ivr/voice/", {"To": program.ivr_phone}, **headers).status_code == 403
@@ -131,18 +144,35 @@ def test_unsigned_or_badly_signed_requests_are_refused_in_debug_too(client, prog
 def test_tampered_parameters_are_refused(client, program):
     data = {"To": program.ivr_phone, "Digits": "1"}
     signature = RequestValidator(TOKEN).compute_signature("http://testserver/ivr/voice/", data)
-    assert client.post("/ivr/voice/", {**data, "Digits": "2"}, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
+    assert (
+        client.post(
+            "/ivr/voice/", {**data, "Digits": "2"}, HTTP_X_TWILIO_SIGNATURE=signature
+        ).status_code
+        == 403
+    )
 
 
 def test_no_token_configured_refuses_everything(client, program, settings):
     settings.TWILIO_AUTH_TOKEN = ""
-    signature = RequestValidator("").compute_signature("http://testserver/ivr/voice/", {"To": program.ivr_phone})
-    assert client.post("/ivr/voice/", {"To": program.ivr_phone}, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 403
+    signature = RequestValidator("").compute_signature(
+        "http://testserver/ivr/voice/", {"To": program.ivr_phone}
+    )
+    assert (
+        client.post(
+            "/ivr/voice/", {"To": program.ivr_phone}, HTTP_X_TWILIO_SIGNATURE=signature
+        ).status_code
+        == 403
+    )
 
 
 def test_the_called_number_picks_the_program(client, make_account, program, today):
     from tests.factories import ProgramFactory
 
-    other = ProgramFactory(slug="other", name="Other Community Power", utility=program.utility, ivr_phone="+18005559999")
+    other = ProgramFactory(
+        slug="other",
+        name="Other Community Power",
+        utility=program.utility,
+        ivr_phone="+18005559999",
+    )
     call = Call(client, other).start()
     assert "Other Community Power" in call.said

@@ -1,5 +1,6 @@
 """An opt-out's rows are written together (accounts/services/rows.py `rows_write`): every row
 points at the ones it belongs to, and a failure part-way leaves nothing behind."""
+
 import datetime as dt
 
 import pytest
@@ -23,7 +24,11 @@ def test_a_termination_writes_every_row_linked_to_the_request(make_account, toda
     request = OptOutRequest.objects.get(pk=request.pk)
     change = StatusChange.objects.get(account=account)
     assert request.status_change_id == change.pk
-    assert (change.from_status, change.to_status, change.channel) == (Status.PARTICIPANT, Status.TERMINATED, Channel.PHONE)
+    assert (change.from_status, change.to_status, change.channel) == (
+        Status.PARTICIPANT,
+        Status.TERMINATED,
+        Channel.PHONE,
+    )
     assert ServiceAccount.objects.get(pk=account.pk).status == Status.TERMINATED
     fee = FeeEntry.objects.get(account=account)
     assert fee.optout_id == request.pk and fee.amount == request.fee_amount
@@ -32,18 +37,28 @@ def test_a_termination_writes_every_row_linked_to_the_request(make_account, toda
     assert reentry.optout_id == request.pk
     confirmations = {c.kind: c for c in Confirmation.objects.filter(account=account)}
     assert confirmations["termination"].optout_id == request.pk
-    assert confirmations["reentry"].reentry_id == reentry.pk and confirmations["reentry"].optout_id is None
+    assert (
+        confirmations["reentry"].reentry_id == reentry.pk
+        and confirmations["reentry"].optout_id is None
+    )
 
 
 def test_a_row_that_fails_leaves_none_of_the_others(make_account, today):
     account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
     with pytest.raises(IntegrityError), transaction.atomic():
         locked = ServiceAccount.objects.select_for_update().get(pk=account.pk)
-        change, update = account_transition_rows(account=locked, to_status=Status.OPTED_OUT_FREE,
-                                                 channel=Channel.WEB, actor=AGENT)
+        change, update = account_transition_rows(
+            account=locked, to_status=Status.OPTED_OUT_FREE, channel=Channel.WEB, actor=AGENT
+        )
         # A fee entry with neither an opt-out nor a rejoin breaks the ledger's check constraint.
-        orphan = FeeEntry(program_id=account.program_id, account=account, kind=FeeEntry.Kind.TERMINATION,
-                          customer_class="residential", amount=1, assessed_on=today)
+        orphan = FeeEntry(
+            program_id=account.program_id,
+            account=account,
+            kind=FeeEntry.Kind.TERMINATION,
+            customer_class="residential",
+            amount=1,
+            assessed_on=today,
+        )
         rows_write(update, change, orphan)
     assert ServiceAccount.objects.get(pk=account.pk).status == Status.ENROLLED
     assert not StatusChange.objects.filter(account=account).exists()
@@ -52,11 +67,18 @@ def test_a_row_that_fails_leaves_none_of_the_others(make_account, today):
 
 def test_an_update_alone_and_the_first_row_by_order(make_account):
     account = make_account(status=Status.NOTIFIED, customer_name="A")
-    rows_write(RowUpdate(ServiceAccount, 'UPDATE accounts_serviceaccount SET customer_name = %s WHERE id = %s',
-                         ("B", account.pk)))
+    rows_write(
+        RowUpdate(
+            ServiceAccount,
+            "UPDATE accounts_serviceaccount SET customer_name = %s WHERE id = %s",
+            ("B", account.pk),
+        )
+    )
     assert ServiceAccount.objects.get(pk=account.pk).customer_name == "B"
     other = make_account(status=Status.NOTIFIED, customer_name="C")
-    found = row_first(ServiceAccount, where="program_id = %s", params=[account.program_id], order_by="id DESC")
+    found = row_first(
+        ServiceAccount, where="program_id = %s", params=[account.program_id], order_by="id DESC"
+    )
     assert found.pk == other.pk and found.customer_name == "C"
     assert row_first(ServiceAccount, where="id = %s", params=[-1], order_by="id") is None
 
@@ -64,7 +86,9 @@ def test_an_update_alone_and_the_first_row_by_order(make_account):
 def test_a_row_pointing_at_a_parent_never_saved_is_refused(make_account, today):
     account = make_account(status=Status.ENROLLED)
     unsaved = OptOutRequest(account=account, program_id=account.program_id)
-    fee = FeeEntry(program_id=account.program_id, account=account, optout=unsaved, amount=1, assessed_on=today)
+    fee = FeeEntry(
+        program_id=account.program_id, account=account, optout=unsaved, amount=1, assessed_on=today
+    )
     with pytest.raises(ValueError, match="unsaved"):  # the same refusal as Model.save gives
         rows_write(fee)
     assert not FeeEntry.objects.exists()
@@ -76,8 +100,17 @@ def test_a_transition_sets_a_related_row_given_as_an_instance(make_account, prog
 
     account = make_account(status=Status.OPTED_OUT_PRE, product=None)
     product = program.products.get(is_default=True)
-    account_transition(account=account, to_status=Status.REJOINED, channel=Channel.WEB, actor=AGENT, product=product)
-    assert ServiceAccount.objects.values_list("status", "product_id").get(pk=account.pk) == (Status.REJOINED, product.pk)
+    account_transition(
+        account=account,
+        to_status=Status.REJOINED,
+        channel=Channel.WEB,
+        actor=AGENT,
+        product=product,
+    )
+    assert ServiceAccount.objects.values_list("status", "product_id").get(pk=account.pk) == (
+        Status.REJOINED,
+        product.pk,
+    )
     assert account.product == product
 
 

@@ -15,10 +15,15 @@ def _token(html: str) -> str:
 
 
 def lookup(client, account, lang="", zip_code=None):
-    return client.post(f"{lang}/opt-out/", {"account_number": account.account_number, "zip_code": zip_code or account.service_zip})
+    return client.post(
+        f"{lang}/opt-out/",
+        {"account_number": account.account_number, "zip_code": zip_code or account.service_zip},
+    )
 
 
-def test_walk_through_in_the_free_window(client, make_account, today, django_capture_on_commit_callbacks):
+def test_walk_through_in_the_free_window(
+    client, make_account, today, django_capture_on_commit_callbacks
+):
     account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
     page = lookup(client, account)
     html = page.content.decode()
@@ -27,7 +32,9 @@ def test_walk_through_in_the_free_window(client, make_account, today, django_cap
     assert account.customer_name not in html  # the preview shows only the last four digits
     assert OptOutRequest.objects.count() == 0  # nothing recorded before confirming
     with django_capture_on_commit_callbacks(execute=True):
-        done = client.post("/opt-out/confirm/", {"t": _token(html), "contact_email": "me@example.net"})
+        done = client.post(
+            "/opt-out/confirm/", {"t": _token(html), "contact_email": "me@example.net"}
+        )
     assert done.status_code == 302
     final = client.get(done["Location"])
     r = OptOutRequest.objects.get()
@@ -46,7 +53,9 @@ def test_confirming_twice_gives_the_first_code(client, make_account, today):
     assert code in first and code in second
 
 
-def test_after_free_window_shows_fee_and_two_ways_back_and_records_the_choice(client, make_account, today):
+def test_after_free_window_shows_fee_and_two_ways_back_and_records_the_choice(
+    client, make_account, today
+):
     account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 6, 2))
     html = lookup(client, account).content.decode()
     assert "$6.25" in html
@@ -58,10 +67,16 @@ def test_after_free_window_shows_fee_and_two_ways_back_and_records_the_choice(cl
 
 def test_wrong_zip_and_unknown_account_get_the_same_answer(client, make_account, today):
     account = make_account()
-    wrong_zip = client.post("/opt-out/", {"account_number": account.account_number, "zip_code": "90210"})
-    unknown = client.post("/opt-out/", {"account_number": "9999999999", "zip_code": account.service_zip})
+    wrong_zip = client.post(
+        "/opt-out/", {"account_number": account.account_number, "zip_code": "90210"}
+    )
+    unknown = client.post(
+        "/opt-out/", {"account_number": "9999999999", "zip_code": account.service_zip}
+    )
     assert wrong_zip.status_code == unknown.status_code == 400
-    strip = lambda r: re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"|value="[^"]*"', "", r.content.decode())
+    strip = lambda r: re.sub(
+        r'name="csrfmiddlewaretoken" value="[^"]+"|value="[^"]*"', "", r.content.decode()
+    )
     assert strip(wrong_zip) == strip(unknown)
     assert "could not find an account" in unknown.content.decode()
 
@@ -104,22 +119,42 @@ def test_rate_limit_per_address(client, make_account, today, settings):
     settings.OPTOUT_RATE_LIMITS = {"web_ip": (3, 600)}
     account = make_account()
     for _ in range(3):
-        assert client.post("/opt-out/", {"account_number": "1234567", "zip_code": "94901"}).status_code == 400
-    assert client.post("/opt-out/", {"account_number": account.account_number, "zip_code": account.service_zip}).status_code == 429
+        assert (
+            client.post("/opt-out/", {"account_number": "1234567", "zip_code": "94901"}).status_code
+            == 400
+        )
+    assert (
+        client.post(
+            "/opt-out/", {"account_number": account.account_number, "zip_code": account.service_zip}
+        ).status_code
+        == 429
+    )
 
 
 def test_rate_limit_per_account_across_addresses(client, make_account, today, settings):
     settings.OPTOUT_RATE_LIMITS = {"web_account": (2, 3600)}
     account = make_account()
     for n in range(2):
-        client.post("/opt-out/", {"account_number": account.account_number, "zip_code": "90210"}, REMOTE_ADDR=f"10.0.0.{n}")
-    blocked = client.post("/opt-out/", {"account_number": account.account_number, "zip_code": account.service_zip}, REMOTE_ADDR="10.0.0.9")
+        client.post(
+            "/opt-out/",
+            {"account_number": account.account_number, "zip_code": "90210"},
+            REMOTE_ADDR=f"10.0.0.{n}",
+        )
+    blocked = client.post(
+        "/opt-out/",
+        {"account_number": account.account_number, "zip_code": account.service_zip},
+        REMOTE_ADDR="10.0.0.9",
+    )
     assert blocked.status_code == 429
 
 
-def test_retention_offer_switches_product_and_records_no_optout(client, make_account, program, today):
+def test_retention_offer_switches_product_and_records_no_optout(
+    client, make_account, program, today
+):
     deep = program.products.get(code="deep-green")
-    account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2), product=deep)
+    account = make_account(
+        status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2), product=deep
+    )
     html = lookup(client, account).content.decode()
     assert "Switch to Light Green instead" in html
     page = client.post("/opt-out/stay/", {"t": _token(html)})

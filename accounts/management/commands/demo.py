@@ -8,6 +8,7 @@ Steps, each idempotent so a re-run refreshes and never duplicates:
   4. the Joint Rate Comparison and the notice schedule: `demo_steps_after_accounts` below;
   5. the `admin` superuser, whose login is printed at the end.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +26,10 @@ from accounts.services.calendar import today as business_today
 from accounts.services.demo_data import demo_data_generate
 from accounts.services.programs import ProgramFileError, program_file_parse, program_load_document
 from accounts.services.read_schedule import (
-    ReadScheduleRejected, read_schedule_generate, read_schedule_import, read_schedule_write,
+    ReadScheduleRejected,
+    read_schedule_generate,
+    read_schedule_import,
+    read_schedule_write,
 )
 from accounts.services.status import Actor
 
@@ -69,15 +73,24 @@ def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
     from accounts.services.jrc import jrc_import
     from cca_notices.services.scheduling import notices_schedule
 
-    jrc = jrc_import(jrc_file=DEMO_DIR / "jrc.csv", power_content_file=DEMO_DIR / "power_content.csv",
-                     program_slug=program.slug)
-    out.write(f"joint rate comparison: {jrc.jrc_created} rows created, {jrc.jrc_updated} updated; "
-              f"power content: {jrc.power_created} created, {jrc.power_updated} updated")
+    jrc = jrc_import(
+        jrc_file=DEMO_DIR / "jrc.csv",
+        power_content_file=DEMO_DIR / "power_content.csv",
+        program_slug=program.slug,
+    )
+    out.write(
+        f"joint rate comparison: {jrc.jrc_created} rows created, {jrc.jrc_updated} updated; "
+        f"power content: {jrc.power_created} created, {jrc.power_updated} updated"
+    )
 
     result = notices_schedule(program=program, actor_name="demo", today=today)
     out.write(
         f"notices: {result.created} scheduled, {result.rescheduled} re-dated, {result.cancelled} cancelled"
-        + (f"; {result.unscheduled_accounts} account(s) without a read in their phase window" if result.problems else "")
+        + (
+            f"; {result.unscheduled_accounts} account(s) without a read in their phase window"
+            if result.problems
+            else ""
+        )
     )
 
 
@@ -100,7 +113,9 @@ def demo_admin_ensure(*, password: str):
     from django.contrib.auth import get_user_model
 
     User = get_user_model()
-    user, created = User.objects.get_or_create(username=ADMIN_USERNAME, defaults={"email": "admin@example.org"})
+    user, created = User.objects.get_or_create(
+        username=ADMIN_USERNAME, defaults={"email": "admin@example.org"}
+    )
     user.is_staff = user.is_superuser = user.is_active = True
     user.set_password(password)
     user.save()
@@ -111,7 +126,9 @@ class Command(BaseCommand):
     help = "Create or refresh the demo program (slug 'demo') with generated accounts, and print the admin login."
 
     def add_arguments(self, parser):
-        parser.add_argument("--accounts", type=int, default=5000, help="Generated accounts (default 5000).")
+        parser.add_argument(
+            "--accounts", type=int, default=5000, help="Generated accounts (default 5000)."
+        )
 
     def handle(self, *args, accounts: int, **options):
         if accounts < 1:
@@ -127,7 +144,9 @@ class Command(BaseCommand):
         program = loaded.program
         self.stdout.write(f"program: {loaded.summary()}")
         for phase in program.phases.order_by("number"):
-            self.stdout.write(f"  {phase.name}: enrollment {phase.enrollment_start} to {phase.enrollment_end}")
+            self.stdout.write(
+                f"  {phase.name}: enrollment {phase.enrollment_start} to {phase.enrollment_end}"
+            )
 
         start = dt.date(today.year, today.month, 1)
         reads_path = read_schedule_write(
@@ -146,7 +165,9 @@ class Command(BaseCommand):
         from accounts.services.importing import ImportRejected, accounts_import
 
         try:
-            imported = accounts_import(program=program, path=accounts_path, actor=ACTOR, skip_invalid=False, progress=tty)
+            imported = accounts_import(
+                program=program, path=accounts_path, actor=ACTOR, skip_invalid=False, progress=tty
+            )
         except ImportRejected as e:
             raise CommandError(f"{accounts_path}: {e}") from None
         self.stdout.write(f"accounts: {imported.summary()}")
@@ -156,10 +177,16 @@ class Command(BaseCommand):
         password = demo_admin_password()
         with transaction.atomic():
             demo_admin_ensure(password=password)
-        self.stdout.write(self.style.SUCCESS(
-            f"\nDemo ready: {program.accounts.count()} accounts in program '{program.slug}'.\n"
-            f"Admin login: {ADMIN_URL}\n"
-            f"  username: {ADMIN_USERNAME}\n"
-            f"  password: {password}"
-            + ("" if os.environ.get("DEMO_ADMIN_PASSWORD") else f"  (kept in {Path(settings.VAR_DIR) / 'demo_admin_password'})")
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nDemo ready: {program.accounts.count()} accounts in program '{program.slug}'.\n"
+                f"Admin login: {ADMIN_URL}\n"
+                f"  username: {ADMIN_USERNAME}\n"
+                f"  password: {password}"
+                + (
+                    ""
+                    if os.environ.get("DEMO_ADMIN_PASSWORD")
+                    else f"  (kept in {Path(settings.VAR_DIR) / 'demo_admin_password'})"
+                )
+            )
+        )

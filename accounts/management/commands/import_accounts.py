@@ -16,9 +16,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path)
         parser.add_argument("--program", required=True, help="program slug")
-        parser.add_argument("--skip-invalid", action="store_true",
-                            help="load the good rows and write the bad ones to FILE.rejects.csv (default: write nothing if any row is bad)")
-        parser.add_argument("--actor", default="", help="name recorded as who ran the import (default: the OS user)")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="load the good rows and write the bad ones to FILE.rejects.csv (default: write nothing if any row is bad)",
+        )
+        parser.add_argument(
+            "--actor", default="", help="name recorded as who ran the import (default: the OS user)"
+        )
 
     def handle(self, *args, file: Path, program: str, skip_invalid: bool, actor: str, **options):
         import getpass
@@ -28,10 +33,14 @@ class Command(BaseCommand):
         prog = program_from_option(program)
         name = actor or f"import_accounts ({getpass.getuser()})"
         try:
-            result = accounts_import(program=prog, path=file, actor=Actor(name), skip_invalid=skip_invalid)
+            result = accounts_import(
+                program=prog, path=file, actor=Actor(name), skip_invalid=skip_invalid
+            )
         except ImportRejected as exc:
             raise CommandError(f"{file}: {exc}") from None
-        self.stdout.write(self.style.SUCCESS(f"{file}: {result.summary()} (import run {result.run.pk})"))
+        self.stdout.write(
+            self.style.SUCCESS(f"{file}: {result.summary()} (import run {result.run.pk})")
+        )
         for err in result.errors[:20]:
             self.stderr.write(f"  rejected: {err}")
         if options["verbosity"] >= 2:

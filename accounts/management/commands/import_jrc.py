@@ -1,4 +1,5 @@
 """`manage.py import_jrc FILE [--power-content FILE] [--program SLUG]` (docs/formats/jrc.md)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services.jrc import JrcImportError, jrc_import
@@ -16,7 +17,9 @@ class Command(BaseCommand):
         if not file and not power_content:
             raise CommandError("give a JRC CSV, --power-content FILE, or both")
         try:
-            summary = jrc_import(jrc_file=file, power_content_file=power_content, program_slug=program)
+            summary = jrc_import(
+                jrc_file=file, power_content_file=power_content, program_slug=program
+            )
         except JrcImportError as exc:
             raise CommandError(str(exc)) from None
         except FileNotFoundError as exc:

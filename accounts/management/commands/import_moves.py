@@ -1,4 +1,5 @@
 """import_moves FILE --program SLUG: the utility's move file (docs/formats/moves.md)."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError

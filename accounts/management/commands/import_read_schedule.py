@@ -1,4 +1,5 @@
 """import_read_schedule FILE --program SLUG: load the utility's meter-read schedule."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -20,7 +21,9 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         try:
-            result = read_schedule_import(program=found, path=file, actor=Actor(f"command:{_user()}"))
+            result = read_schedule_import(
+                program=found, path=file, actor=Actor(f"command:{_user()}")
+            )
         except ReadScheduleRejected as e:
             raise CommandError(f"{file}: {e}") from None
         self.stdout.write(self.style.SUCCESS(f"{file} ({found.utility.code}): {result.summary()}"))

@@ -1,4 +1,5 @@
 """load_program FILE: create or update a program from its hand-edited TOML file."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,4 +1,5 @@
 """build_mail_batch --program SLUG --kind KIND --mail-date DATE --out DIR: the mail-house folder."""
+
 import datetime as dt
 import getpass
 import logging
@@ -51,10 +52,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--program", help="Program slug.")
-        parser.add_argument("--kind", help="Notice kind (e.g. pre_enrollment_1) or letter kind (confirmation, reentry_advance_notice).")
-        parser.add_argument("--mail-date", dest="mail_date", help="Mail date YYYY-MM-DD (printed on the letters).")
+        parser.add_argument(
+            "--kind",
+            help="Notice kind (e.g. pre_enrollment_1) or letter kind (confirmation, reentry_advance_notice).",
+        )
+        parser.add_argument(
+            "--mail-date", dest="mail_date", help="Mail date YYYY-MM-DD (printed on the letters)."
+        )
         parser.add_argument("--out", required=True, help="Folder to write the batch folder into.")
-        parser.add_argument("--reference", help="Write this existing batch again instead of building a new one.")
+        parser.add_argument(
+            "--reference", help="Write this existing batch again instead of building a new one."
+        )
 
     def handle(self, *args, program, kind, mail_date, out, reference, **options):
         # One line per WeasyPrint step and font subset would drown the summary.
@@ -75,35 +83,60 @@ class Command(BaseCommand):
             self.stdout.write("no issued letters waiting for a batch; nothing written")
             return
         if result.batch is None:
-            self.stdout.write(f"no notices to batch: {s['due']} due, {s['excluded']} excluded and cancelled "
-                              f"({_reasons(result.excluded)}); nothing written")
+            self.stdout.write(
+                f"no notices to batch: {s['due']} due, {s['excluded']} excluded and cancelled "
+                f"({_reasons(result.excluded)}); nothing written"
+            )
             return
         b = result.batch
         verb = "rewrote" if result.rebuilt else "built"
         if b.is_letter_batch:
             late = b.meta.get("late_letters", 0)
-            self.stdout.write(self.style.SUCCESS(
-                f"{verb} {b.reference}: {b.piece_count} {b.get_kind_display().lower()} ({late} past their due date), "
-                f"{b.page_count} pages in {s['pdf_files']} PDF file(s)"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{verb} {b.reference}: {b.piece_count} {b.get_kind_display().lower()} ({late} past their due date), "
+                    f"{b.page_count} pages in {s['pdf_files']} PDF file(s)"
+                )
+            )
             self.stdout.write(f"folder: {result.folder}")
             return
-        self.stdout.write(self.style.SUCCESS(
-            f"{verb} {b.reference}: {b.piece_count} letters for {b.notice_count} notices "
-            f"({b.merged_count} merged into another account's letter), {b.page_count} pages in {s['pdf_files']} PDF file(s); "
-            f"{b.excluded_count} excluded ({_reasons(b.meta.get('excluded', {}))})"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{verb} {b.reference}: {b.piece_count} letters for {b.notice_count} notices "
+                f"({b.merged_count} merged into another account's letter), {b.page_count} pages in {s['pdf_files']} PDF file(s); "
+                f"{b.excluded_count} excluded ({_reasons(b.meta.get('excluded', {}))})"
+            )
+        )
         self.stdout.write(f"folder: {result.folder}")
 
     def _build(self, program, kind, mail_date, out, bar):
-        missing = [name for name, value in (("--program", program), ("--kind", kind), ("--mail-date", mail_date)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("--program", program),
+                ("--kind", kind),
+                ("--mail-date", mail_date),
+            )
+            if not value
+        ]
         if missing:
-            raise CommandError(f"{', '.join(missing)} required (or --reference to write an existing batch again)")
+            raise CommandError(
+                f"{', '.join(missing)} required (or --reference to write an existing batch again)"
+            )
         found = program_from_option(program)
         try:
             day = dt.date.fromisoformat(mail_date)
         except ValueError:
             raise CommandError(f"--mail-date: {mail_date!r} is not a date YYYY-MM-DD") from None
-        return mail_batch_build(program=found, kind=kind, mail_date=day, out_dir=out,
-                                actor_name=_user(), via=MailBatch.Via.COMMAND, progress=bar)
+        return mail_batch_build(
+            program=found,
+            kind=kind,
+            mail_date=day,
+            out_dir=out,
+            actor_name=_user(),
+            via=MailBatch.Via.COMMAND,
+            progress=bar,
+        )
 
 
 def _reasons(excluded: dict) -> str:

@@ -1,4 +1,5 @@
 """export_notice_schedule --program SLUG --out FILE: the notice schedule as CSV."""
+
 import os
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """import_mail_house_report FILE: mailed confirmations and returns, by piece ID."""
+
 import getpass
 
 from django.core.management.base import BaseCommand, CommandError
@@ -23,16 +24,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="The report (UTF-8 CSV with a header row).")
-        parser.add_argument("--allow-unknown", action="store_true",
-                            help="Apply the known pieces and only list the unknown ones.")
+        parser.add_argument(
+            "--allow-unknown",
+            action="store_true",
+            help="Apply the known pieces and only list the unknown ones.",
+        )
 
     def handle(self, *args, file, allow_unknown, **options):
         try:
-            result = mail_house_report_import(path=file, actor=Actor(f"{_user()} (mail-house report)"),
-                                              allow_unknown=allow_unknown)
+            result = mail_house_report_import(
+                path=file,
+                actor=Actor(f"{_user()} (mail-house report)"),
+                allow_unknown=allow_unknown,
+            )
         except MailHouseReportError as exc:
             raise CommandError(str(exc)) from exc
         for number, piece in result.unknown:
-            self.stderr.write(f"line {number}: unknown piece_id {piece!r} (not in any mail batch) — skipped")
-        self.stdout.write(self.style.SUCCESS(
-            "imported " + ", ".join(f"{k}: {v}" for k, v in result.summary.items())))
+            self.stderr.write(
+                f"line {number}: unknown piece_id {piece!r} (not in any mail batch) — skipped"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                "imported " + ", ".join(f"{k}: {v}" for k, v in result.summary.items())
+            )
+        )

@@ -1,9 +1,9 @@
 """schedule_notices --program SLUG [--phase NAME]: compute and store the opt-out notices."""
+
 import getpass
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-
 from tqdm import tqdm
 
 from accounts.management.program_option import program_from_option
@@ -45,8 +45,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--program", required=True, help="Program slug.")
         parser.add_argument("--phase", help="Phase name (default: every phase of the program).")
-        parser.add_argument("--allow-unscheduled", action="store_true",
-                            help="Exit 0 even when some accounts could not be scheduled (they are still listed).")
+        parser.add_argument(
+            "--allow-unscheduled",
+            action="store_true",
+            help="Exit 0 even when some accounts could not be scheduled (they are still listed).",
+        )
 
     def handle(self, *args, program: str, phase: str | None, allow_unscheduled: bool, **options):
         found = program_from_option(program)
@@ -55,11 +58,17 @@ class Command(BaseCommand):
             the_phase = found.phases.filter(name=phase).first()
             if the_phase is None:
                 known = ", ".join(found.phases.values_list("name", flat=True)) or "none"
-                raise CommandError(f"--phase: program {program} has no phase {phase!r} (known: {known})")
+                raise CommandError(
+                    f"--phase: program {program} has no phase {phase!r} (known: {known})"
+                )
         bar = tqdm(unit="phase", disable=not sys.stdout.isatty())
         try:
-            result = notices_schedule(program=found, phase=the_phase, actor_name=f"command:{_user()}",
-                                      progress=_Progress(bar))
+            result = notices_schedule(
+                program=found,
+                phase=the_phase,
+                actor_name=f"command:{_user()}",
+                progress=_Progress(bar),
+            )
         except RuleSetMissing as exc:
             raise CommandError(str(exc)) from None
         finally:

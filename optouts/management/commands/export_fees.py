@@ -1,4 +1,5 @@
 """export_fees --program SLUG --out FILE: the fee file the utility bills from (docs/formats/fees-export.md)."""
+
 from django.core.management.base import BaseCommand
 
 from accounts.management.program_option import program_from_option
@@ -18,5 +19,7 @@ class Command(BaseCommand):
         if result.export is None:
             self.stdout.write("0 fee entries to export; no file written")
             return
-        self.stdout.write(f"{result.entries} fee entries, total ${result.total:.2f}, written to {result.path} "
-                          f"(export {result.export.pk}, sha256 {result.export.sha256})")
+        self.stdout.write(
+            f"{result.entries} fee entries, total ${result.total:.2f}, written to {result.path} "
+            f"(export {result.export.pk}, sha256 {result.export.sha256})"
+        )

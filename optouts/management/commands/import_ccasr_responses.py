@@ -1,4 +1,5 @@
 """import_ccasr_responses FILE: the utility's accepted / rejected answers (docs/formats/ccasr.md)."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -19,5 +20,7 @@ class Command(BaseCommand):
             counts = ccasr_import_responses(path=Path(file))
         except ResponseFileError as exc:
             raise CommandError(f"{file}: {exc}; nothing recorded") from None
-        self.stdout.write(f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected, "
-                          f"{counts.get('already_answered', 0)} already answered")
+        self.stdout.write(
+            f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected, "
+            f"{counts.get('already_answered', 0)} already answered"
+        )

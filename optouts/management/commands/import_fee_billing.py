@@ -1,4 +1,5 @@
 """import_fee_billing FILE: the utility's billing confirmation, exported → billed."""
+
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
