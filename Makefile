@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
 ACCOUNTS ?= 5000
 
-.PHONY: run test install migrations-check bench clean
+.PHONY: run test lint format install bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run -v0
 	$(BIN)/pytest -n 2 --dist loadfile
+
+## Format, lint and type checks (ruff and mypy, configured in pyproject.toml); CI runs it first.
+lint: $(BIN)/.installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## Rewrite the code in the project's format and apply ruff's safe fixes.
+format: $(BIN)/.installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

@@ -1,5 +1,15 @@
+import os
+
 import pytest
 from django.db import connection
+
+from tests.tools import chromium_path, require
+
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make around
+# it are still synchronous, so Django's async-safety guard is lifted for the test process only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "screenshots")
 
 
 @pytest.fixture(autouse=True)
@@ -28,36 +38,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _needed_tools(request):
+    """`@pytest.mark.needs("poppler", …)`: the tools a test needs (tests/tools.py)."""
+    for marker in request.node.iter_markers("needs"):
+        for name in marker.args:
+            require(name)
+
+
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
 
 
 # --- browser tests -------------------------------------------------------------------------
-# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make around
-# it are still synchronous, so Django's async-safety guard is lifted for the test process only.
-import os  # noqa: E402
-import shutil  # noqa: E402
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "screenshots")
-
-
-def _chromium_path():
-    return (
-        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Debian's headless Chromium. Missing in CI is a failure, not a skip (.ci/run installs it)."""
-    exe = _chromium_path()
-    if not exe:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; .ci/run installs it with apt-get")
-        pytest.skip("chromium not installed (apt-get install chromium)")
+    exe = chromium_path()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

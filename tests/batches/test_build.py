@@ -170,6 +170,7 @@ def test_two_batches_never_share_a_serial_or_a_notice(program, make_account, not
     assert build(program, tmp_path).batch is None
 
 
+@pytest.mark.needs("harfbuzz-subset")
 def test_manifest_checksums_match_the_files_and_rebuild_is_byte_identical(
     program, mixed, tmp_path, settings
 ):
@@ -281,6 +282,7 @@ def test_command_builds_rebuilds_and_names_bad_arguments(program, mixed, tmp_pat
         call_command("build_mail_batch", "--reference", "NOPE-1", "--out", str(tmp_path))
 
 
+@pytest.mark.needs("harfbuzz-subset")
 def test_rebuild_in_a_later_process_is_byte_identical(program, mixed, tmp_path, monkeypatch):
     """Fonts are subset again in another process: nothing time-dependent may reach the files."""
     from cca_notices.mailers.stamp import stamp_font

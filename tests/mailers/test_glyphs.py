@@ -4,7 +4,6 @@ Korean rendered whole by WeasyPrint's font fallback, and a guard that refuses in
 
 import datetime as dt
 import io
-import os
 import shutil
 import subprocess
 import unicodedata
@@ -27,24 +26,8 @@ CHINESE = "王小明"
 KOREAN = "김민준"
 
 
-def _cjk_font_installed() -> bool:
-    if not shutil.which("fc-list"):
-        return False
-    return bool(
-        subprocess.run(
-            ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    )
-
-
-# CI installs fonts-noto-cjk: there a missing CJK font is a failure, not a skip.
-needs_cjk_font = pytest.mark.skipif(
-    os.environ.get("CI") != "true" and not _cjk_font_installed(),
-    reason="no CJK font (apt-get install fonts-noto-cjk)",
-)
-needs_poppler = pytest.mark.skipif(
-    not shutil.which("pdftotext"), reason="poppler-utils not installed"
-)
+needs_cjk_font = pytest.mark.needs("cjk-font")
+needs_poppler = pytest.mark.needs("poppler")
 
 
 def plain_text(pdf: bytes, tmp_path, name: str) -> str:
@@ -142,6 +125,7 @@ def test_chinese_and_korean_names_are_rendered_whole_among_stamped_letters(make_
 
 
 @needs_cjk_font
+@pytest.mark.needs("harfbuzz-subset")
 def test_mixed_file_is_byte_identical_when_built_again(make_account, monkeypatch):
     accounts = [make_account(customer_name=name) for name in (VIETNAMESE, CHINESE, "JOHN SMITH")]
     requests = [

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import io
-import shutil
 import subprocess
 
 import pytest
@@ -13,9 +12,7 @@ from cca_notices.mailers.context import LetterRequest
 from cca_notices.mailers.render import letter_pdf
 from cca_notices.mailers.stamp import LetterRenderer, letters_pdf
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed"
-)
+pytestmark = pytest.mark.needs("poppler")
 DPI = 50
 
 

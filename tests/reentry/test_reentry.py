@@ -65,6 +65,7 @@ def pdf_text(pdf: bytes, tmp_path) -> str:
     ).stdout
 
 
+@pytest.mark.needs("poppler")
 def test_advance_notice_letter_is_issued_with_its_dates(terminate, tmp_path, program):
     optout = terminate(email="", path="advance_notice")
     counts = confirmations_send_due()
@@ -95,6 +96,7 @@ def test_advance_notice_letter_is_issued_with_its_dates(terminate, tmp_path, pro
     assert confirmations_send_due()["sent"] == 0  # never twice
 
 
+@pytest.mark.needs("poppler")
 def test_spanish_tbs_letter(terminate, tmp_path):
     terminate(email="", path="transitional", language="es")
     confirmations_send_due()
