@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -154,7 +155,9 @@ def _titled_boolean(title: str):
 # --- utilities, tariffs, read schedule ------------------------------------------------------
 
 # A web address typed without a scheme is an https one (Django 6's default; no warning now).
-URL_HTTPS = {models.URLField: {"assume_scheme": "https"}}
+URL_HTTPS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
 
 
 @admin.register(Utility)
@@ -215,7 +218,7 @@ class FeeScheduleInForceInline(ReadOnlyMixin, admin.TabularInline):
     verbose_name_plural = (
         "Fee schedule — in force and past (read-only; add a new row below to change a fee)"
     )
-    fields = [
+    readonly_fields = [
         "customer_class",
         "effective_from",
         "admin_fee",
@@ -224,7 +227,7 @@ class FeeScheduleInForceInline(ReadOnlyMixin, admin.TabularInline):
         "state",
         "note",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
     extra = 0
     can_delete = False
 
@@ -420,7 +423,8 @@ class ImportRunAdmin(ReadOnlyAdmin):
         ]
 
     def reject_file_view(self, request, pk):
-        """Serves exactly the reject file recorded on the run (the import wrote it beside its input)."""
+        """Serves exactly the reject file recorded on the run (the import wrote it beside its
+        input)."""
         run = ImportRun.objects.filter(pk=pk).first()
         if run is None:
             raise Http404("no such import run")
@@ -447,8 +451,8 @@ class StatusHistoryInline(ReadOnlyMixin, admin.TabularInline):
     model = StatusChange
     verbose_name = "status change"
     verbose_name_plural = "Status history (newest first)"
-    fields = ["at", "change", "channel", "who", "reason"]
-    readonly_fields = fields
+    readonly_fields = ["at", "change", "channel", "who", "reason"]
+    fields = [*readonly_fields]
     ordering = STATUS_HISTORY_ORDER
     extra = 0
     can_delete = False
@@ -476,7 +480,8 @@ def _status_change_html(obj: StatusChange):
             _status_label(obj.to_status),
         )
     return format_html(
-        '<span class="status-badge status-{}">{}</span> → <span class="status-badge status-{}">{}</span>',
+        '<span class="status-badge status-{}">{}</span> → '
+        '<span class="status-badge status-{}">{}</span>',
         obj.from_status,
         _status_label(obj.from_status),
         obj.to_status,
@@ -664,8 +669,9 @@ class ServiceAccountAdmin(LargeTableAdmin):
         (
             "Contact — staff may correct",
             {
-                "description": "Corrections are recorded in this account's History. The service address, "
-                "class and enrollment come from the utility's file and change only by import.",
+                "description": "Corrections are recorded in this account's History. "
+                "The service address, class and enrollment come from the utility's file "
+                "and change only by import.",
                 "fields": [
                     "mailing_address",
                     ("mailing_city", "mailing_state", "mailing_zip"),
@@ -686,11 +692,13 @@ class ServiceAccountAdmin(LargeTableAdmin):
         return account_search(query=search_term, queryset=queryset), False
 
     def has_add_permission(self, request):
-        # Accounts come from the utility's file (import_accounts), which also writes their first status.
+        # Accounts come from the utility's file (import_accounts), which also writes their first
+        # status.
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # An account is history (notices, opt-outs, fees); it leaves by a status change, never by deletion.
+        # An account is history (notices, opt-outs, fees); it leaves by a status change, never by
+        # deletion.
         return False
 
     # --- columns and facts ---
@@ -827,7 +835,7 @@ class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
     search_fields = ["account__account_number"]
     search_help_text = "The account's number, phone, or words of its name or address."
     readonly_fields = ["account_link", "change", "at", "channel", "actor_name", "actor", "reason"]
-    fields = readonly_fields
+    fields = [*readonly_fields]
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

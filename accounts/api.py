@@ -1,10 +1,14 @@
+from __future__ import annotations
+
 from rest_framework import generics, serializers
 
-from accounts.models import Program
+from accounts.models import Program, Utility
 
 
 class ProgramSerializer(serializers.ModelSerializer):
-    utility = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    utility: serializers.SlugRelatedField[Utility] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Program

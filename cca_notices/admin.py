@@ -34,7 +34,7 @@ class RuleSetAdmin(admin.ModelAdmin):
 class NoticeChangeInline(ReadOnlyMixin, admin.TabularInline):
     model = NoticeChange
     extra = 0
-    fields = [
+    readonly_fields = [
         "at",
         "actor_name",
         "old_mail_date",
@@ -45,7 +45,7 @@ class NoticeChangeInline(ReadOnlyMixin, admin.TabularInline):
         "new_status",
         "reason",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
 
 
 @admin.register(Notice)
@@ -115,7 +115,7 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class NoticeInline(ReadOnlyMixin, admin.TabularInline):
     model = Notice
     extra = 0
-    fields = [
+    readonly_fields = [
         "kind",
         "mail_date",
         "status",
@@ -126,7 +126,7 @@ class NoticeInline(ReadOnlyMixin, admin.TabularInline):
         "return_reason",
         "enrollment_date",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
     ordering = ["mail_date", "kind"]
     show_change_link = True
 
@@ -151,7 +151,7 @@ class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["program", "phase"]
     search_fields = ["=account_number"]
     show_full_result_count = False
-    fields = [
+    readonly_fields = [
         "account_number",
         "customer_name",
         "program",
@@ -166,7 +166,7 @@ class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "address_needs_repair",
         "certificate",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
     inlines = [NoticeInline]
 
     @admin.display(description="notice certificate")
@@ -211,7 +211,7 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["program"]
     search_fields = ["=reference"]
     date_hierarchy = "mail_date"
-    fields = [
+    readonly_fields = [
         "reference",
         "program",
         "kind",
@@ -233,7 +233,7 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "excluded_table",
         "letters_link",
     ]
-    readonly_fields = fields
+    fields = [*readonly_fields]
 
     @admin.display(description="confirmation letters")
     def letters_link(self, obj):
@@ -276,7 +276,8 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         target = (folder / name).resolve()
         if target.parent != folder or not target.is_file():
             raise Http404(
-                "the file is not on this server any more; write the batch again (build_mail_batch --reference)"
+                "the file is not on this server any more; "
+                "write the batch again (build_mail_batch --reference)"
             )
         return FileResponse(open(target, "rb"), as_attachment=True, filename=name)
 
@@ -309,7 +310,8 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
             return "not written yet"
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>',
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td><code>{}</code></td></tr>",
             (
                 (
                     self._file_url(obj, f["name"]),

@@ -59,5 +59,8 @@ def notice_certificate_generate(*, account: ServiceAccount, issued_by: str) -> D
     data = notice_certificate_data(account=account, issued_by=issued_by)
     html = render_to_string("notices/certificate.html", data)
     pdf = HTML(string=html).write_pdf()
-    name = f"notice-certificate-{account.program.slug}-{account.account_number}-{data['issued_at']:%Y%m%d}.pdf"
+    name = (
+        f"notice-certificate-{account.program.slug}-{account.account_number}"
+        f"-{data['issued_at']:%Y%m%d}.pdf"
+    )
     return Document(name=name, content_type="application/pdf", content=pdf)

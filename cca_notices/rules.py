@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -110,7 +111,8 @@ def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str) -> dt.date:
     """`ideal` moved into [lo, hi], preferring the nearest business day."""
     if lo > hi:
         raise ScheduleImpossible(
-            f"{what}: the rule allows it no later than {hi}, but the earliest possible mail date is {lo}"
+            f"{what}: the rule allows it no later than {hi}, "
+            f"but the earliest possible mail date is {lo}"
         )
     day = min(max(ideal, lo), hi)
     for step in range(BUSINESS_DAY_SLACK + 1):
@@ -137,7 +139,7 @@ def mass_schedule(
     gap = dt.timedelta(days=rules.min_gap_days)
     previous: dt.date | None = None
     n_pre = len(rules.pre_offsets)
-    for i, (kind, offset) in enumerate(zip(rules.pre_kinds, rules.pre_offsets)):
+    for i, (kind, offset) in enumerate(zip(rules.pre_kinds, rules.pre_offsets, strict=True)):
         lo = max(enrollment - dt.timedelta(days=rules.pre_window_days), floor)
         if previous is not None:
             lo = max(lo, previous + gap)
@@ -186,7 +188,9 @@ def new_customer_schedule(
     gap = dt.timedelta(days=rules.min_gap_days)
     previous: dt.date | None = None
     n = len(rules.new_customer_offsets)
-    for i, (kind, offset) in enumerate(zip(rules.new_customer_kinds, rules.new_customer_offsets)):
+    for i, (kind, offset) in enumerate(
+        zip(rules.new_customer_kinds, rules.new_customer_offsets, strict=True)
+    ):
         lo = max(service_start + ONE_DAY, floor)
         if previous is not None:
             lo = max(lo, previous + gap)
@@ -207,7 +211,7 @@ def new_customer_schedule(
 def _check_order(kinds: list[str], notices: Mapping[str, dt.date], gap_days: int) -> list[str]:
     out = []
     present = [k for k in kinds if k in notices]
-    for before, after in zip(present, present[1:]):
+    for before, after in itertools.pairwise(present):
         a, b = notices[before], notices[after]
         if b <= a:
             out.append(f"{after} on {b} is not after {before} on {a}")

@@ -3,10 +3,12 @@ batch screen and a supervisor's fee waiver. Every write goes through optouts.ser
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -24,8 +26,11 @@ from optouts.services.notices import account_notices
 from optouts.services.reply_cards import reply_cards_enter
 from optouts.services.waivers import optout_fee_waive
 
+account_search: Callable[..., QuerySet[ServiceAccount]] | None
 try:  # the registry's search (name, address, phone, number); a plain lookup until it exists
-    from accounts.selectors import account_search
+    from accounts import selectors as _selectors
+
+    account_search = _selectors.account_search
 except ImportError:  # pragma: no cover
     account_search = None
 
@@ -87,11 +92,14 @@ class OptOutRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Confirmation")
     def confirmation_column(self, obj):
-        """Which confirmation went out, how and when (issue 6)."""
+        """Which confirmation went out, how and when."""
         return _confirmation_text(list(obj.confirmations.all()))
 
     @admin.action(
-        description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)"
+        description=(
+            "Record a rejoin for the selected opt-outs' accounts "
+            "(the customer asked to opt back in)"
+        )
     )
     def record_rejoin(self, request, queryset):
         record_rejoin(self, request, queryset)
@@ -119,7 +127,8 @@ class OptOutRequestAdmin(admin.ModelAdmin):
             path("agent/", wrap(self.agent_view), name="optouts_agent"),
             path("reply-cards/", wrap(self.reply_cards_view), name="optouts_reply_cards"),
             path("<int:pk>/waive/", wrap(self.waive_view), name="optouts_waive"),
-        ] + super().get_urls()
+            *super().get_urls(),
+        ]
 
     def _context(self, request, **extra):
         return {**self.admin_site.each_context(request), "opts": self.model._meta, **extra}
@@ -249,7 +258,7 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         )
 
 
-# --- issue 6: fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations -------------
+# --- fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations ----------------------
 
 from django.http import HttpResponse  # noqa: E402
 
@@ -277,7 +286,8 @@ def _confirmation_text(confs) -> str:
     for c in confs:
         if c.status == Confirmation.Status.SENT:
             parts.append(
-                f"{c.get_kind_display()}: {c.get_method_display().lower()} sent {c.sent_at:%Y-%m-%d %H:%M}"
+                f"{c.get_kind_display()}: {c.get_method_display().lower()} "
+                f"sent {c.sent_at:%Y-%m-%d %H:%M}"
             )
         elif c.status == Confirmation.Status.MAILED:
             parts.append(
@@ -289,7 +299,8 @@ def _confirmation_text(confs) -> str:
             )
         elif c.status == Confirmation.Status.BATCHED:
             parts.append(
-                f"{c.get_kind_display()}: letter in mail batch (piece {c.piece_id}), due {c.due_date}"
+                f"{c.get_kind_display()}: letter in mail batch (piece {c.piece_id}), "
+                f"due {c.due_date}"
             )
         elif c.status == Confirmation.Status.ISSUED:
             parts.append(
@@ -297,7 +308,8 @@ def _confirmation_text(confs) -> str:
             )
         else:
             parts.append(
-                f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, due {c.due_date}"
+                f"{c.get_kind_display()}: {c.get_method_display().lower()} pending, "
+                f"due {c.due_date}"
             )
     return "; ".join(parts)
 
@@ -307,7 +319,9 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.action(
-    description="Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)"
+    description=(
+        "Record a rejoin for the selected opt-outs' accounts (the customer asked to opt back in)"
+    )
 )
 def record_rejoin(modeladmin, request, queryset):
     if not request.user.has_perm("optouts.record_optout"):
@@ -323,7 +337,8 @@ def record_rejoin(modeladmin, request, queryset):
             fee = f", entry fee ${rejoin.entry_fee}" if rejoin.entry_fee else ""
             messages.success(
                 request,
-                f"{optout.account.account_number}: rejoined, confirmation {rejoin.confirmation_code}, "
+                f"{optout.account.account_number}: rejoined, "
+                f"confirmation {rejoin.confirmation_code}, "
                 f"service resumes {rejoin.effective_date or 'at the next read'}{fee}.",
             )
 
@@ -613,8 +628,9 @@ class ConfirmationAdmin(ReadOnlyAdmin):
                 "<int:pk>/letter.pdf",
                 self.admin_site.admin_view(self.pdf_view),
                 name="optouts_confirmation_pdf",
-            )
-        ] + super().get_urls()
+            ),
+            *super().get_urls(),
+        ]
 
     def pdf_view(self, request, pk):
         if not self.has_view_permission(request):

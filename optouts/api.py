@@ -45,7 +45,9 @@ class CanRecordOptOut(permissions.BasePermission):
 
 
 class OptOutSerializer(serializers.ModelSerializer):
-    program = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    program: serializers.SlugRelatedField[Program] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     account_number = serializers.CharField(source="account.account_number", read_only=True)
     fee_schedule_id = serializers.IntegerField(read_only=True, allow_null=True)
 

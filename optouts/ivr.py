@@ -166,7 +166,8 @@ def _account_prompt(state, error: str = "") -> VoiceResponse:
     _say(
         g,
         _(
-            "Please enter your service account number, as printed on your notice, then press the pound key. "
+            "Please enter your service account number, as printed on your notice, "
+            "then press the pound key. "
             "To speak with a representative, press star."
         ),
         lang,
@@ -261,23 +262,24 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
     if d.outcome == Outcome.BEFORE_ENROLLMENT:
         text.append(
             _(
-                "If you opt out, you will not be enrolled and you will stay with %(utility)s. There is no fee."
+                "If you opt out, you will not be enrolled and you will stay with %(utility)s. "
+                "There is no fee."
             )
             % {"utility": utility}
         )
     elif d.outcome == Outcome.FREE_WINDOW:
         text.append(
             _(
-                "If you opt out, your service returns to %(utility)s on your meter-read date, %(date)s. "
-                "There is no fee."
+                "If you opt out, your service returns to %(utility)s on your meter-read date, "
+                "%(date)s. There is no fee."
             )
             % {"utility": utility, "date": when}
         )
     else:
         text.append(
             _(
-                "If you opt out, your service with %(program)s ends on your meter-read date, %(date)s. "
-                "A termination fee of %(fee)s will appear on your utility bill."
+                "If you opt out, your service with %(program)s ends on your meter-read date, "
+                "%(date)s. A termination fee of %(fee)s will appear on your utility bill."
             )
             % {"program": program.name, "date": when, "fee": spoken_money(d.fee)}
         )
@@ -285,11 +287,15 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
             g = r.gather(num_digits=1, timeout=8, action=_url("path", state))
             _say(g, " ".join(text), lang)
             advance = d.return_option(ReturnPath.ADVANCE_NOTICE)
+            # An accepted quote after the free window always carries both return options.
+            assert advance is not None
             _say(
                 g,
                 _(
-                    "To give six months' advance notice and move to %(utility)s standard rates on %(date)s, press 1. "
-                    "To return to %(utility)s now on transitional bundled service for six months, press 2. "
+                    "To give six months' advance notice and move to %(utility)s standard rates "
+                    "on %(date)s, press 1. "
+                    "To return to %(utility)s now on transitional bundled service for six months, "
+                    "press 2. "
                     "To speak with a representative, press star."
                 )
                 % {
@@ -312,7 +318,8 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
     _say(
         g,
         _(
-            "To confirm your opt-out, press 1. To cancel, press 2. To speak with a representative, press star."
+            "To confirm your opt-out, press 1. To cancel, press 2. "
+            "To speak with a representative, press star."
         ),
         lang,
     )
@@ -369,7 +376,8 @@ def confirm(request, state):
     _say(
         r,
         _(
-            "Your opt-out is recorded. Your confirmation code is: %(code)s. Again, your code is: %(code)s."
+            "Your opt-out is recorded. Your confirmation code is: %(code)s. "
+            "Again, your code is: %(code)s."
         )
         % {"code": code},
         lang,

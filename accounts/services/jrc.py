@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, overload
 
 from django.db import transaction
 
@@ -99,7 +99,8 @@ def jrc_derive(
     franchise_fee: Decimal,
     cca_generation_rate: Decimal,
 ) -> dict[str, Decimal]:
-    """The four derived columns of a JRC line: each side's average monthly bill and the difference."""
+    """The four derived columns of a JRC line: each side's average monthly bill and the
+    difference."""
     utility_bill = jrc_bill(kwh=kwh, rate=utility_generation_rate + delivery_rate)
     cca_bill = jrc_bill(kwh=kwh, rate=cca_generation_rate + pcia + franchise_fee + delivery_rate)
     difference = cca_bill - utility_bill
@@ -116,13 +117,35 @@ def jrc_derive(
     }
 
 
-# --- parsing ---------------------------------------------------------------------------------------
+# --- parsing --------------------------------------------------------------------------------------
 
 
 class _Bad(Exception):
     def __init__(self, field_name: str, reason: str):
         self.field = field_name
         self.reason = reason
+
+
+@overload
+def _decimal(
+    row: dict,
+    name: str,
+    *,
+    minimum: Decimal | None = ...,
+    maximum: Decimal | None = ...,
+    blank_ok: Literal[False] = ...,
+) -> Decimal: ...
+
+
+@overload
+def _decimal(
+    row: dict,
+    name: str,
+    *,
+    minimum: Decimal | None = ...,
+    maximum: Decimal | None = ...,
+    blank_ok: bool,
+) -> Decimal | None: ...
 
 
 def _decimal(
@@ -202,7 +225,9 @@ class _Programs:
 
 def _parse_jrc(name: str, fh: IO[str], programs: _Programs) -> tuple[list[dict], list[RowError]]:
     reader = _reader(name, fh, JRC_COLUMNS, JRC_DERIVED)
-    rows, errors, seen = [], [], {}
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[int, str, str, dt.date], int] = {}
     classes = set(CustomerClass.values)
     for row in reader:
         line = reader.line_num
@@ -235,7 +260,8 @@ def _parse_jrc(name: str, fh: IO[str], programs: _Programs) -> tuple[list[dict],
             if product_code not in products:
                 raise _Bad(
                     "product",
-                    f"{product_code!r} is not a product of {program.slug} ({', '.join(sorted(products)) or 'none'})",
+                    f"{product_code!r} is not a product of {program.slug} "
+                    f"({', '.join(sorted(products)) or 'none'})",
                 )
             values = {
                 "avg_monthly_kwh": _decimal(row, "avg_monthly_kwh", minimum=Decimal("1")),
@@ -292,7 +318,9 @@ def _parse_power_content(
     name: str, fh: IO[str], programs: _Programs
 ) -> tuple[list[dict], list[RowError]]:
     reader = _reader(name, fh, POWER_CONTENT_COLUMNS, [])
-    rows, errors, seen = [], [], {}
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    seen: dict[tuple[int, int, str], int] = {}
     for row in reader:
         line = reader.line_num
         try:
@@ -316,7 +344,8 @@ def _parse_power_content(
             if carbon_free < renewable:
                 raise _Bad(
                     "carbon_free_pct",
-                    f"{carbon_free} is below renewable_pct {renewable}; renewable power is carbon-free",
+                    f"{carbon_free} is below renewable_pct {renewable}; "
+                    "renewable power is carbon-free",
                 )
             ghg = _decimal(row, "ghg_lbs_per_mwh", maximum=Decimal("3000"))
             key = (program.id, year, source)
@@ -341,7 +370,7 @@ def _parse_power_content(
     return rows, errors
 
 
-# --- writing ---------------------------------------------------------------------------------------
+# --- writing --------------------------------------------------------------------------------------
 
 
 def jrc_import(
@@ -394,13 +423,14 @@ def jrc_import(
     return summary
 
 
-# --- look-ups used by the mailers ------------------------------------------------------------------
+# --- look-ups used by the mailers -----------------------------------------------------------------
 
 
 def jrc_rows_in_force(
     *, program: Program, on: dt.date, customer_class: str | None = None
 ) -> list[JrcRow]:
-    """For each rate schedule and product, the row with the latest effective date on or before `on`."""
+    """For each rate schedule and product, the row with the latest effective date on or before
+    `on`."""
     qs = JrcRow.objects.filter(program=program, effective_from__lte=on).select_related("product")
     if customer_class:
         qs = qs.filter(customer_class=customer_class)
@@ -414,7 +444,8 @@ def jrc_rows_in_force(
 
 
 def power_content_in_force(*, program: Program, on: dt.date) -> list[PowerContentLabel]:
-    """The labels of the latest reporting year on or before `on`'s year: products first, the utility last."""
+    """The labels of the latest reporting year on or before `on`'s year: products first, the
+    utility last."""
     year = (
         PowerContentLabel.objects.filter(program=program, year__lte=on.year)
         .order_by("-year")

@@ -218,13 +218,15 @@ class _Checker:
             return True, phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
         if kind == "url":
             try:
-                v and _url(v)
+                if v:
+                    _url(v)
             except ValidationError:
                 return bad(f"{v!r} is not a web address (https://…)")
             return True, v
         if kind == "email":
             try:
-                v and _email(v)
+                if v:
+                    _email(v)
             except ValidationError:
                 return bad(f"{v!r} is not an e-mail address")
             return True, v
@@ -252,7 +254,8 @@ class _Checker:
             wrong = [x for x in v if not LANGUAGE.match(x)]
             if wrong:
                 return bad(
-                    f"{', '.join(map(repr, wrong))} not ISO 639-1 code(s) (two lower-case letters, e.g. 'es')"
+                    f"{', '.join(map(repr, wrong))} not ISO 639-1 code(s) "
+                    "(two lower-case letters, e.g. 'es')"
                 )
             return True, v
         if kind == "str_list":
@@ -278,7 +281,9 @@ class _Checker:
                 return bad(f"{v!r} is not a number")
             if not d.is_finite() or d < 0:
                 return bad(f"{v} must be zero or more")
-            if d.as_tuple().exponent < -2:
+            exponent = d.as_tuple().exponent
+            assert isinstance(exponent, int)  # d is finite, so not 'n', 'N' or 'F'
+            if exponent < -2:
                 return bad(f"{v} has more than 2 decimal places")
             if kind == "pct" and d > 100:
                 return bad(f"{v} is more than 100 percent")
@@ -581,7 +586,8 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
         money_changed = [k for k in changed if k != "note"]
         if money_changed and obj.effective_from <= today:
             errors.append(
-                f"fees[{i}]: the {row['customer_class']} fee from {obj.effective_from} is already in force "
+                f"fees[{i}]: the {row['customer_class']} fee from {obj.effective_from} "
+                "is already in force "
                 f"({', '.join(f'{k} {getattr(obj, k)} → {row[k]}' for k in money_changed)}); "
                 "keep this row as it is and add a new [[fees]] row with a later effective_from"
             )

@@ -55,7 +55,8 @@ class ReadScheduleResult:
     def summary(self) -> str:
         return (
             f"{self.rows} rows: {self.created} read dates created, {self.unchanged} unchanged, "
-            f"{self.removed} removed (moved by the utility), {self.duplicates} duplicate rows ignored"
+            f"{self.removed} removed (moved by the utility), "
+            f"{self.duplicates} duplicate rows ignored"
         )
 
 
@@ -65,7 +66,8 @@ def read_schedule_parse(*, path: Path) -> tuple[set[tuple[int, dt.date]], int, i
     reads: set[tuple[int, dt.date]] = set()
     rows = dups = 0
     try:
-        fp = open(path, newline="", encoding="utf-8-sig")
+        # Opened apart from the `with` below so only a failure to open is reported as such.
+        fp = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by `with fp`
     except OSError as e:
         return reads, 0, 0, [f"{path}: cannot open ({e.strerror})"]
     with fp:
@@ -135,7 +137,8 @@ def _date(raw: str | None, line: int, errors: list[str]) -> dt.date | None:
 def read_schedule_import(
     *, program: Program, path: Path, actor: Actor, today: dt.date | None = None
 ) -> ReadScheduleResult:
-    """Load a read-schedule CSV into the program's utility's ReadDate rows, recording an ImportRun."""
+    """Load a read-schedule CSV into the program's utility's ReadDate rows, recording an
+    ImportRun."""
     path = Path(path)
     today = today or business_today()
     reads, rows, dups, errors = read_schedule_parse(path=path)
@@ -203,7 +206,7 @@ def read_schedule_generate(
 ) -> list[tuple[int, dt.date]]:
     """A plausible schedule for demos and tests: cycle k reads on business day k of each month
     (the month's last business day when it has fewer), as utilities spread reads over the month."""
-    out = []
+    out: list[tuple[int, dt.date]] = []
     year, month = start.year, start.month
     for _ in range(months):
         first = dt.date(year, month, 1)

@@ -164,7 +164,7 @@ def test_command_writes_file_and_lists_planted_rows(tmp_path, capsys):
 
 
 def test_command_rejects_bad_arguments(tmp_path):
-    with pytest.raises(CommandError, match="--enrolled-share.*between 0 and 1"):
+    with pytest.raises(CommandError, match=r"--enrolled-share.*between 0 and 1"):
         call_command(
             "generate_demo_data",
             "--accounts",
@@ -174,7 +174,7 @@ def test_command_rejects_bad_arguments(tmp_path):
             "--enrolled-share",
             "1.5",
         )
-    with pytest.raises(CommandError, match="--accounts.*at least 1"):
+    with pytest.raises(CommandError, match=r"--accounts.*at least 1"):
         call_command("generate_demo_data", "--accounts", "0", "--out", str(tmp_path / "x.csv"))
 
 

@@ -114,7 +114,7 @@ def test_generated_schedule_reads_each_cycle_monthly_on_its_business_day():
     assert len(cycle1) == 24 and cycle1[0] == dt.date(2027, 1, 4)  # Fri Jan 1 is a holiday
     assert all(is_business_day(d) for _, d in reads)
     jan = sorted(d for c, d in reads if d.month == 1 and d.year == 2027)
-    assert jan == sorted(jan) and len({d for d in jan}) <= 21
+    assert jan == sorted(jan) and len(set(jan)) <= 21
 
 
 def test_command_exit_codes(program, tmp_path, capsys):

@@ -1,4 +1,5 @@
-"""generate_demo_data --accounts N --out FILE: a realistic eligible-customer CSV for demos and benchmarks."""
+"""generate_demo_data --accounts N --out FILE: a realistic eligible-customer CSV for demos and
+benchmarks."""
 
 import sys
 from pathlib import Path
@@ -43,7 +44,9 @@ class Command(BaseCommand):
             "--enrolled-share",
             type=_share,
             default=0.0,
-            help="Share (0-1) of accounts already enrolled: fills status, enrollment_date, product.",
+            help=(
+                "Share (0-1) of accounts already enrolled: fills status, enrollment_date, product."
+            ),
         )
         parser.add_argument(
             "--seed", type=int, default=1, help="Same seed, same file (given the same date)."
@@ -99,7 +102,8 @@ class Command(BaseCommand):
         )
         if enrolled_share:
             self.stdout.write(
-                f"  already enrolled: enrolled {c.get('enrolled', 0)}, participant {c.get('participant', 0)}"
+                f"  already enrolled: enrolled {c.get('enrolled', 0)}, "
+                f"participant {c.get('participant', 0)}"
             )
         if result.planted:
             self.stdout.write(f"planted {len(result.planted)} bad rows:")
