@@ -151,6 +151,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="notices@localhost")
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# {"webhooks_sharedkey_…": "secret", …}: webhook signing keys, for webhooks configured to sign
+# with a shared key (X-Twilio-Webhooks-Signature-Settings) instead of the auth token.
+TWILIO_WEBHOOK_SHARED_KEYS = env.json("TWILIO_WEBHOOK_SHARED_KEYS", default={})
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # The URL Twilio called, when a proxy rewrites scheme or host (signatures are over that URL).
 IVR_PUBLIC_BASE_URL = env.str("IVR_PUBLIC_BASE_URL", default="")

@@ -45,15 +45,28 @@ DEFAULT_VOICES = {"en": ("Polly.Joanna", "en-US"), "es": ("Polly.Lupe", "es-US")
 
 
 # --- plumbing ---------------------------------------------------------------------------------
+def _signing_secret(signature_settings: str) -> str:
+    """The secret Twilio signed with: the shared key the settings header names, else the auth token.
+
+    A request that names a shared key is checked with that key only: were it checked with the
+    auth token instead, a retired key could never be revoked."""
+    for part in signature_settings.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == "key":
+            return settings.TWILIO_WEBHOOK_SHARED_KEYS.get(value.strip(), "")
+    return settings.TWILIO_AUTH_TOKEN
+
+
 def _signature_ok(request) -> bool:
-    token = settings.TWILIO_AUTH_TOKEN
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not token or not signature:
+    signature_settings = request.headers.get(SIGNATURE_SETTINGS_HEADER, "")
+    secret = _signing_secret(signature_settings)
+    if not secret or not signature:
         return False
     base = getattr(settings, "IVR_PUBLIC_BASE_URL", "")  # when a proxy rewrites scheme or host
     url = base.rstrip("/") + request.get_full_path() if base else request.build_absolute_uri()
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
-    return RequestValidator(token).validate(url, request.POST, signature, algorithm)
+    algorithm = get_signature_algorithm(signature_settings)
+    return RequestValidator(secret).validate(url, request.POST, signature, algorithm)
 
 
 def twilio_webhook(view):

@@ -176,3 +176,46 @@ def test_the_called_number_picks_the_program(client, make_account, program, toda
     )
     call = Call(client, other).start()
     assert "Other Community Power" in call.said
+
+
+SHARED_KEY_ID = "webhooks_sharedkey_0123"
+SHARED_SECRET = "shared-secret-fedcba9876543210"
+
+
+def _post_signed(client, program, *, secret, settings_header, algorithm="HMAC_SHA256"):
+    data = {"To": program.ivr_phone}
+    signature = RequestValidator(secret).compute_signature(
+        "http://testserver/ivr/voice/", data, algorithm
+    )
+    headers = {"HTTP_X_TWILIO_SIGNATURE": signature}
+    if settings_header:
+        headers["HTTP_X_TWILIO_WEBHOOKS_SIGNATURE_SETTINGS"] = settings_header
+    return client.post("/ivr/voice/", data, **headers)
+
+
+def test_a_webhook_signed_with_a_configured_shared_key_is_accepted(client, program, settings):
+    settings.TWILIO_WEBHOOK_SHARED_KEYS = {SHARED_KEY_ID: SHARED_SECRET}
+    header = f"key={SHARED_KEY_ID},algorithm=HMAC_SHA256"
+    response = _post_signed(client, program, secret=SHARED_SECRET, settings_header=header)
+    assert response.status_code == 200 and b"<Gather" in response.content
+
+
+@pytest.mark.parametrize(
+    "keys, secret",
+    [
+        ({}, SHARED_SECRET),  # the key it names is not configured (or was retired)
+        ({SHARED_KEY_ID: SHARED_SECRET}, TOKEN),  # names the key, signed with the auth token
+        ({SHARED_KEY_ID: SHARED_SECRET}, "another-secret"),
+    ],
+)
+def test_a_shared_key_signature_is_checked_with_that_key_only(
+    client, program, settings, keys, secret
+):
+    settings.TWILIO_WEBHOOK_SHARED_KEYS = keys
+    header = f"key={SHARED_KEY_ID},algorithm=HMAC_SHA256"
+    assert _post_signed(client, program, secret=secret, settings_header=header).status_code == 403
+
+
+def test_the_auth_token_signs_with_sha256_when_the_header_names_only_the_algorithm(client, program):
+    response = _post_signed(client, program, secret=TOKEN, settings_header="algorithm=HMAC_SHA256")
+    assert response.status_code == 200
