@@ -7,7 +7,8 @@ from django.core import mail
 from accounts.models import Channel, Status, StatusChange
 from accounts.services.status import Actor
 from optouts.models import Confirmation, OptOutRequest, Outcome, ReturnPath, ServiceRequestType
-from optouts.services.intake import OptOutRefused, add_months, optout_quote, optout_submit
+from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
+from optouts.services.reentry import add_months
 
 pytestmark = pytest.mark.django_db
 WEB = Actor("web")
