@@ -6,7 +6,6 @@ Enrollment status is written only by `accounts.services.status`; every change le
 
 import datetime as dt
 from decimal import Decimal
-from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -37,17 +36,13 @@ class Status(models.TextChoices):
     RETURNED_BUNDLED = "returned_bundled", "Returned to bundled service"
     REJOINED = "rejoined", "Rejoined"
 
-    # Sets of statuses, not members (assigned below the class).
-    OPTED_OUT: ClassVar[frozenset[str]]
-    ACTIVE: ClassVar[frozenset[str]]
-
 
 # Opted out: left CCA service by choice (a move out is not a choice, and not in this set).
-Status.OPTED_OUT = frozenset(
+OPTED_OUT_STATUSES = frozenset(
     {Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED}
 )
 # On CCA service.
-Status.ACTIVE = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
+ACTIVE_STATUSES = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
 
 
 class Channel(models.TextChoices):
@@ -407,7 +402,7 @@ class ServiceAccount(models.Model):
                 fields=["program", "customer_key"],
                 name="account_optedout_customer",
                 # In declaration order, as migration 0005 states the list.
-                condition=models.Q(status__in=[s.value for s in Status if s in Status.OPTED_OUT]),
+                condition=models.Q(status__in=[s.value for s in Status if s in OPTED_OUT_STATUSES]),
             ),
         ]
 
@@ -416,7 +411,7 @@ class ServiceAccount(models.Model):
 
     @property
     def is_opted_out(self) -> bool:
-        return self.status in Status.OPTED_OUT
+        return self.status in OPTED_OUT_STATUSES
 
     @property
     def cca_service_start(self) -> dt.date | None:
@@ -428,10 +423,6 @@ class ServiceAccount(models.Model):
         """The last day the customer may leave without a fee; None while the start is unknown."""
         start = self.cca_service_start
         return start + dt.timedelta(days=self.program.free_window_days) if start else None
-
-
-# The name the importer and the notice scheduler still import: the set is Status.OPTED_OUT.
-OPTED_OUT_STATUSES = Status.OPTED_OUT
 
 
 class StatusChange(models.Model):

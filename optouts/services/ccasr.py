@@ -24,7 +24,7 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.models import ACTIVE_STATUSES, Channel, Program, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
@@ -141,7 +141,7 @@ def ccasr_request_update(
 ) -> ServiceRequest | None:
     """A product change on an account the utility has (or will have) on CCA service."""
     connect = SR.objects.filter(LIVE_CONNECT, account=account).first()
-    if account.status not in Status.ACTIVE and connect is None:
+    if account.status not in ACTIVE_STATUSES and connect is None:
         return None  # not on CCA service yet and no Connect: the Connect will carry the product
     queued_connect = connect if connect and connect.status == SR.Status.QUEUED else None
     if queued_connect is not None:

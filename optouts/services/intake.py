@@ -11,11 +11,12 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import FeeSchedule, Program, ServiceAccount, Status
+from accounts.models import OPTED_OUT_STATUSES, FeeSchedule, Program, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
@@ -131,7 +132,7 @@ def optout_quote(
             )
             return None
 
-    base = dict(
+    base: dict[str, Any] = dict(
         account_id=account.pk,
         request_date=request_date,
         from_status=status,
@@ -149,7 +150,7 @@ def optout_quote(
             refusal_message="This account is closed.",
             **base,
         )
-    if status in Status.OPTED_OUT:
+    if status in OPTED_OUT_STATUSES:
         return Decision(
             outcome=Outcome.ALREADY_OPTED_OUT,
             to_status=None,
@@ -300,7 +301,7 @@ def optout_submit(
 
 # Statuses an opt-out leaves an account in: only an account in one of them can have a current
 # opt-out request (a rejoin, the only way out of them back to CCA service, retires its request).
-_AFTER_OPTOUT = Status.OPTED_OUT | {Status.MOVED_OUT}
+_AFTER_OPTOUT = OPTED_OUT_STATUSES | {Status.MOVED_OUT}
 
 
 def _submit_once(

@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from accounts import normalize
 from accounts.models import (
+    ACTIVE_STATUSES,
+    OPTED_OUT_STATUSES,
     Channel,
     CustomerClass,
     ImportRun,
@@ -440,7 +442,7 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
         )
         prior = (
             ServiceAccount.objects.filter(
-                program=program, customer_key=key, status__in=Status.OPTED_OUT
+                program=program, customer_key=key, status__in=OPTED_OUT_STATUSES
             )
             .order_by("-status_changed_at")
             .first()
@@ -513,7 +515,7 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
                 actor=actor,
                 reason=f"moved within the territory from account {old.account_number}; status kept",
             )
-    if old_status in Status.OPTED_OUT:
+    if old_status in OPTED_OUT_STATUSES:
         result.counts["kept_opted_out"] += 1
     ccasr_withdraw_pending_connect(account=old, why=f"moved to account {new.account_number}")
     account_transition(
@@ -523,7 +525,7 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
         actor=actor,
         reason=f"moved within the territory to account {new.account_number} on {r['date']}",
     )
-    if old_status in Status.ACTIVE:
+    if old_status in ACTIVE_STATUSES:
         ccasr_request_create(
             account=new,
             type=ServiceRequest.Type.CONNECT,

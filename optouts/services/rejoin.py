@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import CustomerClass, Product, ServiceAccount, Status
+from accounts.models import OPTED_OUT_STATUSES, CustomerClass, Product, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition
@@ -27,7 +27,7 @@ from optouts.services.intake import confirmation_code_new
 ZERO = Decimal("0.00")
 LARGE_CLASSES = frozenset({CustomerClass.LARGE_COMMERCIAL, CustomerClass.INDUSTRIAL})
 # A terminated customer is still on CCA service until the Disconnect's read: not yet.
-REJOINABLE = Status.OPTED_OUT - {Status.TERMINATED}
+REJOINABLE = OPTED_OUT_STATUSES - {Status.TERMINATED}
 
 
 @dataclass(frozen=True)
