@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Channel, FeeSchedule, Program, ServiceAccount, StatusChange
 
@@ -641,8 +642,6 @@ class Confirmation(models.Model):
         """The date that counts for "sent within confirmation_days": the e-mail's day, or the
         mail date of the letter's batch (None while not yet sent or batched)."""
         if self.method == self.Method.EMAIL:
-            from django.utils import timezone
-
             return timezone.localdate(self.sent_at) if self.sent_at else None
         return self.batch.mail_date if self.batch_id else None
 

@@ -46,6 +46,22 @@ def test_free_window_has_no_fee_and_takes_effect_at_the_read_after_the_cutoff(ma
     assert d.fee == 0 and d.service_request == ServiceRequestType.DISCONNECT
 
 
+def test_a_new_customers_free_window_runs_from_its_service_start(make_account, today):
+    # Moved in: on CCA service from the first day of utility service, no enrollment read.
+    account = make_account(
+        status=Status.ENROLLED, enrollment_date=None, service_start_date=dt.date(2027, 1, 2)
+    )
+    d = optout_quote(account=account, request_date=today)
+    assert d.free_window_ends == dt.date(2027, 3, 3) == account.free_window_ends()
+    assert d.outcome == Outcome.AFTER_FREE_WINDOW and d.fee > 0
+    inside = optout_quote(account=account, request_date=dt.date(2027, 3, 3))
+    assert inside.outcome == Outcome.FREE_WINDOW
+    # Neither date: a data gap, read in the customer's favour.
+    unknown = make_account(status=Status.ENROLLED, enrollment_date=None, service_start_date=None)
+    d = optout_quote(account=unknown, request_date=today)
+    assert d.outcome == Outcome.FREE_WINDOW and d.free_window_ends is None
+
+
 def test_request_inside_the_cutoff_moves_to_the_following_read(make_account):
     account = make_account(status=Status.ENROLLED, enrollment_date=dt.date(2027, 2, 2))
     assert optout_quote(
