@@ -4,6 +4,7 @@ Enrollment status is written only by `accounts.services.status`; every change le
 `StatusChange` row (who, when, channel, why) in the same transaction.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -34,6 +35,14 @@ class Status(models.TextChoices):
     MOVED_OUT = "moved_out", "Moved out of the territory"
     RETURNED_BUNDLED = "returned_bundled", "Returned to bundled service"
     REJOINED = "rejoined", "Rejoined"
+
+
+# Opted out: left CCA service by choice (a move out is not a choice, and not in this set).
+OPTED_OUT_STATUSES = frozenset(
+    {Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED}
+)
+# On CCA service.
+ACTIVE_STATUSES = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
 
 
 class Channel(models.TextChoices):
@@ -159,7 +168,10 @@ class Phase(models.Model):
     name = models.CharField(max_length=60)
     number = models.PositiveSmallIntegerField(default=1)
     enrollment_start = models.DateField(
-        help_text="First day of the enrollment window; each account enrolls on its first meter read inside the window."
+        help_text=(
+            "First day of the enrollment window; each account enrolls on its first meter read "
+            "inside the window."
+        )
     )
     enrollment_end = models.DateField()
     rule = models.CharField(max_length=20, choices=Rule.choices, default=Rule.FILE)
@@ -275,7 +287,10 @@ class ImportRun(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     status_kept = models.PositiveIntegerField(
         default=0,
-        help_text="Rows whose status would have moved the account backwards or re-enrolled it; the status was kept.",
+        help_text=(
+            "Rows whose status would have moved the account backwards or re-enrolled it; "
+            "the status was kept."
+        ),
     )
     reject_file = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
@@ -381,13 +396,13 @@ class ServiceAccount(models.Model):
             models.Index(fields=["program", "status"], name="account_program_status"),
             models.Index(fields=["program", "phase", "read_cycle"], name="account_phase_cycle"),
             models.Index(fields=["phone"], name="account_phone"),
-            # Looked up only among accounts that opted out (never re-enroll them under a new number).
+            # Looked up only among accounts that opted out (never re-enroll them under a new
+            # number).
             models.Index(
                 fields=["program", "customer_key"],
                 name="account_optedout_customer",
-                condition=models.Q(
-                    status__in=["opted_out_pre", "opted_out_free", "terminated", "returned_bundled"]
-                ),
+                # In declaration order, as migration 0005 states the list.
+                condition=models.Q(status__in=[s.value for s in Status if s in OPTED_OUT_STATUSES]),
             ),
         ]
 
@@ -398,11 +413,16 @@ class ServiceAccount(models.Model):
     def is_opted_out(self) -> bool:
         return self.status in OPTED_OUT_STATUSES
 
+    @property
+    def cca_service_start(self) -> dt.date | None:
+        """When CCA service starts: the enrollment read, or for a new customer (who is on CCA
+        service from the day utility service starts) its service start date."""
+        return self.enrollment_date or self.service_start_date
 
-OPTED_OUT_STATUSES = frozenset(
-    {Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED}
-)
-ACTIVE_STATUSES = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
+    def free_window_ends(self) -> dt.date | None:
+        """The last day the customer may leave without a fee; None while the start is unknown."""
+        start = self.cca_service_start
+        return start + dt.timedelta(days=self.program.free_window_days) if start else None
 
 
 class StatusChange(models.Model):

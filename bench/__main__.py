@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-NAMES = ["import", "schedule", "mailers", "optout_web", "optout_cost", "ivr", "dashboard", "soak"]
+NAMES = ["import", "schedule", "mailers", "optout_web", "ivr", "dashboard", "soak"]
 
 
 def main(argv=None) -> int:

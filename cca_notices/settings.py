@@ -51,7 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Static files from the app itself, under runserver and gunicorn alike (no separate web server needed).
+    # Static files from the app itself, under runserver and gunicorn alike (no separate web
+    # server needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -91,14 +92,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "DB_PREPARED_STATEMENTS", default=True
-):
-    # Django turns psycopg's prepared statements off unless asked (for transaction-mode poolers);
-    # the opt-out recording path asks for them statement by statement (accounts/services/rows.py),
-    # and without a threshold psycopg ignores that request. The ORM's own client-side-bound
-    # cursors are never prepared, whatever this says. docs/configuration.md.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -119,7 +112,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=Path(VAR_DIR) / "static")
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=Path(VAR_DIR) / "media")
 MEDIA_URL = "media/"
-# Serve straight from the app's static folders unless `collectstatic` was run (then from STATIC_ROOT).
+# Serve straight from the app's static folders unless `collectstatic` was run (then from
+# STATIC_ROOT).
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing root
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Channel, FeeSchedule, Program, ServiceAccount, StatusChange
 
@@ -72,7 +73,10 @@ class OptOutRequest(models.Model):
     effective_date = models.DateField(
         null=True,
         blank=True,
-        help_text="Meter-read date the change takes effect; blank when the read schedule does not reach it yet.",
+        help_text=(
+            "Meter-read date the change takes effect; blank when the read schedule does not "
+            "reach it yet."
+        ),
     )
     earliest_read_date = models.DateField(
         null=True,
@@ -155,6 +159,9 @@ class ApiIdempotencyKey(models.Model):
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")
         ]
 
+    def __str__(self):
+        return f"{self.key} → {self.optout_id}"
+
 
 class RetentionAcceptance(models.Model):
     """A customer who chose the cheaper product instead of opting out (the retention step)."""
@@ -165,15 +172,18 @@ class RetentionAcceptance(models.Model):
     channel = models.CharField(max_length=20, choices=Channel.choices)
     at = models.DateTimeField(auto_now_add=True)
 
+    def __str__(self):
+        return f"{self.from_product_code or '—'} → {self.to_product_code}"
+
 
 # --- issue 6: what an opt-out sets in motion ----------------------------------------------------
 # Fee ledger, re-entry, rejoin, the CCASR queue to the utility, moves, and confirmations. Rows are
-# written only by optouts.services.{fees,reentry,rejoin,ccasr,confirmations} and
-# accounts.services.moves; the admin reads them and calls those services.
+# written only by optouts.services.{fees,reentry,rejoin,ccasr,confirmations,moves}; the admin
+# reads them and calls those services.
 
 
 class FeeExport(models.Model):
-    """One run of `export_fees`: the file the utility bills from, with its count, total, checksum."""
+    """One run of `export_fees`: the file the utility bills from, its count, total, checksum."""
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="fee_exports")
     file_name = models.CharField(max_length=500)
@@ -376,6 +386,14 @@ class CcasrExport(models.Model):
         return f"{self.file_name} ({self.requests} requests)"
 
 
+# An account's live Connect: not withdrawn or rejected, and not followed by a Disconnect or
+# Cancel. The one definition: the partial unique constraint one_live_connect_per_account below
+# and every query for "the account's Connect" use it.
+LIVE_CONNECT = models.Q(
+    type="connect", superseded=False, status__in=["queued", "exported", "accepted"]
+)
+
+
 class ServiceRequest(models.Model):
     """A CCA service request (CCASR) to the utility: queued → exported → accepted / rejected."""
 
@@ -464,9 +482,7 @@ class ServiceRequest(models.Model):
             # One live Connect per account: mass enrollment run twice never sends two.
             models.UniqueConstraint(
                 fields=["account"],
-                condition=models.Q(
-                    type="connect", superseded=False, status__in=["queued", "exported", "accepted"]
-                ),
+                condition=LIVE_CONNECT,
                 name="one_live_connect_per_account",
             ),
         ]
@@ -477,7 +493,7 @@ class ServiceRequest(models.Model):
 
 
 class Move(models.Model):
-    """One line of a utility move file, as applied (accounts.services.moves)."""
+    """One line of a utility move file, as applied (optouts.services.moves)."""
 
     class Type(models.TextChoices):
         WITHIN = "within", "Within the territory"
@@ -626,8 +642,6 @@ class Confirmation(models.Model):
         """The date that counts for "sent within confirmation_days": the e-mail's day, or the
         mail date of the letter's batch (None while not yet sent or batched)."""
         if self.method == self.Method.EMAIL:
-            from django.utils import timezone
-
             return timezone.localdate(self.sent_at) if self.sent_at else None
         return self.batch.mail_date if self.batch_id else None
 

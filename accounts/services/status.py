@@ -14,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Channel, ServiceAccount, Status, StatusChange
-from accounts.services.rows import RowUpdate, rows_write
 
 S = Status
 
@@ -144,45 +143,33 @@ def account_transition(
     time, and the guard checks the status the caller read under that lock.
     """
     at = at or timezone.now()
-    rows = dict(to_status=to_status, channel=channel, actor=actor, reason=reason, at=at, **fields)
     if locked:
-        # The guard runs before the atomic block, so a refusal leaves the caller's transaction usable;
-        # no savepoint: an error after the first write marks the caller's whole transaction for
-        # rollback, so the audit row and the status never part.
-        change, update = account_transition_rows(account=account, **rows)
+        if not transaction.get_connection().in_atomic_block:
+            raise ValueError(
+                "a locked transition needs the caller's transaction that holds the row lock"
+            )
+        # The guard runs before the atomic block, so a refusal leaves the caller's transaction
+        # usable; no savepoint: an error after the first write marks the caller's whole
+        # transaction for rollback, so the audit row and the status never part.
+        _guard(account, to_status)
         with transaction.atomic(savepoint=False):
-            rows_write(change, update)
-        return change
+            return _transition_write(account, to_status, channel, actor, reason, at, fields)
     with transaction.atomic():
         current = ServiceAccount.objects.select_for_update().get(pk=account.pk)
-        change, update = account_transition_rows(account=current, **rows)
-        rows_write(change, update)
+        _guard(current, to_status)
+        change = _transition_write(current, to_status, channel, actor, reason, at, fields)
     _transition_apply(account, to_status, at, fields)
     return change
 
 
-def account_transition_rows(
-    *,
-    account: ServiceAccount,
-    to_status: str,
-    channel: str,
-    actor: Actor,
-    reason: str = "",
-    at: datetime | None = None,
-    **fields,
-) -> tuple[StatusChange, RowUpdate]:
-    """The locked path of `account_transition` as rows not yet written: the audit row and the
-    account's update, for a caller that writes them with its own rows in one statement
-    (`rows_write`; optout_submit does). The caller holds the row lock in its open transaction;
-    the guard runs here, before anything is written, and `account` shows the new status."""
-    if not transaction.get_connection().in_atomic_block:
-        raise ValueError(
-            "a locked transition needs the caller's transaction that holds the row lock"
-        )
+def _guard(account: ServiceAccount, to_status: str) -> None:
     if not can_transition(account.status, to_status):
         raise TransitionNotAllowed(account, account.status, to_status)
-    at = at or timezone.now()
-    change = StatusChange(
+
+
+def _transition_write(account, to_status, channel, actor, reason, at, fields) -> StatusChange:
+    """The audit row and the account's new status (`account` shows it afterwards)."""
+    change = StatusChange.objects.create(
         account=account,
         from_status=account.status,
         to_status=to_status,
@@ -192,29 +179,11 @@ def account_transition_rows(
         channel=channel,
         reason=reason or TRANSITIONS[account.status][to_status],
     )
-    values = {"status": to_status, "status_changed_at": at, "updated_at": at, **fields}
-    update = RowUpdate(ServiceAccount, *_update_sql(account.pk, values))
-    _transition_apply(account, to_status, at, fields)
-    return change, update
-
-
-def _update_sql(pk: int, values: dict) -> tuple[str, tuple]:
-    """The UPDATE that QuerySet.update(**values) would send (a related row given as an instance
-    is written as its key)."""
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    meta = ServiceAccount._meta
-    sets, params = [], []
-    for name, value in values.items():
-        field = meta.get_field(name)
-        if hasattr(value, "prepare_database_save"):
-            value = value.prepare_database_save(field)
-        sets.append(f"{quote(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection=connection))
-    return (
-        f"UPDATE {quote(meta.db_table)} SET {', '.join(sets)} WHERE {quote(meta.pk.column)} = %s",
-        (*params, pk),
+    ServiceAccount.objects.filter(pk=account.pk).update(
+        status=to_status, status_changed_at=at, updated_at=at, **fields
     )
+    _transition_apply(account, to_status, at, fields)
+    return change
 
 
 def _transition_apply(account: ServiceAccount, to_status: str, at: datetime, fields: dict) -> None:

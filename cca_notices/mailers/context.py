@@ -241,12 +241,8 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
     lang = letter_language(a)
     program = a.program
     city_line = f"{a.mailing_city} {a.mailing_state} {a.mailing_zip}".strip()
-    service_start = a.enrollment_date or a.service_start_date
-    free_until = (
-        (a.enrollment_date or a.service_start_date) + dt.timedelta(days=program.free_window_days)
-        if (req.kind in POST_KINDS and (a.enrollment_date or a.service_start_date))
-        else None
-    )
+    service_start = a.cca_service_start
+    free_until = a.free_window_ends() if req.kind in POST_KINDS else None
     if service_start is None and a.phase_id:
         service_start_text = _window_text(a.phase.enrollment_start, a.phase.enrollment_end, lang)
     else:

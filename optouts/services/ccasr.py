@@ -1,10 +1,10 @@
 """The CCASR queue: service requests to the utility (Connect, Disconnect, Update, Cancel).
 
-Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_rows_for_optout`, the
-`optout_recorded` receiver), product changes (`ccasr_request_update`, called by the retention
-switch) and rejoins (rejoin_submit). `ccasr_export` writes the utility file (docs/formats/ccasr.md),
-claiming each queued request with a conditional update so it is sent exactly once;
-`ccasr_import_responses` records the utility's answers.
+Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_for_optout`, called
+by optout_submit), product changes (`ccasr_request_update`, called by the retention switch),
+rejoins (rejoin_submit) and moves. `ccasr_export` writes the utility file
+(docs/formats/ccasr.md), claiming each queued request with a conditional update so it is sent
+exactly once; `ccasr_import_responses` records the utility's answers.
 """
 
 from __future__ import annotations
@@ -24,15 +24,21 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.models import ACTIVE_STATUSES, Channel, Program, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
-from accounts.services.rows import NOT_READ, RowsWith, RowUpdate, row_first, rows_insert, rows_write
 from accounts.services.status import Actor, account_transition, can_transition
-from optouts.models import CcasrExport, OptOutRequest, Outcome, ServiceRequest, ServiceRequestType
+from cca_notices.models import Notice
+from optouts.models import (
+    LIVE_CONNECT,
+    CcasrExport,
+    OptOutRequest,
+    Outcome,
+    ServiceRequest,
+    ServiceRequestType,
+)
 
 SR = ServiceRequest
-LIVE = (SR.Status.QUEUED, SR.Status.EXPORTED, SR.Status.ACCEPTED)
 # Connects are queued this many days before the enrollment read, so a pre-enrollment opt-out
 # before then never reaches the utility at all (it is withdrawn, not cancelled).
 CONNECT_LEAD_DAYS = 45
@@ -54,34 +60,7 @@ def ccasr_request_create(
     cancels: ServiceRequest | None = None,
     note: str = "",
 ) -> ServiceRequest:
-    request = _request_row(
-        account=account,
-        type=type,
-        source=source,
-        effective_date=effective_date,
-        optout=optout,
-        rejoin=rejoin,
-        product_code=product_code,
-        cancels=cancels,
-        note=note,
-    )
-    rows_insert(request)
-    return request
-
-
-def _request_row(
-    *,
-    account: ServiceAccount,
-    type: str,
-    source: str,
-    effective_date: dt.date | None,
-    optout: OptOutRequest | None = None,
-    rejoin=None,
-    product_code: str = "",
-    cancels: ServiceRequest | None = None,
-    note: str = "",
-) -> ServiceRequest:
-    return SR(
+    return SR.objects.create(
         program_id=account.program_id,
         account=account,
         type=type,
@@ -96,57 +75,13 @@ def _request_row(
     )
 
 
-def _sql_in(values) -> str:
-    values = list(values)
-    assert all(str(v).isidentifier() for v in values)  # code constants, safe to write as literals
-    return ", ".join(f"'{v}'" for v in values)
-
-
-# A live Connect, written with literals that match the predicate of the partial unique index
-# one_live_connect_per_account, so a prepared statement's generic plan can use that index (with
-# the values as parameters it cannot prove the predicate). On a table analysed while (nearly)
-# empty PostgreSQL still scans it; a CCA's has a Connect for every enrolled account, and a
-# connection plans again when CONN_MAX_AGE replaces it.
-_LIVE_CONNECT = (
-    f"type = '{SR.Type.CONNECT.value}' AND status IN ({_sql_in(s.value for s in LIVE)}) "
-    f"AND NOT superseded"
-)
-
-
-def live_connect_with_lock() -> RowsWith:
-    """The locked account's (c) live Connect, read in the statement that locks it (the opt-out):
-    `ccasr_rows_for_optout(live_connect=…)`."""
-    return RowsWith(
-        SR,
-        where=f"account_id = c.id AND {_LIVE_CONNECT}",
-        order_by="id DESC",
-        fields=("id", "status"),
-    )
-
-
-def _live_connect(account: ServiceAccount) -> ServiceRequest | None:
-    # SQL built once (accounts/services/rows.py), not the ORM's per call.
-    return row_first(
-        SR, where=f"account_id = %s AND {_LIVE_CONNECT}", params=[account.pk], order_by="id DESC"
-    )
-
-
 def ccasr_withdraw_pending_connect(
     *, account: ServiceAccount, why: str
 ) -> tuple[bool, ServiceRequest | None]:
     """Withdraw a Connect not yet sent (claimed with a conditional update, so an export running at
     the same moment either took it first or never sees it). Returns (withdrawn, the sent Connect
     that must be cancelled instead, if any), the sent one marked superseded."""
-    withdrawn, sent = _withdraw_queued_connect(_live_connect(account), why=why)
-    if sent is not None:
-        rows_write(_superseded(sent))
-    return withdrawn, sent
-
-
-def _withdraw_queued_connect(
-    connect: ServiceRequest | None, *, why: str
-) -> tuple[bool, ServiceRequest | None]:
-    """(withdrawn, the sent Connect), without marking the sent one superseded."""
+    connect = SR.objects.filter(LIVE_CONNECT, account=account).first()
     if connect is None:
         return False, None
     if connect.status == SR.Status.QUEUED:
@@ -155,81 +90,60 @@ def _withdraw_queued_connect(
         ):
             return True, None
         connect.refresh_from_db()  # an export claimed it first: it was sent
+    # Unconditional: once claimed by an export, a Connect's row changes only through the
+    # utility's answer, which leaves `superseded` alone.
+    SR.objects.filter(pk=connect.pk).update(superseded=True)
+    connect.superseded = True
     return False, connect
 
 
-def _superseded(connect: ServiceRequest) -> RowUpdate:
-    # Unconditional: once claimed by an export, a Connect's row changes only through the
-    # utility's answer, which leaves `superseded` alone.
-    return RowUpdate(
-        SR, f"UPDATE {SR._meta.db_table} SET superseded = %s WHERE id = %s", (True, connect.pk)
-    )
+def ccasr_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
+    """What an opt-out sets in motion at the utility (docs/formats/ccasr.md "Who queues what").
 
-
-def ccasr_rows_for_optout(
-    *, optout: OptOutRequest, live_connect: ServiceRequest | None = NOT_READ
-) -> list:
-    """What an opt-out sets in motion at the utility (docs/formats/ccasr.md "Who queues what"), as
-    rows not yet written: the `optout_recorded` receiver returns them to be written with the
-    opt-out in its one statement (the service request, and the sent Connect marked superseded).
-
-    A Connect not yet sent is withdrawn (here, at once) and nothing goes to the utility; a sent
-    one is cancelled (before enrollment) or the account is disconnected on its effective read date."""
+    A Connect not yet sent is withdrawn and nothing goes to the utility; a sent one is marked
+    superseded and cancelled (before enrollment), or the account is disconnected on its effective
+    read date. Returns the request queued, if any."""
     account = optout.account
-    if live_connect is NOT_READ:
-        live_connect = _live_connect(account)
-    withdrawn, sent_connect = _withdraw_queued_connect(
-        live_connect, why=f"opt-out {optout.confirmation_code}"
+    withdrawn, sent_connect = ccasr_withdraw_pending_connect(
+        account=account, why=f"opt-out {optout.confirmation_code}"
     )
     if withdrawn:
-        return []
-    rows = [_superseded(sent_connect)] if sent_connect is not None else []
+        return None
     if optout.service_request == ServiceRequestType.CANCEL:
         if sent_connect is None:
-            return rows  # never asked the utility for anything: nothing to cancel
-        return rows + [
-            _request_row(
-                account=account,
-                type=SR.Type.CANCEL,
-                source=SR.Source.OPTOUT,
-                effective_date=optout.request_date,
-                optout=optout,
-                cancels=sent_connect,
-            )
-        ]
+            return None  # never asked the utility for anything: nothing to cancel
+        return ccasr_request_create(
+            account=account,
+            type=SR.Type.CANCEL,
+            source=SR.Source.OPTOUT,
+            effective_date=optout.request_date,
+            optout=optout,
+            cancels=sent_connect,
+        )
     if (
         optout.outcome == Outcome.MOVED_OUT
         and account.status == Status.MOVED_OUT
         and sent_connect is None
         and optout.from_status in (Status.ELIGIBLE, Status.NOTIFIED)
     ):
-        return rows
-    return rows + [
-        _request_row(
-            account=account,
-            type=SR.Type.DISCONNECT,
-            source=SR.Source.OPTOUT,
-            effective_date=optout.effective_date,
-            optout=optout,
-        )
-    ]
+        return None
+    return ccasr_request_create(
+        account=account,
+        type=SR.Type.DISCONNECT,
+        source=SR.Source.OPTOUT,
+        effective_date=optout.effective_date,
+        optout=optout,
+    )
 
 
 def ccasr_request_update(
     *, account: ServiceAccount, product_code: str, request_date: dt.date | None = None
 ) -> ServiceRequest | None:
     """A product change on an account the utility has (or will have) on CCA service."""
-    has_connect = SR.objects.filter(
-        account=account, type=SR.Type.CONNECT, status__in=LIVE, superseded=False
-    ).exists()
-    if (
-        account.status not in (Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED)
-        and not has_connect
-    ):
+    connect = SR.objects.filter(LIVE_CONNECT, account=account).first()
+    if account.status not in ACTIVE_STATUSES and connect is None:
         return None  # not on CCA service yet and no Connect: the Connect will carry the product
-    queued_connect = SR.objects.filter(
-        account=account, type=SR.Type.CONNECT, status=SR.Status.QUEUED, superseded=False
-    ).first()
+    queued_connect = connect if connect and connect.status == SR.Status.QUEUED else None
     if queued_connect is not None:
         # Not sent yet: the Connect carries the new product instead of a second request.
         SR.objects.filter(pk=queued_connect.pk, status=SR.Status.QUEUED).update(
@@ -259,8 +173,6 @@ def ccasr_connects_for_enrollment(*, program: Program, today: dt.date | None = N
     stored on its first post-enrollment / new-customer notice. Accounts are picked once their
     enrollment read is within the lead time (`CCASR_CONNECT_LEAD_DAYS`, default 45). Called by
     `export_ccasr` before it writes the file, and by the daily task."""
-    from cca_notices.models import Notice
-
     today = today or calendar.today()
     through = today + dt.timedelta(days=_lead_days())
     notice_date = Subquery(
@@ -270,9 +182,7 @@ def ccasr_connects_for_enrollment(*, program: Program, today: dt.date | None = N
         .order_by("mail_date")
         .values("enrollment_date")[:1]
     )
-    live_connect = SR.objects.filter(
-        account=OuterRef("pk"), type=SR.Type.CONNECT, status__in=LIVE, superseded=False
-    )
+    live_connect = SR.objects.filter(LIVE_CONNECT, account=OuterRef("pk"))
     rows = list(
         ServiceAccount.objects.filter(
             program=program,
@@ -300,7 +210,8 @@ def ccasr_connects_for_enrollment(*, program: Program, today: dt.date | None = N
         with transaction.atomic():
             SR.objects.bulk_create(objs, batch_size=5000)
     except IntegrityError:
-        # Another run queued some of them meanwhile: add the rest one by one (the constraint decides).
+        # Another run queued some of them meanwhile: add the rest one by one (the constraint
+        # decides).
         created = 0
         for obj in objs:
             try:
@@ -517,7 +428,7 @@ def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[st
     known = {
         sr.pk: sr for sr in SR.objects.filter(pk__in=[r[1] for r in rows]).select_related("account")
     }
-    for line, pk, result, *_ in rows:
+    for line, pk, *_ in rows:
         sr = known.get(pk)
         if sr is None:
             errors.append(f"line {line}: request_id {pk} is unknown (never sent by this system)")
@@ -528,7 +439,7 @@ def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[st
     now = timezone.now()
     counts = Counter()
     with transaction.atomic():
-        for line, pk, result, code, reason, ref in rows:
+        for _line, pk, result, code, reason, ref in rows:
             new = SR.Status.ACCEPTED if result == "ACCEPTED" else SR.Status.REJECTED
             done = SR.objects.filter(pk=pk, status=SR.Status.EXPORTED).update(
                 status=new,
@@ -575,6 +486,7 @@ def ccasr_disconnects_take_effect(
             sr = SR.objects.select_related("account").get(pk=pk)
             account = sr.account
             if can_transition(account.status, Status.RETURNED_BUNDLED):
+                ref = f", ref {sr.utility_reference}" if sr.utility_reference else ""
                 account_transition(
                     account=account,
                     to_status=Status.RETURNED_BUNDLED,
@@ -582,7 +494,7 @@ def ccasr_disconnects_take_effect(
                     actor=actor,
                     at=now,
                     reason=(
-                        f"disconnect {sr.pk} (accepted by the utility{', ref ' + sr.utility_reference if sr.utility_reference else ''}) "
+                        f"disconnect {sr.pk} (accepted by the utility{ref}) "
                         f"took effect on {sr.effective_date}"
                     ),
                 )

@@ -110,7 +110,8 @@ def confirmation_build(
     rejoin=None,
     force_letter: bool = False,
 ) -> Confirmation:
-    """The confirmation row, not yet saved (an opt-out's are written with it: confirmation_rows_for_optout)."""
+    """The confirmation row, not yet saved (confirmation_queue and confirmations_for_optout
+    save it)."""
     program = account.program
     method = Confirmation.Method.LETTER if force_letter or not email else Confirmation.Method.EMAIL
     return Confirmation(
@@ -179,12 +180,13 @@ def confirmation_for_reentry(*, reentry) -> Confirmation:
     return conf
 
 
-def confirmation_rows_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
-    """The opt-out's confirmation and, after the free window, its re-entry letter, not yet saved.
+def confirmations_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
+    """The opt-out's confirmation and, after the free window, its re-entry letter, saved.
     (A new opt-out has sent no e-mail yet, so nothing is marked sent.)"""
-    return [_optout_confirmation(optout)] + (
+    rows = [_optout_confirmation(optout)] + (
         [_reentry_confirmation(reentry)] if reentry is not None else []
     )
+    return Confirmation.objects.bulk_create(rows)
 
 
 def _mark_sent(pk: int, at) -> None:

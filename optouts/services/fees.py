@@ -2,7 +2,7 @@
 who rejoin, a supervisor's waiver, the export the utility bills from and its billing confirmation.
 
 One entry per opt-out (a one-to-one column), never for an opt-out in the free window, before
-enrollment or on a move out: `fee_entry_for_optout` is the `optout_recorded` receiver's rule.
+enrollment or on a move out: `fee_entry_for_optout`, called by optout_submit.
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ EXPORT_COLUMNS = [
 
 
 def fee_entry_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
-    """The termination fee of an opt-out after the free window, not yet saved; None for every
-    other outcome and for a fee of zero (no schedule row in force, or a schedule of 0)."""
+    """The termination fee of an opt-out after the free window; None for every other outcome and
+    for a fee of zero (no schedule row in force, or a schedule of 0)."""
     if optout.outcome != Outcome.AFTER_FREE_WINDOW or optout.fee_amount <= ZERO:
         return None
     account = optout.account
     schedule_date = None
     if optout.fee_schedule_id:
         schedule_date = optout.fee_schedule.effective_from
-    entry = FeeEntry(
+    return FeeEntry.objects.create(
         program_id=optout.program_id,
         account=account,
         kind=FeeEntry.Kind.TERMINATION,
@@ -68,7 +68,6 @@ def fee_entry_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
             f"fee schedule from {schedule_date or 'n/a'})"
         ),
     )
-    return entry
 
 
 def fee_assess_for_rejoin(*, rejoin: RejoinRequest) -> FeeEntry | None:
@@ -113,7 +112,7 @@ def fee_entry_waive(*, entry: FeeEntry, user, reason: str) -> FeeEntry:
         locked.waiver_reason = reason
         locked.save(update_fields=["status", "waived_by", "waived_at", "waiver_reason"])
         if locked.optout_id:
-            # Keep the opt-out's own waiver columns (issue 5's stub, shown on the agent screen) in step.
+            # Keep the opt-out's own waiver columns (shown on the agent screen) in step.
             OptOutRequest.objects.filter(pk=locked.optout_id).update(
                 fee_waived=True,
                 fee_waived_by=user,

@@ -1,32 +1,26 @@
 """The opt-out rules, in one place: every channel (web, IVR, call-centre admin, reply cards, API)
 asks `optout_quote` what would happen and records with `optout_submit`.
 
-Domain rules: domain.md "Opting out and what it costs" and "Re-entry and re-joining".
+The rules, as staff read them: docs/optouts.md "The rules".
 """
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import FeeSchedule, ServiceAccount, Status
+from accounts.models import OPTED_OUT_STATUSES, FeeSchedule, Program, ServiceAccount, Status
 from accounts.services import calendar
-from accounts.services.fees import fee_schedule_in_force, fee_schedule_with_lock
-from accounts.services.reads import (
-    NoReadDate,
-    cutoff_date,
-    effective_read_date,
-    read_dates_with_lock,
-)
-from accounts.services.rows import NOT_READ, row_lock_with_rows, rows_write
-from accounts.services.status import Actor, account_transition_rows
+from accounts.services.fees import fee_schedule_in_force
+from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
+from accounts.services.status import Actor, account_transition
 from optouts.models import (
     ACCEPTED_OUTCOMES,
     OptOutRequest,
@@ -34,27 +28,13 @@ from optouts.models import (
     ReturnPath,
     ServiceRequestType,
 )
-from optouts.services.ccasr import live_connect_with_lock
-from optouts.signals import optout_recorded
+from optouts.services.ccasr import ccasr_for_optout
+from optouts.services.confirmations import confirmations_for_optout
+from optouts.services.fees import fee_entry_for_optout
+from optouts.services.reentry import reentry_for_optout, reentry_plan
 
 log = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
-# Both ways back last six months before standard bundled rates (public PG&E / SDG&E terms).
-RETURN_NOTICE_MONTHS = 6
-
-_TO_STATUS = {
-    Outcome.BEFORE_ENROLLMENT: Status.OPTED_OUT_PRE,
-    Outcome.FREE_WINDOW: Status.OPTED_OUT_FREE,
-    Outcome.AFTER_FREE_WINDOW: Status.TERMINATED,
-    Outcome.MOVED_OUT: Status.MOVED_OUT,
-}
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's end (Aug 31 + 6 → Feb 28/29)."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return dt.date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -110,25 +90,14 @@ class OptOutRefused(Exception):
         super().__init__(message)
 
 
-def _return_options(*, effective: dt.date | None, stay_months: int) -> tuple[ReturnOption, ...]:
-    if effective is None:
-        return (
-            ReturnOption(ReturnPath.ADVANCE_NOTICE, None, None, None),
-            ReturnOption(ReturnPath.TRANSITIONAL, None, None, None),
-        )
-    advance_back = add_months(effective, RETURN_NOTICE_MONTHS)
-    return (
-        # (a) stays with the CCA six more months, then standard bundled rates
-        ReturnOption(
-            ReturnPath.ADVANCE_NOTICE,
-            advance_back,
-            advance_back,
-            add_months(advance_back, stay_months),
-        ),
-        # (b) transitional bundled service from the read date for six months, then standard rates
-        ReturnOption(
-            ReturnPath.TRANSITIONAL, effective, advance_back, add_months(effective, stay_months)
-        ),
+def _return_options(*, program: Program, effective: dt.date | None) -> tuple[ReturnOption, ...]:
+    """The two ways back as the re-entry will record them (blank dates until the read is known)."""
+    plans = (
+        reentry_plan(program=program, path=path, effective_date=effective)
+        for path in (ReturnPath.ADVANCE_NOTICE, ReturnPath.TRANSITIONAL)
+    )
+    return tuple(
+        ReturnOption(p.path, p.bundled_from, p.standard_rates_from, p.min_stay_until) for p in plans
     )
 
 
@@ -137,18 +106,13 @@ def optout_quote(
     account: ServiceAccount,
     request_date: dt.date | None = None,
     moving_out: bool = False,
-    read_dates: list | None = None,
-    fee_schedule: FeeSchedule | None = NOT_READ,
 ) -> Decision:
-    """What an opt-out arriving on `request_date` would do, without recording anything.
-
-    `read_dates` and `fee_schedule`: what optout_submit read with the account's lock
-    (`read_dates_with_lock`, `fee_schedule_with_lock`), so they are not read again."""
+    """What an opt-out arriving on `request_date` would do, without recording anything."""
     program = account.program
     request_date = request_date or calendar.today()
     status = account.status
     enrollment = account.enrollment_date
-    window_end = enrollment + dt.timedelta(days=program.free_window_days) if enrollment else None
+    window_end = account.free_window_ends()
     cutoff = cutoff_date(program=program, request_date=request_date)
 
     def effective():
@@ -157,7 +121,6 @@ def optout_quote(
                 program=program,
                 read_cycle=account.read_cycle,
                 request_date=request_date,
-                ahead=read_dates,
             )
         except NoReadDate:
             # Recorded anyway (never lose a request); the date is set when the schedule arrives.
@@ -169,7 +132,7 @@ def optout_quote(
             )
             return None
 
-    base = dict(
+    base: dict[str, Any] = dict(
         account_id=account.pk,
         request_date=request_date,
         from_status=status,
@@ -187,12 +150,7 @@ def optout_quote(
             refusal_message="This account is closed.",
             **base,
         )
-    if status in (
-        Status.OPTED_OUT_PRE,
-        Status.OPTED_OUT_FREE,
-        Status.TERMINATED,
-        Status.RETURNED_BUNDLED,
-    ):
+    if status in OPTED_OUT_STATUSES:
         return Decision(
             outcome=Outcome.ALREADY_OPTED_OUT,
             to_status=None,
@@ -220,7 +178,8 @@ def optout_quote(
             service_request="",
             refusal_message=program.optout_refusal_message
             or (
-                "Opt-outs open when the first notice is mailed. Please contact us again after you receive it."
+                "Opt-outs open when the first notice is mailed. "
+                "Please contact us again after you receive it."
             ),
             **base,
         )
@@ -242,7 +201,7 @@ def optout_quote(
             service_request=ServiceRequestType.CANCEL,
             **base,
         )
-    # Enrolled: a missing enrollment date is a data gap, read in the customer's favour.
+    # Enrolled: a missing start of service is a data gap, read in the customer's favour.
     if status == Status.ENROLLED and (window_end is None or request_date <= window_end):
         return Decision(
             outcome=Outcome.FREE_WINDOW,
@@ -253,12 +212,8 @@ def optout_quote(
         )
     # ENROLLED after the window, PARTICIPANT, REJOINED: termination with a fee.
     when = effective()
-    row = (
-        fee_schedule
-        if fee_schedule is not NOT_READ
-        else fee_schedule_in_force(
-            program=program, customer_class=account.customer_class, on=request_date
-        )
+    row = fee_schedule_in_force(
+        program=program, customer_class=account.customer_class, on=request_date
     )
     if row is None:
         log.warning(
@@ -276,7 +231,7 @@ def optout_quote(
         cost_recovery_charge=row.cost_recovery_charge if row else ZERO,
         fee_schedule_id=row.pk if row else None,
         fee_schedule=row,
-        return_options=_return_options(effective=when, stay_months=program.min_bundled_stay_months),
+        return_options=_return_options(program=program, effective=when),
         **base,
     )
 
@@ -346,15 +301,7 @@ def optout_submit(
 
 # Statuses an opt-out leaves an account in: only an account in one of them can have a current
 # opt-out request (a rejoin, the only way out of them back to CCA service, retires its request).
-_OPTED_OUT = frozenset(
-    {
-        Status.OPTED_OUT_PRE,
-        Status.OPTED_OUT_FREE,
-        Status.TERMINATED,
-        Status.RETURNED_BUNDLED,
-        Status.MOVED_OUT,
-    }
-)
+_AFTER_OPTOUT = OPTED_OUT_STATUSES | {Status.MOVED_OUT}
 
 
 def _submit_once(
@@ -372,32 +319,20 @@ def _submit_once(
     received_at,
 ) -> Submission:
     with transaction.atomic():
-        # The account row only is locked, not the program row every opt-out shares. What the
-        # rules read besides the account comes in the same statement: one round trip, not four.
-        locked, read = row_lock_with_rows(
-            ServiceAccount,
-            account_id,
-            parent_field="program",
-            rows={
-                "read_dates": read_dates_with_lock(request_date),
-                "fee": fee_schedule_with_lock(request_date),
-                "connect": live_connect_with_lock(),
-            },
+        # The account row only is locked, not the program row every opt-out shares.
+        locked = (
+            ServiceAccount.objects.select_for_update(of=("self",))
+            .select_related("program")
+            .get(pk=account_id)
         )
         # Read after the lock (a new snapshot), so a request that another channel committed while
         # this one waited is seen. Only an opted-out account can have one; for any other, the
         # partial unique index one_current_optout_per_account still refuses a second (above).
-        if locked.status in _OPTED_OUT:
+        if locked.status in _AFTER_OPTOUT:
             existing = OptOutRequest.objects.filter(account=locked, is_current=True).first()
             if existing is not None:
                 return Submission(existing, False)
-        decision = optout_quote(
-            account=locked,
-            request_date=request_date,
-            moving_out=moving_out,
-            read_dates=read["read_dates"],
-            fee_schedule=next(iter(read["fee"]), None),
-        )
+        decision = optout_quote(account=locked, request_date=request_date, moving_out=moving_out)
         if not decision.accepted:
             raise OptOutRefused(decision, decision.refusal_message)
         option = None
@@ -406,17 +341,21 @@ def _submit_once(
             option = decision.return_option(return_path)
             if option is None:
                 raise ValueError(
-                    f"return_path {return_path!r} is not one of {[o.path for o in decision.return_options]}"
+                    f"return_path {return_path!r} is not one of "
+                    f"{[o.path for o in decision.return_options]}"
                 )
-        change, account_update = account_transition_rows(
+        change = account_transition(
             account=locked,
             to_status=decision.to_status,
             channel=channel,
             actor=actor,
             at=received_at,
-            reason=f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}",
+            locked=True,
+            reason=(
+                f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}"
+            ),
         )
-        request = OptOutRequest(
+        request = OptOutRequest.objects.create(
             program=locked.program,
             account=locked,
             confirmation_code=confirmation_code_new(),
@@ -437,11 +376,7 @@ def _submit_once(
             fee_amount=decision.fee,
             admin_fee=decision.admin_fee,
             cost_recovery_charge=decision.cost_recovery_charge,
-            **(
-                {"fee_schedule": decision.fee_schedule}
-                if decision.fee_schedule is not None
-                else {"fee_schedule_id": decision.fee_schedule_id}
-            ),
+            fee_schedule=decision.fee_schedule,
             return_path=option.path if option else "",
             bundled_from=option.bundled_from if option else None,
             standard_rates_from=option.standard_rates_from if option else None,
@@ -451,18 +386,11 @@ def _submit_once(
             contact_phone=contact_phone or locked.phone,
             note=note,
         )
-        follow_ups = [
-            row
-            for _, rows in optout_recorded.send(
-                sender=OptOutRequest,
-                request=request,
-                decision=decision,
-                live_connect=next(iter(read["connect"]), None),
-            )
-            for row in rows or ()
-        ]
-        # The status, its audit row, the request and what it sets in motion: one statement.
-        rows_write(account_update, change, request, *follow_ups)
+        # What the opt-out sets in motion, in the same transaction: all of it or none of it.
+        fee_entry_for_optout(optout=request)
+        ccasr_for_optout(optout=request)
+        reentry = reentry_for_optout(optout=request)
+        confirmations_for_optout(optout=request, reentry=reentry)
         _after_commit(request)
     return Submission(request, True)
 

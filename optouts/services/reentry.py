@@ -1,4 +1,4 @@
-"""Re-entry: a customer returning to the utility after the free window (domain.md "Re-entry").
+"""Re-entry: a customer returning to the utility after the free window (docs/fees.md "Re-entry").
 
 Two ways back, the customer's choice: (a) six-month advance notice — stays with the CCA six more
 months, then the utility's standard bundled rates; (b) immediate return on transitional bundled
@@ -9,15 +9,24 @@ re-entry fee (Program.reentry_fee) is recorded here and billed by the utility it
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from accounts.models import Program
 from optouts.models import OptOutRequest, Outcome, ReentryRequest, ReturnPath
-from optouts.services.intake import RETURN_NOTICE_MONTHS, add_months
 
 ONE_DAY = dt.timedelta(days=1)
+# Both ways back last six months before standard bundled rates (public PG&E / SDG&E terms).
+RETURN_NOTICE_MONTHS = 6
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's end (Aug 31 + 6 → Feb 28/29)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ def reentry_plan(*, program: Program, path: str, effective_date: dt.date | None)
 
 
 def reentry_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
-    """The re-entry an opt-out after the free window starts, not yet saved (the `optout_recorded` receiver)."""
+    """The re-entry an opt-out after the free window starts (None for any other outcome)."""
     if optout.outcome != Outcome.AFTER_FREE_WINDOW:
         return None
     plan = reentry_plan(
@@ -77,7 +86,7 @@ def reentry_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
         path=optout.return_path or ReturnPath.ADVANCE_NOTICE,
         effective_date=optout.effective_date,
     )
-    reentry = ReentryRequest(
+    return ReentryRequest.objects.create(
         program_id=optout.program_id,
         account=optout.account,
         optout=optout,
@@ -93,4 +102,3 @@ def reentry_for_optout(*, optout: OptOutRequest) -> ReentryRequest | None:
         reentry_fee=plan.reentry_fee,
         created_at=optout.received_at,
     )
-    return reentry

@@ -1,4 +1,4 @@
-"""Rejoin: a customer who opted out opts back in (domain.md "Re-entry and re-joining").
+"""Rejoin: a customer who opted out opts back in (docs/fees.md "Rejoin").
 
 Allowed unless inside the minimum bundled stay (the answer says until when); large customers
 pay the program's entry fee; the account goes to `rejoined` through accounts.services.status, its
@@ -14,16 +14,20 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import CustomerClass, Product, ServiceAccount, Status
+from accounts.models import OPTED_OUT_STATUSES, CustomerClass, Product, ServiceAccount, Status
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition
-from optouts.models import OptOutRequest, RejoinRequest, ServiceRequest
+from optouts.models import Move, OptOutRequest, RejoinRequest, ServiceRequest
+from optouts.services.ccasr import ccasr_request_create
+from optouts.services.confirmations import confirmation_queue
+from optouts.services.fees import fee_assess_for_rejoin
 from optouts.services.intake import confirmation_code_new
 
 ZERO = Decimal("0.00")
 LARGE_CLASSES = frozenset({CustomerClass.LARGE_COMMERCIAL, CustomerClass.INDUSTRIAL})
-REJOINABLE = frozenset({Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.RETURNED_BUNDLED})
+# A terminated customer is still on CCA service until the Disconnect's read: not yet.
+REJOINABLE = OPTED_OUT_STATUSES - {Status.TERMINATED}
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,6 @@ def _min_stay_until(account: ServiceAccount) -> dt.date | None:
     )
     if current is None:
         # Moved within the territory: the opt-out (and its minimum stay) stayed with the old number.
-        from optouts.models import Move
-
         move = (
             Move.objects.filter(new_account=account)
             .exclude(old_account=account)
@@ -73,7 +75,8 @@ def rejoin_quote(*, account: ServiceAccount, request_date: dt.date | None = None
         when = f" and the minimum bundled stay ends on {until:%Y-%m-%d}" if until else ""
         return RejoinDecision(
             False,
-            f"Your return to the utility has not taken effect yet; you can rejoin once it has{when}.",
+            "Your return to the utility has not taken effect yet; "
+            f"you can rejoin once it has{when}.",
             not_before=until,
         )
     if account.status not in REJOINABLE:
@@ -100,7 +103,8 @@ def rejoin_quote(*, account: ServiceAccount, request_date: dt.date | None = None
         f"You can rejoin; CCA service resumes on your meter-read date {effective or '(next read)'}"
     )
     if fee:
-        text += f"; an entry fee of ${fee} applies to {account.get_customer_class_display().lower()} customers"
+        kind = account.get_customer_class_display().lower()
+        text += f"; an entry fee of ${fee} applies to {kind} customers"
     return RejoinDecision(True, text + ".", entry_fee=fee, effective_date=effective)
 
 
@@ -115,10 +119,6 @@ def rejoin_submit(
     received_at: dt.datetime | None = None,
 ) -> RejoinRequest:
     """Record a rejoin; raises RejoinRefused (nothing written) when the rules refuse it."""
-    from optouts.services.ccasr import ccasr_request_create
-    from optouts.services.confirmations import confirmation_queue
-    from optouts.services.fees import fee_assess_for_rejoin
-
     request_date = request_date or calendar.today()
     received_at = received_at or timezone.now()
     for attempt in range(2):

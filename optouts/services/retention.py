@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import Product, ServiceAccount
+from accounts.models import ACTIVE_STATUSES, Product, ServiceAccount, Status
 from optouts.models import RetentionAcceptance
+from optouts.services.ccasr import ccasr_request_update
+
+# On CCA service or about to be: the customers an offer can keep.
+OFFERED_TO = ACTIVE_STATUSES | {Status.ELIGIBLE, Status.NOTIFIED}
 
 
 def retention_offer(*, account: ServiceAccount) -> Product | None:
     """The default (cheaper) product, offered to an enrolled customer on a premium one."""
-    if account.product_id is None or account.status not in (
-        "enrolled",
-        "participant",
-        "rejoined",
-        "eligible",
-        "notified",
-    ):
+    if account.product_id is None or account.status not in OFFERED_TO:
         return None
     default = Product.objects.filter(program_id=account.program_id, is_default=True).first()
     if default is None or account.product_id in (None, default.pk):
@@ -27,8 +25,6 @@ def retention_offer(*, account: ServiceAccount) -> Product | None:
 def retention_accept(*, account: ServiceAccount, channel: str) -> RetentionAcceptance:
     """The customer stays on the default product instead of leaving; the utility is told with an
     Update service request (or the Connect not yet sent carries the new product)."""
-    from optouts.services.ccasr import ccasr_request_update
-
     with transaction.atomic():
         locked = (
             ServiceAccount.objects.select_for_update(of=("self",))

@@ -7,7 +7,8 @@ from django.core import mail
 from accounts.models import Channel, Status, StatusChange
 from accounts.services.status import Actor
 from optouts.models import Confirmation, OptOutRequest, Outcome, ReturnPath, ServiceRequestType
-from optouts.services.intake import OptOutRefused, add_months, optout_quote, optout_submit
+from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
+from optouts.services.reentry import add_months
 
 pytestmark = pytest.mark.django_db
 WEB = Actor("web")
@@ -43,6 +44,22 @@ def test_free_window_has_no_fee_and_takes_effect_at_the_read_after_the_cutoff(ma
     # 03-10 + 15 days = 03-25: the 04-02 read is the first it can catch.
     assert d.effective_date == dt.date(2027, 4, 2)
     assert d.fee == 0 and d.service_request == ServiceRequestType.DISCONNECT
+
+
+def test_a_new_customers_free_window_runs_from_its_service_start(make_account, today):
+    # Moved in: on CCA service from the first day of utility service, no enrollment read.
+    account = make_account(
+        status=Status.ENROLLED, enrollment_date=None, service_start_date=dt.date(2027, 1, 2)
+    )
+    d = optout_quote(account=account, request_date=today)
+    assert d.free_window_ends == dt.date(2027, 3, 3) == account.free_window_ends()
+    assert d.outcome == Outcome.AFTER_FREE_WINDOW and d.fee > 0
+    inside = optout_quote(account=account, request_date=dt.date(2027, 3, 3))
+    assert inside.outcome == Outcome.FREE_WINDOW
+    # Neither date: a data gap, read in the customer's favour.
+    unknown = make_account(status=Status.ENROLLED, enrollment_date=None, service_start_date=None)
+    d = optout_quote(account=unknown, request_date=today)
+    assert d.outcome == Outcome.FREE_WINDOW and d.free_window_ends is None
 
 
 def test_request_inside_the_cutoff_moves_to_the_following_read(make_account):

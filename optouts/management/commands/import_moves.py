@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management.program_option import program_from_option
-from accounts.services.moves import MovesRejected, moves_import
+from optouts.services.moves import MovesRejected, moves_import
 
 
 class Command(BaseCommand):

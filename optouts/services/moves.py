@@ -1,6 +1,6 @@
 """The utility's move file (docs/formats/moves.md): customers moving within, out of and into
-the territory. Registry work that never edits the registry's models: each applied line is kept
-as an `optouts.Move`, status changes go through accounts.services.status with channel `utility`.
+the territory. Each applied line is kept as an `optouts.Move`; status changes go through
+accounts.services.status with channel `utility`, Connects through the CCASR queue.
 
 - within: the customer keeps status and product — an opted-out customer stays opted out, also
   under a new account number; the old account is closed (moved_out).
@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from accounts import normalize
 from accounts.models import (
+    ACTIVE_STATUSES,
     OPTED_OUT_STATUSES,
     Channel,
     CustomerClass,
@@ -40,6 +41,9 @@ from accounts.models import (
 )
 from accounts.services.importing import CODE_ALPHABET
 from accounts.services.status import Actor, account_transition, can_transition
+from cca_notices.services.scheduling import RuleSetMissing, notices_schedule_new_customers
+from optouts.models import Move, ServiceRequest
+from optouts.services.ccasr import ccasr_request_create, ccasr_withdraw_pending_connect
 
 COLUMNS = [
     "old_account_number",
@@ -62,7 +66,6 @@ COLUMNS = [
     "phone",
 ]
 REQUIRED_COLUMNS = ["old_account_number", "new_account_number", "move_type", "move_date"]
-ACTIVE = (Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED)
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
         if rec.get("customer_class") not in CustomerClass.values:
             err(
                 "customer_class",
-                f"'{rec.get('customer_class', '')}' is not one of {', '.join(CustomerClass.values)}",
+                f"'{rec.get('customer_class', '')}' is not one of "
+                f"{', '.join(CustomerClass.values)}",
             )
         row["customer_class"] = rec.get("customer_class", "")
         if not rec.get("rate_schedule"):
@@ -261,7 +265,8 @@ def _check_accounts(program: Program, rows: list[dict]) -> tuple[dict, list[Move
                     MoveError(
                         r["line"],
                         "new_account_number",
-                        f"account {r['new']} is {new.status} and cannot take {r['old']}'s status {old.status}",
+                        f"account {r['new']} is {new.status} and cannot take "
+                        f"{r['old']}'s status {old.status}",
                     )
                 )
     return accounts, errors
@@ -331,8 +336,6 @@ def _finish(
 
 
 def _schedule_new_customers(program: Program, actor: Actor) -> tuple[int, str]:
-    from cca_notices.services.scheduling import RuleSetMissing, notices_schedule_new_customers
-
     try:
         return notices_schedule_new_customers(program=program, actor_name=actor.name), ""
     except RuleSetMissing as exc:
@@ -341,8 +344,6 @@ def _schedule_new_customers(program: Program, actor: Actor) -> tuple[int, str]:
 
 
 def _record(program, r, run, *, old=None, new=None, kept=""):
-    from optouts.models import Move
-
     Move.objects.create(
         program=program,
         import_run=run,
@@ -374,7 +375,8 @@ def _address(r: dict) -> dict:
 def _create(
     program: Program, fields: dict, *, status: str, actor: Actor, reason: str
 ) -> ServiceAccount:
-    """A new account row and its creation audit row (from_status blank), as the importer writes them."""
+    """A new account row and its creation audit row (from_status blank), as the importer
+    writes them."""
     now = timezone.now()
     fields["customer_key"] = normalize.customer_key(
         fields["customer_name"], fields["service_address"], fields["service_zip"]
@@ -409,9 +411,6 @@ def _create(
 
 
 def _apply(program, r, accounts, actor, run, result, default_product) -> None:
-    from optouts.models import ServiceRequest
-    from optouts.services.ccasr import ccasr_request_create, ccasr_withdraw_pending_connect
-
     kind = r["type"]
     result.counts[kind] += 1
     if kind == "out":
@@ -436,7 +435,8 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
             "product": default_product,
             "language": r.get("language") or (program.languages or ["en"])[0],
         }
-        # The same customer at the same premises who opted out before stays out (domain.md).
+        # The same customer at the same premises who opted out before stays out (never
+        # re-enrolled: docs/formats/moves.md).
         key = normalize.customer_key(
             fields["customer_name"], fields["service_address"], fields["service_zip"]
         )
@@ -496,7 +496,10 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
             carried | fields | {"account_number": r["new"]},
             status=old_status,
             actor=actor,
-            reason=f"moved within the territory from account {old.account_number} on {r['date']}; status kept",
+            reason=(
+                f"moved within the territory from account {old.account_number} on {r['date']}; "
+                "status kept"
+            ),
         )
         result.counts["new_accounts"] += 1
     else:
@@ -522,7 +525,7 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
         actor=actor,
         reason=f"moved within the territory to account {new.account_number} on {r['date']}",
     )
-    if old_status in ACTIVE:
+    if old_status in ACTIVE_STATUSES:
         ccasr_request_create(
             account=new,
             type=ServiceRequest.Type.CONNECT,
