@@ -38,6 +38,14 @@ CALIFORNIA_OFFICE_HOLIDAYS = frozenset(
         "Christmas Day",
     }
 )
+# Days the package lists for California that close no office: Susan B. Anthony Day is no
+# holiday in Gov. Code 6700, and on Diwali (6700 since AB 268, 2025) state offices stay open.
+CALIFORNIA_COMMEMORATIONS = frozenset({"Susan B. Anthony Day", "Diwali"})
+OBSERVED = " (observed)"
+
+
+def _names(listed: str) -> set[str]:
+    return {n.strip().removesuffix(OBSERVED) for n in listed.split(";")}
 
 
 def today() -> dt.date:
@@ -64,7 +72,10 @@ def _federal(year: int) -> set[dt.date]:
 
 
 def _us_ca(year: int) -> set[dt.date]:
-    return set(holidays_lib.US(subdiv="CA", years=year))
+    # The package's California: federal observance (Columbus Day aside) plus Cesar Chavez Day
+    # (Sunday → Monday only) and the day after Thanksgiving.
+    listed = holidays_lib.US(subdiv="CA", years=year, language="en_US")
+    return {d for d, names in listed.items() if _names(names) - CALIFORNIA_COMMEMORATIONS}
 
 
 def _california(year: int) -> set[dt.date]:
@@ -73,7 +84,7 @@ def _california(year: int) -> set[dt.date]:
     listed = holidays_lib.US(subdiv="CA", observed=False, years=year, language="en_US")
     out = set()
     for day, names in listed.items():
-        if not CALIFORNIA_OFFICE_HOLIDAYS & {n.strip() for n in names.split(";")}:
+        if not CALIFORNIA_OFFICE_HOLIDAYS & _names(names):
             continue
         if day.weekday() == SUN:
             day += ONE_DAY
