@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import holidays as holidays_lib
+from django.db import models
 from django.utils import timezone
 
 from accounts.models import BusinessCalendar, CalendarKind, Closure, Program
@@ -150,7 +151,9 @@ def add_business_days(day: dt.date, n: int, *, calendar: Calendar) -> dt.date:
 
 def default_calendar(kind: str) -> Calendar:
     """The calendar a new program gets for `kind` (the model's default), without closures."""
-    return Calendar(name=Program._meta.get_field(f"{CalendarKind(kind)}_calendar").get_default())
+    field = Program._meta.get_field(f"{CalendarKind(kind)}_calendar")
+    assert isinstance(field, models.CharField)
+    return Calendar(name=field.get_default())
 
 
 # Closures are few and change rarely; a calendar read from the database is kept this long per
