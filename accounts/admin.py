@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import (
+    Closure,
     FeeSchedule,
     ImportRun,
     JrcRow,
@@ -43,7 +44,7 @@ from accounts.models import (
     Utility,
 )
 from accounts.selectors import account_count_estimate, account_search, phone_to_e164, search_plan
-from accounts.services.calendar import today
+from accounts.services.calendar import calendar_cache_clear, today
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, next_read_date
 
@@ -188,6 +189,14 @@ class ReadDateAdmin(admin.ModelAdmin):
 # --- programs: phases, products, fee schedule -----------------------------------------------
 
 
+class ClosureInline(admin.TabularInline):
+    """Days the program closes on one of its calendars (also loaded from the program file)."""
+
+    model = Closure
+    extra = 0
+    fields = ["date", "calendar", "reason"]
+
+
 class PhaseInline(admin.TabularInline):
     model = Phase
     extra = 0
@@ -293,7 +302,20 @@ class ProgramAdmin(admin.ModelAdmin):
     search_fields = ["name", "short_name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at", "updated_at"]
-    inlines = [PhaseInline, ProductInline, FeeScheduleInForceInline, FeeSchedulePlannedInline]
+    inlines = [
+        PhaseInline,
+        ProductInline,
+        FeeScheduleInForceInline,
+        FeeSchedulePlannedInline,
+        ClosureInline,
+    ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # A closure or calendar choice saved here counts in this process at once (others within
+        # the calendar cache's TTL, accounts.services.calendar).
+        calendar_cache_clear()
+
     fieldsets = [
         (None, {"fields": ["name", "short_name", "slug", "utility"]}),
         (
@@ -331,6 +353,10 @@ class ProgramAdmin(admin.ModelAdmin):
         (
             "Notices and mail",
             {"fields": ["notice_rule_set", "mail_lead_business_days", "mailer_id"]},
+        ),
+        (
+            "Business days (docs/rules.md R-BUSINESS-DAYS)",
+            {"fields": ["mail_calendar", "utility_calendar", "office_calendar"]},
         ),
         ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]

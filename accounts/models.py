@@ -78,6 +78,23 @@ class Utility(models.Model):
         return self.name
 
 
+class BusinessCalendar(models.TextChoices):
+    """Named holiday calendars (accounts.services.calendar; docs/rules.md R-BUSINESS-DAYS)."""
+
+    USPS = "usps", "USPS mailing days (federal holidays; a Saturday holiday is not moved)"
+    FEDERAL = "federal", "Federal holidays as observed (5 U.S.C. 6103)"
+    US_CA = "us_ca", "Federal and California holidays (a California utility)"
+    CALIFORNIA = "california", "California state offices (Gov. Code 6700, 6701, 19853)"
+
+
+class CalendarKind(models.TextChoices):
+    """Which institution's days a date counts in: each program names a calendar for each."""
+
+    MAIL = "mail", "Mail days (mail dates)"
+    UTILITY = "utility", "Utility business days (cutoff, read dates)"
+    OFFICE = "office", "CCA office days (the CCA's own deadlines)"
+
+
 class Program(models.Model):
     """A CCA's program and the settings domain.md says vary between programs."""
 
@@ -136,6 +153,24 @@ class Program(models.Model):
     mail_lead_business_days = models.PositiveSmallIntegerField(
         default=3, help_text="Business days before the mail date that a batch is built."
     )
+    mail_calendar = models.CharField(
+        max_length=16,
+        choices=BusinessCalendar.choices,
+        default=BusinessCalendar.USPS,
+        help_text="The days the mail house can drop mail: mail dates fall on these.",
+    )
+    utility_calendar = models.CharField(
+        max_length=16,
+        choices=BusinessCalendar.choices,
+        default=BusinessCalendar.US_CA,
+        help_text="The utility's business days: a cutoff in business days counts these.",
+    )
+    office_calendar = models.CharField(
+        max_length=16,
+        choices=BusinessCalendar.choices,
+        default=BusinessCalendar.CALIFORNIA,
+        help_text="The CCA's office days, for the CCA's own deadlines.",
+    )
     notice_rule_set = models.CharField(
         max_length=40,
         default="ca_rule23",
@@ -155,6 +190,25 @@ class Program(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Closure(models.Model):
+    """A day the program file closes on one of the program's calendars (an office closure, a
+    mail-house shutdown): not a business day there, whatever its holiday calendar says."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="closures")
+    date = models.DateField()
+    calendar = models.CharField(max_length=10, choices=CalendarKind.choices)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["program", "date", "calendar"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "date", "calendar"], name="closure_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.date} closed ({self.get_calendar_display()})"
 
 
 class Phase(models.Model):

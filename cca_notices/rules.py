@@ -17,12 +17,14 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from accounts.services.calendar import is_business_day
+from accounts.services.calendar import Calendar, default_calendar
 
 ONE_DAY = dt.timedelta(days=1)
 # How far a mail date may slide to reach a business day (mail houses do not post on weekends
 # or holidays); it never leaves the window the rule allows.
 BUSINESS_DAY_SLACK = 4
+# Mail days when the caller names none: a new program's mail calendar (USPS), no closures.
+MAIL_DAYS = default_calendar("mail")
 
 
 class ScheduleImpossible(ValueError):
@@ -107,8 +109,8 @@ def reads_after(reads: Sequence[dt.date], day: dt.date, count: int) -> list[dt.d
     return list(reads[i : i + count])
 
 
-def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str) -> dt.date:
-    """`ideal` moved into [lo, hi], preferring the nearest business day."""
+def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str, mail_days: Calendar) -> dt.date:
+    """`ideal` moved into [lo, hi], preferring the nearest mail day."""
     if lo > hi:
         raise ScheduleImpossible(
             f"{what}: the rule allows it no later than {hi}, "
@@ -117,7 +119,7 @@ def _mail_day(ideal: dt.date, lo: dt.date, hi: dt.date, what: str) -> dt.date:
     day = min(max(ideal, lo), hi)
     for step in range(BUSINESS_DAY_SLACK + 1):
         for candidate in (day - dt.timedelta(days=step), day + dt.timedelta(days=step)):
-            if lo <= candidate <= hi and is_business_day(candidate):
+            if lo <= candidate <= hi and mail_days.is_business_day(candidate):
                 return candidate
     return day
 
@@ -128,11 +130,13 @@ def mass_schedule(
     enrollment: dt.date,
     later_reads: Sequence[dt.date],
     not_before: dt.date | None = None,
+    mail_days: Calendar = MAIL_DAYS,
 ) -> dict[str, dt.date]:
     """Mail dates of the pre- and post-enrollment notices for one enrollment date.
 
     `later_reads` are the account's scheduled reads after enrollment (at least `post_count`).
     `not_before` is the first day a notice can still be mailed (today, when scheduling).
+    `mail_days` are the days a notice can be mailed on (the program's mail calendar).
     """
     floor = not_before or dt.date.min
     out: dict[str, dt.date] = {}
@@ -149,6 +153,7 @@ def mass_schedule(
             lo,
             hi,
             f"{kind} cannot be mailed in time for enrollment on {enrollment}",
+            mail_days,
         )
     reads = list(later_reads[: rules.post_count])
     if len(reads) < rules.post_count:
@@ -173,6 +178,7 @@ def mass_schedule(
             hi,
             f"{kind} cannot be mailed in billing cycle {k} after enrollment on {enrollment} "
             f"({opens} to {closes})",
+            mail_days,
         )
     return out
 
@@ -182,6 +188,7 @@ def new_customer_schedule(
     *,
     service_start: dt.date,
     not_before: dt.date | None = None,
+    mail_days: Calendar = MAIL_DAYS,
 ) -> dict[str, dt.date]:
     floor = not_before or dt.date.min
     out: dict[str, dt.date] = {}
@@ -201,6 +208,7 @@ def new_customer_schedule(
             hi,
             f"{kind} cannot be mailed within {_days(rules.new_customer_window_days)} "
             f"after service start on {service_start}",
+            mail_days,
         )
     return out
 

@@ -105,3 +105,12 @@ def screenshot():
         return path
 
     return take
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendars():
+    # Program calendars are cached per process by primary key; a rolled-back test's closures
+    # must not reach the next test's program with the same key.
+    from accounts.services.calendar import calendar_cache_clear
+
+    calendar_cache_clear()

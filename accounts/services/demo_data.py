@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-from accounts.services.calendar import add_business_days, is_business_day
+from accounts.services.calendar import add_business_days, default_calendar, is_business_day
 from accounts.services.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 DEMO_PHASES = ("Phase 1", "Phase 2")
@@ -742,11 +742,16 @@ def _enrollment_dates(today: dt.date) -> list[list[dt.date]]:
     for _ in range(24):
         year, month = (year - 1, 12) if month == 1 else (year, month - 1)
         first = dt.date(year, month, 1)
-        day = first if is_business_day(first) else add_business_days(first, 1)
+        utility_days = default_calendar("utility")
+        day = (
+            first
+            if is_business_day(first, calendar=utility_days)
+            else add_business_days(first, 1, calendar=utility_days)
+        )
         days = []
         while day.month == month:
             days.append(day)
-            day = add_business_days(day, 1)
+            day = add_business_days(day, 1, calendar=utility_days)
         out.append([days[min(k, len(days)) - 1] for k in range(1, 22)])
     return out
 

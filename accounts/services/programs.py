@@ -3,7 +3,8 @@
 Everything is checked before anything is written, and every problem is reported with the key
 path it concerns ("phases[1].enrollment_end: ..."), so staff can fix the file in one pass. A
 load runs in one transaction and updates in place: utility by code, program by slug, rate
-schedules by code, products by code, phases by name, fee rows by (class, effective_from).
+schedules by code, products by code, phases by name, fee rows by (class, effective_from),
+closures by (date, calendar).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from django.db import transaction
 
 from accounts.models import (
     DEFAULT_ADMIN_FEES,
+    BusinessCalendar,
+    CalendarKind,
+    Closure,
     CustomerClass,
     FeeSchedule,
     Phase,
@@ -32,6 +36,7 @@ from accounts.models import (
     RateSchedule,
     Utility,
 )
+from accounts.services.calendar import calendar_cache_clear
 from accounts.services.calendar import today as business_today
 
 
@@ -90,6 +95,9 @@ SETTINGS_KEYS = {
     "large_customer_entry_fee": "money",
     "confirmation_days": "days",
     "mail_lead_business_days": "days",
+    "mail_calendar": "calendar_name",
+    "utility_calendar": "calendar_name",
+    "office_calendar": "calendar_name",
 }
 PRODUCT_KEYS = {
     "code": "slug!",
@@ -115,12 +123,14 @@ FEE_KEYS = {
     "cost_recovery_charge": "money",
     "note": "str",
 }
+CLOSURE_KEYS = {"date": "date!", "calendar": "calendar_kinds!", "reason": "str"}
 TABLES = {"program": PROGRAM_KEYS, "utility": UTILITY_KEYS, "settings": SETTINGS_KEYS}
 ARRAYS = {
     "products": PRODUCT_KEYS,
     "phases": PHASE_KEYS,
     "rate_schedules": RATE_SCHEDULE_KEYS,
     "fees": FEE_KEYS,
+    "closures": CLOSURE_KEYS,
 }
 REQUIRED_TABLES = ("program", "utility")
 
@@ -140,6 +150,7 @@ _MAX_LEN = {  # model field lengths, so a too-long value is reported by key, not
     "rate_schedules.code": 32,
     "rate_schedules.description": 200,
     "fees.note": 200,
+    "closures.reason": 200,
 }
 
 
@@ -196,6 +207,7 @@ class _Checker:
             "mailer_id",
             "cutoff_unit",
             "phase_rule",
+            "calendar_name",
         ):
             if not isinstance(v, str):
                 return bad(f"must be text in quotes, not {_show(v)}")
@@ -238,6 +250,26 @@ class _Checker:
             if v not in Program.CutoffUnit.values:
                 return bad(f"{v!r} is not one of {', '.join(Program.CutoffUnit.values)}")
             return True, v
+        if kind == "calendar_name":
+            if v not in BusinessCalendar.values:
+                return bad(f"{v!r} is not one of {', '.join(BusinessCalendar.values)}")
+            return True, v
+        if kind == "calendar_kinds":
+            kinds = [v] if isinstance(v, str) else v
+            if (
+                not isinstance(kinds, list)
+                or not kinds
+                or not all(isinstance(k, str) for k in kinds)
+            ):
+                return bad(
+                    'must be a calendar or a list of them, e.g. "office" or ["mail", "office"]'
+                )
+            wrong = [k for k in kinds if k.strip() not in CalendarKind.values]
+            if wrong:
+                return bad(
+                    f"{', '.join(map(repr, wrong))} not one of {', '.join(CalendarKind.values)}"
+                )
+            return True, sorted({k.strip() for k in kinds})
         if kind == "phase_rule":
             if v not in Phase.Rule.values:
                 return bad(f"{v!r} is not one of {', '.join(Phase.Rule.values)}")
@@ -323,6 +355,7 @@ class _Clean:
     phases: list[dict]
     rate_schedules: list[dict]
     fees: list[dict]
+    closures: list[dict]
 
 
 def program_file_check(*, data: dict) -> _Clean:
@@ -352,6 +385,13 @@ def program_file_check(*, data: dict) -> _Clean:
         if None not in k and k in fee_keys:
             c.err(f"fees[{i}]", f"repeats fees[{fee_keys[k]}] ({k[0]} from {k[1]})")
         fee_keys.setdefault(k, i)
+    closure_keys: dict[tuple, int] = {}
+    for i, closure in enumerate(arrays["closures"]):
+        for kind in closure.get("calendar", []):
+            k = (closure.get("date"), kind)
+            if k[0] is not None and k in closure_keys:
+                c.err(f"closures[{i}]", f"repeats closures[{closure_keys[k]}] ({k[0]} on {kind})")
+            closure_keys.setdefault(k, i)
 
     defaults = [i for i, p in enumerate(arrays["products"]) if p.get("default")]
     if arrays["products"] and len(defaults) != 1:
@@ -408,6 +448,7 @@ def program_file_check(*, data: dict) -> _Clean:
         arrays["phases"],
         arrays["rate_schedules"],
         arrays["fees"],
+        arrays["closures"],
     )
 
 
@@ -520,6 +561,7 @@ def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
     )
 
     counts["fees"] = _fees(program, clean.fees, today, errors)
+    counts["closures"] = _closures(program, clean.closures)
     if errors:
         raise ProgramFileError(errors)
     return ProgramLoadResult(program=program, created=created, counts=counts)
@@ -613,4 +655,33 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
                 note="default schedule (seed 004 ch. 9)",
             )
             c["created"] += 1
+    return c
+
+
+def _closures(program: Program, closures: list[dict]) -> dict[str, int]:
+    """One row per (date, calendar); an entry naming several calendars closes each of them."""
+    existing = {(c.date, c.calendar): c for c in Closure.objects.filter(program=program)}
+    c = {"created": 0, "updated": 0, "unchanged": 0}
+    listed = set()
+    for row in closures:
+        for kind in row["calendar"]:
+            key = (row["date"], kind)
+            listed.add(key)
+            reason = row.get("reason", "")
+            obj = existing.get(key)
+            if obj is None:
+                Closure.objects.create(
+                    program=program, date=row["date"], calendar=kind, reason=reason
+                )
+                c["created"] += 1
+            elif obj.reason != reason:
+                obj.reason = reason
+                obj.save(update_fields=["reason"])
+                c["updated"] += 1
+            else:
+                c["unchanged"] += 1
+    if kept := len(set(existing) - listed):
+        c["kept (not in file)"] = kept
+    if c["created"] or c["updated"]:
+        calendar_cache_clear()  # this process counts with them at once; others within the TTL
     return c

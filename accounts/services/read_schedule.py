@@ -19,7 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ImportRun, Program, ReadDate
-from accounts.services.calendar import add_business_days, is_business_day
+from accounts.services.calendar import (
+    Calendar,
+    add_business_days,
+    default_calendar,
+    is_business_day,
+)
 from accounts.services.calendar import today as business_today
 from accounts.services.files import file_sha256
 from accounts.services.status import Actor
@@ -202,19 +207,25 @@ def read_schedule_import(
 
 
 def read_schedule_generate(
-    *, start: dt.date, months: int, cycles: int = 21
+    *, start: dt.date, months: int, cycles: int = 21, calendar: Calendar | None = None
 ) -> list[tuple[int, dt.date]]:
     """A plausible schedule for demos and tests: cycle k reads on business day k of each month
-    (the month's last business day when it has fewer), as utilities spread reads over the month."""
+    (the month's last business day when it has fewer), as utilities spread reads over the month.
+    Business days are the utility's (`calendar`, by default a new program's utility calendar)."""
+    calendar = calendar or default_calendar("utility")
     out: list[tuple[int, dt.date]] = []
     year, month = start.year, start.month
     for _ in range(months):
         first = dt.date(year, month, 1)
         days = []
-        day = first if is_business_day(first) else add_business_days(first, 1)
+        day = (
+            first
+            if is_business_day(first, calendar=calendar)
+            else add_business_days(first, 1, calendar=calendar)
+        )
         while day.month == month:
             days.append(day)
-            day = add_business_days(day, 1)
+            day = add_business_days(day, 1, calendar=calendar)
         out.extend((k, days[min(k, len(days)) - 1]) for k in range(1, cycles + 1))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out

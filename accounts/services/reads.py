@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from accounts.models import Program, ReadDate
-from accounts.services.calendar import add_business_days
+from accounts.services.calendar import add_business_days, program_calendar
 
 
 class NoReadDate(LookupError):
@@ -32,7 +32,8 @@ def next_read_date(*, utility_id: int, read_cycle: int, on_or_after: dt.date) ->
 def cutoff_date(*, program: Program, request_date: dt.date) -> dt.date:
     """The earliest read date a request made on `request_date` can still catch."""
     if program.cutoff_unit == Program.CutoffUnit.BUSINESS:
-        return add_business_days(request_date, program.cutoff_days)
+        utility_days = program_calendar(program=program, kind="utility")
+        return add_business_days(request_date, program.cutoff_days, calendar=utility_days)
     return request_date + dt.timedelta(days=program.cutoff_days)
 
 

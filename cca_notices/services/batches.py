@@ -34,7 +34,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Program, ServiceAccount
-from accounts.services.calendar import add_business_days
+from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.calendar import today as business_today
 from accounts.services.files import file_sha256
 from cca_notices.mailers import imb
@@ -673,7 +673,8 @@ def mail_batches_build_due(
         except MailBatchError:
             totals["programs_without_mailer_id"] += 1
             continue
-        mail_date = add_business_days(today, program.mail_lead_business_days)
+        mail_days = program_calendar(program=program, kind="mail")
+        mail_date = add_business_days(today, program.mail_lead_business_days, calendar=mail_days)
         kinds = set(
             Notice.objects.filter(
                 program=program, status=NS.SCHEDULED, batch__isnull=True, mail_date__lte=mail_date

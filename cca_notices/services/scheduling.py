@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import OPTED_OUT_STATUSES, Phase, Program, ReadDate, ServiceAccount, Status
+from accounts.services.calendar import program_calendar
 from accounts.services.calendar import today as business_today
 from cca_notices import rules as R
 from cca_notices.models import Notice, NoticeChange, PhaseCycleSchedule, RuleSet, ScheduleRun
@@ -126,6 +127,7 @@ def _mass_group_schedules(
 ) -> tuple[list[tuple], dict[int, str]]:
     """Rows (read_cycle, kind, mail_date, enrollment_date) and the cycles that cannot be scheduled."""
     rows, problems = [], {}
+    mail_days = program_calendar(program=phase.program, kind="mail")
     for cycle in cycles:
         cycle_reads = reads.get(cycle, [])
         enrollment = R.enrollment_read(cycle_reads, phase.enrollment_start, phase.enrollment_end)
@@ -141,6 +143,7 @@ def _mass_group_schedules(
                 enrollment=enrollment,
                 later_reads=R.reads_after(cycle_reads, enrollment, rules.post_count),
                 not_before=not_before,
+                mail_days=mail_days,
             )
         except R.ScheduleImpossible as exc:
             problems[cycle] = f"cycle {cycle}: {exc}"
@@ -356,6 +359,7 @@ def notices_schedule_new_customers(
     phases = {p.pk: p for p in Phase.objects.filter(pk__in={c[3] for c in candidates if c[3]})}
     reads = read_dates_by_cycle(utility_id=program.utility_id, cycles={c[4] for c in candidates})
     notices, problems = [], defaultdict(int)
+    mail_days = program_calendar(program=program, kind="mail")
     for pk, start, created, phase_id, cycle in candidates:
         if start is None:
             added = timezone.localdate(created)
@@ -365,7 +369,9 @@ def notices_schedule_new_customers(
             )
             start = max(enrollment or added, added)
         try:
-            dates = R.new_customer_schedule(rules, service_start=start, not_before=not_before)
+            dates = R.new_customer_schedule(
+                rules, service_start=start, not_before=not_before, mail_days=mail_days
+            )
         except R.ScheduleImpossible as exc:
             problems[str(exc)] += 1
             continue
