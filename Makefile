@@ -31,6 +31,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Rewrite the code in the project's format and apply ruff's safe fixes.
 format: $(BIN)/.installed
