@@ -7,3 +7,6 @@ class OptoutsConfig(AppConfig):
 
     def ready(self):
         from optouts import receivers  # noqa: F401  (connects the optout_recorded receivers)
+        from optouts.services.letter_batches import letter_source_register
+
+        letter_source_register()  # the notices' batch builder prints confirmation letters too

@@ -87,7 +87,7 @@ class DataFileWriter:
         self.barcode_id = barcode or barcode_id()
         self.service_type_id = service_type or service_type_id()
         self.prefix = f"{self.barcode_id}{self.service_type_id}{mailer_id}"
-        self.width = 15 - len(mailer_id)
+        self.width = imb.imb_serial_width(mailer_id)
         self.writer = csv.writer(out, lineterminator="\r\n")
         self.writer.writerow(COLUMNS)
         self.rows = 0
