@@ -468,15 +468,6 @@ def _submit_once(
 
 
 def _after_commit(request: OptOutRequest) -> None:
-    from optouts import tasks
+    from optouts.services.confirmations import confirmations_queue_after_commit
 
-    request_id = request.pk
-    # robust: a broker outage must not turn a recorded opt-out into an error page (the customer
-    # would try again). It is logged; the Confirmation row written with the opt-out is the outbox,
-    # and the daily job sends what is still pending.
-    if request.contact_email:
-        transaction.on_commit(
-            lambda: tasks.optout_confirmation_email.delay(request_id), robust=True
-        )
-    if request.contact_phone:
-        transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id), robust=True)
+    confirmations_queue_after_commit(request=request)
