@@ -47,7 +47,8 @@ def barcode_id() -> str:
 
 
 def service_type_id() -> str:
-    """270: First-Class Mail, Full-Service, IV-MTR, no address correction. Confirm with the mail house."""
+    """270: First-Class Mail, Full-Service, IV-MTR, no address correction. Confirm with the mail
+    house."""
     return getattr(settings, "MAIL_BATCH_SERVICE_TYPE_ID", "270")
 
 

@@ -105,7 +105,7 @@ class BuildResult:
         }
 
 
-# --- checks ------------------------------------------------------------------------------------
+# --- checks ---------------------------------------------------------------------------------------
 
 
 def mailer_id_check(mailer_id: str) -> str:
@@ -127,8 +127,8 @@ def _source(kind: str) -> PieceSource:
     source = batch_source_for(kind)
     if source is None:
         raise MailBatchError(
-            f"unknown notice kind {kind!r}; expected a notice kind ({', '.join(NoticeKind.values)}) "
-            f"or a letter kind ({', '.join(LetterKind.values)})"
+            f"unknown notice kind {kind!r}; expected a notice kind "
+            f"({', '.join(NoticeKind.values)}) or a letter kind ({', '.join(LetterKind.values)})"
         )
     return source
 
@@ -167,7 +167,7 @@ def _prepare_out(out_dir: Path) -> Path:
     return out_dir
 
 
-# --- claim -------------------------------------------------------------------------------------
+# --- claim ----------------------------------------------------------------------------------------
 
 
 def batch_reference(*, program: Program, kind: str, mail_date: dt.date) -> str:
@@ -258,7 +258,7 @@ def mail_batch_claim(
         return result
 
 
-# --- files -------------------------------------------------------------------------------------
+# --- files ----------------------------------------------------------------------------------------
 
 
 def batch_pieces(batch: MailBatch) -> list[Piece]:
@@ -389,7 +389,7 @@ def mail_batch_write_files(
         "sha256": file_sha256(final / manifest_name),
         "bytes": (final / manifest_name).stat().st_size,
     }
-    batch.meta = {**batch.meta, "files": files + [manifest_file], "counts": manifest["counts"]}
+    batch.meta = {**batch.meta, "files": [*files, manifest_file], "counts": manifest["counts"]}
     batch.folder = str(final.resolve())
     batch.page_count = written.pages
     batch.files_written_at = timezone.now()
@@ -437,7 +437,7 @@ def _manifest(batch: MailBatch, written: _Written) -> dict:
     }
 
 
-# --- entry points ------------------------------------------------------------------------------------
+# --- entry points ---------------------------------------------------------------------------------
 
 
 def mail_batch_build(

@@ -84,7 +84,8 @@ class _Line:
 
 
 def _piece(raw: str) -> str:
-    # Mail houses often report the full IMb digits (tracking + routing ZIP): the piece is the first 20.
+    # Mail houses often report the full IMb digits (tracking + routing ZIP): the piece is the
+    # first 20.
     digits = raw.strip()
     return digits[:20] if digits.isdigit() and len(digits) in (25, 29, 31) else digits
 

@@ -212,7 +212,7 @@ class NoticeSource:
             for p in pieces
         ]
         printed = []
-        for p, req in zip(pieces, requests):
+        for p, req in zip(pieces, requests, strict=True):
             a = req.account
             printed.append(
                 Printed(

@@ -108,7 +108,8 @@ def test_moving_a_phase_reschedules_unmailed_notices_and_records_why(program, ph
     )
     # The mailed notice is now 88 days before enrollment: the validator says so.
     assert account_schedule_violations(account=a) == [
-        f"pre_enrollment_1 on {mailed.mail_date} is 87 days before enrollment on 2027-04-01; the rule allows 60",
+        f"pre_enrollment_1 on {mailed.mail_date} is 87 days before enrollment on 2027-04-01; the "
+        "rule allows 60",
     ]
     assert account_schedule_violations(account=accounts[1][1]) == []
 
