@@ -35,7 +35,8 @@ interesting_days = st.one_of(
 
 @st.composite
 def read_cycle(draw):
-    """A meter-read cycle: reads 26–35 days apart (utility billing periods), around an anchor day."""
+    """A meter-read cycle: reads 26–35 days apart (utility billing periods), around an anchor
+    day."""
     anchor = draw(interesting_days)
     offset = draw(st.integers(0, 35))
     first = anchor - dt.timedelta(days=120 + offset)
@@ -232,7 +233,8 @@ def test_new_customer_too_late():
 
 
 def test_business_day_preferred_inside_the_window():
-    # 2027-01-01 is a holiday (Friday): the 60-day notice slides to Monday 2027-01-04, still in the window.
+    # 2027-01-01 is a holiday (Friday): the 60-day notice slides to Monday 2027-01-04, still in
+    # the window.
     schedule = R.mass_schedule(
         R.CA_RULE23, enrollment=D(2027, 3, 2), later_reads=[D(2027, 4, 1), D(2027, 5, 1)]
     )

@@ -60,7 +60,8 @@ def test_accounts_without_a_read_in_the_window_are_reported(program, phase, acco
             "phase": "Phase 1",
             "read_cycle": 3,
             "accounts": 1,
-            "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; import the read schedule",
+            "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; "
+            "import the read schedule",
         }
     ]
     assert not Notice.objects.filter(account=accounts[3][0]).exists()
