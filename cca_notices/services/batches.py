@@ -265,7 +265,8 @@ def batch_pieces(batch: MailBatch) -> list[Piece]:
     """The batch's pieces in print order (the order of their serials from the first)."""
     capacity = imb.serial_capacity(batch.mailer_id)
     pieces = _source(batch.kind).pieces(batch=batch)
-    return sorted(pieces, key=lambda p: (p.serial - batch.first_serial) % capacity)
+    first = batch.first_serial or 0
+    return sorted(pieces, key=lambda p: (p.serial - first) % capacity)
 
 
 @dataclass

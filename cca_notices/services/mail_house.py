@@ -118,7 +118,7 @@ def parse_report(text: str) -> tuple[list[_Line], list[str]]:
             day = None
         if event == "returned" and not reason:
             errors.append("reason is required for a returned piece (e.g. 'insufficient address')")
-        if errors:
+        if errors or day is None:
             problems.append(f"line {n}: " + "; ".join(errors))
         else:
             lines.append(_Line(n, piece, event, day, reason))
@@ -144,6 +144,8 @@ def mail_house_report_import(
     *, path: Path | None = None, text: str | None = None, actor: Actor, allow_unknown: bool = False
 ) -> ReportResult:
     if text is None:
+        if path is None:
+            raise ValueError("mail_house_report_import needs a path or a text")
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -207,10 +209,10 @@ def mail_house_report_import(
     now = timezone.now()
     with transaction.atomic():
         for source in batch_sources():
-            change = changes.get(source.unit)
-            if not change:
+            pending = changes.get(source.unit)
+            if not pending:
                 continue
-            for what, n in source.report_apply(changes=change, actor=actor, at=now).items():
+            for what, n in source.report_apply(changes=pending, actor=actor, at=now).items():
                 result.changed[(source.unit, what)] += n
         if any(changes.values()):
             MailBatch.objects.filter(pk__in=batches, mailed_at__isnull=True).update(mailed_at=now)

@@ -82,16 +82,20 @@ def confirmation_rows_for_optout(*, optout: OptOutRequest, reentry=None) -> list
     """The opt-out's confirmation (and its SMS when it gave a phone number) and, after the free
     window, its re-entry letter; not yet saved."""
     kind = C.Kind.TERMINATION if optout.outcome == Outcome.AFTER_FREE_WINDOW else C.Kind.OPTOUT
-    common = dict(
-        kind=kind,
-        account=optout.account,
-        language=optout.language,
-        request_date=optout.request_date,
-        optout=optout,
-    )
-    rows = [confirmation_build(email=optout.contact_email, **common)]
+
+    def row(**how) -> Confirmation:
+        return confirmation_build(
+            kind=kind,
+            account=optout.account,
+            language=optout.language,
+            request_date=optout.request_date,
+            optout=optout,
+            **how,
+        )
+
+    rows = [row(email=optout.contact_email)]
     if optout.contact_phone:
-        rows.append(confirmation_build(phone=optout.contact_phone, sms=True, **common))
+        rows.append(row(phone=optout.contact_phone, sms=True))
     if reentry is not None:
         rows.append(
             confirmation_build(
@@ -198,7 +202,7 @@ def _send_sms(conf: Confirmation) -> None:
     ):
         # A development setup without Twilio: the text goes to the log, like the console
         # e-mail backend, and counts as sent.
-        code = conf.optout.confirmation_code
+        code = conf.optout.confirmation_code if conf.optout else ""
         log.info("SMS not sent (TWILIO_* unset) to opt-out %s: %s", code, text)
         return
     from twilio.rest import Client  # slow to import; only a setup with Twilio needs it
@@ -233,7 +237,11 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     exact day). Returns counts: `sent` is messages sent plus letters issued (`emailed`, `texted`,
     `issued`). Errors are kept on the row and retried on the next run."""
     counts = {"sent": 0, "emailed": 0, "texted": 0, "issued": 0, "failed": 0}
-    key = {C.Method.EMAIL: "emailed", C.Method.SMS: "texted", C.Method.LETTER: "issued"}
+    key: dict[str, str] = {
+        C.Method.EMAIL: "emailed",
+        C.Method.SMS: "texted",
+        C.Method.LETTER: "issued",
+    }
     rows = list(
         C.objects.filter(status=C.Status.PENDING, claimed_at=None)
         .order_by("due_date", "pk")

@@ -37,7 +37,7 @@ from optouts.models import Confirmation
 
 C = Confirmation
 # Which confirmations go in which kind of letter batch.
-CONFIRMATION_KINDS = {
+CONFIRMATION_KINDS: dict[str, tuple[str, ...]] = {
     LetterKind.CONFIRMATION: (C.Kind.OPTOUT, C.Kind.TERMINATION, C.Kind.REJOIN),
     LetterKind.REENTRY_ADVANCE_NOTICE: (C.Kind.REENTRY,),
 }
