@@ -30,10 +30,10 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def _program():
-    from accounts.management.commands.demo import PROGRAM_FILE
     from accounts.models import Program
     from accounts.services.calendar import today
     from accounts.services.programs import program_file_parse, program_load_document
+    from cca_notices.management.commands.demo import PROGRAM_FILE
 
     data = program_file_parse(path=PROGRAM_FILE)
     data["program"]["slug"] = SLUG

@@ -16,7 +16,8 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=3, minute=30),
     },
     # A program's first load queues the rebuild of the account table's look-up and search indexes;
-    # should that task be lost (no worker, a restart), this puts them back. A no-op when they are there.
+    # should that task be lost (no worker, a restart), this puts them back. A no-op when they are
+    # there.
     "indexes-daily": {
         "task": "accounts.tasks.indexes_ensure",
         "schedule": crontab(hour=1, minute=45),

@@ -114,9 +114,6 @@ class OptOutRequest(models.Model):
     fee_waived_at = models.DateTimeField(null=True, blank=True)
     fee_waiver_reason = models.TextField(blank=True)
 
-    confirmation_email_sent_at = models.DateTimeField(null=True, blank=True)
-    confirmation_sms_sent_at = models.DateTimeField(null=True, blank=True)
-
     class Meta:
         verbose_name = "opt-out request"
         ordering = ["-received_at", "-id"]
@@ -525,7 +522,8 @@ class Move(models.Model):
 
 class Confirmation(models.Model):
     """The confirmation a customer is owed for an opt-out, termination, re-entry or rejoin:
-    due within Program.confirmation_days; sent by e-mail when there is an address, else a letter.
+    due within Program.confirmation_days; sent by e-mail when there is an address, else a letter,
+    and by SMS too when an opt-out gave a phone number. The outbox: nothing else sends them.
     A letter's PDF and the address it went to are kept as issued (never re-rendered)."""
 
     class Kind(models.TextChoices):
@@ -537,10 +535,11 @@ class Confirmation(models.Model):
     class Method(models.TextChoices):
         EMAIL = "email", "E-mail"
         LETTER = "letter", "Letter"
+        SMS = "sms", "SMS"  # beside an opt-out's e-mail or letter when it gave a phone number
 
     class Status(models.TextChoices):
-        # e-mail: pending → sent. letter: pending → issued (PDF stored) → batched (in a mail-house
-        # batch, with a piece ID) → mailed | returned (the mail house's report).
+        # e-mail, SMS: pending → sent. letter: pending → issued (PDF stored) → batched (in a
+        # mail-house batch, with a piece ID) → mailed | returned (the mail house's report).
         PENDING = "pending", "Pending"
         SENT = "sent", "E-mail sent"
         ISSUED = "issued", "Letter issued (waiting for a mail batch)"
@@ -570,6 +569,7 @@ class Confirmation(models.Model):
     )
     language = models.CharField(max_length=5, default="en")
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField()
     due_date = models.DateField(help_text="Sent by this business date (Program.confirmation_days).")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
@@ -607,7 +607,7 @@ class Confirmation(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["optout", "kind"],
+                fields=["optout", "kind", "method"],
                 condition=models.Q(optout__isnull=False),
                 name="one_confirmation_per_optout",
             ),
@@ -639,9 +639,9 @@ class Confirmation(models.Model):
 
     @property
     def sent_on(self):
-        """The date that counts for "sent within confirmation_days": the e-mail's day, or the
-        mail date of the letter's batch (None while not yet sent or batched)."""
-        if self.method == self.Method.EMAIL:
+        """The date that counts for "sent within confirmation_days": the e-mail's (or SMS's)
+        day, or the mail date of the letter's batch (None while not yet sent or batched)."""
+        if self.method != self.Method.LETTER:
             return timezone.localdate(self.sent_at) if self.sent_at else None
         return self.batch.mail_date if self.batch_id else None
 

@@ -11,3 +11,9 @@ def test_every_daily_job_is_scheduled_and_its_task_exists():
     assert {"notices-daily", "mail-batches-daily", "optouts-daily"} <= names
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+def test_a_worker_finds_the_confirmation_task_queued_after_commit():
+    # Defined beside its service; the worker loads it through optouts.tasks.
+    app.loader.import_default_modules()
+    assert "optouts.tasks.confirmation_send" in app.tasks

@@ -59,7 +59,8 @@ def letter_language(account: ServiceAccount) -> str:
 
 
 def letter_product(account: ServiceAccount) -> Product | None:
-    """The product the letter compares: the account's, else the program's default (CARE included)."""
+    """The product the letter compares: the account's, else the program's default (CARE
+    included)."""
     if account.product_id:
         return account.product
     return Product.objects.filter(program_id=account.program_id, is_default=True).first()
@@ -221,16 +222,19 @@ def _jrc_display(row) -> dict:
         "utility_bill": money(row.utility_monthly_bill),
         "cca_bill": money(row.cca_monthly_bill),
         "difference": signed_money(row.difference),
-        "difference_pct": f"{'+' if row.difference_pct > 0 else ''}{row.difference_pct:.1f}%".replace(
-            "-", "−"
-        ),
+        "difference_pct": _signed_pct(row.difference_pct),
         "saves": row.difference < 0,
     }
 
 
+def _signed_pct(value) -> str:
+    return f"{'+' if value > 0 else ''}{value:.1f}%".replace("-", "−")
+
+
 def _clip(text: str, width: int = ADDRESS_WIDTH) -> str:
     # NFC: a name keyed in decomposed form ("e" + combining marks) prints with the precomposed
-    # glyphs, which the stamp font has, and the cut at `width` cannot split a letter from its accent.
+    # glyphs, which the stamp font has, and the cut at `width` cannot split a letter from its
+    # accent.
     text = unicodedata.normalize("NFC", " ".join((text or "").split()))
     return text[:width]
 

@@ -47,7 +47,8 @@ def barcode_id() -> str:
 
 
 def service_type_id() -> str:
-    """270: First-Class Mail, Full-Service, IV-MTR, no address correction. Confirm with the mail house."""
+    """270: First-Class Mail, Full-Service, IV-MTR, no address correction. Confirm with the mail
+    house."""
     return getattr(settings, "MAIL_BATCH_SERVICE_TYPE_ID", "270")
 
 
@@ -87,7 +88,7 @@ class DataFileWriter:
         self.barcode_id = barcode or barcode_id()
         self.service_type_id = service_type or service_type_id()
         self.prefix = f"{self.barcode_id}{self.service_type_id}{mailer_id}"
-        self.width = 15 - len(mailer_id)
+        self.width = imb.imb_serial_width(mailer_id)
         self.writer = csv.writer(out, lineterminator="\r\n")
         self.writer.writerow(COLUMNS)
         self.rows = 0

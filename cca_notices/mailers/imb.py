@@ -351,14 +351,18 @@ def _or_bits(masks: list[int], value: int, shift: int) -> int:
     return out
 
 
+def imb_serial_width(mailer_id: str) -> int:
+    """Digits of the serial: the mailer ID and the serial share 15 (a 6-digit ID leaves 9)."""
+    return 15 - len(mailer_id)
+
+
 def tracking_code(*, barcode_id: str, service_type_id: str, mailer_id: str, serial: int) -> str:
     """The 20 tracking digits. The serial takes the digits the mailer ID leaves (9 or 6)."""
-    width = 15 - len(mailer_id)
-    return f"{barcode_id}{service_type_id}{mailer_id}{serial:0{width}d}"
+    return f"{barcode_id}{service_type_id}{mailer_id}{serial:0{imb_serial_width(mailer_id)}d}"
 
 
 def serial_capacity(mailer_id: str) -> int:
-    return 10 ** (15 - len(mailer_id))
+    return 10 ** imb_serial_width(mailer_id)
 
 
 def routing_digits(zip_code: str) -> str:

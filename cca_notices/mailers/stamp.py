@@ -74,7 +74,7 @@ _CHARSET_SET = frozenset(map(chr, CHARSET))
 PX = 0.75  # CSS px to PDF points
 
 
-# --- the stamp font --------------------------------------------------------------------------------
+# --- the stamp font -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -96,7 +96,8 @@ class StampFont:
 
 @lru_cache(maxsize=8)
 def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
-    """DejaVu Sans (`weight`) subset to CHARSET plus `extra` characters. Same arguments, same bytes."""
+    """DejaVu Sans (`weight`) subset to CHARSET plus `extra` characters. Same arguments, same
+    bytes."""
     import logging
 
     from fontTools import subset
@@ -175,7 +176,7 @@ def _to_unicode_cmap(mapping: dict[int, int]) -> bytes:
     return "\n".join(lines).encode()
 
 
-# --- a minimal PDF writer ----------------------------------------------------------------------------
+# --- a minimal PDF writer -------------------------------------------------------------------------
 
 
 class PdfOut:
@@ -271,7 +272,7 @@ class _Copier:
                 self.pdf.obj(num, self.ser(obj))
 
 
-# --- variants ---------------------------------------------------------------------------------------
+# --- variants -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -449,8 +450,9 @@ class LetterRenderer:
             widths = b" ".join(b"%d [%d]" % (gid, w) for gid, w in sorted(font.widths.items()))
             pdf.obj(
                 cid_num,
-                b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont %s /CIDSystemInfo << /Registry (Adobe) "
-                b"/Ordering (Identity) /Supplement 0 >> /FontDescriptor %d 0 R /CIDToGIDMap /Identity /W [%s] >>"
+                b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont %s "
+                b"/CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> "
+                b"/FontDescriptor %d 0 R /CIDToGIDMap /Identity /W [%s] >>"
                 % (name, desc_num, widths),
             )
             pdf.stream(tu_num, _to_unicode_cmap(font.to_unicode))
@@ -547,16 +549,17 @@ class LetterRenderer:
                         f"account {req.account.account_number}: field {f.name!r} has "
                         f"{describe(exc.args[0])}, not in the stamp font"
                     ) from None
+                r, g, b = f.color
                 ops.append(
-                    "BT %.4g %.4g %.4g rg %s %.4g Tf 1 0 0 1 %.3f %.3f Tm <%s> Tj ET"
-                    % (*f.color, STAMP_FONT_KEY[f.weight], f.size, f.x, f.y, glyphs)
+                    f"BT {r:.4g} {g:.4g} {b:.4g} rg {STAMP_FONT_KEY[f.weight]} {f.size:.4g} Tf "
+                    f"1 0 0 1 {f.x:.3f} {f.y:.3f} Tm <{glyphs}> Tj ET"
                 )
             if variant.qr and variant.qr.page == index:
                 q = variant.qr
                 symbol, size = qr_modules(variant.qr_prefix, req.account.opt_out_code)
                 m = q.width / size
                 # In module units with y downwards, so each run is four small integers.
-                ops.append("q 0 0 0 rg %.5f 0 0 %.5f %.3f %.3f cm" % (m, -m, q.x, q.top))
+                ops.append(f"q 0 0 0 rg {m:.5f} 0 0 {-m:.5f} {q.x:.3f} {q.top:.3f} cm")
                 ops.append("".join([f"{c} {r} {n} 1 re\n" for r, c, n in qr_runs(symbol, size)]))
                 ops.append("f Q")
             page_num = pdf.alloc()

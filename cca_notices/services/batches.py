@@ -1,19 +1,19 @@
-"""Mail batches: the due notices of one program and kind become a folder the mail house prints
+"""Mail batches: the waiting pieces of one program and kind become a folder the mail house prints
 from — letters (PDF), a data CSV with the Intelligent Mail barcode fields, and a manifest with
 counts and checksums (docs/formats/mail-house.md).
 
-Two steps, so that the files can always be written again from what the database holds:
+One builder for every kind of piece: the notices (cca_notices.services.notice_pieces) and the
+letters other apps register (cca_notices.services.batch_sources). Two steps, so that the files
+can always be written again from what the database holds:
 
 1. **claim** (one transaction): the program's row is locked so two builders of one program take
-   turns; due notices (stored due date on or before the mail date, still `scheduled`, in no batch)
-   of accounts that left or buy from a direct-access supplier are cancelled with a reason; the
-   rest are put in a new `MailBatch` through the lifecycle's conditional update (a notice another
-   builder already took is skipped, never taken twice); pieces are formed (one letter per name
-   and mailing address), sorted by ZIP, and given consecutive IMb serials from the mailer ID's
-   counter; each notice stores its piece ID (and `merged_into` for a merged one).
-2. **write** (`mail_batch_write_files`): reads the batch back — the piece order is the serial
-   order — renders the letters and writes the files into a temporary folder that replaces
-   `<out>/<reference>/` at the end. Writing the same batch again gives byte-identical files.
+   turns; the kind's source selects what is due (recording what it leaves out), a new `MailBatch`
+   is created and the source takes its items into it with a conditional update (an item another
+   builder already took is skipped, never taken twice); the pieces it forms, in print order, get
+   consecutive IMb serials from the mailer ID's counter, and each item stores its piece ID.
+2. **write** (`mail_batch_write_files`): reads the batch's pieces back — the print order is the
+   serial order — has the source render them and writes the files into a temporary folder that
+   replaces `<out>/<reference>/` at the end. Writing the same batch again gives identical bytes.
 """
 
 from __future__ import annotations
@@ -29,31 +29,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Program, ServiceAccount
+from accounts.models import Program
 from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.calendar import today as business_today
 from accounts.services.files import file_sha256
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import KINDS as LETTER_KINDS
-from cca_notices.mailers.context import LetterRequest, letter_language
 from cca_notices.mailers.datafile import DataFileWriter, DataRow, barcode_id, service_type_id
-from cca_notices.mailers.stamp import LetterRenderer
-from cca_notices.models import (
-    ImbSerialCounter,
-    LetterKind,
-    MailBatch,
-    Notice,
-    NoticeChange,
-    NoticeKind,
+from cca_notices.models import ImbSerialCounter, LetterKind, MailBatch, NoticeKind
+from cca_notices.services.batch_sources import (
+    Piece,
+    PieceSource,
+    batch_source_for,
+    batch_sources,
 )
-from cca_notices.services.lifecycle import notice_mark_batched
-from cca_notices.services.scheduling import NO_NOTICE_STATUSES
 
-NS = Notice.Status
 KIND_CODES = {
     "pre_enrollment_1": "PRE1",
     "pre_enrollment_2": "PRE2",
@@ -62,14 +56,12 @@ KIND_CODES = {
     "post_enrollment_3": "POST3",
     "new_customer_1": "NEW1",
     "new_customer_2": "NEW2",
-    # Letters issued by the opt-out app (optouts.services.letter_batches).
+    # Letters of the opt-out app (LetterKind), registered as a source of pieces.
     "confirmation": "CONF",
     "reentry_advance_notice": "REENTRY",
 }
 MANIFEST_FORMAT = "cca-notices mail batch v1"
 MERGE_REASON = "same customer name and mailing address as another account in the batch: one letter"
-EXCLUDE_REASONS = {"direct_access": "direct-access account: served by another supplier, not mailed"}
-UPDATE_CHUNK = 50_000
 
 
 def letters_per_file() -> int:
@@ -113,7 +105,7 @@ class BuildResult:
         }
 
 
-# --- checks ------------------------------------------------------------------------------------------
+# --- checks ---------------------------------------------------------------------------------------
 
 
 def mailer_id_check(mailer_id: str) -> str:
@@ -121,10 +113,24 @@ def mailer_id_check(mailer_id: str) -> str:
     mid = (mailer_id or "").strip()
     if not (mid.isdigit() and len(mid) in (6, 9)):
         raise MailBatchError(
-            f"program mailer_id {mailer_id!r} is not a USPS mailer ID (6 or 9 digits); set it in the program file "
-            "or the admin"
+            f"program mailer_id {mailer_id!r} is not a USPS mailer ID (6 or 9 digits); "
+            "set it in the program file or the admin"
         )
     return mid
+
+
+def _has_template(kind: str) -> bool:
+    return kind in LETTER_KINDS or kind in LetterKind.values
+
+
+def _source(kind: str) -> PieceSource:
+    source = batch_source_for(kind)
+    if source is None:
+        raise MailBatchError(
+            f"unknown notice kind {kind!r}; expected a notice kind "
+            f"({', '.join(NoticeKind.values)}) or a letter kind ({', '.join(LetterKind.values)})"
+        )
+    return source
 
 
 def mail_batch_check(
@@ -132,19 +138,16 @@ def mail_batch_check(
 ) -> None:
     """Raise MailBatchError naming the bad argument; nothing is read or written beyond it."""
     today = today or business_today()
-    if kind not in NoticeKind.values and kind not in LetterKind.values:
+    _source(kind)
+    if not _has_template(kind):
         raise MailBatchError(
-            f"unknown notice kind {kind!r}; expected a notice kind ({', '.join(NoticeKind.values)}) "
-            f"or a letter kind ({', '.join(LetterKind.values)})"
-        )
-    if kind not in LETTER_KINDS and kind not in LetterKind.values:
-        raise MailBatchError(
-            f"there is no letter template for {kind!r} (templates exist for {', '.join(LETTER_KINDS)})"
+            f"there is no letter template for {kind!r} "
+            f"(templates exist for {', '.join(LETTER_KINDS)})"
         )
     if mail_date < today - dt.timedelta(days=max_past_days()):
         raise MailBatchError(
-            f"mail date {mail_date} is more than {max_past_days()} days in the past (today is {today}); "
-            "letters would carry a stale date"
+            f"mail date {mail_date} is more than {max_past_days()} days in the past "
+            f"(today is {today}); letters would carry a stale date"
         )
     if mail_date > today + dt.timedelta(days=max_ahead_days()):
         raise MailBatchError(
@@ -164,15 +167,7 @@ def _prepare_out(out_dir: Path) -> Path:
     return out_dir
 
 
-# --- claim -------------------------------------------------------------------------------------------
-
-
-def _norm(text: str) -> str:
-    return " ".join((text or "").upper().split())
-
-
-def _account_order(number: str):
-    return (len(number), number)
+# --- claim ----------------------------------------------------------------------------------------
 
 
 def batch_reference(*, program: Program, kind: str, mail_date: dt.date) -> str:
@@ -192,91 +187,21 @@ def imb_serials_allocate(*, mailer_id: str, count: int) -> int:
     return ImbSerialCounter.objects.get(mailer_id=mailer_id).next_value - count
 
 
-def notices_cancel_excluded(
-    *, notice_reasons: dict[int, tuple[dt.date, str]], actor_name: str, now
-) -> int:
-    """Cancel due notices that must not be mailed, each with a NoticeChange saying why."""
-    if not notice_reasons:
-        return 0
-    NoticeChange.objects.bulk_create(
-        [
-            NoticeChange(
-                notice_id=pk,
-                at=now,
-                actor_name=actor_name,
-                old_mail_date=day,
-                old_status=NS.SCHEDULED,
-                new_status=NS.CANCELLED,
-                reason=f"left out of the mail batch: {reason}",
-            )
-            for pk, (day, reason) in notice_reasons.items()
-        ],
-        batch_size=2000,
-    )
-    ids = list(notice_reasons)
-    done = 0
-    for start in range(0, len(ids), UPDATE_CHUNK):
-        done += Notice.objects.filter(
-            pk__in=ids[start : start + UPDATE_CHUNK], status=NS.SCHEDULED, batch__isnull=True
-        ).update(status=NS.CANCELLED, updated_at=now)
-    return done
-
-
-def _store_pieces(rows: list[tuple[int, str, int | None]]) -> None:
-    """Set piece_id and merged_into on many notices (PostgreSQL: one statement per 50,000)."""
-    if connection.vendor == "postgresql":
-        table = Notice._meta.db_table
-        with connection.cursor() as cur:
-            for start in range(0, len(rows), UPDATE_CHUNK):
-                chunk = rows[start : start + UPDATE_CHUNK]
-                cur.execute(
-                    f"UPDATE {table} AS n SET piece_id = v.piece, merged_into_id = v.merged "
-                    "FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, piece, merged) WHERE n.id = v.id",
-                    [[r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk]],
-                )
-        return
-    Notice.objects.bulk_update(
-        [Notice(pk=pk, piece_id=piece, merged_into_id=merged) for pk, piece, merged in rows],
-        ["piece_id", "merged_into"],
-        batch_size=500,
-    )
-
-
-def _claim(
+def mail_batch_claim(
     *, program: Program, kind: str, mail_date: dt.date, actor_name: str, via: str, now
 ) -> BuildResult:
+    """Claim `program`'s waiting pieces of `kind` into a new MailBatch (step 1 above); the batch
+    is None when nothing was left to take."""
+    source = _source(kind)
     with transaction.atomic():
-        # Builders of one program take turns; the conditional update below still guards each notice.
+        # Builders of one program take turns; the source's conditional update still guards
+        # each item.
         Program.objects.select_for_update().filter(pk=program.pk).first()
-        due = list(
-            Notice.objects.filter(
-                program=program,
-                kind=kind,
-                status=NS.SCHEDULED,
-                batch__isnull=True,
-                mail_date__lte=mail_date,
-            )
-            .order_by()
-            .values_list("pk", "mail_date", "account__status", "account__direct_access")
+        selection = source.select(
+            program=program, kind=kind, mail_date=mail_date, actor_name=actor_name, now=now
         )
-        result = BuildResult(batch=None, due=len(due))
-        if not due:
-            return result
-        excluded: dict[int, tuple[dt.date, str]] = {}
-        keep: list[int] = []
-        due_dates: Counter = Counter()
-        for pk, day, status, direct in due:
-            if status in NO_NOTICE_STATUSES:
-                excluded[pk] = (day, f"account is {status}")
-                result.excluded[status] = result.excluded.get(status, 0) + 1
-            elif direct:
-                excluded[pk] = (day, EXCLUDE_REASONS["direct_access"])
-                result.excluded["direct_access"] = result.excluded.get("direct_access", 0) + 1
-            else:
-                keep.append(pk)
-                due_dates[day.isoformat()] += 1
-        notices_cancel_excluded(notice_reasons=excluded, actor_name=actor_name, now=now)
-        if not keep:
+        result = BuildResult(batch=None, due=selection.due, excluded=dict(selection.excluded))
+        if not selection.item_ids:
             return result
         mailer_id = mailer_id_check(program.mailer_id)
         batch = MailBatch.objects.create(
@@ -289,65 +214,36 @@ def _claim(
             mailer_id=mailer_id,
             meta={
                 "excluded": dict(sorted(result.excluded.items())),
-                "due_dates": dict(sorted(due_dates.items())),
+                "due_dates": selection.due_dates,
                 "barcode_id": barcode_id(),
                 "service_type_id": service_type_id(),
             },
         )
-        # created_at is printed in the manifest: keep it to the second so it reads the same everywhere.
+        # created_at is printed in the manifest: to the second, so it reads the same everywhere.
         MailBatch.objects.filter(pk=batch.pk).update(created_at=now.replace(microsecond=0))
         batch.refresh_from_db()
-        notice_mark_batched(batch=batch, notice_ids=keep, at=now)
-        claimed = list(
-            Notice.objects.filter(batch=batch)
-            .order_by()
-            .values_list(
-                "pk",
-                "account__account_number",
-                "account__customer_name",
-                "account__mailing_address",
-                "account__mailing_city",
-                "account__mailing_state",
-                "account__mailing_zip",
-            )
-        )
-        if not claimed:  # another builder took them all between our read and our update
+        taken = source.take(batch=batch, item_ids=selection.item_ids, now=now)
+        if not taken.groups:  # another builder took them all between our read and our update
             batch.delete()
             return result
-        groups: dict[tuple, list[tuple]] = defaultdict(list)
-        for pk, number, name, address, city, state, zip_code in claimed:
-            zip_digits = "".join(ch for ch in zip_code if ch.isdigit())
-            groups[(_norm(name), _norm(address), _norm(city), _norm(state), zip_digits[:5])].append(
-                (number, pk, zip_digits)
-            )
-        pieces = []
-        for key, members in groups.items():
-            members.sort(key=lambda m: _account_order(m[0]))
-            primary = members[0]
-            # Print order: ZIP, then ZIP+4, then the address, the name and the account number.
-            pieces.append(
-                ((key[4], primary[2], key[1], key[0], _account_order(primary[0])), members)
-            )
-        pieces.sort(key=lambda p: p[0])
-        first = imb_serials_allocate(mailer_id=mailer_id, count=len(pieces))
+        first = imb_serials_allocate(mailer_id=mailer_id, count=len(taken.groups))
         capacity = imb.serial_capacity(mailer_id)
         prefix = f"{batch.meta['barcode_id']}{batch.meta['service_type_id']}{mailer_id}"
-        width = 15 - len(mailer_id)
-        rows = []
-        merged = 0
-        for i, (_, members) in enumerate(pieces):
-            piece = f"{prefix}{(first + i) % capacity:0{width}d}"
-            primary_pk = members[0][1]
-            rows.append((primary_pk, piece, None))
-            for _, pk, _ in members[1:]:
-                rows.append((pk, piece, primary_pk))
-                merged += 1
-        _store_pieces(rows)
+        width = imb.imb_serial_width(mailer_id)
+        source.pieces_store(
+            batch=batch,
+            pieces=[
+                (f"{prefix}{(first + i) % capacity:0{width}d}", group)
+                for i, group in enumerate(taken.groups)
+            ],
+        )
+        items = sum(len(group) for group in taken.groups)
         batch.first_serial = first % capacity
-        batch.piece_count = len(pieces)
-        batch.notice_count = len(claimed)
-        batch.merged_count = merged
+        batch.piece_count = len(taken.groups)
+        batch.notice_count = items
+        batch.merged_count = items - len(taken.groups)
         batch.excluded_count = sum(result.excluded.values())
+        batch.meta = {**batch.meta, **taken.meta}
         batch.save(
             update_fields=[
                 "first_serial",
@@ -355,106 +251,84 @@ def _claim(
                 "notice_count",
                 "merged_count",
                 "excluded_count",
+                "meta",
             ]
         )
         result.batch = batch
         return result
 
 
-# --- files -------------------------------------------------------------------------------------------
+# --- files ----------------------------------------------------------------------------------------
+
+
+def batch_pieces(batch: MailBatch) -> list[Piece]:
+    """The batch's pieces in print order (the order of their serials from the first)."""
+    capacity = imb.serial_capacity(batch.mailer_id)
+    pieces = _source(batch.kind).pieces(batch=batch)
+    first = batch.first_serial or 0
+    return sorted(pieces, key=lambda p: (p.serial - first) % capacity)
 
 
 @dataclass
-class _Piece:
-    piece_id: str
-    serial: int
-    account_id: int
-    account_numbers: list[str]
+class _Written:
+    """What the builder put in the folder: the pieces in print order, the PDF files, counts."""
+
+    pieces: list[Piece]
+    files: list[dict] = field(default_factory=list)
+    by_kind_lang: Counter = field(default_factory=Counter)
+    notices_by_lang: Counter = field(default_factory=Counter)
+    pages: int = 0
 
 
-def batch_pieces(batch: MailBatch) -> list[_Piece]:
-    """The batch's pieces in print order (the order of their serials from the first)."""
-    width = 15 - len(batch.mailer_id)
-    capacity = imb.serial_capacity(batch.mailer_id)
-    by_piece: dict[str, _Piece] = {}
-    merged: dict[str, list[str]] = defaultdict(list)
-    rows = (
-        Notice.objects.filter(batch=batch)
-        .order_by()
-        .values_list("piece_id", "merged_into_id", "account_id", "account__account_number")
-    )
-    for piece_id, merged_into, account_id, number in rows.iterator(chunk_size=20_000):
-        if merged_into is None:
-            by_piece[piece_id] = _Piece(piece_id, int(piece_id[-width:]), account_id, [number])
-        else:
-            merged[piece_id].append(number)
-    for piece_id, numbers in merged.items():
-        by_piece[piece_id].account_numbers.extend(sorted(numbers, key=_account_order))
-    return sorted(by_piece.values(), key=lambda p: (p.serial - batch.first_serial) % capacity)
-
-
-def _notice_pieces_write(
+def _pieces_write(
     *,
     batch: MailBatch,
     tmp: Path,
     data: DataFileWriter,
     progress: Callable[[int, int], None] | None,
 ) -> _Written:
-    """The notice letters: rendered from the accounts (stamped renderer), one PDF per chunk."""
-    ref = batch.reference
+    """The letters, one PDF per `letters_per_file()` pieces, and one data row per piece."""
+    source = _source(batch.kind)
     pieces = batch_pieces(batch)
     out = _Written(pieces=pieces)
-    renderer = LetterRenderer()
     per_file = letters_per_file()
     for index, start in enumerate(range(0, len(pieces), per_file), start=1):
         chunk = pieces[start : start + per_file]
-        accounts = ServiceAccount.objects.select_related(
-            "program__utility", "phase", "product"
-        ).in_bulk([p.account_id for p in chunk])
-        requests = [
-            LetterRequest(accounts[p.account_id], batch.kind, batch.mail_date, p.piece_id)
-            for p in chunk
-        ]
-        name = f"{ref}-letters-{index:03d}.pdf"
+        name = f"{batch.reference}-letters-{index:03d}.pdf"
+        with open(tmp / name, "wb") as pdf_fh:
+            try:
+                printed = source.render(batch=batch, pieces=chunk, out=pdf_fh)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{name}: {exc}") from exc
         offset = 1
-        rows = []
-        for seq, (p, req) in enumerate(zip(chunk, requests), start=start + 1):
-            a = req.account
-            pages = len(renderer.variant(req).page_heights)
-            lang = letter_language(a)
-            out.by_kind_lang[(batch.kind, lang)] += 1
-            out.notices_by_lang[lang] += len(p.account_numbers)
-            rows.append(
+        for seq, (piece, p) in enumerate(zip(chunk, printed, strict=True), start=start + 1):
+            out.by_kind_lang[(p.kind, p.language)] += 1
+            out.notices_by_lang[p.language] += len(p.account_numbers)
+            data.write(
                 DataRow(
                     seq,
-                    p.serial,
-                    a.mailing_zip,
-                    a.customer_name,
-                    a.mailing_address,
-                    a.mailing_city,
-                    a.mailing_state,
-                    lang,
-                    batch.kind,
-                    tuple(p.account_numbers),
-                    pages,
+                    piece.serial,
+                    p.zip,
+                    p.name,
+                    p.address,
+                    p.city,
+                    p.state,
+                    p.language,
+                    p.kind,
+                    p.account_numbers,
+                    p.pages,
                     name,
                     offset,
                 )
             )
-            offset += pages
-        with open(tmp / name, "wb") as pdf_fh:
-            pages_in_file = renderer.write(requests, pdf_fh)
-        if pages_in_file != offset - 1:
-            raise RuntimeError(f"{name}: {pages_in_file} pages written, {offset - 1} expected")
-        for row in rows:
-            data.write(row)
-        out.pages += pages_in_file
+            offset += p.pages
+        out.pages += offset - 1
         out.files.append(
             {
                 "name": name,
                 "type": "letters",
                 "letters": len(chunk),
-                "pages": pages_in_file,
+                "pages": offset - 1,
                 "first_sequence": start + 1,
                 "last_sequence": start + len(chunk),
             }
@@ -464,25 +338,11 @@ def _notice_pieces_write(
     return out
 
 
-@dataclass
-class _Written:
-    """What a piece writer put in the folder: the pieces in print order, the PDF files, counts."""
-
-    pieces: list
-    files: list[dict] = field(default_factory=list)
-    by_kind_lang: Counter = field(default_factory=Counter)
-    notices_by_lang: Counter = field(default_factory=Counter)
-    pages: int = 0
-    extra_counts: dict = field(default_factory=dict)
-
-
 def mail_batch_write_files(
     *, batch: MailBatch, out_dir: Path, progress: Callable[[int, int], None] | None = None
 ) -> Path:
     """Write (or write again) the batch's folder `<out_dir>/<reference>/`; returns its path.
-    Notice batches render their letters; letter batches (LetterKind) concatenate the PDFs stored
-    when each letter was issued (optouts.services.letter_batches) — an issued letter is never
-    rendered again."""
+    The source renders what it stored (a letter issued as a PDF is never rendered again)."""
     out_dir = _prepare_out(out_dir)
     ref = batch.reference
     tmp = out_dir / f".{ref}.partial-{os.getpid()}-{threading.get_ident()}"
@@ -498,12 +358,7 @@ def mail_batch_write_files(
                 barcode=batch.meta.get("barcode_id"),
                 service_type=batch.meta.get("service_type_id"),
             )
-            if batch.is_letter_batch:
-                from optouts.services.letter_batches import letter_pieces_write
-
-                written = letter_pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
-            else:
-                written = _notice_pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
+            written = _pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
         files = written.files
         pieces = written.pieces
         files.append({"name": data_name, "type": "data", "rows": len(pieces)})
@@ -511,10 +366,8 @@ def mail_batch_write_files(
             path = tmp / f["name"]
             f["sha256"] = file_sha256(path)
             f["bytes"] = path.stat().st_size
-        manifest = _manifest(
-            batch, pieces, files, written.by_kind_lang, written.notices_by_lang, written.pages
-        )
-        manifest["counts"].update(written.extra_counts)
+        manifest = _manifest(batch, written)
+        manifest["counts"].update(_source(batch.kind).manifest_counts(batch=batch))
         manifest_name = f"{ref}-manifest.json"
         (tmp / manifest_name).write_text(
             json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
@@ -537,7 +390,7 @@ def mail_batch_write_files(
         "sha256": file_sha256(final / manifest_name),
         "bytes": (final / manifest_name).stat().st_size,
     }
-    batch.meta = {**batch.meta, "files": files + [manifest_file], "counts": manifest["counts"]}
+    batch.meta = {**batch.meta, "files": [*files, manifest_file], "counts": manifest["counts"]}
     batch.folder = str(final.resolve())
     batch.page_count = written.pages
     batch.files_written_at = timezone.now()
@@ -545,17 +398,11 @@ def mail_batch_write_files(
     return final
 
 
-def _manifest(
-    batch: MailBatch,
-    pieces: list[_Piece],
-    files: list[dict],
-    by_kind_lang: Counter,
-    notices_by_lang: Counter,
-    pages: int,
-) -> dict:
-    width = 15 - len(batch.mailer_id)
+def _manifest(batch: MailBatch, written: _Written) -> dict:
+    pieces = written.pieces
+    width = imb.imb_serial_width(batch.mailer_id)
     kinds: dict[str, dict[str, int]] = defaultdict(dict)
-    for (kind, lang), n in sorted(by_kind_lang.items()):
+    for (kind, lang), n in sorted(written.by_kind_lang.items()):
         kinds[kind][lang] = n
     excluded = batch.meta.get("excluded", {})
     return {
@@ -578,20 +425,20 @@ def _manifest(
         "counts": {
             "pieces": len(pieces),
             "notices": batch.notice_count,
-            "pages": pages,
+            "pages": written.pages,
             "pieces_by_kind_language": dict(kinds),
-            "notices_by_language": dict(sorted(notices_by_lang.items())),
+            "notices_by_language": dict(sorted(written.notices_by_lang.items())),
             "merged_notices": batch.merged_count,
             "merged_reason": MERGE_REASON,
             "excluded_notices": sum(excluded.values()),
             "excluded_by_reason": excluded,
             "due_dates": batch.meta.get("due_dates", {}),
         },
-        "files": [{k: f[k] for k in sorted(f)} for f in files],
+        "files": [{k: f[k] for k in sorted(f)} for f in written.files],
     }
 
 
-# --- entry points ------------------------------------------------------------------------------------
+# --- entry points ---------------------------------------------------------------------------------
 
 
 def mail_batch_build(
@@ -605,30 +452,18 @@ def mail_batch_build(
     today: dt.date | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildResult:
-    """Build a batch of `program`'s `kind` notices due on or before `mail_date` and write its files.
+    """Build a batch of `program`'s `kind` pieces waiting for `mail_date` and write its files.
     Returns the result with `batch=None` when nothing was due (excluded notices still counted)."""
     mail_batch_check(program=program, kind=kind, mail_date=mail_date, today=today)
     out_dir = _prepare_out(out_dir)
-    if kind in LetterKind.values:
-        from optouts.services.letter_batches import letter_batch_claim
-
-        result = letter_batch_claim(
-            program=program,
-            kind=kind,
-            mail_date=mail_date,
-            actor_name=actor_name,
-            via=via,
-            now=timezone.now(),
-        )
-    else:
-        result = _claim(
-            program=program,
-            kind=kind,
-            mail_date=mail_date,
-            actor_name=actor_name,
-            via=via,
-            now=timezone.now(),
-        )
+    result = mail_batch_claim(
+        program=program,
+        kind=kind,
+        mail_date=mail_date,
+        actor_name=actor_name,
+        via=via,
+        now=timezone.now(),
+    )
     if result.batch is not None:
         result.folder = mail_batch_write_files(
             batch=result.batch, out_dir=out_dir, progress=progress
@@ -658,9 +493,9 @@ def mail_batches_build_due(
     actor_name: str = "beat",
     out_root: Path | None = None,
 ) -> dict[str, int]:
-    """The daily build: for each program, every kind with notices due by the mail date
-    `Program.mail_lead_business_days` business days ahead (overdue ones included), and every
-    letter kind with issued letters not yet in a batch (confirmations, six-month advance notices)."""
+    """The daily build: for each program and each registered source, every kind with pieces
+    waiting for the mail date `Program.mail_lead_business_days` business days ahead (overdue
+    notices, issued letters not yet in a batch)."""
     today = today or business_today()
     out_root = Path(out_root or batches_root())
     totals: Counter = Counter()
@@ -675,46 +510,23 @@ def mail_batches_build_due(
             continue
         mail_days = program_calendar(program=program, kind="mail")
         mail_date = add_business_days(today, program.mail_lead_business_days, calendar=mail_days)
-        kinds = set(
-            Notice.objects.filter(
-                program=program, status=NS.SCHEDULED, batch__isnull=True, mail_date__lte=mail_date
-            )
-            .order_by()
-            .values_list("kind", flat=True)
-            .distinct()
-        )
-        for kind in sorted(kinds):
-            if kind not in LETTER_KINDS:
-                totals["kinds_without_template"] += 1
-                continue
-            result = mail_batch_build(
-                program=program,
-                kind=kind,
-                mail_date=mail_date,
-                out_dir=out_root / program.slug,
-                actor_name=actor_name,
-                via=MailBatch.Via.BEAT,
-                today=today,
-            )
-            totals["excluded"] += sum(result.excluded.values())
-            if result.batch is not None:
-                totals["batches"] += 1
-                totals["pieces"] += result.batch.piece_count
-                totals["notices"] += result.batch.notice_count
-        from optouts.services.letter_batches import letter_kinds_waiting
-
-        for kind in letter_kinds_waiting(program=program):
-            result = mail_batch_build(
-                program=program,
-                kind=kind,
-                mail_date=mail_date,
-                out_dir=out_root / program.slug,
-                actor_name=actor_name,
-                via=MailBatch.Via.BEAT,
-                today=today,
-            )
-            if result.batch is not None:
-                totals["letter_batches"] += 1
-                totals["pieces"] += result.batch.piece_count
-                totals["letters"] += result.batch.piece_count
+        for source in batch_sources():
+            for kind in source.kinds_waiting(program=program, mail_date=mail_date):
+                if not _has_template(kind):
+                    totals["kinds_without_template"] += 1
+                    continue
+                result = mail_batch_build(
+                    program=program,
+                    kind=kind,
+                    mail_date=mail_date,
+                    out_dir=out_root / program.slug,
+                    actor_name=actor_name,
+                    via=MailBatch.Via.BEAT,
+                    today=today,
+                )
+                totals["excluded"] += sum(result.excluded.values())
+                if result.batch is not None:
+                    totals[source.batches_key] += 1
+                    totals["pieces"] += result.batch.piece_count
+                    totals[source.unit] += result.batch.notice_count
     return dict(totals)

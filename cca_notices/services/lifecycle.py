@@ -48,7 +48,8 @@ def _guard(ids: list[int], *, allowed_from: tuple[str, ...], to: str) -> list[in
     if wrong:
         sample = ", ".join(f"notice {pk} is {s}" for pk, s in list(wrong.items())[:5])
         raise NoticeTransitionNotAllowed(
-            f"{len(wrong)} notice(s) cannot become {to} (only from {', '.join(allowed_from)}): {sample}"
+            f"{len(wrong)} notice(s) cannot become {to} "
+            f"(only from {', '.join(allowed_from)}): {sample}"
         )
     return [pk for pk, s in rows.items() if s != to]
 

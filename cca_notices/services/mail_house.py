@@ -2,8 +2,9 @@
 
 The whole file is checked first; any bad line — or a piece ID we never issued, unless the caller
 allows unknown ones — stops the import before anything is written, and the error names every
-line. Then everything is applied in one transaction through the notice lifecycle, so a report
-imported twice (or a line repeated) changes nothing the second time.
+line. Then everything is applied in one transaction by the sources that issued the pieces (the
+notice lifecycle for notices), so a report imported twice (or a line repeated) changes nothing
+the second time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services.status import Actor
-from cca_notices.models import MailBatch, Notice
-from cca_notices.services.lifecycle import notice_mark_mailed, notice_mark_returned
+from cca_notices.models import MailBatch
+from cca_notices.services.batch_sources import (
+    PieceSource,
+    ReportChanges,
+    ReportItem,
+    batch_sources,
+)
 
-NS = Notice.Status
+# The statuses every source's items share.
+BATCHED, MAILED, RETURNED = "batched", "mailed", "returned"
 REQUIRED = ("piece_id", "event", "date")
 EVENTS = ("mailed", "returned")
 MAX_LISTED = 50
@@ -41,29 +48,30 @@ class MailHouseReportError(ValueError):
 @dataclass
 class ReportResult:
     lines: int = 0
-    mailed: int = 0
-    returned: int = 0
-    mailed_inferred: int = 0
+    # (source unit, "mailed" | "returned" | "mailed_inferred") → items changed
+    changed: Counter = field(default_factory=Counter)
+    units: list[str] = field(default_factory=list)
     already: int = 0
     repeated_lines: int = 0
     unknown: list[tuple[int, str]] = field(default_factory=list)
-    notices: int = 0
-    letters_mailed: int = 0
-    letters_returned: int = 0
 
     @property
     def summary(self) -> dict[str, int]:
-        return {
-            "lines": self.lines,
-            "notices mailed": self.mailed,
-            "notices returned": self.returned,
-            "mailed inferred from a return": self.mailed_inferred,
-            "letters mailed": self.letters_mailed,
-            "letters returned": self.letters_returned,
-            "already recorded": self.already,
-            "repeated lines": self.repeated_lines,
-            "unknown piece IDs": len(self.unknown),
-        }
+        counts = {"lines": self.lines}
+        for unit in self.units:
+            counts[f"{unit} mailed"] = self.changed[(unit, "mailed")]
+            counts[f"{unit} returned"] = self.changed[(unit, "returned")]
+        counts["mailed inferred from a return"] = sum(
+            n for (_, what), n in self.changed.items() if what == "mailed_inferred"
+        )
+        counts.update(
+            {
+                "already recorded": self.already,
+                "repeated lines": self.repeated_lines,
+                "unknown piece IDs": len(self.unknown),
+            }
+        )
+        return counts
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,8 @@ class _Line:
 
 
 def _piece(raw: str) -> str:
-    # Mail houses often report the full IMb digits (tracking + routing ZIP): the piece is the first 20.
+    # Mail houses often report the full IMb digits (tracking + routing ZIP): the piece is the
+    # first 20.
     digits = raw.strip()
     return digits[:20] if digits.isdigit() and len(digits) in (25, 29, 31) else digits
 
@@ -109,48 +118,44 @@ def parse_report(text: str) -> tuple[list[_Line], list[str]]:
             day = None
         if event == "returned" and not reason:
             errors.append("reason is required for a returned piece (e.g. 'insufficient address')")
-        if errors:
+        if errors or day is None:
             problems.append(f"line {n}: " + "; ".join(errors))
         else:
             lines.append(_Line(n, piece, event, day, reason))
     return lines, problems
 
 
-def _notices_by_piece(piece_ids: set[str]) -> dict[str, list[tuple[int, str, int, dt.date]]]:
-    """Piece ID → its notices (id, status, batch id, batch mail date). A piece ID reused after
-    the mailer ID's serial range wrapped round belongs to the latest batch that issued it."""
-    found: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    ids = list(piece_ids)
-    for start in range(0, len(ids), 5000):
-        rows = Notice.objects.filter(
-            piece_id__in=ids[start : start + 5000], batch__isnull=False
-        ).values_list("piece_id", "pk", "status", "batch_id", "batch__mail_date")
-        for piece, pk, status, batch_id, mail_date in rows:
-            found[piece][batch_id].append((pk, status, batch_id, mail_date))
-    return {piece: batches[max(batches)] for piece, batches in found.items()}
+def _items_by_piece(
+    piece_ids: set[str],
+) -> dict[str, tuple[PieceSource, list[ReportItem]]]:
+    """Piece ID → the source that issued it and its items; the first registered source that
+    knows a piece ID wins (they share one serial counter, so only a wrapped range repeats)."""
+    found: dict[str, tuple[PieceSource, list[ReportItem]]] = {}
+    for source in batch_sources():
+        missing = piece_ids - set(found)
+        if not missing:
+            break
+        for piece, items in source.report_find(piece_ids=missing).items():
+            found[piece] = (source, items)
+    return found
 
 
 def mail_house_report_import(
     *, path: Path | None = None, text: str | None = None, actor: Actor, allow_unknown: bool = False
 ) -> ReportResult:
     if text is None:
+        if path is None:
+            raise ValueError("mail_house_report_import needs a path or a text")
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise MailHouseReportError([f"{path}: cannot read the file ({exc})"]) from exc
-    from optouts.services.letter_batches import (
-        confirmations_by_piece,
-        confirmations_mark_mailed,
-        confirmations_mark_returned,
-    )
-
     lines, problems = parse_report(text)
     result = ReportResult(lines=len(lines) + len(problems))
-    notices = _notices_by_piece({line.piece_id for line in lines})
-    # Confirmation letters and six-month advance notices share the serial counter with notices.
-    letters = confirmations_by_piece({line.piece_id for line in lines} - set(notices))
+    result.units = [source.unit for source in batch_sources()]
+    found = _items_by_piece({line.piece_id for line in lines})
     for line in lines:
-        if line.piece_id not in notices and line.piece_id not in letters:
+        if line.piece_id not in found:
             result.unknown.append((line.number, line.piece_id))
     if result.unknown and not allow_unknown:
         problems += [
@@ -165,81 +170,50 @@ def mail_house_report_import(
         raise MailHouseReportError(problems)
 
     seen: set[tuple[str, str]] = set()
-    mailed: dict[dt.date, set[int]] = defaultdict(set)
-    returned: dict[tuple[dt.date, str], set[int]] = defaultdict(set)
-    inferred: dict[dt.date, set[int]] = defaultdict(set)
+    changes: dict[str, ReportChanges] = defaultdict(ReportChanges)
     batches: set[int] = set()
-    status = {pk: s for rows in notices.values() for pk, s, _, _ in rows}
-    letters_mailed: dict[dt.date, set[int]] = defaultdict(set)
-    letters_returned: dict[tuple[dt.date, str], set[int]] = defaultdict(set)
-    letter_status = {pk: s for pk, s, _, _ in letters.values()}
+    status = {
+        (source.unit, item.item_id): item.status
+        for source, items in found.values()
+        for item in items
+    }
     for line in lines:
-        rows = notices.get(line.piece_id)
-        if rows is None:
-            letter = letters.get(line.piece_id)
-            if letter is None or (line.piece_id, line.event) in seen:
-                result.repeated_lines += letter is not None
-                continue
-            seen.add((line.piece_id, line.event))
-            pk, _, batch_id, _ = letter
-            batches.add(batch_id)
-            current = letter_status[pk]
-            if line.event == "mailed":
-                if current == "batched":
-                    letters_mailed[line.day].add(pk)
-                    letter_status[pk] = "mailed"
-                else:
-                    result.already += 1
-            elif current == "returned":
-                result.already += 1
-            else:
-                letters_returned[(line.day, line.reason)].add(pk)
-                letter_status[pk] = "returned"
+        hit = found.get(line.piece_id)
+        if hit is None:
             continue
         if (line.piece_id, line.event) in seen:
             result.repeated_lines += 1  # the first line for a piece and event counts
             continue
         seen.add((line.piece_id, line.event))
-        for pk, _, batch_id, mail_date in rows:
-            batches.add(batch_id)
-            current = status[pk]
+        source, items = hit
+        change = changes[source.unit]
+        for item in items:
+            batches.add(item.batch_id)
+            key = (source.unit, item.item_id)
+            current = status[key]
             if line.event == "mailed":
-                if current == NS.BATCHED:
-                    mailed[line.day].add(pk)
-                    status[pk] = NS.MAILED
+                if current == BATCHED:
+                    change.mailed.setdefault(line.day, set()).add(item.item_id)
+                    status[key] = MAILED
                 else:
                     result.already += 1
-            else:
-                if current == NS.RETURNED:
-                    result.already += 1
-                    continue
-                if current == NS.BATCHED:
-                    # The mail house can only return what it mailed: recorded as mailed on the batch's date.
-                    inferred[mail_date].add(pk)
-                returned[(line.day, line.reason)].add(pk)
-                status[pk] = NS.RETURNED
+                continue
+            if current == RETURNED:
+                result.already += 1
+                continue
+            if current == BATCHED:
+                # The house can only return what it mailed: recorded as mailed on the batch's date.
+                change.inferred.setdefault(item.mail_date, set()).add(item.item_id)
+            change.returned.setdefault((line.day, line.reason), set()).add(item.item_id)
+            status[key] = RETURNED
     now = timezone.now()
     with transaction.atomic():
-        for day, ids in sorted(mailed.items()):
-            result.mailed += notice_mark_mailed(
-                notice_ids=sorted(ids), mailed_on=day, actor=actor, at=now
-            ).changed
-        for day, ids in sorted(inferred.items()):
-            step = notice_mark_mailed(notice_ids=sorted(ids), mailed_on=day, actor=actor, at=now)
-            result.mailed_inferred += step.changed
-        for (day, reason), ids in sorted(returned.items()):
-            result.returned += notice_mark_returned(
-                notice_ids=sorted(ids), return_date=day, reason=reason, actor=actor, at=now
-            ).changed
-        for day, ids in sorted(letters_mailed.items()):
-            result.letters_mailed += confirmations_mark_mailed(
-                confirmation_ids=sorted(ids), mailed_on=day
-            )
-        for (day, reason), ids in sorted(letters_returned.items()):
-            result.letters_returned += confirmations_mark_returned(
-                confirmation_ids=sorted(ids), return_date=day, reason=reason, at=now
-            )
-        if mailed or inferred or letters_mailed or letters_returned:
+        for source in batch_sources():
+            pending = changes.get(source.unit)
+            if not pending:
+                continue
+            for what, n in source.report_apply(changes=pending, actor=actor, at=now).items():
+                result.changed[(source.unit, what)] += n
+        if any(changes.values()):
             MailBatch.objects.filter(pk__in=batches, mailed_at__isnull=True).update(mailed_at=now)
-    result.notices = len(status)
     return result

@@ -54,8 +54,8 @@ def rule_set_for(*, program: Program) -> RuleSet:
             return rule_set
         known = ", ".join(RuleSet.objects.values_list("code", flat=True)) or "none loaded"
         raise RuleSetMissing(
-            f"program {program.slug}: notice_rule_set {program.notice_rule_set!r} is not a rule set "
-            f"(known: {known})"
+            f"program {program.slug}: notice_rule_set {program.notice_rule_set!r} "
+            f"is not a rule set (known: {known})"
         ) from None
 
 
@@ -125,7 +125,8 @@ def _mass_group_schedules(
     reads: dict[int, list[dt.date]],
     not_before: dt.date,
 ) -> tuple[list[tuple], dict[int, str]]:
-    """Rows (read_cycle, kind, mail_date, enrollment_date) and the cycles that cannot be scheduled."""
+    """Rows (read_cycle, kind, mail_date, enrollment_date), and the cycles that cannot be
+    scheduled."""
     rows, problems = [], {}
     mail_days = program_calendar(program=phase.program, kind="mail")
     for cycle in cycles:
@@ -158,18 +159,19 @@ def _reschedule_moved(cur, *, phase, rule_set, rows, result, actor_name, now) ->
     cte, cte_params = _values_cte(rows, "read_cycle, kind, mail_date, enrollment_date")
     notice, account = Notice._meta.db_table, ServiceAccount._meta.db_table
     reason = (
-        f"phase {phase.name} enrollment window is now {phase.enrollment_start} to {phase.enrollment_end}; "
-        f"rescheduled by rule set {rule_set.code}"
+        f"phase {phase.name} enrollment window is now {phase.enrollment_start} "
+        f"to {phase.enrollment_end}; rescheduled by rule set {rule_set.code}"
     )
     moved_where = (
         "n.account_id = a.id AND a.read_cycle = v.read_cycle AND n.kind = v.kind "
         "AND a.phase_id = %s AND n.enrollment_date <> v.enrollment_date"
     )
     cur.execute(
-        cte
-        + f"INSERT INTO {NoticeChange._meta.db_table} (notice_id, at, actor_name, old_mail_date, new_mail_date, "
-        f"old_enrollment_date, new_enrollment_date, old_status, new_status, reason) "
-        f"SELECT n.id, %s, %s, n.mail_date, v.mail_date, n.enrollment_date, v.enrollment_date, n.status, n.status, %s "
+        cte + f"INSERT INTO {NoticeChange._meta.db_table} (notice_id, at, actor_name, "
+        "old_mail_date, new_mail_date, old_enrollment_date, new_enrollment_date, "
+        "old_status, new_status, reason) "
+        "SELECT n.id, %s, %s, n.mail_date, v.mail_date, n.enrollment_date, v.enrollment_date, "
+        "n.status, n.status, %s "
         f"FROM {notice} n, {account} a, v WHERE {moved_where} AND n.status = %s",
         [*cte_params, _p(now), actor_name, reason, phase.pk, Notice.Status.SCHEDULED],
     )
@@ -181,8 +183,8 @@ def _reschedule_moved(cur, *, phase, rule_set, rows, result, actor_name, now) ->
     )
     result.rescheduled += _rowcount(cur)
     cur.execute(
-        cte
-        + f"SELECT COUNT(*) FROM {notice} n, {account} a, v WHERE {moved_where} AND n.status NOT IN (%s, %s)",
+        cte + f"SELECT COUNT(*) FROM {notice} n, {account} a, v "
+        f"WHERE {moved_where} AND n.status NOT IN (%s, %s)",
         [*cte_params, phase.pk, Notice.Status.SCHEDULED, Notice.Status.CANCELLED],
     )
     not_moved = cur.fetchone()[0]
@@ -193,7 +195,8 @@ def _reschedule_moved(cur, *, phase, rule_set, rows, result, actor_name, now) ->
                 "phase": phase.name,
                 "read_cycle": None,
                 "accounts": 0,
-                "reason": f"{not_moved} notice(s) already batched or mailed keep their dates; check them with the validator",
+                "reason": f"{not_moved} notice(s) already batched or mailed keep their dates; "
+                "check them with the validator",
             }
         )
 
@@ -254,14 +257,16 @@ def _schedule_phase(
             # Accounts added after the phase was scheduled get the new-customer track instead.
             late_filter, late_params = " AND a.created_at <= %s", [_p(phase.notices_scheduled_at)]
         cur.execute(
-            cte
-            + f"INSERT INTO {notice} (account_id, program_id, kind, rule_set, enrollment_date, mail_date, "
-            f"status, piece_id, return_reason, created_at, updated_at) "
-            f"SELECT a.id, a.program_id, v.kind, %s, v.enrollment_date, v.mail_date, %s, '', '', %s, %s "
+            cte + f"INSERT INTO {notice} (account_id, program_id, kind, rule_set, enrollment_date, "
+            "mail_date, status, piece_id, return_reason, created_at, updated_at) "
+            "SELECT a.id, a.program_id, v.kind, %s, v.enrollment_date, v.mail_date, %s, '', '', "
+            "%s, %s "
             f"FROM {account} a JOIN v ON v.read_cycle = a.read_cycle "
-            f"WHERE a.phase_id = %s AND a.status IN ({mass_statuses}) AND a.service_start_date IS NULL{late_filter} "
-            f"AND NOT EXISTS (SELECT 1 FROM {notice} x WHERE x.account_id = a.id AND x.kind IN ({new_kinds_sql})) "
-            f"ON CONFLICT (account_id, kind) DO NOTHING",
+            f"WHERE a.phase_id = %s AND a.status IN ({mass_statuses}) "
+            f"AND a.service_start_date IS NULL{late_filter} "
+            f"AND NOT EXISTS (SELECT 1 FROM {notice} x "
+            f"WHERE x.account_id = a.id AND x.kind IN ({new_kinds_sql})) "
+            "ON CONFLICT (account_id, kind) DO NOTHING",
             [
                 *cte_params,
                 rule_set.code,

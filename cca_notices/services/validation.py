@@ -1,4 +1,5 @@
-"""Check an account's stored schedule against its rule set (the validator a compliance officer reads)."""
+"""Check an account's stored schedule against its rule set (the validator a compliance officer
+reads)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ def account_schedule_violations(*, account: ServiceAccount) -> list[str]:
     Mailed notices count on the day they were mailed, the others on their due date.
     Cancelled notices do not count.
     """
-    notices = [
-        n for n in Notice.objects.filter(account=account).exclude(status=Notice.Status.CANCELLED)
-    ]
+    notices = list(Notice.objects.filter(account=account).exclude(status=Notice.Status.CANCELLED))
     if not notices:
         return [f"account {account.account_number} has no notices scheduled"]
     codes = {n.rule_set for n in notices}
     if len(codes) > 1:
         return [
-            f"account {account.account_number} has notices from several rule sets: {', '.join(sorted(codes))}"
+            f"account {account.account_number} has notices from several rule sets: "
+            f"{', '.join(sorted(codes))}"
         ]
     code = codes.pop()
     rule_set = RuleSet.objects.filter(code=code).first()

@@ -1,101 +1,37 @@
-"""Confirmation e-mail and SMS for a recorded opt-out (sent by optouts.tasks after commit)."""
+"""The confirmation each opt-out, termination, re-entry and rejoin is owed: the outbox.
+
+A `Confirmation` row with a stored due date is written in the same transaction as the request
+(an opt-out's: `confirmations_for_optout`). E-mail when there is an address, else a letter;
+an SMS too when the opt-out gave a phone number; the re-entry confirmation is always a letter (the
+"Six-Month Advance Notice to Return to Bundled Portfolio Service" the customer keeps). After the
+opt-out commits its e-mail and SMS rows are queued by id (`confirmations_queue_after_commit`);
+the daily run (`confirmations_send_due`) sends everything still pending, so a broker outage or a
+missed day loses nothing. Every send claims its row first, so none goes out twice.
+"""
 
 from __future__ import annotations
 
-import logging
-
-from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
-
-from optouts.models import OptOutRequest
-
-log = logging.getLogger(__name__)
-
-
-def _context(request: OptOutRequest) -> dict:
-    return {"r": request, "program": request.program, "account": request.account}
-
-
-def optout_confirmation_email_send(*, optout_id: int) -> bool:
-    """Send once: the sent-at stamp is claimed with a conditional update, so a retried or
-    duplicated task never mails the customer twice."""
-    claimed = OptOutRequest.objects.filter(pk=optout_id, confirmation_email_sent_at=None).update(
-        confirmation_email_sent_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    request = OptOutRequest.objects.select_related("program", "account").get(pk=optout_id)
-    if not request.contact_email:
-        return False
-    with translation.override(request.language or "en"):
-        subject = render_to_string(
-            "optouts/email/confirmation_subject.txt", _context(request)
-        ).strip()
-        body = render_to_string("optouts/email/confirmation.txt", _context(request))
-    try:
-        send_mail(
-            subject,
-            body,
-            request.program.email or settings.DEFAULT_FROM_EMAIL,
-            [request.contact_email],
-        )
-    except Exception:
-        # Unclaim so the retry sends it.
-        OptOutRequest.objects.filter(pk=optout_id).update(confirmation_email_sent_at=None)
-        raise
-    # The opt-out's Confirmation row (issue 6) records that it went out, by e-mail, now.
-    for pk in Confirmation.objects.filter(optout_id=optout_id, method="email").values_list(
-        "pk", flat=True
-    ):
-        _mark_sent(pk, timezone.now())
-    return True
-
-
-def optout_confirmation_sms_send(*, optout_id: int) -> bool:
-    claimed = OptOutRequest.objects.filter(pk=optout_id, confirmation_sms_sent_at=None).update(
-        confirmation_sms_sent_at=timezone.now()
-    )
-    if not claimed:
-        return False
-    request = OptOutRequest.objects.select_related("program", "account").get(pk=optout_id)
-    if not request.contact_phone:
-        return False
-    with translation.override(request.language or "en"):
-        text = render_to_string("optouts/sms/confirmation.txt", _context(request)).strip()
-    if not (
-        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
-    ):
-        log.info("SMS not sent (TWILIO_* unset) to opt-out %s: %s", request.confirmation_code, text)
-        return True
-    from twilio.rest import Client
-
-    try:
-        Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN).messages.create(
-            to=request.contact_phone, from_=settings.TWILIO_FROM_NUMBER, body=text
-        )
-    except Exception:
-        OptOutRequest.objects.filter(pk=optout_id).update(confirmation_sms_sent_at=None)
-        raise
-    return True
-
-
-# --- issue 6: the confirmation each opt-out, termination, re-entry and rejoin is owed -----------
-# A `Confirmation` row with a stored due date is written in the same transaction as the request;
-# `confirmations_send_due` (daily beat task, and right after commit for e-mail) sends everything
-# pending, so a missed day loses nothing. E-mail when there is an address, else a letter; the
-# re-entry confirmation is always a letter: it is the "Six-Month Advance Notice to Return to
-# Bundled Portfolio Service" the customer keeps.
-import datetime as _dt
+import datetime as dt
 import hashlib
 import io
+import logging
 
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from pypdf import PdfReader
 
 from accounts.models import ServiceAccount
-from optouts.models import Confirmation, Outcome
+from optouts.models import Confirmation, OptOutRequest, Outcome
+from optouts.services.letters import confirmation_letter_pdf
+
+log = logging.getLogger(__name__)
+C = Confirmation
+# Sent right after the request commits; letters are issued by the daily run.
+AFTER_COMMIT_METHODS = (C.Method.EMAIL, C.Method.SMS)
 
 
 def confirmation_build(
@@ -103,17 +39,23 @@ def confirmation_build(
     kind: str,
     account: ServiceAccount,
     email: str = "",
+    phone: str = "",
     language: str = "en",
-    request_date: _dt.date,
+    request_date: dt.date,
     optout=None,
     reentry=None,
     rejoin=None,
     force_letter: bool = False,
+    sms: bool = False,
 ) -> Confirmation:
-    """The confirmation row, not yet saved (confirmation_queue and confirmations_for_optout
-    save it)."""
-    program = account.program
-    method = Confirmation.Method.LETTER if force_letter or not email else Confirmation.Method.EMAIL
+    """The confirmation row, not yet saved. `sms`: the text message sent beside the e-mail or
+    letter (an opt-out that gave a phone number)."""
+    if sms:
+        method = C.Method.SMS
+    elif force_letter or not email:
+        method = C.Method.LETTER
+    else:
+        method = C.Method.EMAIL
     return Confirmation(
         program_id=account.program_id,
         account=account,
@@ -123,9 +65,10 @@ def confirmation_build(
         reentry=reentry,
         rejoin=rejoin,
         language=(language or account.language or "en")[:5],
-        email=email if method == Confirmation.Method.EMAIL else "",
+        email=email if method == C.Method.EMAIL else "",
+        phone=phone if method == C.Method.SMS else "",
         created_at=timezone.now(),
-        due_date=request_date + _dt.timedelta(days=program.confirmation_days),
+        due_date=request_date + dt.timedelta(days=account.program.confirmation_days),
     )
 
 
@@ -135,63 +78,137 @@ def confirmation_queue(**kwargs) -> Confirmation:
     return conf
 
 
-def _optout_confirmation(optout: OptOutRequest) -> Confirmation:
-    kind = (
-        Confirmation.Kind.TERMINATION
-        if optout.outcome == Outcome.AFTER_FREE_WINDOW
-        else Confirmation.Kind.OPTOUT
-    )
-    return confirmation_build(
-        kind=kind,
-        account=optout.account,
-        email=optout.contact_email,
-        language=optout.language,
-        request_date=optout.request_date,
-        optout=optout,
-    )
-
-
-def _reentry_confirmation(reentry) -> Confirmation:
-    return confirmation_build(
-        kind=Confirmation.Kind.REENTRY,
-        account=reentry.account,
-        language=reentry.optout.language,
-        request_date=reentry.notice_date,
-        reentry=reentry,
-        force_letter=True,
-    )
-
-
-def _mark_optout_confirmation_sent(conf: Confirmation, optout: OptOutRequest) -> None:
-    if conf.method == Confirmation.Method.EMAIL and optout.confirmation_email_sent_at:
-        _mark_sent(conf.pk, optout.confirmation_email_sent_at)
-
-
-def confirmation_for_optout(*, optout: OptOutRequest) -> Confirmation:
-    conf = _optout_confirmation(optout)
-    conf.save(force_insert=True)
-    _mark_optout_confirmation_sent(conf, optout)
-    return conf
-
-
-def confirmation_for_reentry(*, reentry) -> Confirmation:
-    conf = _reentry_confirmation(reentry)
-    conf.save(force_insert=True)
-    return conf
-
-
 def confirmations_for_optout(*, optout: OptOutRequest, reentry=None) -> list[Confirmation]:
-    """The opt-out's confirmation and, after the free window, its re-entry letter, saved.
-    (A new opt-out has sent no e-mail yet, so nothing is marked sent.)"""
-    rows = [_optout_confirmation(optout)] + (
-        [_reentry_confirmation(reentry)] if reentry is not None else []
+    """The opt-out's confirmation (and its SMS when it gave a phone number) and, after the free
+    window, its re-entry letter, saved. A new opt-out has sent nothing yet."""
+    kind = C.Kind.TERMINATION if optout.outcome == Outcome.AFTER_FREE_WINDOW else C.Kind.OPTOUT
+
+    def row(**how) -> Confirmation:
+        return confirmation_build(
+            kind=kind,
+            account=optout.account,
+            language=optout.language,
+            request_date=optout.request_date,
+            optout=optout,
+            **how,
+        )
+
+    rows = [row(email=optout.contact_email)]
+    if optout.contact_phone:
+        rows.append(row(phone=optout.contact_phone, sms=True))
+    if reentry is not None:
+        rows.append(
+            confirmation_build(
+                kind=C.Kind.REENTRY,
+                account=reentry.account,
+                language=optout.language,
+                request_date=reentry.notice_date,
+                reentry=reentry,
+                force_letter=True,
+            )
+        )
+    return C.objects.bulk_create(rows)
+
+
+@shared_task(
+    name="optouts.tasks.confirmation_send",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=8,
+)
+def confirmation_send_task(confirmation_id: int) -> bool:
+    return confirmation_send(confirmation_id=confirmation_id)
+
+
+def confirmations_queue_after_commit(*, request: OptOutRequest) -> None:
+    """Once the opt-out commits, queue its e-mail and SMS confirmations by id. robust: a broker
+    outage must not turn a recorded opt-out into an error page (the customer would try again);
+    it is logged, the rows stay pending and the daily run sends them."""
+    optout_id = request.pk
+
+    def queue() -> None:
+        pending = C.objects.filter(
+            optout_id=optout_id, status=C.Status.PENDING, method__in=AFTER_COMMIT_METHODS
+        ).values_list("pk", flat=True)
+        for pk in pending:
+            confirmation_send_task.delay(pk)
+
+    transaction.on_commit(queue, robust=True)
+
+
+def confirmation_send(*, confirmation_id: int) -> bool:
+    """Send one confirmation. Claimed with a conditional update first, so two workers (or the
+    after-commit task and the daily run) never send it twice; a failure releases the claim and
+    keeps the error on the row for the retry."""
+    now = timezone.now()
+    claimed = C.objects.filter(pk=confirmation_id, status=C.Status.PENDING, claimed_at=None).update(
+        claimed_at=now
     )
-    return Confirmation.objects.bulk_create(rows)
+    if not claimed:
+        return False
+    conf = C.objects.select_related("program", "account", "optout", "reentry", "rejoin").get(
+        pk=confirmation_id
+    )
+    try:
+        if conf.method == C.Method.EMAIL:
+            _send_email(conf)
+        elif conf.method == C.Method.SMS:
+            _send_sms(conf)
+        else:
+            _issue_letter(conf)
+    except Exception as exc:
+        C.objects.filter(pk=conf.pk).update(
+            claimed_at=None, attempts=conf.attempts + 1, last_error=str(exc)[:2000]
+        )
+        raise
+    if conf.method == C.Method.LETTER:
+        # Issued, not sent: the letter reaches the customer through a mail batch (the daily
+        # build, optouts.services.letter_batches) and the mail house's report.
+        C.objects.filter(pk=conf.pk).update(
+            status=C.Status.ISSUED,
+            issued_at=timezone.now(),
+            attempts=conf.attempts + 1,
+            last_error="",
+        )
+    else:
+        C.objects.filter(pk=conf.pk).update(
+            status=C.Status.SENT,
+            sent_at=timezone.now(),
+            attempts=conf.attempts + 1,
+            last_error="",
+        )
+    return True
 
 
-def _mark_sent(pk: int, at) -> None:
-    Confirmation.objects.filter(pk=pk).exclude(status=Confirmation.Status.SENT).update(
-        status=Confirmation.Status.SENT, sent_at=at, last_error=""
+def _request(conf: Confirmation):
+    return conf.optout if conf.optout_id else conf.rejoin
+
+
+def _send_email(conf: Confirmation) -> None:
+    name = "confirmation" if conf.optout_id else "rejoin"
+    context = {"r": _request(conf), "program": conf.program, "account": conf.account}
+    with translation.override(conf.language or "en"):
+        subject = render_to_string(f"optouts/email/{name}_subject.txt", context).strip()
+        body = render_to_string(f"optouts/email/{name}.txt", context)
+    send_mail(subject, body, conf.program.email or settings.DEFAULT_FROM_EMAIL, [conf.email])
+
+
+def _send_sms(conf: Confirmation) -> None:
+    context = {"r": conf.optout, "program": conf.program, "account": conf.account}
+    with translation.override(conf.language or "en"):
+        text = render_to_string("optouts/sms/confirmation.txt", context).strip()
+    if not (
+        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
+    ):
+        # A development setup without Twilio: the text goes to the log, like the console
+        # e-mail backend, and counts as sent.
+        code = conf.optout.confirmation_code if conf.optout else ""
+        log.info("SMS not sent (TWILIO_* unset) to opt-out %s: %s", code, text)
+        return
+    from twilio.rest import Client  # slow to import; only a setup with Twilio needs it
+
+    Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN).messages.create(
+        to=conf.phone, from_=settings.TWILIO_FROM_NUMBER, body=text
     )
 
 
@@ -205,82 +222,28 @@ def _mailing_address(account: ServiceAccount) -> str:
     )
 
 
-def confirmation_send(*, confirmation_id: int) -> bool:
-    """Send one confirmation. Claimed with a conditional update first, so two workers (or the
-    after-commit task and the daily run) never send it twice; a failure unclaims it for a retry."""
-    now = timezone.now()
-    claimed = Confirmation.objects.filter(
-        pk=confirmation_id, status=Confirmation.Status.PENDING, claimed_at=None
-    ).update(claimed_at=now)
-    if not claimed:
-        return False
-    conf = Confirmation.objects.select_related(
-        "program", "account", "optout", "reentry", "rejoin"
-    ).get(pk=confirmation_id)
-    try:
-        if conf.method == Confirmation.Method.EMAIL:
-            _send_email(conf)
-        else:
-            _issue_letter(conf)
-    except Exception as exc:
-        Confirmation.objects.filter(pk=conf.pk).update(
-            claimed_at=None, attempts=conf.attempts + 1, last_error=str(exc)[:2000]
-        )
-        raise
-    if conf.method == Confirmation.Method.EMAIL:
-        Confirmation.objects.filter(pk=conf.pk).update(
-            status=Confirmation.Status.SENT,
-            sent_at=timezone.now(),
-            attempts=conf.attempts + 1,
-            last_error="",
-        )
-    else:
-        # Issued, not sent: the letter reaches the customer through a mail batch (the daily
-        # build, optouts.services.letter_batches) and the mail house's report.
-        Confirmation.objects.filter(pk=conf.pk).update(
-            status=Confirmation.Status.ISSUED,
-            issued_at=timezone.now(),
-            attempts=conf.attempts + 1,
-            last_error="",
-        )
-    return True
-
-
-def _send_email(conf: Confirmation) -> None:
-    if conf.optout_id:
-        # Issue 5's after-commit e-mail: it stamps its own sent-at, so this never mails twice.
-        optout_confirmation_email_send(optout_id=conf.optout_id)
-        return
-    rejoin = conf.rejoin
-    context = {"r": rejoin, "program": conf.program, "account": conf.account}
-    with translation.override(conf.language or "en"):
-        subject = render_to_string("optouts/email/rejoin_subject.txt", context).strip()
-        body = render_to_string("optouts/email/rejoin.txt", context)
-    send_mail(subject, body, conf.program.email or settings.DEFAULT_FROM_EMAIL, [conf.email])
-
-
 def _issue_letter(conf: Confirmation) -> None:
-    from pypdf import PdfReader
-
-    from optouts.services.letters import confirmation_letter_pdf
-
     pdf = confirmation_letter_pdf(confirmation=conf)
-    pages = len(PdfReader(io.BytesIO(pdf)).pages)
-    Confirmation.objects.filter(pk=conf.pk).update(
+    C.objects.filter(pk=conf.pk).update(
         letter_pdf=pdf,
         letter_sha256=hashlib.sha256(pdf).hexdigest(),
-        letter_pages=pages,
+        letter_pages=len(PdfReader(io.BytesIO(pdf)).pages),
         mailing_address=_mailing_address(conf.account),
     )
 
 
 def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     """Everything pending, oldest due date first (due or overdue first; nothing waits for its
-    exact day). Returns counts: `sent` is e-mails sent plus letters issued (`emailed`, `issued`).
-    Errors are kept on the row and retried on the next run."""
-    counts = {"sent": 0, "emailed": 0, "issued": 0, "failed": 0}
+    exact day). Returns counts: `sent` is messages sent plus letters issued (`emailed`, `texted`,
+    `issued`). Errors are kept on the row and retried on the next run."""
+    counts = {"sent": 0, "emailed": 0, "texted": 0, "issued": 0, "failed": 0}
+    key: dict[str, str] = {
+        C.Method.EMAIL: "emailed",
+        C.Method.SMS: "texted",
+        C.Method.LETTER: "issued",
+    }
     rows = list(
-        Confirmation.objects.filter(status=Confirmation.Status.PENDING, claimed_at=None)
+        C.objects.filter(status=C.Status.PENDING, claimed_at=None)
         .order_by("due_date", "pk")
         .values_list("pk", "method")[:limit]
     )
@@ -288,29 +251,8 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1
-                counts["emailed" if method == Confirmation.Method.EMAIL else "issued"] += 1
+                counts[key[method]] += 1
         except Exception:
             log.exception("confirmation %s not sent", pk)
             counts["failed"] += 1
     return counts
-
-
-def confirmations_overdue_q(*, today: _dt.date) -> Q:
-    """Past the due date and not yet out: not e-mailed, or a letter not yet in a mail batch."""
-    return Q(
-        status__in=[
-            Confirmation.Status.PENDING,
-            Confirmation.Status.FAILED,
-            Confirmation.Status.ISSUED,
-        ],
-        due_date__lt=today,
-    )
-
-
-def confirmations_enqueue_after_commit(*, confirmation_ids) -> None:
-    from optouts import tasks
-
-    for pk in confirmation_ids:
-        transaction.on_commit(
-            lambda pk=pk: tasks.confirmation_send.delay(pk), robust=True
-        )  # the row is the outbox

@@ -29,7 +29,10 @@ from optouts.models import (
     ServiceRequestType,
 )
 from optouts.services.ccasr import ccasr_for_optout
-from optouts.services.confirmations import confirmations_for_optout
+from optouts.services.confirmations import (
+    confirmations_for_optout,
+    confirmations_queue_after_commit,
+)
 from optouts.services.fees import fee_entry_for_optout
 from optouts.services.reentry import reentry_for_optout, reentry_plan
 
@@ -396,15 +399,4 @@ def _submit_once(
 
 
 def _after_commit(request: OptOutRequest) -> None:
-    from optouts import tasks
-
-    request_id = request.pk
-    # robust: a broker outage must not turn a recorded opt-out into an error page (the customer
-    # would try again). It is logged; the Confirmation row written with the opt-out is the outbox,
-    # and the daily job sends what is still pending.
-    if request.contact_email:
-        transaction.on_commit(
-            lambda: tasks.optout_confirmation_email.delay(request_id), robust=True
-        )
-    if request.contact_phone:
-        transaction.on_commit(lambda: tasks.optout_confirmation_sms.delay(request_id), robust=True)
+    confirmations_queue_after_commit(request=request)

@@ -65,7 +65,10 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
     c = confirmation
     lang = c.language if c.language in LANGS else "en"
     a, p = c.account, c.program
-    d = lambda day: _date(day, lang)
+
+    def d(day: dt.date | None) -> str:
+        return _date(day, lang)
+
     ctx = {
         "lang": lang,
         "kind": c.kind,

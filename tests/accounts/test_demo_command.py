@@ -5,7 +5,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from accounts.management.commands.demo import PROGRAM_FILE, demo_phase_windows
 from accounts.models import (
     FeeSchedule,
     ImportRun,
@@ -15,6 +14,7 @@ from accounts.models import (
     ReadDate,
     ServiceAccount,
 )
+from cca_notices.management.commands.demo import PROGRAM_FILE, demo_phase_windows
 
 pytest.importorskip("accounts.services.importing")
 pytestmark = pytest.mark.django_db
@@ -108,7 +108,7 @@ def test_admin_password_from_environment(monkeypatch, capsys):
 def test_demo_program_file_error_exits_non_zero(monkeypatch, tmp_path):
     broken = tmp_path / "demo_program.toml"
     broken.write_text(PROGRAM_FILE.read_text().replace("free_window_days", "free_windw_days"))
-    monkeypatch.setattr("accounts.management.commands.demo.PROGRAM_FILE", broken)
+    monkeypatch.setattr("cca_notices.management.commands.demo.PROGRAM_FILE", broken)
     with pytest.raises(
         CommandError,
         match=re.escape("settings.free_windw_days: unknown key; did you mean 'free_window_days'?"),

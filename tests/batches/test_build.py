@@ -40,7 +40,8 @@ def manifest(result):
 
 @pytest.fixture
 def mixed(make_account, notice_for):
-    """Due, overdue, not yet due, another kind, direct access, opted out, and one customer with two accounts."""
+    """Due, overdue, not yet due, another kind, direct access, opted out, and one customer with
+    two accounts."""
     acc = {
         "due_b": make_account(
             customer_name="ANA B", mailing_address="9 ELM ST", mailing_zip="92592"
@@ -94,7 +95,7 @@ def mixed(make_account, notice_for):
 
 
 def test_batch_takes_due_and_overdue_notices_and_leaves_out_the_rest(program, mixed, tmp_path):
-    acc, n = mixed
+    _, n = mixed
     result = build(program, tmp_path)
     batch = result.batch
     for key in ("due_b", "overdue", "twin_1", "twin_2"):

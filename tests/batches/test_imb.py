@@ -4,7 +4,8 @@ from cca_notices.mailers import imb
 
 
 def test_usps_published_example():
-    # USPS-B-3200 Appendix: barcode ID 01, STID 234, MID 567094, serial 987654321, ZIP 01234-5678-91.
+    # USPS-B-3200 Appendix: barcode ID 01, STID 234, MID 567094, serial 987654321,
+    # ZIP 01234-5678-91.
     assert imb.encode("01234567094987654321", "01234567891") == (
         "AADTFFDFTDADTAADAATFDTDDAAADDTDTTDAFADADDDTFFFDDTTTADFAAADFTDAADA"
     )

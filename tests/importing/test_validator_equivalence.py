@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts import normalize
-from accounts.management.commands.demo import demo_program_load
 from accounts.services import importing
 from accounts.services.demo_data import demo_data_generate
+from cca_notices.management.commands.demo import demo_program_load
 from tests.factories import ProgramFactory, UtilityFactory
 from tests.importing import reference_validator as reference
 from tests.importing.conftest import HEADER, row

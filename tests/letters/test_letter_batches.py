@@ -11,10 +11,13 @@ from django.core.management import call_command
 from pypdf import PdfReader
 
 from cca_notices.models import ImbSerialCounter, MailBatch
-from cca_notices.services.batches import mail_batch_rebuild, mail_batches_build_due
+from cca_notices.services.batches import (
+    mail_batch_claim,
+    mail_batch_rebuild,
+    mail_batches_build_due,
+)
 from optouts.models import Confirmation
 from optouts.services.confirmations import confirmations_send_due
-from optouts.services.letter_batches import letter_batch_claim
 
 from .conftest import TODAY
 
@@ -145,7 +148,7 @@ def test_a_letter_is_never_in_two_batches(terminate, mailing_program):
 
     terminate()
     confirmations_send_due()
-    first = letter_batch_claim(
+    first = mail_batch_claim(
         program=mailing_program,
         kind="confirmation",
         mail_date=MAIL_DATE,
@@ -153,7 +156,7 @@ def test_a_letter_is_never_in_two_batches(terminate, mailing_program):
         via="command",
         now=timezone.now(),
     )
-    second = letter_batch_claim(
+    second = mail_batch_claim(
         program=mailing_program,
         kind="confirmation",
         mail_date=MAIL_DATE,

@@ -67,7 +67,11 @@ def test_vietnamese_name_is_stamped_exactly_and_looks_like_the_one_by_one_render
 
     naive = letter_pdf(req)
     for page, (x, y) in enumerate(
-        zip(raster(naive, tmp_path, "naive"), raster(split_pages(batch, 0, 3), tmp_path, "fast"))
+        zip(
+            raster(naive, tmp_path, "naive"),
+            raster(split_pages(batch, 0, 3), tmp_path, "fast"),
+            strict=True,
+        )
     ):
         changed = sum(
             ImageChops.difference(x, y).point(lambda v: 255 if v > 64 else 0).histogram()[255:]
@@ -159,7 +163,8 @@ def test_control_character_is_refused_before_anything_is_written(make_account):
 
 
 def test_stamper_raises_instead_of_substituting(make_account, monkeypatch):
-    """Were a letter ever routed to the stamp font with a glyph it lacks, it fails, not prints "?"."""
+    """Were a letter ever routed to the stamp font with a glyph it lacks, it fails, not prints
+    "?"."""
     a = make_account(customer_name=CHINESE)
     monkeypatch.setattr(
         "cca_notices.mailers.stamp.letter_route",
@@ -199,7 +204,8 @@ def test_routes():
     assert (
         glyphs.char_route("a") == glyphs.char_route("ễ") == glyphs.char_route("Ж") == glyphs.STAMP
     )
-    # CJK (DejaVu Sans lacks it), Arabic (needs shaping and bidi), a lone combining mark: WeasyPrint.
+    # CJK (DejaVu Sans lacks it), Arabic (needs shaping and bidi), a lone combining mark:
+    # WeasyPrint.
     assert (
         glyphs.char_route("王")
         == glyphs.char_route("ع")

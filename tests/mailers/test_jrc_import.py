@@ -15,8 +15,15 @@ from accounts.services.jrc import (
 )
 from tests.mailers.conftest import DEMO
 
-HEADER = "program,rate_schedule,customer_class,effective_from,product,avg_monthly_kwh,utility_generation_rate,delivery_rate,pcia,franchise_fee,cca_generation_rate,utility_monthly_bill,cca_monthly_bill,difference,difference_pct\n"
-GOOD = "demo,D,residential,2027-01-01,light-green,500,0.17000,0.20000,0.02000,0.00076,0.14500,185.00,182.88,-2.12,-1.1\n"
+HEADER = (
+    "program,rate_schedule,customer_class,effective_from,product,avg_monthly_kwh,"
+    "utility_generation_rate,delivery_rate,pcia,franchise_fee,cca_generation_rate,"
+    "utility_monthly_bill,cca_monthly_bill,difference,difference_pct\n"
+)
+GOOD = (
+    "demo,D,residential,2027-01-01,light-green,500,0.17000,0.20000,0.02000,0.00076,0.14500,"
+    "185.00,182.88,-2.12,-1.1\n"
+)
 
 
 def test_demo_tables_load_with_every_derived_column_consistent(demo_program):
@@ -45,7 +52,8 @@ def test_derived_columns_blank_are_computed_and_later_effective_date_wins(demo_p
     jrc_import(
         jrc_file=io.StringIO(
             HEADER
-            + "demo,D,residential,2027-01-01,light-green,500,0.17000,0.20000,0.02000,0.00076,0.14500,,,,\n"
+            + "demo,D,residential,2027-01-01,light-green,500,0.17000,0.20000,0.02000,0.00076,"
+            "0.14500,,,,\n"
         )
     )
     row = JrcRow.objects.get(
@@ -120,7 +128,10 @@ def test_bad_row_rejected_with_line_and_field_and_nothing_written(demo_program, 
 def test_duplicate_rows_and_bad_power_content_are_rejected(demo_program):
     with pytest.raises(JrcImportError, match="line 3: duplicate of line 2"):
         jrc_import(jrc_file=io.StringIO(HEADER + GOOD + GOOD))
-    pc = "program,year,source,name,renewable_pct,carbon_free_pct,ghg_lbs_per_mwh\ndemo,2026,light-green,X,60,50,300\n"
+    pc = (
+        "program,year,source,name,renewable_pct,carbon_free_pct,ghg_lbs_per_mwh\n"
+        "demo,2026,light-green,X,60,50,300\n"
+    )
     with pytest.raises(JrcImportError, match="line 2: carbon_free_pct"):
         jrc_import(jrc_file=io.StringIO(HEADER + GOOD), power_content_file=io.StringIO(pc))
     assert not JrcRow.objects.filter(

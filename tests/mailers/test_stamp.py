@@ -64,7 +64,7 @@ def test_stamped_letters_match_one_by_one(make_account, tmp_path):
     kinds = ["pre_enrollment_1", "post_enrollment_2", "post_enrollment_1"]
     requests = [
         LetterRequest(a, k, dt.date(2027, 1, 4), f"P{i:08d}")
-        for i, (a, k) in enumerate(zip(accounts, kinds))
+        for i, (a, k) in enumerate(zip(accounts, kinds, strict=True))
     ]
     renderer = LetterRenderer()
     batch = letters_pdf(requests, renderer=renderer)
@@ -77,7 +77,7 @@ def test_stamped_letters_match_one_by_one(make_account, tmp_path):
         fast = split_pages(batch, i * 3, 3)
         a, b = raster(naive, tmp_path, f"naive{i}"), raster(fast, tmp_path, f"fast{i}")
         assert len(a) == len(b) == 3
-        for page, (x, y) in enumerate(zip(a, b)):
+        for page, (x, y) in enumerate(zip(a, b, strict=True)):
             assert x.size == y.size
             diff = ImageChops.difference(x, y)
             # Anti-aliasing may differ at glyph edges; count pixels that differ by more than that.

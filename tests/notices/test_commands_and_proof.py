@@ -73,7 +73,7 @@ def test_export_notice_schedule(program, accounts, tmp_path):
     ]
     assert len(rows) == 9
     assert msg.getvalue().strip() == f"{out}: 8 notices of marin"
-    with pytest.raises(CommandError, match="--out: folder .* does not exist"):
+    with pytest.raises(CommandError, match=r"--out: folder .* does not exist"):
         call_command(
             "export_notice_schedule", "--program", "marin", "--out", str(tmp_path / "no" / "x.csv")
         )

@@ -1,4 +1,5 @@
-"""A compliance officer finds an account's proof of notice in the admin and opens the certificate."""
+"""A compliance officer finds an account's proof of notice in the admin and opens the
+certificate."""
 
 import datetime as dt
 

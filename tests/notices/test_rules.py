@@ -35,7 +35,8 @@ interesting_days = st.one_of(
 
 @st.composite
 def read_cycle(draw):
-    """A meter-read cycle: reads 26–35 days apart (utility billing periods), around an anchor day."""
+    """A meter-read cycle: reads 26–35 days apart (utility billing periods), around an anchor
+    day."""
     anchor = draw(interesting_days)
     offset = draw(st.integers(0, 35))
     first = anchor - dt.timedelta(days=120 + offset)
@@ -157,14 +158,17 @@ def test_the_good_schedule_passes():
 
 def test_post_notice_too_late():
     assert check(post_enrollment_2=D(2027, 5, 2)) == [
-        "post_enrollment_2 on 2027-05-02 is 62 days after enrollment on 2027-03-01; the rule allows 60",
-        "post_enrollment_2 on 2027-05-02 is not in billing cycle 2 after enrollment (2027-03-31 to 2027-04-29)",
+        "post_enrollment_2 on 2027-05-02 is 62 days after enrollment on 2027-03-01; the rule "
+        "allows 60",
+        "post_enrollment_2 on 2027-05-02 is not in billing cycle 2 after enrollment (2027-03-31 "
+        "to 2027-04-29)",
     ]
 
 
 def test_pre_notice_too_early():
     assert check(pre_enrollment_1=D(2026, 12, 30)) == [
-        "pre_enrollment_1 on 2026-12-30 is 61 days before enrollment on 2027-03-01; the rule allows 60",
+        "pre_enrollment_1 on 2026-12-30 is 61 days before enrollment on 2027-03-01; the rule "
+        "allows 60",
     ]
 
 
@@ -176,7 +180,8 @@ def test_pre_notice_on_enrollment_day():
 
 def test_two_post_notices_in_one_billing_cycle():
     assert check(post_enrollment_2=D(2027, 3, 20)) == [
-        "post_enrollment_2 on 2027-03-20 is not in billing cycle 2 after enrollment (2027-03-31 to 2027-04-29)",
+        "post_enrollment_2 on 2027-03-20 is not in billing cycle 2 after enrollment (2027-03-31 "
+        "to 2027-04-29)",
     ]
 
 
@@ -185,7 +190,8 @@ def test_missing_notice_and_notices_too_close():
         pre_enrollment_2=None, post_enrollment_1=D(2027, 3, 30), post_enrollment_2=D(2027, 3, 31)
     ) == [
         "pre_enrollment_2 is missing",
-        "post_enrollment_2 on 2027-03-31 is 1 day after post_enrollment_1 on 2027-03-30; the rule asks for at least 7",
+        "post_enrollment_2 on 2027-03-31 is 1 day after post_enrollment_1 on 2027-03-30; the rule "
+        "asks for at least 7",
     ]
 
 
@@ -203,7 +209,8 @@ def test_legacy_rule_set_wants_thirty_days_and_three_cycles():
     }
     assert R.mass_violations(R.AB9_LEGACY, enrollment=E, notices=notices, later_reads=READS) == [
         "post_enrollment_3 is missing",
-        "pre_enrollment_1 on 2027-02-10 is 19 days before enrollment on 2027-03-01; the rule asks for at least 30",
+        "pre_enrollment_1 on 2027-02-10 is 19 days before enrollment on 2027-03-01; the rule asks "
+        "for at least 30",
     ]
 
 
@@ -220,12 +227,14 @@ def test_new_customer_too_late():
         service_start=start,
         notices={"new_customer_1": D(2027, 7, 10), "new_customer_2": D(2027, 8, 31)},
     ) == [
-        "new_customer_2 on 2027-08-31 is 62 days after service start on 2027-06-30; the rule allows 60"
+        "new_customer_2 on 2027-08-31 is 62 days after service start on 2027-06-30; the rule "
+        "allows 60"
     ]
 
 
 def test_business_day_preferred_inside_the_window():
-    # 2027-01-01 is a holiday (Friday): the 60-day notice slides to Monday 2027-01-04, still in the window.
+    # 2027-01-01 is a holiday (Friday): the 60-day notice slides to Monday 2027-01-04, still in
+    # the window.
     schedule = R.mass_schedule(
         R.CA_RULE23, enrollment=D(2027, 3, 2), later_reads=[D(2027, 4, 1), D(2027, 5, 1)]
     )
@@ -249,7 +258,8 @@ def test_enrollment_too_soon_is_refused_with_reason():
         )
     assert str(exc.value) == (
         "pre_enrollment_1 cannot be mailed in time for enrollment on 2027-03-02: "
-        "the rule allows it no later than 2027-02-22, but the earliest possible mail date is 2027-02-25"
+        "the rule allows it no later than 2027-02-22, but the earliest possible mail date is "
+        "2027-02-25"
     )
 
 

@@ -60,7 +60,8 @@ def test_accounts_without_a_read_in_the_window_are_reported(program, phase, acco
             "phase": "Phase 1",
             "read_cycle": 3,
             "accounts": 1,
-            "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; import the read schedule",
+            "reason": "no meter read for cycle 3 in the phase window 2027-03-01 to 2027-03-31; "
+            "import the read schedule",
         }
     ]
     assert not Notice.objects.filter(account=accounts[3][0]).exists()
@@ -108,7 +109,8 @@ def test_moving_a_phase_reschedules_unmailed_notices_and_records_why(program, ph
     )
     # The mailed notice is now 88 days before enrollment: the validator says so.
     assert account_schedule_violations(account=a) == [
-        f"pre_enrollment_1 on {mailed.mail_date} is 87 days before enrollment on 2027-04-01; the rule allows 60",
+        f"pre_enrollment_1 on {mailed.mail_date} is 87 days before enrollment on 2027-04-01; the "
+        "rule allows 60",
     ]
     assert account_schedule_violations(account=accounts[1][1]) == []
 

@@ -44,17 +44,21 @@ class Command(BaseCommand):
     help = (
         "Put the notices of KIND due on or before DATE into a new mail batch and write its folder "
         "DIR/<reference>/ (letters PDF, data CSV, manifest). KIND may also be a letter kind: "
-        "'confirmation' (opt-out, termination and rejoin confirmation letters) or 'reentry_advance_notice' "
-        "(Six-Month Advance Notice to Return to Bundled Portfolio Service) — every issued letter not yet in "
-        "a batch, its stored PDF concatenated as issued. With --reference, write an existing batch "
-        "again from the stored pieces (byte-identical for unchanged data)."
+        "'confirmation' (opt-out, termination and rejoin confirmation letters) or "
+        "'reentry_advance_notice' (Six-Month Advance Notice to Return to Bundled Portfolio "
+        "Service) — every issued letter not yet in a batch, its stored PDF concatenated as issued. "
+        "With --reference, write an existing batch again from the stored pieces (byte-identical "
+        "for unchanged data)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--program", help="Program slug.")
         parser.add_argument(
             "--kind",
-            help="Notice kind (e.g. pre_enrollment_1) or letter kind (confirmation, reentry_advance_notice).",
+            help=(
+                "Notice kind (e.g. pre_enrollment_1) or letter kind "
+                "(confirmation, reentry_advance_notice)."
+            ),
         )
         parser.add_argument(
             "--mail-date", dest="mail_date", help="Mail date YYYY-MM-DD (printed on the letters)."
@@ -94,17 +98,19 @@ class Command(BaseCommand):
             late = b.meta.get("late_letters", 0)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{verb} {b.reference}: {b.piece_count} {b.get_kind_display().lower()} ({late} past their due date), "
-                    f"{b.page_count} pages in {s['pdf_files']} PDF file(s)"
+                    f"{verb} {b.reference}: {b.piece_count} {b.get_kind_display().lower()} "
+                    f"({late} past their due date), {b.page_count} pages in "
+                    f"{s['pdf_files']} PDF file(s)"
                 )
             )
             self.stdout.write(f"folder: {result.folder}")
             return
+        excluded = _reasons(b.meta.get("excluded", {}))
         self.stdout.write(
             self.style.SUCCESS(
                 f"{verb} {b.reference}: {b.piece_count} letters for {b.notice_count} notices "
-                f"({b.merged_count} merged into another account's letter), {b.page_count} pages in {s['pdf_files']} PDF file(s); "
-                f"{b.excluded_count} excluded ({_reasons(b.meta.get('excluded', {}))})"
+                f"({b.merged_count} merged into another account's letter), {b.page_count} pages "
+                f"in {s['pdf_files']} PDF file(s); {b.excluded_count} excluded ({excluded})"
             )
         )
         self.stdout.write(f"folder: {result.folder}")

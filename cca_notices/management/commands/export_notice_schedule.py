@@ -13,7 +13,10 @@ from cca_notices.services.export import notice_schedule_export
 
 
 class Command(BaseCommand):
-    help = "Write account_number, enrollment_date, kind, mail_date, status for every notice of a program."
+    help = (
+        "Write account_number, enrollment_date, kind, mail_date, status for every notice of "
+        "a program."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--program", required=True, help="Program slug.")

@@ -17,9 +17,10 @@ def _user() -> str:
 
 class Command(BaseCommand):
     help = (
-        "Apply a mail-house report (CSV: piece_id,event,date,reason; event mailed|returned) to the notices. "
-        "Unknown piece IDs are listed with their line numbers and stop the import unless --allow-unknown; "
-        "a bad line stops it too. Nothing is half-applied; importing a report again changes nothing."
+        "Apply a mail-house report (CSV: piece_id,event,date,reason; event mailed|returned) to "
+        "the notices and letters it names. Unknown piece IDs are listed with their line numbers "
+        "and stop the import unless --allow-unknown; a bad line stops it too. Nothing is "
+        "half-applied; importing a report again changes nothing."
     )
 
     def add_arguments(self, parser):

@@ -75,8 +75,9 @@ class Command(BaseCommand):
             bar.close()
         self.stdout.write(
             f"{found.slug}: {result.created} notices created, {result.rescheduled} rescheduled, "
-            f"{result.cancelled} cancelled (accounts that left), {result.not_moved} already batched or mailed "
-            f"not moved, {result.unscheduled_accounts} accounts not scheduled (run {result.run.pk})"
+            f"{result.cancelled} cancelled (accounts that left), {result.not_moved} already "
+            f"batched or mailed not moved, {result.unscheduled_accounts} accounts not scheduled "
+            f"(run {result.run.pk})"
         )
         for p in result.problems:
             where = f"phase {p['phase']}" if p["phase"] else "program"
@@ -85,6 +86,6 @@ class Command(BaseCommand):
             self.stderr.write(f"{where}{cycle}{count}: {p['reason']}")
         if result.unscheduled_accounts and not allow_unscheduled:
             raise CommandError(
-                f"{result.unscheduled_accounts} accounts could not be scheduled (listed above); the others "
-                f"were scheduled. Fix the read schedule or the phase and run again."
+                f"{result.unscheduled_accounts} accounts could not be scheduled (listed above); "
+                "the others were scheduled. Fix the read schedule or the phase and run again."
             )

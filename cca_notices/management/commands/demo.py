@@ -3,7 +3,8 @@
 Steps, each idempotent so a re-run refreshes and never duplicates:
   1. the program from accounts/demo/demo_program.toml, its two enrollment windows moved to a
      couple of months after today so the notice schedule is live;
-  2. a generated meter-read schedule (cycles 1-21, about two years) through import_read_schedule's service;
+  2. a generated meter-read schedule (cycles 1-21, about two years) through
+     import_read_schedule's service;
   3. generated eligible customers through the eligible-customer importer;
   4. the Joint Rate Comparison and the notice schedule: `demo_steps_after_accounts` below;
   5. the `admin` superuser, whose login is printed at the end.
@@ -18,12 +19,16 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+import accounts
 from accounts.models import Program
 from accounts.services.calendar import today as business_today
 from accounts.services.demo_data import demo_data_generate
+from accounts.services.importing import ImportRejected, accounts_import
+from accounts.services.jrc import jrc_import
 from accounts.services.programs import ProgramFileError, program_file_parse, program_load_document
 from accounts.services.read_schedule import (
     ReadScheduleRejected,
@@ -32,8 +37,10 @@ from accounts.services.read_schedule import (
     read_schedule_write,
 )
 from accounts.services.status import Actor
+from cca_notices.services.scheduling import notices_schedule
 
-DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+# The demo's program file and tables belong to the registry, beside its data generator.
+DEMO_DIR = Path(accounts.__file__).resolve().parent / "demo"
 PROGRAM_FILE = DEMO_DIR / "demo_program.toml"
 DEMO_SEED = 2024
 ACTOR = Actor("demo")
@@ -63,16 +70,13 @@ def demo_phase_windows(today: dt.date) -> list[tuple[dt.date, dt.date]]:
 
 def demo_program_load(*, today: dt.date):
     data = program_file_parse(path=PROGRAM_FILE)
-    for phase, (start, end) in zip(data.get("phases", []), demo_phase_windows(today)):
+    for phase, (start, end) in zip(data.get("phases", []), demo_phase_windows(today), strict=False):
         phase["enrollment_start"], phase["enrollment_end"] = start, end
     return program_load_document(data=data, source=str(PROGRAM_FILE), today=today)
 
 
 def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
     """The demo's later steps, each idempotent (the demo is re-run to refresh), each one line."""
-    from accounts.services.jrc import jrc_import
-    from cca_notices.services.scheduling import notices_schedule
-
     jrc = jrc_import(
         jrc_file=DEMO_DIR / "jrc.csv",
         power_content_file=DEMO_DIR / "power_content.csv",
@@ -85,7 +89,8 @@ def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
 
     result = notices_schedule(program=program, actor_name="demo", today=today)
     out.write(
-        f"notices: {result.created} scheduled, {result.rescheduled} re-dated, {result.cancelled} cancelled"
+        f"notices: {result.created} scheduled, {result.rescheduled} re-dated, "
+        f"{result.cancelled} cancelled"
         + (
             f"; {result.unscheduled_accounts} account(s) without a read in their phase window"
             if result.problems
@@ -95,7 +100,7 @@ def demo_steps_after_accounts(*, program: Program, today: dt.date, out) -> None:
 
 
 def demo_admin_password() -> str:
-    """DEMO_ADMIN_PASSWORD, or one generated on the first run and kept in var/demo_admin_password."""
+    """DEMO_ADMIN_PASSWORD, or one generated on the first run, kept in var/demo_admin_password."""
     from_env = os.environ.get("DEMO_ADMIN_PASSWORD")
     if from_env:
         return from_env
@@ -110,8 +115,6 @@ def demo_admin_password() -> str:
 
 
 def demo_admin_ensure(*, password: str):
-    from django.contrib.auth import get_user_model
-
     User = get_user_model()
     user, created = User.objects.get_or_create(
         username=ADMIN_USERNAME, defaults={"email": "admin@example.org"}
@@ -123,7 +126,10 @@ def demo_admin_ensure(*, password: str):
 
 
 class Command(BaseCommand):
-    help = "Create or refresh the demo program (slug 'demo') with generated accounts, and print the admin login."
+    help = (
+        "Create or refresh the demo program (slug 'demo') with generated accounts, "
+        "and print the admin login."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -161,9 +167,6 @@ class Command(BaseCommand):
 
         accounts_path = work / f"accounts-{accounts}.csv"
         demo_data_generate(path=accounts_path, accounts=accounts, seed=DEMO_SEED, today=today)
-        # Imported lazily: the importer is its own module and the demo only calls it.
-        from accounts.services.importing import ImportRejected, accounts_import
-
         try:
             imported = accounts_import(
                 program=program, path=accounts_path, actor=ACTOR, skip_invalid=False, progress=tty
