@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from cca_notices.services.batches import mail_batches_build_due
 from cca_notices.services.due_work import notices_run_due_work
 
 
@@ -16,6 +17,4 @@ def notices_daily(program_ids: list[int] | None = None) -> dict[str, int]:
 def mail_batches_daily(program_ids: list[int] | None = None) -> dict[str, int]:
     """Build the mail batches due `Program.mail_lead_business_days` business days ahead (overdue
     notices included) into MEDIA_ROOT/batches/<program>/; recorded as built by "beat"."""
-    from cca_notices.services.batches import mail_batches_build_due
-
     return mail_batches_build_due(program_ids=program_ids, actor_name="beat")

@@ -3,45 +3,47 @@ batch screen and a supervisor's fee waiver. Every write goes through optouts.ser
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, QuerySet
-from django.http import HttpResponseRedirect
+from django.db.models import Prefetch
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts.admin_mixins import ReadOnlyMixin
-from accounts.models import Program, ServiceAccount, StatusChange
+from accounts.models import Channel, Program, ServiceAccount, StatusChange
+from accounts.selectors import account_search
+from accounts.services import calendar as _calendar
 from accounts.services.status import Actor
 from optouts.forms import AgentRecordForm, AgentSearchForm, ReplyCardBatchForm
-from optouts.models import OptOutRequest
+from optouts.models import (
+    CcasrExport,
+    Confirmation,
+    FeeEntry,
+    FeeExport,
+    Move,
+    OptOutRequest,
+    ReentryRequest,
+    RejoinRequest,
+    ServiceRequest,
+)
+from optouts.services.ccasr import ccasr_requeue
+from optouts.services.fees import fee_entries_mark_billed
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
-from optouts.services.lookup import normalise_account_number
 from optouts.services.notices import account_notices
+from optouts.services.rejoin import RejoinRefused, rejoin_submit
 from optouts.services.reply_cards import reply_cards_enter
 from optouts.services.waivers import optout_fee_waive
-
-account_search: Callable[..., QuerySet[ServiceAccount]] | None
-try:  # the registry's search (name, address, phone, number); a plain lookup until it exists
-    from accounts import selectors as _selectors
-
-    account_search = _selectors.account_search
-except ImportError:  # pragma: no cover
-    account_search = None
 
 AGENT_RESULTS = 25
 
 
 def _search(query: str):
     qs = ServiceAccount.objects.select_related("program")
-    if account_search is not None:
-        return account_search(query=query, queryset=qs)[:AGENT_RESULTS]
-    return qs.filter(account_number=normalise_account_number(query))[:AGENT_RESULTS]
+    return account_search(query=query, queryset=qs)[:AGENT_RESULTS]
 
 
 class WaiverForm(forms.Form):
@@ -77,8 +79,6 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         return False  # recorded through the agent screen, which applies the rules
 
     def get_queryset(self, request):
-        from optouts.models import Confirmation
-
         return (
             super()
             .get_queryset(request)
@@ -259,24 +259,6 @@ class OptOutRequestAdmin(admin.ModelAdmin):
 
 
 # --- fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations ----------------------
-
-from django.http import HttpResponse  # noqa: E402
-
-from accounts.models import Channel  # noqa: E402
-from accounts.services import calendar as _calendar  # noqa: E402
-from optouts.models import (  # noqa: E402
-    CcasrExport,
-    Confirmation,
-    FeeEntry,
-    FeeExport,
-    Move,
-    ReentryRequest,
-    RejoinRequest,
-    ServiceRequest,
-)
-from optouts.services.ccasr import ccasr_requeue  # noqa: E402
-from optouts.services.fees import fee_entries_mark_billed  # noqa: E402
-from optouts.services.rejoin import RejoinRefused, rejoin_submit  # noqa: E402
 
 
 def _confirmation_text(confs) -> str:

@@ -21,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from accounts.services.calendar import add_business_days, default_calendar, is_business_day
+from accounts.services.calendar import today as business_today
 from accounts.services.importing import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 DEMO_PHASES = ("Phase 1", "Phase 2")
@@ -515,8 +516,6 @@ def demo_data_generate(
         raise ValueError("accounts: must be at least 1")
     if not 0.0 <= enrolled_share <= 1.0:
         raise ValueError("enrolled_share: must be between 0 and 1")
-    from accounts.services.calendar import today as business_today
-
     today = today or business_today()
     rng = random.Random(seed)
     rnd, choice = rng.random, rng.choice
