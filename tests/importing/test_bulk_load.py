@@ -24,7 +24,8 @@ def _indexes() -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _indexes_back():
-    """A test may leave the deferred indexes dropped (as a load without a worker does): put them back."""
+    """A test may leave the deferred indexes dropped (as a load without a worker does): put
+    them back."""
     yield
     indexes_ensure()
 
@@ -124,7 +125,8 @@ def test_an_invalid_leftover_index_is_built_again(db):
     with connection.cursor() as cur:
         # What an interrupted CREATE INDEX CONCURRENTLY leaves behind: an index marked invalid.
         cur.execute(
-            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'account_name_trgm'::regclass"
+            "UPDATE pg_index SET indisvalid = false"
+            " WHERE indexrelid = 'account_name_trgm'::regclass"
         )
     assert indexes_missing() == ["account_name_trgm"]
     assert indexes_ensure() == ["account_name_trgm"]

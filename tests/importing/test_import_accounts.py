@@ -276,7 +276,7 @@ def test_blocks_split_only_between_records(program, write_csv, monkeypatch):
         ServiceAccount.objects.get(account_number="3000000005").customer_name
         == 'Garcia, "Lupe" c/o Maria'
     )
-    bad = write_csv(rows[:10] + [row(40, care="x")] + rows[10:], name="bad.csv")
+    bad = write_csv([*rows[:10], row(40, care="x"), *rows[10:]], name="bad.csv")
     with pytest.raises(ImportRejected) as exc:
         load(program, bad)
     # line numbers count the physical lines: row 5's name spans two

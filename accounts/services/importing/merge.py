@@ -184,12 +184,17 @@ def _code_collisions_fix(cur: CursorWrapper) -> None:
     """Personal codes are random; the rare clash (within the file or with an existing account)
     is drawn again."""
     for _ in range(10):
+        # Both halves join by hashing: the staging table has no index on PostgreSQL.
         cur.execute("""
-            SELECT s.line_no FROM import_stage s WHERE s.existing_id IS NULL AND (
-                EXISTS (SELECT 1 FROM accounts_serviceaccount a
-                        WHERE a.opt_out_code = s.opt_out_code)
-                OR EXISTS (SELECT 1 FROM import_stage t WHERE t.opt_out_code = s.opt_out_code
-                           AND t.line_no < s.line_no))""")
+            SELECT s.line_no FROM import_stage s JOIN (
+                SELECT opt_out_code, MIN(line_no) AS first_line FROM import_stage
+                WHERE existing_id IS NULL GROUP BY opt_out_code HAVING COUNT(*) > 1) d
+              ON d.opt_out_code = s.opt_out_code AND s.line_no > d.first_line
+            WHERE s.existing_id IS NULL
+            UNION
+            SELECT s.line_no FROM import_stage s JOIN accounts_serviceaccount a
+              ON a.opt_out_code = s.opt_out_code
+            WHERE s.existing_id IS NULL""")
         clashes = [line for (line,) in cur.fetchall()]
         if not clashes:
             return
