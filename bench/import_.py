@@ -116,8 +116,8 @@ def _reload_file(path: Path) -> Path:
                     rec[col["mailing_state"]] = rec[col["mailing_state"]] or "CA"
                 else:
                     # The last four digits move by one, so the number always changes.
-                    last4 = rec[col["phone"]][-4:]
-                    last4 = int(last4) if last4.isdigit() else 0
+                    tail = rec[col["phone"]][-4:]
+                    last4 = int(tail) if tail.isdigit() else 0
                     rec[col["phone"]] = f"(951) 555-{(last4 + 1) % 10000:04d}"
             writer.writerow(rec)
     return out

@@ -10,6 +10,7 @@ the never-re-enroll rule, the personal codes, the insert and the update then wor
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -205,7 +206,7 @@ def _code_collisions_fix(cur: CursorWrapper) -> None:
     raise RuntimeError("could not draw unique personal codes; the code space is exhausted")
 
 
-def _insert_new(cur: CursorWrapper, program: Program, result: ImportResult, now: object) -> int:
+def _insert_new(cur: CursorWrapper, program: Program, result: ImportResult, now: datetime) -> int:
     cols = ", ".join(DATA_COLUMNS)
     default_product = (
         Product.objects.filter(program=program, is_default=True)
@@ -226,7 +227,7 @@ def _insert_new(cur: CursorWrapper, program: Program, result: ImportResult, now:
     return cur.rowcount
 
 
-def _update_changed(cur: CursorWrapper, pg: bool, now: object) -> int:
+def _update_changed(cur: CursorWrapper, pg: bool, now: datetime) -> int:
     """Overwrite the data of the accounts the file changes; the rest are not written at all."""
     d = _distinct(pg)
     sets = ", ".join(f"{c} = s.{c}" for c in DATA_COLUMNS)
@@ -251,7 +252,7 @@ def _update_changed(cur: CursorWrapper, pg: bool, now: object) -> int:
 
 
 def _history_write(
-    cur: CursorWrapper, p: int, result: ImportResult, actor: Actor, now: object
+    cur: CursorWrapper, p: int, result: ImportResult, actor: Actor, now: datetime
 ) -> None:
     """A status-history row for each account created with a status other than eligible and
     each account whose status the file moved."""

@@ -44,7 +44,7 @@ class Stage:
     def write(self, rows: list[tuple] | bytes) -> None:
         if not rows:
             return
-        if self.pg:
+        if isinstance(rows, bytes):  # COPY text, on PostgreSQL
             with self.cursor.cursor.copy(
                 f"COPY import_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
             ) as copy:
