@@ -112,15 +112,16 @@ def _lock_status_changes(cur: CursorWrapper, p: int) -> None:
 def _keep_new_and_changed(cur: CursorWrapper, p: int, pg: bool) -> None:
     """Replace the staging table by its rows that are new or would change their account, each
     linked to its account (existing_id, old_status): one join on the unique key."""
-    staged = ", ".join(f"s.{c}" for c in STAGE_COLUMNS if c != "new_status")
-    # Until the status rule has run, an existing account's status is what the file proposes; a
-    # row whose file status differs from the account's is kept for that rule (and its count).
+    staged = ", ".join(f"s.{c}" for c in STAGE_COLUMNS)
     if pg:
-        cur.execute("SET LOCAL work_mem = '256MB'")  # the join hashes the whole file once
+        # The join hashes a million accounts once; in the default 4 MB it would spill to disk.
+        cur.execute("SET LOCAL work_mem = '256MB'")
+    # A row whose file status differs from its account's is kept for the status rule (which may
+    # refuse it, and counts the refusals).
     cur.execute(
         f"""
         CREATE TEMPORARY TABLE import_linked AS
-        SELECT {staged}, s.new_status, a.id AS existing_id, a.status AS old_status,
+        SELECT {staged}, a.id AS existing_id, a.status AS old_status,
                CAST(NULL AS varchar(32)) AS inherited_from
         FROM import_stage s LEFT JOIN accounts_serviceaccount a
           ON a.program_id = %s AND a.account_number = s.account_number
@@ -128,8 +129,6 @@ def _keep_new_and_changed(cur: CursorWrapper, p: int, pg: bool) -> None:
            OR {changes_sql(pg)}""",
         [p],
     )
-    if pg:
-        cur.execute("RESET work_mem")
     cur.execute("DROP TABLE import_stage")
     cur.execute("ALTER TABLE import_linked RENAME TO import_stage")
     if pg:
