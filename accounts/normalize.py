@@ -74,6 +74,11 @@ def street_line(text: str) -> str:
     return _with_last_number(text)
 
 
+def street_line_careful(text: str) -> str:
+    """street_line() without the house-number shortcut: the definition it is tested against."""
+    return _pub28_street_line(text)
+
+
 def _with_last_number(text: str) -> str:
     street, _, number = text.rpartition(" ")
     if street and number.isdigit() and number.isascii():
@@ -122,6 +127,11 @@ def city(text: str) -> str:
 def state(text: str) -> str:
     if text in STATES:  # already a USPS code: _clean would give it back unchanged
         return text
+    return state_careful(text)
+
+
+def state_careful(text: str) -> str:
+    """state() without the shortcut for a USPS code: the definition it is tested against."""
     value = STATE_NAMES.get(_clean(text))
     if value is None:
         raise InvalidValue(f"'{text}' is not a US state or territory")
@@ -139,12 +149,18 @@ def zip_code(text: str) -> str:
 def phone_e164(text: str, region: str = "US") -> str:
     """E.164, or '' for a blank value. NANP numbers take a fast path; anything else goes
     through the phonenumbers library, which also rejects numbers that cannot exist."""
+    digits = _nanp_digits(text.strip())
+    if digits:
+        return "+1" + digits
+    return phone_e164_careful(text, region)
+
+
+def phone_e164_careful(text: str, region: str = "US") -> str:
+    """phone_e164() without the shortcut for the usual NANP spellings: the definition it is
+    tested against."""
     raw = text.strip()
     if not raw:
         return ""
-    digits = _nanp_digits(raw)
-    if digits:
-        return "+1" + digits
     m = _NANP.match(_PHONE_JUNK.sub("", raw))
     if m:
         return "+1" + m[1]

@@ -1,14 +1,14 @@
 """Indexes of the account table that a program's first load builds after it commits (PostgreSQL).
 
 A first load drops the account table's secondary indexes and builds them again after the insert
-(accounts/services/importing.py). What correctness needs is rebuilt inside the load's transaction:
-the unique constraints (one account number per program, one personal code), so a file that breaks
-them loads nothing. The rest only make look-ups fast — the admin's name and address search
-(trigram GIN), the status and phase filters, the phone search — and are built after the commit by
-`indexes_ensure` (queued by the import, and run by the daily beat job as a safety net) with
-CREATE INDEX CONCURRENTLY: nobody waits for them, and until they are back those look-ups read the
-table instead (about a second at a million accounts). Opt-outs, the IVR and the next import use
-the unique indexes and are at full speed as soon as the load commits.
+(accounts/services/importing/account_table.py). What correctness needs is rebuilt inside the
+load's transaction: the unique constraints (one account number per program, one personal code),
+so a file that breaks them loads nothing. The rest only make look-ups fast — the admin's name
+and address search (trigram GIN), the status and phase filters, the phone search — and are built
+after the commit by `indexes_ensure` (queued by the import, and run by the daily beat job as a
+safety net) with CREATE INDEX CONCURRENTLY: nobody waits for them, and until they are back those
+look-ups read the table instead (about a second at a million accounts). Opt-outs, the IVR and the
+next import use the unique indexes and are at full speed as soon as the load commits.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,8 @@ from accounts.models import (
     Status,
     StatusChange,
 )
-from accounts.services.importing import CODE_ALPHABET
+from accounts.services.personal_codes import personal_code_new
+from accounts.services.same_customer import opted_out_same_customer
 from accounts.services.status import Actor, account_transition, can_transition
 from cca_notices.services.scheduling import RuleSetMissing, notices_schedule_new_customers
 from optouts.models import Move, ServiceRequest
@@ -101,11 +101,6 @@ class MovesResult:
             f"{self.notices_scheduled} new-customer notices scheduled"
         )
         return text + (f" ({self.notice_problem})" if self.notice_problem else "")
-
-
-def personal_code() -> str:
-    """10 characters of Crockford base32 (50 random bits), as the account importer makes them."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
 def _parse(program: Program, path: Path) -> tuple[list[dict], list[MoveError]]:
@@ -386,7 +381,7 @@ def _create(
             with transaction.atomic():
                 account = ServiceAccount.objects.create(
                     program=program,
-                    opt_out_code=personal_code(),
+                    opt_out_code=personal_code_new(),
                     status=status,
                     status_changed_at=now,
                     **fields,
@@ -440,13 +435,7 @@ def _apply(program, r, accounts, actor, run, result, default_product) -> None:
         key = normalize.customer_key(
             fields["customer_name"], fields["service_address"], fields["service_zip"]
         )
-        prior = (
-            ServiceAccount.objects.filter(
-                program=program, customer_key=key, status__in=OPTED_OUT_STATUSES
-            )
-            .order_by("-status_changed_at")
-            .first()
-        )
+        prior = opted_out_same_customer(program_id=program.pk, customer_key=key)
         status = prior.status if prior else Status.ELIGIBLE
         if prior:
             fields["service_start_date"] = None

@@ -6,9 +6,8 @@ import pytest
 from django.db import connection
 
 from accounts.models import ServiceAccount
-from accounts.services import importing
 from accounts.services.deferred_indexes import deferred_index_names, indexes_ensure, indexes_missing
-from accounts.services.importing import ImportRejected, accounts_import
+from accounts.services.importing import ImportRejected, account_table, accounts_import, validation
 from accounts.services.status import Actor
 from tests.importing.conftest import row
 
@@ -25,7 +24,8 @@ def _indexes() -> set[str]:
 
 @pytest.fixture(autouse=True)
 def _indexes_back():
-    """A test may leave the deferred indexes dropped (as a load without a worker does): put them back."""
+    """A test may leave the deferred indexes dropped (as a load without a worker does): put
+    them back."""
     yield
     indexes_ensure()
 
@@ -33,7 +33,7 @@ def _indexes_back():
 @pytest.fixture
 def bulk(monkeypatch):
     """Twenty rows count as a bulk load here (a million do in production)."""
-    monkeypatch.setattr(importing, "BULK_LOAD_ROWS", 10)
+    monkeypatch.setattr(account_table, "BULK_LOAD_ROWS", 10)
 
 
 def test_first_load_rebuilds_the_unique_indexes_before_commit_and_the_rest_after(
@@ -50,7 +50,7 @@ def test_first_load_rebuilds_the_unique_indexes_before_commit_and_the_rest_after
     }
     assert deferred <= before
     queued = []
-    monkeypatch.setattr(importing, "_queue_indexes", lambda: queued.append(True))
+    monkeypatch.setattr(account_table, "indexes_queue", lambda: queued.append(True))
     result = accounts_import(
         program=program, path=write_csv([row(n) for n in range(1, 21)]), actor=ACTOR, progress=False
     )
@@ -92,7 +92,7 @@ def test_a_rejected_first_load_leaves_the_indexes_as_they_were(program, write_cs
 def test_a_first_load_with_bad_rows_loads_the_good_ones_when_told(
     program, write_csv, bulk, monkeypatch
 ):
-    monkeypatch.setattr(importing, "_queue_indexes", lambda: None)
+    monkeypatch.setattr(account_table, "indexes_queue", lambda: None)
     rows = [row(n) for n in range(1, 21)] + [row(21, service_zip="9490")]
     result = accounts_import(
         program=program, path=write_csv(rows), actor=ACTOR, progress=False, skip_invalid=True
@@ -109,8 +109,8 @@ def test_a_first_load_with_bad_rows_loads_the_good_ones_when_told(
 def test_clashing_personal_codes_fall_back_to_the_staging_path(
     program, write_csv, bulk, monkeypatch
 ):
-    monkeypatch.setattr(importing, "_queue_indexes", lambda: None)
-    monkeypatch.setattr(importing._Validator, "_code", lambda self: "SAMECODE00")
+    monkeypatch.setattr(account_table, "indexes_queue", lambda: None)
+    monkeypatch.setattr(validation.Validator, "_code", lambda self: "SAMECODE00")
     result = accounts_import(
         program=program, path=write_csv([row(n) for n in range(1, 21)]), actor=ACTOR, progress=False
     )
@@ -125,7 +125,8 @@ def test_an_invalid_leftover_index_is_built_again(db):
     with connection.cursor() as cur:
         # What an interrupted CREATE INDEX CONCURRENTLY leaves behind: an index marked invalid.
         cur.execute(
-            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'account_name_trgm'::regclass"
+            "UPDATE pg_index SET indisvalid = false"
+            " WHERE indexrelid = 'account_name_trgm'::regclass"
         )
     assert indexes_missing() == ["account_name_trgm"]
     assert indexes_ensure() == ["account_name_trgm"]

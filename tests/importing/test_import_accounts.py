@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import ImportRun, ServiceAccount, Status, StatusChange
-from accounts.services.importing import ImportRejected, accounts_import
+from accounts.services.importing import ImportRejected, accounts_import, workers
 from accounts.services.status import Actor, account_transition
 from tests.importing.conftest import row
 
@@ -267,9 +267,7 @@ def test_migrating_population_gets_its_status_in_the_history(program, write_csv)
 
 def test_blocks_split_only_between_records(program, write_csv, monkeypatch):
     """Workers parse the file in blocks; a quoted field with a line break never straddles two."""
-    from accounts.services import importing
-
-    monkeypatch.setattr(importing, "BLOCK", 64)
+    monkeypatch.setattr(workers, "BLOCK", 64)
     rows = [row(n) for n in range(1, 30)]
     rows[4]["customer_name"] = 'Garcia, "Lupe"\nc/o Maria'
     result = load(program, write_csv(rows))
@@ -278,7 +276,7 @@ def test_blocks_split_only_between_records(program, write_csv, monkeypatch):
         ServiceAccount.objects.get(account_number="3000000005").customer_name
         == 'Garcia, "Lupe" c/o Maria'
     )
-    bad = write_csv(rows[:10] + [row(40, care="x")] + rows[10:], name="bad.csv")
+    bad = write_csv([*rows[:10], row(40, care="x"), *rows[10:]], name="bad.csv")
     with pytest.raises(ImportRejected) as exc:
         load(program, bad)
     # line numbers count the physical lines: row 5's name spans two

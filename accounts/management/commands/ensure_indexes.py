@@ -21,6 +21,7 @@ class Command(BaseCommand):
             self.stdout.write(f"built {name}")
         self.stdout.write(
             self.style.SUCCESS(
-                f"indexes: {len(built)} built, {len(deferred_index_names()) - len(built)} already in place"
+                f"indexes: {len(built)} built, "
+                f"{len(deferred_index_names()) - len(built)} already in place"
             )
         )

@@ -1,3 +1,4 @@
+import getpass
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,7 +9,10 @@ from accounts.services.status import Actor
 
 
 class Command(BaseCommand):
-    help = "Load the utility's eligible-customer CSV into a program (docs/formats/eligible-customers.md)."
+    help = (
+        "Load the utility's eligible-customer CSV into a program "
+        "(docs/formats/eligible-customers.md)."
+    )
     # A data load, run from cron or by hand: the system checks of the code are the release's job
     # (`manage.py check --deploy`), not half a second of every load.
     requires_system_checks = []
@@ -19,15 +23,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-invalid",
             action="store_true",
-            help="load the good rows and write the bad ones to FILE.rejects.csv (default: write nothing if any row is bad)",
+            help=(
+                "load the good rows and write the bad ones to FILE.rejects.csv "
+                "(default: write nothing if any row is bad)"
+            ),
         )
         parser.add_argument(
             "--actor", default="", help="name recorded as who ran the import (default: the OS user)"
         )
 
     def handle(self, *args, file: Path, program: str, skip_invalid: bool, actor: str, **options):
-        import getpass
-
         if not file.is_file():
             raise CommandError(f"{file}: no such file")
         prog = program_from_option(program)
