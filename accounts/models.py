@@ -13,7 +13,7 @@ from django.db import models
 
 
 class CustomerClass(models.TextChoices):
-    """The seven classes of the implementation plan (seed 004, ch. 9)."""
+    """The seven classes of the implementation plan (docs/rules.md R-ACCOUNT)."""
 
     RESIDENTIAL = "residential", "Residential"
     SMALL_COMMERCIAL = "small_commercial", "Small commercial"
@@ -96,7 +96,7 @@ class CalendarKind(models.TextChoices):
 
 
 class Program(models.Model):
-    """A CCA's program and the settings domain.md says vary between programs."""
+    """A CCA's program and the settings that vary between programs (docs/rules.md)."""
 
     class CutoffUnit(models.TextChoices):
         CALENDAR = "calendar", "Calendar days"
@@ -127,7 +127,8 @@ class Program(models.Model):
         help_text="ISO 639-1 codes of the languages notices are published in.",
     )
 
-    # Settings (domain.md): the defaults are those of seed 004 and its notes.
+    # Settings (docs/rules.md): the defaults are those of the CCA's implementation plan and its
+    # notes.
     free_window_days = models.PositiveSmallIntegerField(default=60)
     cutoff_days = models.PositiveSmallIntegerField(
         default=15, help_text="Days before a meter read an opt-out must arrive to count for it."
@@ -419,7 +420,7 @@ class ServiceAccount(models.Model):
         max_length=12, help_text="Personal code printed on mailers (unique)."
     )
     # Upper-cased name + service address + ZIP, so an opted-out customer who reappears under a
-    # new account number at the same premises is recognised (domain.md: never re-enroll).
+    # new account number at the same premises is recognised (docs/rules.md R-NO-REENROLL).
     customer_key = models.CharField(max_length=64)
     address_needs_repair = models.BooleanField(default=False)
     # The account's first history entry: who loaded it, when, from which file (its status history
@@ -552,7 +553,7 @@ class FeeSchedule(models.Model):
         return self.admin_fee + self.cost_recovery_charge
 
 
-# Seed 004 ch. 9: administrative fee by class (the default schedule).
+# docs/rules.md R-FEE: administrative fee by class (the default schedule).
 DEFAULT_ADMIN_FEES = {
     CustomerClass.RESIDENTIAL: Decimal("5.00"),
     CustomerClass.SMALL_COMMERCIAL: Decimal("5.00"),

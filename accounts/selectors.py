@@ -34,7 +34,9 @@ from accounts.models import Program, ServiceAccount
 PHONE_REGION = "US"
 # Shorter digit strings are house numbers or ZIP fragments far more often than account numbers.
 ACCOUNT_PREFIX_MIN_DIGITS = 4
-ACCOUNT_NUMBER_MAX_LENGTH = ServiceAccount._meta.get_field("account_number").max_length
+_account_number_max_length = ServiceAccount._meta.get_field("account_number").max_length
+assert _account_number_max_length is not None  # a CharField always has one
+ACCOUNT_NUMBER_MAX_LENGTH: int = _account_number_max_length
 
 _DIGITS = re.compile(r"^\d+$")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-]+$")
@@ -49,7 +51,7 @@ _ADDRESS_ABBREVIATIONS = {
 }
 
 
-class Strategy(str, enum.Enum):
+class Strategy(enum.StrEnum):
     NONE = "none"
     ACCOUNT_NUMBER = "account_number"
     ACCOUNT_NUMBER_OR_PHONE = "account_number_or_phone"

@@ -56,7 +56,9 @@ class RuleSet(models.Model):
     pre_offsets = models.JSONField(
         default=list,
         blank=True,
-        help_text="Days before enrollment for each pre-enrollment notice, earliest first, e.g. [60, 30].",
+        help_text=(
+            "Days before enrollment for each pre-enrollment notice, earliest first, e.g. [60, 30]."
+        ),
     )
     pre_window_days = models.PositiveSmallIntegerField(
         default=60, help_text="Pre-enrollment notices fall within this many days before enrollment."
@@ -75,7 +77,10 @@ class RuleSet(models.Model):
     post_window_days = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Post-enrollment notices fall within this many days after enrollment (blank: only the billing-cycle rule).",
+        help_text=(
+            "Post-enrollment notices fall within this many days after enrollment "
+            "(blank: only the billing-cycle rule)."
+        ),
     )
     new_customer_offsets = models.JSONField(
         default=list,

@@ -32,14 +32,14 @@ ACCEPTED_OUTCOMES = frozenset(
 
 
 class ReturnPath(models.TextChoices):
-    """The two ways back to the utility after the free window (domain.md, "Re-entry")."""
+    """The two ways back to the utility after the free window (docs/rules.md R-RETURN-PATHS)."""
 
     ADVANCE_NOTICE = "advance_notice", "Six-month advance notice, then standard bundled rates"
     TRANSITIONAL = "transitional", "Immediate return on transitional bundled service"
 
 
 class ServiceRequestType(models.TextChoices):
-    """The CCASR the opt-out sets in motion (the queue itself is issue 6)."""
+    """The CCASR the opt-out sets in motion (docs/rules.md R-CCASR-TYPES)."""
 
     CANCEL = "cancel", "Cancel the pending Connect"
     DISCONNECT = "disconnect", "Disconnect"
@@ -58,7 +58,7 @@ class OptOutRequest(models.Model):
     actor_name = models.CharField(max_length=150)
     received_at = models.DateTimeField(db_index=True)
     request_date = models.DateField(help_text="Business date the request counts from.")
-    # False once the customer rejoins (issue 6): then a new opt-out may be recorded.
+    # False once the customer rejoins (docs/rules.md R-REJOIN): then a new opt-out may be recorded.
     is_current = models.BooleanField(default=True)
 
     # The decision, as told to the customer.
@@ -106,7 +106,7 @@ class OptOutRequest(models.Model):
     contact_phone = models.CharField(max_length=20, blank=True)
     note = models.TextField(blank=True)
 
-    # Stub until the fee ledger (issue 6): a supervisor's waiver, with who and why.
+    # Stub until the fee ledger: a supervisor's waiver, with who and why.
     fee_waived = models.BooleanField(default=False)
     fee_waived_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -173,7 +173,7 @@ class RetentionAcceptance(models.Model):
         return f"{self.from_product_code or '—'} → {self.to_product_code}"
 
 
-# --- issue 6: what an opt-out sets in motion ----------------------------------------------------
+# --- what an opt-out sets in motion -------------------------------------------------------------
 # Fee ledger, re-entry, rejoin, the CCASR queue to the utility, moves, and confirmations. Rows are
 # written only by optouts.services.{fees,reentry,rejoin,ccasr,confirmations,moves}; the admin
 # reads them and calls those services.

@@ -16,7 +16,8 @@ SCREENSHOTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "var", "s
 def _fast_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
-    # Celery read its configuration at start-up; tests run tasks in-process even when REDIS_URL is set.
+    # Celery read its configuration at start-up; tests run tasks in-process even when REDIS_URL
+    # is set.
     from cca_notices.celery import app
 
     app.conf.task_always_eager = True

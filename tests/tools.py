@@ -34,7 +34,8 @@ def _cjk_font() -> bool:
 
 
 def _harfbuzz_subset() -> bool:
-    # Loaded the way WeasyPrint loads it, so a library that is listed but unreadable counts as missing.
+    # Loaded the way WeasyPrint loads it, so a library that is listed but unreadable counts as
+    # missing.
     try:
         ctypes.CDLL("libharfbuzz-subset.so.0")
     except OSError:

@@ -54,7 +54,8 @@ RATES = {
     "street_lighting": {"LS-1": 60, "LS-2": 30, "TC-1": 10},
     "agricultural": {"TOU-PA-2": 60, "PA-1": 25, "TOU-PA-3": 15},
 }
-# city → (ZIP codes, telephone area code, weight ~ households). SCE-served cities of Riverside County.
+# city → (ZIP codes, telephone area code, weight ~ households).
+# SCE-served cities of Riverside County.
 CITIES = {
     "TEMECULA": (("92590", "92591", "92592"), "951", 11),
     "MURRIETA": (("92562", "92563"), "951", 11),
@@ -767,7 +768,7 @@ def _plant_errors(
     )
     kinds = [ERROR_KINDS[i % len(ERROR_KINDS)] for i in range(len(targets))]
     rng.shuffle(kinds)
-    plan = dict(zip(targets, kinds))
+    plan = dict(zip(targets, kinds, strict=True))
     col = {name: i for i, name in enumerate(header)}
     planted: list[PlantedError] = []
     tmp = path.with_suffix(path.suffix + ".tmp")

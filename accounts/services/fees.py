@@ -21,7 +21,7 @@ def fee_schedule_in_force(
 
 def fee_table_in_force(*, program: Program, on: dt.date) -> list[FeeSchedule]:
     """One row per class: what the notices disclose on `on`."""
-    rows = {}
+    rows: dict[str, FeeSchedule] = {}
     for row in FeeSchedule.objects.filter(program=program, effective_from__lte=on).order_by(
         "customer_class", "-effective_from"
     ):

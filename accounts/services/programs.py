@@ -641,8 +641,8 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
             c["updated"] += 1
         else:
             c["unchanged"] += 1
-    # A program with no fee row for a class gets the default table (seed 004 ch. 9), in force from
-    # the earliest date the file gives (or today), so every notice can disclose a fee.
+    # A program with no fee row for a class gets the default table (docs/rules.md R-FEE), in force
+    # from the earliest date the file gives (or today), so every notice can disclose a fee.
     have = {cls for cls, _ in existing} | {f["customer_class"] for f in fees}
     start = min((f["effective_from"] for f in fees), default=today)
     for cls, fee in DEFAULT_ADMIN_FEES.items():

@@ -38,7 +38,7 @@ def cutoff_date(*, program: Program, request_date: dt.date) -> dt.date:
 
 
 def effective_read_date(*, program: Program, read_cycle: int, request_date: dt.date) -> dt.date:
-    """Seed 004 ch. 9: a request counts for the next meter read only if it arrives the program's
-    cutoff before it; otherwise it takes effect at the read after."""
+    """docs/rules.md R-CUTOFF: a request counts for the next meter read only if it arrives the
+    program's cutoff before it; otherwise it takes effect at the read after."""
     cutoff = cutoff_date(program=program, request_date=request_date)
     return next_read_date(utility_id=program.utility_id, read_cycle=read_cycle, on_or_after=cutoff)

@@ -200,7 +200,7 @@ def variant_context(req: LetterRequest) -> dict:
                 "ghg": f"{p.ghg_lbs_per_mwh:,.0f}",
                 "utility": p.source == "utility",
                 "year": p.year,
-                "own": bool(product) and p.source == product.code,
+                "own": product is not None and p.source == product.code,
             }
             for p in power_content_in_force(program=program, on=req.mail_date)
         ],
@@ -248,7 +248,9 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
     service_start = a.cca_service_start
     free_until = a.free_window_ends() if req.kind in POST_KINDS else None
     if service_start is None and a.phase_id:
-        service_start_text = _window_text(a.phase.enrollment_start, a.phase.enrollment_end, lang)
+        phase = a.phase
+        assert phase is not None  # phase_id is set
+        service_start_text = _window_text(phase.enrollment_start, phase.enrollment_end, lang)
     else:
         service_start_text = date_display(service_start, lang)
     return {

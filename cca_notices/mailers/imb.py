@@ -319,7 +319,7 @@ def _n_of_13(n: int, length: int) -> list[int]:
 
 
 @lru_cache(maxsize=1)
-def _tables():
+def _tables() -> tuple[list[int], list[list[int]], list[list[int]], list[str], list[int]]:
     chars = _n_of_13(5, 1287) + _n_of_13(2, 78)
     # Per character position j, where its 13 bits land among the 130 bar bits (bar i: descender
     # at bit 2i, ascender at 2i+1), split into a low 7-bit and a high 6-bit lookup.
@@ -327,7 +327,8 @@ def _tables():
     for i in range(65):
         spread[_DESC_CHAR[i]][_DESC_BIT[i]] |= 1 << (2 * i)
         spread[_ASC_CHAR[i]][_ASC_BIT[i]] |= 1 << (2 * i + 1)
-    low, high = [], []
+    low: list[list[int]] = []
+    high: list[list[int]] = []
     for j in range(10):
         low.append([_or_bits(spread[j], v, 0) for v in range(128)])
         high.append([_or_bits(spread[j], v, 7) for v in range(64)])

@@ -41,7 +41,9 @@ class _Family:
     def __init__(self, prefix: str, length: int):
         base_code = "0" * length
         base = qr_segno(prefix + base_code)
-        self.version = base.version
+        # make_qr makes a QR code, whose version is a number (only Micro QR's are "M1"…"M4").
+        assert isinstance(base.version, int)
+        self.version: int = base.version
         self.base, self.size = _to_int(base)
         self.prefix = prefix.encode()
         self.base_code = base_code.encode()

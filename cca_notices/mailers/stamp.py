@@ -130,7 +130,9 @@ def stamp_font(weight: str, extra: frozenset[str] = frozenset()) -> StampFont:
     font.save(buf)
     order = {name: gid for gid, name in enumerate(font.getGlyphOrder())}
     hmtx = font["hmtx"]
-    gid_hex, widths, to_unicode = {}, {}, {}
+    gid_hex: dict[str, str] = {}
+    widths: dict[int, int] = {}
+    to_unicode: dict[int, int] = {}
     for u in charset:
         glyph = cmap.get(u)
         if glyph is None:
@@ -372,7 +374,7 @@ class LetterRenderer:
     """Writes many letters into one PDF. Keeps rendered variants, so one renderer can write
     several files (e.g. one per notice kind of a mail batch) rendering each variant once."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.variants: dict[tuple, Variant] = {}
         self.variant_renders = 0
         self.letters_rendered = (
@@ -411,8 +413,8 @@ class LetterRenderer:
         pdf = PdfOut(out)
         font_refs = self._write_fonts(pdf, fonts)
         in_file: dict[int, _VariantInFile] = {}
-        for req, variant, values in plans:
-            if values is None:
+        for req, variant, stamp_values in plans:
+            if stamp_values is None:
                 self._write_rendered_letter(pdf, req, variant, font_refs)
                 continue
             shared = in_file.get(id(variant))
@@ -420,7 +422,7 @@ class LetterRenderer:
                 shared = in_file[id(variant)] = _VariantInFile(
                     self._write_pages(pdf, variant.pdf_bytes, font_refs)
                 )
-            self._write_letter(pdf, req, variant, shared, values, fonts)
+            self._write_letter(pdf, req, variant, shared, stamp_values, fonts)
         pdf.finish()
         return len(pdf.page_refs)
 
@@ -480,6 +482,7 @@ class LetterRenderer:
             content_num = pdf.alloc()
             pdf.stream(content_num, zlib.compress(data, 6), b"/Filter /FlateDecode ")
             resources = page["/Resources"].get_object()
+            assert isinstance(resources, DictionaryObject)  # a page's resources are a dictionary
             font_dict = resources.get("/Font")
             font_items = b""
             if font_dict is not None:

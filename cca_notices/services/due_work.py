@@ -75,7 +75,7 @@ def accounts_deem_participants(*, program: Program, today: dt.date, actor: Actor
 
 def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> dict[str, int]:
     today = today or business_today()
-    totals = defaultdict(int)
+    totals: defaultdict[str, int] = defaultdict(int)
     programs = Program.objects.all()
     if program_ids is not None:
         programs = programs.filter(pk__in=program_ids)

@@ -120,7 +120,7 @@ def notice_mark_returned(
     at=None,
 ) -> StepResult:
     """Undeliverable mail: recorded for proof of notice and address repair. It does not stop
-    enrollment (domain.md: a returned notice is a failure to opt out)."""
+    enrollment (docs/rules.md R-RETURNED-MAIL: a returned notice is a failure to opt out)."""
     if not reason.strip():
         raise ValueError("a returned notice needs a reason (e.g. 'insufficient address')")
     at = at or timezone.now()

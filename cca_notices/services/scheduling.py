@@ -25,7 +25,7 @@ from cca_notices.models import Notice, NoticeChange, PhaseCycleSchedule, RuleSet
 # Accounts that still get the mass-enrollment track (an enrolled account already had it).
 MASS_STATUSES = (Status.ELIGIBLE, Status.NOTIFIED)
 NEW_CUSTOMER_STATUSES = (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED)
-# No further notice to an account that left or moved away (domain.md: opted out = no mail).
+# No further notice to an account that left or moved away: opted out means no more mail.
 NO_NOTICE_STATUSES = tuple(OPTED_OUT_STATUSES | {Status.MOVED_OUT})
 
 
@@ -363,7 +363,8 @@ def notices_schedule_new_customers(
         return 0
     phases = {p.pk: p for p in Phase.objects.filter(pk__in={c[3] for c in candidates if c[3]})}
     reads = read_dates_by_cycle(utility_id=program.utility_id, cycles={c[4] for c in candidates})
-    notices, problems = [], defaultdict(int)
+    notices: list[Notice] = []
+    problems: defaultdict[str, int] = defaultdict(int)
     mail_days = program_calendar(program=program, kind="mail")
     for pk, start, created, phase_id, cycle in candidates:
         if start is None:

@@ -242,7 +242,7 @@ def ccasr_requeue(*, request_ids, note: str = "") -> int:
 
 # --- the utility file -------------------------------------------------------------------------
 
-TYPE_CODES = {
+TYPE_CODES: dict[str, str] = {
     SR.Type.CONNECT: "C",
     SR.Type.DISCONNECT: "D",
     SR.Type.UPDATE: "U",
@@ -274,6 +274,7 @@ def _field(value: str, width: int, *, numeric: bool = False) -> str:
 
 
 def _detail(sr: ServiceRequest) -> str:
+    assert sr.effective_date is not None  # only requests with an effective date are exported
     a = sr.account
     values = {
         "record_type": "D",
@@ -437,7 +438,7 @@ def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[st
     if errors:
         raise ResponseFileError("; ".join(errors))
     now = timezone.now()
-    counts = Counter()
+    counts: Counter[str] = Counter()
     with transaction.atomic():
         for _line, pk, result, code, reason, ref in rows:
             new = SR.Status.ACCEPTED if result == "ACCEPTED" else SR.Status.REJECTED
@@ -475,7 +476,7 @@ def ccasr_disconnects_take_effect(
     )
     if program_ids is not None:
         due = due.filter(program_id__in=program_ids)
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for pk in list(due.order_by("effective_date", "pk").values_list("pk", flat=True)):
         with transaction.atomic():
             now = timezone.now()

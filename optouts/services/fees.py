@@ -50,6 +50,7 @@ def fee_entry_for_optout(*, optout: OptOutRequest) -> FeeEntry | None:
     account = optout.account
     schedule_date = None
     if optout.fee_schedule_id:
+        assert optout.fee_schedule is not None  # fee_schedule_id is set
         schedule_date = optout.fee_schedule.effective_from
     return FeeEntry.objects.create(
         program_id=optout.program_id,
@@ -139,7 +140,9 @@ def _safe(value: str) -> str:
 
 
 def _row(entry: FeeEntry) -> list[str]:
-    ref = entry.optout.confirmation_code if entry.optout_id else entry.rejoin.confirmation_code
+    source = entry.optout if entry.optout_id else entry.rejoin
+    assert source is not None  # every entry is an opt-out's or a rejoin's
+    schedule = entry.fee_schedule
     return [
         "D",
         str(entry.pk),
@@ -149,10 +152,10 @@ def _row(entry: FeeEntry) -> list[str]:
         f"{entry.amount:.2f}",
         f"{entry.admin_fee:.2f}",
         f"{entry.cost_recovery_charge:.2f}",
-        entry.fee_schedule.effective_from.isoformat() if entry.fee_schedule_id else "",
+        schedule.effective_from.isoformat() if schedule is not None else "",
         entry.assessed_on.isoformat(),
         _safe(entry.reason),
-        ref,
+        source.confirmation_code,
     ]
 
 

@@ -338,6 +338,7 @@ def _submit_once(
         decision = optout_quote(account=locked, request_date=request_date, moving_out=moving_out)
         if not decision.accepted:
             raise OptOutRefused(decision, decision.refusal_message)
+        assert decision.to_status is not None  # every accepted outcome moves the account
         option = None
         if decision.outcome == Outcome.AFTER_FREE_WINDOW:
             # A reply card or a utility file cannot choose: the tariff default is advance notice.

@@ -91,6 +91,7 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
     }
     if c.optout_id:
         o = c.optout
+        assert o is not None  # optout_id is set
         ctx.update(
             code=o.confirmation_code,
             received=d(timezone.localdate(o.received_at)),
@@ -102,6 +103,7 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         )
     if c.reentry_id:
         r = c.reentry
+        assert r is not None  # reentry_id is set
         ctx.update(
             code=r.optout.confirmation_code,
             notice_date=d(r.notice_date),
@@ -120,6 +122,7 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         )
     if c.rejoin_id:
         j = c.rejoin
+        assert j is not None  # rejoin_id is set
         ctx.update(
             code=j.confirmation_code,
             effective=d(j.effective_date),

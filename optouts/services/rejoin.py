@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -59,7 +60,8 @@ def _min_stay_until(account: ServiceAccount) -> dt.date | None:
             .order_by("-created_at")
             .first()
         )
-        return _min_stay_until(move.old_account) if move and move.old_account_id else None
+        old = move.old_account if move and move.old_account_id else None
+        return _min_stay_until(old) if old is not None else None
     reentry = getattr(current, "reentry", None)
     if reentry is not None and reentry.min_stay_until:
         return reentry.min_stay_until
@@ -138,6 +140,10 @@ def rejoin_submit(
                     or Product.objects.filter(program_id=locked.program_id, is_default=True).first()
                 )
                 from_status = locked.status
+                # Other account columns the change sets (account_transition's **fields).
+                columns: dict[str, Any] = (
+                    {"product": product} if product and locked.product_id is None else {}
+                )
                 change = account_transition(
                     account=locked,
                     to_status=Status.REJOINED,
@@ -145,7 +151,7 @@ def rejoin_submit(
                     actor=actor,
                     at=received_at,
                     reason=f"rejoined; service resumes {decision.effective_date or 'next read'}",
-                    **({"product": product} if product and locked.product_id is None else {}),
+                    **columns,
                 )
                 if previous is not None:
                     OptOutRequest.objects.filter(pk=previous.pk).update(is_current=False)

@@ -104,7 +104,7 @@ def test_export_fees_writes_each_entry_once_with_a_trailer(
     assert rows[0][:4] == ["record_type", "entry_id", "account_number", "customer_class"]
     data = [r for r in rows if r[0] == "D"]
     assert {r[2] for r in data} == {first.account.account_number, second.account.account_number}
-    assert [r for r in data if r[2] == second.account.account_number][0][3:9] == [
+    assert next(r for r in data if r[2] == second.account.account_number)[3:9] == [
         "large_commercial",
         "termination",
         "25.00",
@@ -112,7 +112,7 @@ def test_export_fees_writes_each_entry_once_with_a_trailer(
         "0.00",
         "2026-01-01",
     ]
-    assert [r for r in data if r[2] == first.account.account_number][0][5] == "6.25"
+    assert next(r for r in data if r[2] == first.account.account_number)[5] == "6.25"
     trailer = rows[-1]
     assert trailer[0] == "T" and trailer[1] == "2"
     assert Decimal(trailer[2]) == sum(Decimal(r[5]) for r in data)

@@ -32,7 +32,8 @@ def test_an_opted_out_customer_stays_opted_out_under_a_new_account_number(
         program,
         write(
             tmp_path,
-            f"{old.account_number},9100000001,within,2027-03-15,,20 Oak Avenue,San Rafael,94903,,,,,,,,,,",
+            f"{old.account_number},9100000001,within,2027-03-15,,"
+            "20 Oak Avenue,San Rafael,94903,,,,,,,,,,",
         ),
     )
     new = ServiceAccount.objects.get(account_number="9100000001")
@@ -78,7 +79,8 @@ def test_same_account_number_updates_the_address_only(make_account, program, tmp
         program,
         write(
             tmp_path,
-            f"{old.account_number},,within,2027-03-20,,5 Elm St,Novato,94945,PO Box 7,Novato,CA,94948,,,,,,",
+            f"{old.account_number},,within,2027-03-20,,"
+            "5 Elm St,Novato,94945,PO Box 7,Novato,CA,94948,,,,,,",
         ),
     )
     old.refresh_from_db()
@@ -106,7 +108,8 @@ def test_a_new_customer_moving_in_is_enrolled_and_gets_new_customer_notices(
         program,
         write(
             tmp_path,
-            ",9100000003,in,2027-03-15,Rosa Diaz,77 Bay Rd,Sausalito,94965,,,,,residential,D,1,es,rosa@example.com,",
+            ",9100000003,in,2027-03-15,Rosa Diaz,77 Bay Rd,Sausalito,94965,,,,,"
+            "residential,D,1,es,rosa@example.com,",
         ),
     )
     account = ServiceAccount.objects.get(account_number="9100000003")

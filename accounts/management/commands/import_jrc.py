@@ -6,7 +6,10 @@ from accounts.services.jrc import JrcImportError, jrc_import
 
 
 class Command(BaseCommand):
-    help = "Import a Joint Rate Comparison CSV and/or a power content CSV. All rows are checked first; nothing is written if any row is bad."
+    help = (
+        "Import a Joint Rate Comparison CSV and/or a power content CSV. "
+        "All rows are checked first; nothing is written if any row is bad."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", help="JRC CSV (docs/formats/jrc.md)")
@@ -26,6 +29,7 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.filename}: no such file") from None
         self.stdout.write(
             f"JRC rows: {summary.jrc_created} created, {summary.jrc_updated} updated; "
-            f"power content labels: {summary.power_created} created, {summary.power_updated} updated; "
+            f"power content labels: {summary.power_created} created, "
+            f"{summary.power_updated} updated; "
             f"program(s): {', '.join(sorted(summary.programs)) or '-'}"
         )

@@ -8,7 +8,10 @@ from accounts.services.programs import ProgramFileError, program_load
 
 
 class Command(BaseCommand):
-    help = "Create or update a program (utility, settings, products, phases, rate schedules, fees) from a TOML file."
+    help = (
+        "Create or update a program (utility, settings, products, phases, rate schedules, fees) "
+        "from a TOML file."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", type=Path, help="Program file (docs/formats/program-file.md).")

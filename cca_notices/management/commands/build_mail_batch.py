@@ -26,7 +26,7 @@ class _Bar:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.bar = None
+        self.bar: tqdm | None = None
 
     def __call__(self, done: int, total: int):
         if not self.enabled:

@@ -1,4 +1,7 @@
-"""export_fees --program SLUG --out FILE: the fee file the utility bills from (docs/formats/fees-export.md)."""
+"""export_fees --program SLUG --out FILE: the fee file the utility bills from.
+
+The file format is docs/formats/fees-export.md.
+"""
 
 from django.core.management.base import BaseCommand
 
@@ -7,7 +10,10 @@ from optouts.services.fees import fees_export
 
 
 class Command(BaseCommand):
-    help = "Write every assessed, not yet exported fee of a program to FILE (each entry exported once)."
+    help = (
+        "Write every assessed, not yet exported fee of a program to FILE "
+        "(each entry exported once)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--program", required=True)

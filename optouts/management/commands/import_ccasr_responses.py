@@ -1,4 +1,7 @@
-"""import_ccasr_responses FILE: the utility's accepted / rejected answers (docs/formats/ccasr.md)."""
+"""import_ccasr_responses FILE: the utility's accepted / rejected answers.
+
+The file format is docs/formats/ccasr.md.
+"""
 
 from pathlib import Path
 
@@ -8,7 +11,10 @@ from optouts.services.ccasr import ResponseFileError, ccasr_import_responses
 
 
 class Command(BaseCommand):
-    help = "Record the utility's response to each service request; rejected ones wait in the admin work queue."
+    help = (
+        "Record the utility's response to each service request; "
+        "rejected ones wait in the admin work queue."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file")
