@@ -276,6 +276,7 @@ def run(*, scale: int | None, args=None):
     # One address for every customer: only the per-IP limit is lifted.
     with Server(rate_limits={"web_ip": [10**9, 60]}) as server:
         asyncio.run(closed_loop(server.url, warm, concurrency=4, seconds=60, **kw))
+        load_before = os.getloadavg()[0]
         burst_out, burst_elapsed = asyncio.run(open_loop(server.url, burst, rate=rate, **kw))
         load_burst = os.getloadavg()[0]
         closed_out, closed_elapsed = asyncio.run(
@@ -302,4 +303,8 @@ def run(*, scale: int | None, args=None):
     yield "optout_max_lost", lost_count(closed_out, _rows(program, closed_out)), "opt-outs"
     yield "optout_max_errors", sum(bool(o.error) for o in closed_out), "customers"
     yield "optout_tasks_queued", server.queued, "messages"
-    yield "load_avg_1m", f"{load_burst:.1f}/{load_closed:.1f}", "(after the burst, the closed loop)"
+    yield (
+        "load_avg_1m",
+        f"{load_before:.1f}/{load_burst:.1f}/{load_closed:.1f}",
+        "(before the burst, after it, after the closed loop)",
+    )
