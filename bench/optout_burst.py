@@ -27,7 +27,11 @@ the production one, which one look-up per customer stays under.
 
 `optout_max_rps` is a closed loop afterwards on other accounts: `--concurrency` customers, each
 starting the next as soon as one is done, for `--max-seconds`; opt-outs completed per second.
-The load generator shares the machine's two cores with the server and the database.
+The load generator shares the machine's two cores with the server and the database; the CPU
+the gunicorn processes and this client used per customer during the burst
+(`optout_burst_server_cpu_ms`, `optout_burst_client_cpu_ms`) moves less with other work on the
+machine than the latencies do. Flags: --rate, --seconds, --concurrency, --max-seconds,
+--connections, --timeout (`python -m bench optout_burst --help`).
 """
 
 from __future__ import annotations
@@ -277,7 +281,10 @@ def run(*, scale: int | None, args=None):
     with Server(rate_limits={"web_ip": [10**9, 60]}) as server:
         asyncio.run(closed_loop(server.url, warm, concurrency=4, seconds=60, **kw))
         load_before = os.getloadavg()[0]
+        cpu_before, client_before = server.cpu_seconds(), time.process_time()
         burst_out, burst_elapsed = asyncio.run(open_loop(server.url, burst, rate=rate, **kw))
+        server_cpu = server.cpu_seconds() - cpu_before
+        client_cpu = time.process_time() - client_before
         load_burst = os.getloadavg()[0]
         closed_out, closed_elapsed = asyncio.run(
             closed_loop(server.url, closed, concurrency=concurrency, seconds=max_seconds, **kw)
@@ -298,6 +305,10 @@ def run(*, scale: int | None, args=None):
         yield f"optout_burst_{step}_p99_ms", percentile_ms(values, 99), "ms"
     yield "optout_burst_lost", lost_count(burst_out, _rows(program, burst_out)), "opt-outs"
     yield "optout_burst_errors", sum(bool(o.error) for o in burst_out), "customers"
+    # Less moved by other work on the machine than the latencies: CPU per customer.
+    per = 1000 / max(1, len(burst_out))
+    yield "optout_burst_server_cpu_ms", round(server_cpu * per, 2), "ms per customer (gunicorn)"
+    yield "optout_burst_client_cpu_ms", round(client_cpu * per, 2), "ms per customer (this client)"
     yield "optout_max_rps", round(len(closed_done) / closed_elapsed, 1), "opt-outs/s"
     yield "optout_max_p99_ms", percentile_ms([o.total for o in closed_done], 99), "ms"
     yield "optout_max_lost", lost_count(closed_out, _rows(program, closed_out)), "opt-outs"

@@ -241,6 +241,23 @@ class Server:
         threads = int(os.environ.get("BENCH_THREADS", "4"))
         return ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else []
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the gunicorn master and its live workers."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    # The command name may hold spaces: the fields after it are split on.
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == self.proc.pid or int(fields[1]) == self.proc.pid:
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
     def __enter__(self):
         import urllib.request
 
