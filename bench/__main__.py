@@ -16,7 +16,10 @@ NAMES = ["import", "schedule", "mailers", "optout_burst", "optout_cost", "ivr", 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    # Help comes last, once the named benchmarks have added their own flags.
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.splitlines()[0], add_help=False
+    )
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(NAMES)})"
     )
@@ -43,6 +46,7 @@ def main(argv=None) -> int:
             continue
         if hasattr(modules[name], "add_arguments"):
             modules[name].add_arguments(parser)
+    parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
     args = parser.parse_args(argv)
     status = 0
     for name, module in modules.items():
