@@ -276,7 +276,7 @@ def run(*, scale: int | None, args=None):
     warm = accounts[:WARM_UP]
     burst = accounts[WARM_UP : WARM_UP + burst_size]
     closed = accounts[WARM_UP + burst_size :]
-    kw = {"connections": connections, "timeout": timeout}
+    kw: dict = {"connections": connections, "timeout": timeout}
     # One address for every customer: only the per-IP limit is lifted.
     with Server(rate_limits={"web_ip": [10**9, 60]}) as server:
         asyncio.run(closed_loop(server.url, warm, concurrency=4, seconds=60, **kw))

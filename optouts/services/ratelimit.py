@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
+from redis.commands.core import Script
 
 DEFAULT_LIMITS = {
     # Lookups of an account from one client address (a household, an office behind NAT).
@@ -38,7 +39,7 @@ return 0
 """
 
 _lock = threading.Lock()
-_scripts: dict[str, object] = {}  # the count script registered on each Redis URL's client
+_scripts: dict[str, Script] = {}  # the count script, registered on each Redis URL
 
 
 def _configured() -> dict:
@@ -54,7 +55,7 @@ def _cache_key(scope: str, key: str) -> str:
     return f"optout-rl:{digest}"
 
 
-def _count_script():
+def _count_script() -> Script | None:
     """The count script on the default cache's Redis server (its first, the one Django writes
     to), or None when the cache is not Redis."""
     config = settings.CACHES["default"]
@@ -68,13 +69,13 @@ def _count_script():
         return _scripts[url]
 
 
-def _forget_clients(*, setting, **kwargs):
+def _forget_scripts(*, setting, **kwargs):
     if setting == "CACHES":
         with _lock:
             _scripts.clear()
 
 
-setting_changed.connect(_forget_clients)
+setting_changed.connect(_forget_scripts)
 
 
 def rate_limits_hit(*, attempts: list[tuple[str, str]]) -> bool:
