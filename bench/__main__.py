@@ -2,6 +2,7 @@
 
 Each benchmark is a module `bench/<name>.py` with `run(*, scale: int | None) -> Iterable[Figure]`;
 `scale=None` means the benchmark's own default (1,000,000 where its issue names a million).
+A module with its own flags has `add_arguments(parser)`, and its `run` also takes `args`.
 Benchmarks run against the configured database (DATABASE_URL); PostgreSQL is the one that counts.
 """
 
@@ -11,37 +12,48 @@ import os
 import sys
 import time
 
-NAMES = ["import", "schedule", "mailers", "optout_web", "ivr", "dashboard", "soak"]
+NAMES = ["import", "schedule", "mailers", "batch", "optout_burst", "ivr", "dashboard", "soak"]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    # Help comes last, once the named benchmarks have added their own flags.
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.splitlines()[0], add_help=False
+    )
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(NAMES)})"
     )
     parser.add_argument("--scale", type=int, default=None, help="number of accounts")
-    args = parser.parse_args(argv)
+    known, _ = parser.parse_known_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cca_notices.settings")
     import django
 
     django.setup()
-    names = args.names or NAMES
+    names = known.names or NAMES
     unknown = [n for n in names if n not in NAMES]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(NAMES)}")
-    status = 0
+    modules = {}
     for name in names:
+        module_name = f"bench.{'import_' if name == 'import' else name}"
         try:
-            module = importlib.import_module(f"bench.{'import_' if name == 'import' else name}")
+            modules[name] = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"bench.{'import_' if name == 'import' else name}":
+            if exc.name != module_name:
                 raise
             print(f"# {name}: not built yet", file=sys.stderr)
             continue
+        if hasattr(modules[name], "add_arguments"):
+            modules[name].add_arguments(parser)
+    parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
+    args = parser.parse_args(argv)
+    status = 0
+    for name, module in modules.items():
         started = time.perf_counter()
         print(f"# {name} (scale={args.scale or 'default'})", file=sys.stderr, flush=True)
-        for figure, value, unit in module.run(scale=args.scale):
+        extra = {"args": args} if hasattr(module, "add_arguments") else {}
+        for figure, value, unit in module.run(scale=args.scale, **extra):
             print(f"{figure}: {value} {unit}", flush=True)
         print(f"# {name} took {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
     return status

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.optout_web import DURATION, Server, seed
+from bench.web_fixture import DURATION, Server, seed
 
 TOKEN = "bench-twilio-auth-token"
 DEFAULT_SCALE = 20_000
@@ -32,13 +32,18 @@ function init(args) ok, other, n = 0, 0, 0; nthreads = tonumber(os.getenv("WRK_T
 function request()
   local r = reqs[(id + n * nthreads) % #reqs + 1]
   n = n + 1
-  return wrk.format("POST", r[1], {["Content-Type"] = "application/x-www-form-urlencoded", ["X-Twilio-Signature"] = r[2]}, r[3])
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  headers["X-Twilio-Signature"] = r[2]
+  return wrk.format("POST", r[1], headers, r[3])
 end
-function response(status, headers, body) if status == 200 then ok = ok + 1 else other = other + 1 end end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 else other = other + 1 end
+end
 function done(summary, latency, requests)
   local o, x = 0, 0
   for _, t in ipairs(threads) do o = o + t:get("ok"); x = x + t:get("other") end
-  io.write(string.format('BENCH_JSON {"requests": %d, "seconds": %f, "p50_us": %f, "p99_us": %f, "ok": %d, "other": %d}\n',
+  io.write(string.format('BENCH_JSON {"requests": %d, "seconds": %f, "p50_us": %f, '
+    .. '"p99_us": %f, "ok": %d, "other": %d}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99), o, x))
 end
 """
@@ -75,7 +80,7 @@ def _wrk(
             check=True,
         ).stdout
     result = json.loads(
-        next(l for l in out.splitlines() if l.startswith("BENCH_JSON ")).removeprefix("BENCH_JSON ")
+        next(x for x in out.splitlines() if x.startswith("BENCH_JSON ")).removeprefix("BENCH_JSON ")
     )
     result["rps"] = result["requests"] / result["seconds"]
     return result
@@ -117,7 +122,7 @@ def run(*, scale: int | None):
 
         steps = []
         half = len(accounts) // 2
-        for pk, number, zip5 in accounts[:half]:
+        for _pk, number, zip5 in accounts[:half]:
             steps += [
                 line("/ivr/voice/"),
                 line(f"/ivr/language/?{state(t=0)}", Digits="1"),

@@ -2,8 +2,9 @@
 
 Builds a throw-away program with the demo JRC and `scale` accounts (default 20,000) spread over
 the demo's residential and commercial schedules in English and Spanish, inside a transaction that
-is rolled back. Figures are per core: everything runs in this one process. `mailhouse_csv_s` is the time to
-write the mail-house data CSV for 1,000,000 pieces (rows generated in memory; any --scale).
+is rolled back. Figures are per core: everything runs in this one process. `mailhouse_csv_s` is
+the time to write the mail-house data CSV for 1,000,000 pieces (rows generated in memory; any
+--scale).
 """
 
 import datetime as dt

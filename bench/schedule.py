@@ -40,7 +40,8 @@ def _setup(n: int):
         ):
             cur.execute(f"DELETE FROM {model._meta.db_table} WHERE {where}", [program.pk])
         cur.execute(
-            f"DELETE FROM accounts_statuschange WHERE account_id IN (SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)",
+            "DELETE FROM accounts_statuschange WHERE account_id IN "
+            f"(SELECT id FROM {ServiceAccount._meta.db_table} WHERE program_id = %s)",
             [program.pk],
         )
         cur.execute(

@@ -78,7 +78,7 @@ class AgentSearchForm(forms.Form):
 class AgentRecordForm(forms.Form):
     channel = forms.ChoiceField(choices=AGENT_CHANNELS, initial=Channel.PHONE)
     return_path = forms.ChoiceField(
-        choices=[("", "—")] + list(ReturnPath.choices),
+        choices=[("", "—"), *ReturnPath.choices],
         required=False,
         help_text="Only after the free window: the customer's way back to the utility.",
     )
@@ -94,6 +94,6 @@ class ReplyCardBatchForm(forms.Form):
     lines = forms.CharField(
         label="Account numbers from returned reply cards, one per line",
         widget=forms.Textarea(attrs={"rows": 12, "cols": 40, "autofocus": True}),
-        help_text="Scan or type one account number per line. Mailer piece IDs are accepted once the "
-        "mail-house batches (issue 4) record them.",
+        help_text="Scan or type one account number per line; the piece ID printed on the card "
+        "works too.",
     )

@@ -1,7 +1,5 @@
 """Customer-facing opt-out pages and IVR webhooks (issue: opt-out intake)."""
 
-import os
-
 from django.urls import path
 
 from optouts import ivr, views
@@ -20,7 +18,3 @@ urlpatterns = (
     + [path(f"ivr/{p.pattern}", p.callback, name=p.name) for p in ivr.urlpatterns]
     + [path(f"es/opt-out/{p}", v, {"lang": "es"}, name=f"{n}_es") for p, v, n in _pages]
 )
-
-# A bare view for the benchmark's baseline; never routed in production.
-if os.environ.get("CCA_BENCH") == "1":
-    urlpatterns.append(path("bench/bare/", views.bench_bare, name="bench_bare"))

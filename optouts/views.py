@@ -7,12 +7,13 @@ and nothing is recorded until the customer confirms.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from django.core import signing
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -23,7 +24,7 @@ from optouts.forms import ConfirmForm, LookupForm
 from optouts.models import OptOutRequest
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 from optouts.services.lookup import account_for_code, account_for_customer, normalise_account_number
-from optouts.services.ratelimit import client_ip, rate_limit_hit
+from optouts.services.ratelimit import client_ip, rate_limits_hit
 from optouts.services.retention import retention_accept, retention_offer
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,19 @@ TOKEN_MAX_AGE = 30 * 60
 WEB_ACTOR = Actor("web form")
 
 
-def _url(lang: str, name: str) -> str:
+@functools.lru_cache(maxsize=64)
+def _reversed(prefix: str, lang: str, name: str) -> str:
     return reverse(f"optouts:{name}_es" if lang == "es" else f"optouts:{name}")
 
 
+def _url(lang: str, name: str) -> str:
+    # Every page links four or five of these; the URLconf is fixed for the process's life.
+    return _reversed(get_script_prefix(), lang, name)
+
+
 def _default_program() -> Program | None:
-    programs = list(Program.objects.all()[:2])
+    # The pages show the program's utility: read with it, not by a second query.
+    programs = list(Program.objects.select_related("utility")[:2])
     return programs[0] if len(programs) == 1 else None
 
 
@@ -81,9 +89,7 @@ def optout_form(request, lang="en"):
     number = (
         normalise_account_number(data.get("account_number", "")) or data.get("code", "").upper()
     )
-    if rate_limit_hit(scope="web_ip", key=client_ip(request)) or rate_limit_hit(
-        scope="web_account", key=number
-    ):
+    if rate_limits_hit(attempts=[("web_ip", client_ip(request)), ("web_account", number)]):
         return _render(request, lang, "optouts/rate_limited.html", {}, status=429)
     if data.get("code"):
         account = account_for_code(code=data["code"])
@@ -103,7 +109,13 @@ def optout_form(request, lang="en"):
 def _preview(request, lang, account: ServiceAccount):
     decision = optout_quote(account=account)
     token = signing.dumps({"a": account.pk}, salt=TOKEN_SALT, compress=True)
-    existing = OptOutRequest.objects.filter(account=account, is_current=True).first()
+    # Only an account that cannot opt out can have a current opt-out to show (an opt-out
+    # leaves a status that refuses another); the others are spared the query.
+    existing = (
+        None
+        if decision.accepted
+        else OptOutRequest.objects.filter(account=account, is_current=True).first()
+    )
     return _render(
         request,
         lang,
@@ -209,7 +221,7 @@ def optout_done(request, lang="en"):
 
 @require_http_methods(["POST"])
 def optout_stay(request, lang="en"):
-    """The customer took the retention offer: switch to the default product, opt-out not recorded."""
+    """The customer took the retention offer: switch to the default product, no opt-out recorded."""
     account = _account_from_token(request.POST.get("t", ""))
     if account is None:
         return _expired(request, lang)
@@ -227,8 +239,3 @@ def optout_stay(request, lang="en"):
             "product": account.program.products.get(code=row.to_product_code),
         },
     )
-
-
-def bench_bare(request):
-    """Baseline for bench/optout_web.py: the cheapest Django response (routed only with CCA_BENCH=1)."""
-    return HttpResponse(b"ok", content_type="text/plain")

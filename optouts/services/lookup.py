@@ -26,16 +26,14 @@ def account_for_customer(
     number, zip5 = normalise_account_number(account_number), normalise_zip(zip_code)
     if not number or len(zip5) != 5:
         return None
-    qs = ServiceAccount.objects.select_related("program", "program__utility", "product").filter(
+    # The program comes joined (the review page shows it and its utility): that join lets
+    # PostgreSQL descend the unique index (program, account_number) once per program instead of
+    # scanning every account. The account's product is not read: only its id is needed.
+    qs = ServiceAccount.objects.select_related("program__utility").filter(
         account_number=number, service_zip__startswith=zip5
     )
-    # Name the programs: the unique index is (program, account_number), so PostgreSQL can
-    # descend it once per program instead of scanning every account.
-    qs = (
-        qs.filter(program=program)
-        if program is not None
-        else qs.filter(program_id__in=Program.objects.values("pk"))
-    )
+    if program is not None:
+        qs = qs.filter(program=program)
     return qs.order_by("program_id").first()
 
 
@@ -44,9 +42,7 @@ def account_for_code(*, code: str) -> ServiceAccount | None:
     if not code or len(code) > 12:
         return None
     return (
-        ServiceAccount.objects.select_related("program", "program__utility", "product")
-        .filter(opt_out_code=code)
-        .first()
+        ServiceAccount.objects.select_related("program__utility").filter(opt_out_code=code).first()
     )
 
 

@@ -1,17 +1,26 @@
 import datetime as dt
+import os
 import re
+import uuid
 
 import pytest
+import redis
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Status
+from accounts.models import ServiceAccount, Status
 from optouts.models import OptOutRequest, RetentionAcceptance
+from optouts.services.lookup import account_for_customer
+from optouts.services.ratelimit import REDIS_CACHE, rate_limit_hit, rate_limits_hit
 
 pytestmark = pytest.mark.django_db
 
 
 def _token(html: str) -> str:
-    return re.search(r'name="t" value="([^"]+)"', html).group(1)
+    found = re.search(r'name="t" value="([^"]+)"', html)
+    assert found is not None, "no signed token on the page"
+    return found.group(1)
 
 
 def lookup(client, account, lang="", zip_code=None):
@@ -74,9 +83,12 @@ def test_wrong_zip_and_unknown_account_get_the_same_answer(client, make_account,
         "/opt-out/", {"account_number": "9999999999", "zip_code": account.service_zip}
     )
     assert wrong_zip.status_code == unknown.status_code == 400
-    strip = lambda r: re.sub(
-        r'name="csrfmiddlewaretoken" value="[^"]+"|value="[^"]*"', "", r.content.decode()
-    )
+
+    def strip(r):
+        return re.sub(
+            r'name="csrfmiddlewaretoken" value="[^"]+"|value="[^"]*"', "", r.content.decode()
+        )
+
     assert strip(wrong_zip) == strip(unknown)
     assert "could not find an account" in unknown.content.decode()
 
@@ -172,3 +184,109 @@ def test_refused_before_notice_says_why(client, make_account, program, today):
     account = make_account(status=Status.ELIGIBLE)
     html = lookup(client, account).content.decode()
     assert "Opt-outs open on April 1." in html and 'name="return_path"' not in html
+
+
+def test_an_opted_out_account_is_shown_its_code_again(client, make_account, today):
+    account = make_account(status=Status.NOTIFIED)
+    client.post("/opt-out/confirm/", {"t": _token(lookup(client, account).content.decode())})
+    code = OptOutRequest.objects.get().confirmation_code
+    html = lookup(client, account).content.decode()
+    assert "already opted out" in html and code in html
+    assert 'name="t"' not in html  # nothing to confirm a second time
+
+
+@pytest.mark.parametrize(
+    "status, enrollment",
+    [(Status.NOTIFIED, None), (Status.ENROLLED, dt.date(2027, 2, 2)), (Status.PARTICIPANT, None)],
+)
+def test_finding_an_account_that_can_opt_out_reads_no_opt_out(
+    client, make_account, today, status, enrollment
+):
+    account = make_account(status=status, enrollment_date=enrollment or dt.date(2026, 6, 2))
+    with CaptureQueriesContext(connection) as ctx:
+        page = lookup(client, account)
+    assert page.status_code == 200 and 'name="t"' in page.content.decode()
+    tables = " ".join(q["sql"] for q in ctx.captured_queries)
+    assert OptOutRequest._meta.db_table not in tables
+    # The account comes with its program and utility in one statement.
+    assert sum(ServiceAccount._meta.db_table in q["sql"] for q in ctx.captured_queries) == 1
+
+
+def test_the_form_page_reads_its_program_once(client, program):
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get("/opt-out/").content.decode()
+    assert program.utility.name in html and program.name in html
+    assert len(ctx.captured_queries) == 1
+
+
+@pytest.mark.postgres
+def test_the_account_lookup_descends_the_unique_index(make_account, today):
+    """Not a scan of every account: the (program, account_number) index, once per program."""
+    account = make_account()
+    qs = ServiceAccount.objects.select_related("program__utility").filter(
+        account_number=account.account_number, service_zip__startswith=account.service_zip
+    )
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+    assert (
+        account_for_customer(account_number=account.account_number, zip_code=account.service_zip)
+        == account
+    )
+    plan = qs.order_by("program_id").explain()
+    assert "account_number_unique" in plan
+    assert re.search(r"Index Cond: \(.*account_number\)::text = ", plan)
+
+
+@pytest.fixture(params=["local memory", "redis"])
+def rate_cache(request, settings):
+    """Both ways the limits are counted: Django's cache API, and the script on Redis."""
+    if request.param == "local memory":
+        yield None
+        return
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (set REDIS_URL)")
+    original = settings.CACHES
+    prefix = f"test-rl-{uuid.uuid4().hex}"
+    settings.CACHES = {"default": {"BACKEND": REDIS_CACHE, "LOCATION": url, "KEY_PREFIX": prefix}}
+    client = redis.Redis.from_url(url)
+    yield client
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+    settings.CACHES = original  # before the suite's cache.clear(), which would empty the db
+
+
+def test_rate_limits_count_each_scope_until_one_is_exceeded(rate_cache, settings):
+    settings.OPTOUT_RATE_LIMITS = {"web_ip": (3, 600), "web_account": (2, 3600)}
+
+    def attempts(number):
+        return [("web_ip", "192.0.2.1"), ("web_account", number)]
+
+    assert not rate_limits_hit(attempts=attempts("111111"))
+    assert not rate_limits_hit(attempts=attempts("111111"))
+    assert rate_limits_hit(attempts=attempts("111111"))  # the account's third
+    # The address's fourth is refused before the account is counted: a fresh account keeps
+    # both of its attempts.
+    assert rate_limits_hit(attempts=attempts("222222"))
+    assert not rate_limit_hit(scope="web_account", key="222222")
+    assert not rate_limit_hit(scope="web_account", key="222222")
+    assert rate_limit_hit(scope="web_account", key="222222")
+
+
+def test_rate_limit_windows_expire(rate_cache, settings):
+    settings.OPTOUT_RATE_LIMITS = {"web_ip": (1, 600)}
+    assert not rate_limit_hit(scope="web_ip", key="192.0.2.7")
+    assert rate_limit_hit(scope="web_ip", key="192.0.2.7")
+    if rate_cache is not None:
+        (key,) = list(rate_cache.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+        assert 590 < rate_cache.ttl(key) <= 600  # the window starts with its first attempt
+
+
+def test_rate_limits_hold_on_the_form_with_either_cache(
+    rate_cache, client, make_account, today, settings
+):
+    settings.OPTOUT_RATE_LIMITS = {"web_account": (2, 3600)}
+    account = make_account()
+    for _ in range(2):
+        assert lookup(client, account, zip_code="90210").status_code == 400
+    assert lookup(client, account).status_code == 429
