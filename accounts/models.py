@@ -529,7 +529,7 @@ class FeeSchedule(models.Model):
         max_digits=10,
         decimal_places=2,
         default=Decimal("0.00"),
-        help_text="Set yearly by the board (seed 004 ch. 9).",
+        help_text="Set yearly by the board (docs/rules.md R-FEE).",
     )
     note = models.CharField(max_length=200, blank=True)
 

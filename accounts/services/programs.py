@@ -652,7 +652,7 @@ def _fees(program: Program, fees: list[dict], today: dt.date, errors: list[str])
                 customer_class=cls,
                 effective_from=start,
                 admin_fee=fee,
-                note="default schedule (seed 004 ch. 9)",
+                note="default schedule (the implementation plan's fee table, docs/rules.md R-FEE)",
             )
             c["created"] += 1
     return c
