@@ -43,6 +43,8 @@ OPTED_OUT_STATUSES = frozenset(
 )
 # On CCA service.
 ACTIVE_STATUSES = frozenset({Status.ENROLLED, Status.PARTICIPANT, Status.REJOINED})
+# Not yet enrolled: a Connect may still be queued, and an opt-out costs nothing.
+PRE_ENROLLMENT_STATUSES = frozenset({Status.ELIGIBLE, Status.NOTIFIED})
 
 
 class Channel(models.TextChoices):
@@ -565,7 +567,7 @@ DEFAULT_ADMIN_FEES = {
 }
 
 
-# --- Joint Rate Comparison and power content (issue: mailers) ------------------------------------
+# --- Joint Rate Comparison and power content --------------------------------------------------
 # Loaded by accounts.services.jrc from the CSVs of docs/formats/jrc.md; printed in every mailer.
 # Rows are replaced, never edited by hand: a new rate is a new row with a later effective date, so
 # a letter mailed on a day can always be traced to the rows in force that day.

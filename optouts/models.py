@@ -1,4 +1,4 @@
-"""Opt-out requests (issue: opt-out intake).
+"""Opt-out requests and what they set in motion.
 
 An `OptOutRequest` is written only by `optouts.services.intake.optout_submit`, in the same
 transaction as the account's status change, and copies the decision it was made on (outcome,

@@ -1,4 +1,4 @@
-"""Customer-facing opt-out pages and IVR webhooks (issue: opt-out intake)."""
+"""Customer-facing opt-out pages and IVR webhooks."""
 
 from django.urls import path
 

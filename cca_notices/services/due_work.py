@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from django.utils import timezone
 
-from accounts.models import Channel, Program, Status
+from accounts.models import PRE_ENROLLMENT_STATUSES, Channel, Program, Status
 from accounts.services.calendar import today as business_today
 from accounts.services.status import SYSTEM, Actor, accounts_transition_bulk
 from cca_notices import rules as R
@@ -30,7 +30,7 @@ def accounts_enroll_due(*, program: Program, today: dt.date, actor: Actor = SYST
         program=program,
         kind__in=first_kinds,
         enrollment_date__lte=today,
-        account__status__in=(Status.ELIGIBLE, Status.NOTIFIED),
+        account__status__in=PRE_ENROLLMENT_STATUSES,
     ).values_list("account_id", "enrollment_date")
     by_date: dict[dt.date, list[int]] = defaultdict(list)
     for account_id, day in rows.iterator(chunk_size=CHUNK):

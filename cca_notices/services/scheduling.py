@@ -16,15 +16,23 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from accounts.models import OPTED_OUT_STATUSES, Phase, Program, ReadDate, ServiceAccount, Status
+from accounts.models import (
+    OPTED_OUT_STATUSES,
+    PRE_ENROLLMENT_STATUSES,
+    Phase,
+    Program,
+    ReadDate,
+    ServiceAccount,
+    Status,
+)
 from accounts.services.calendar import program_calendar
 from accounts.services.calendar import today as business_today
 from cca_notices import rules as R
 from cca_notices.models import Notice, NoticeChange, PhaseCycleSchedule, RuleSet, ScheduleRun
 
 # Accounts that still get the mass-enrollment track (an enrolled account already had it).
-MASS_STATUSES = (Status.ELIGIBLE, Status.NOTIFIED)
-NEW_CUSTOMER_STATUSES = (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED)
+MASS_STATUSES = tuple(sorted(PRE_ENROLLMENT_STATUSES))
+NEW_CUSTOMER_STATUSES = tuple(sorted(PRE_ENROLLMENT_STATUSES | {Status.ENROLLED}))
 # No further notice to an account that left or moved away: opted out means no more mail.
 NO_NOTICE_STATUSES = tuple(OPTED_OUT_STATUSES | {Status.MOVED_OUT})
 

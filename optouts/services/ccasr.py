@@ -24,7 +24,14 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import ACTIVE_STATUSES, Channel, Program, ServiceAccount, Status
+from accounts.models import (
+    ACTIVE_STATUSES,
+    PRE_ENROLLMENT_STATUSES,
+    Channel,
+    Program,
+    ServiceAccount,
+    Status,
+)
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
@@ -124,7 +131,7 @@ def ccasr_for_optout(*, optout: OptOutRequest) -> ServiceRequest | None:
         optout.outcome == Outcome.MOVED_OUT
         and account.status == Status.MOVED_OUT
         and sent_connect is None
-        and optout.from_status in (Status.ELIGIBLE, Status.NOTIFIED)
+        and optout.from_status in PRE_ENROLLMENT_STATUSES
     ):
         return None
     return ccasr_request_create(

@@ -16,7 +16,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import OPTED_OUT_STATUSES, FeeSchedule, Program, ServiceAccount, Status
+from accounts.models import (
+    OPTED_OUT_STATUSES,
+    PRE_ENROLLMENT_STATUSES,
+    FeeSchedule,
+    Program,
+    ServiceAccount,
+    Status,
+)
 from accounts.services import calendar
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
@@ -163,7 +170,7 @@ def optout_quote(
             **base,
         )
     if moving_out:
-        pending_connect = status in (Status.ELIGIBLE, Status.NOTIFIED)
+        pending_connect = status in PRE_ENROLLMENT_STATUSES
         return Decision(
             outcome=Outcome.MOVED_OUT,
             to_status=Status.MOVED_OUT,
@@ -186,7 +193,7 @@ def optout_quote(
             ),
             **base,
         )
-    if status in (Status.ELIGIBLE, Status.NOTIFIED):
+    if status in PRE_ENROLLMENT_STATUSES:
         # A Connect already past the cutoff cannot be withdrawn: the customer is enrolled on that
         # read and disconnected at the next one, still without a fee (never enrolled by choice).
         if enrollment is not None and enrollment < cutoff:

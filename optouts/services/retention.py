@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.models import ACTIVE_STATUSES, Product, ServiceAccount, Status
+from accounts.models import (
+    ACTIVE_STATUSES,
+    PRE_ENROLLMENT_STATUSES,
+    Product,
+    ServiceAccount,
+)
 from optouts.models import RetentionAcceptance
 from optouts.services.ccasr import ccasr_request_update
 
 # On CCA service or about to be: the customers an offer can keep.
-OFFERED_TO = ACTIVE_STATUSES | {Status.ELIGIBLE, Status.NOTIFIED}
+OFFERED_TO = ACTIVE_STATUSES | PRE_ENROLLMENT_STATUSES
 
 
 def retention_offer(*, account: ServiceAccount) -> Product | None:

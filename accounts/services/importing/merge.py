@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from accounts.models import Product, Program, Status
+from accounts.models import PRE_ENROLLMENT_STATUSES, Product, Program, Status
 from accounts.services.importing.account_table import (
     indexes_rebuild,
     program_has_accounts,
@@ -32,8 +32,8 @@ from accounts.services.same_customer import any_opted_out_sql, opted_out_same_cu
 from accounts.services.status import FORWARD, Actor
 
 MAILING_COLUMNS = ("mailing_address", "mailing_city", "mailing_state", "mailing_zip")
-# A file's status may lead an account only from these into an opted-out one, never back.
-ACTIVE = (Status.ELIGIBLE, Status.NOTIFIED, Status.ENROLLED, Status.PARTICIPANT)
+# A new account the file gives one of these statuses inherits an opt-out of the same customer.
+ACTIVE = tuple(sorted(PRE_ENROLLMENT_STATUSES | {Status.ENROLLED, Status.PARTICIPANT}))
 
 
 def _distinct(pg: bool) -> str:
