@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from accounts.validators import mailer_id_validate
+
 
 class CustomerClass(models.TextChoices):
     """The seven classes of the implementation plan (docs/rules.md R-ACCOUNT)."""
@@ -182,7 +184,9 @@ class Program(models.Model):
     mailer_id = models.CharField(
         max_length=9,
         blank=True,
-        help_text="USPS Mailer ID for Intelligent Mail barcodes (6 or 9 digits).",
+        validators=[mailer_id_validate],
+        help_text="USPS Mailer ID for Intelligent Mail barcodes: 6 digits not starting with 9, "
+        "or 9 digits starting with 9.",
     )
 
     created_at = models.DateTimeField(auto_now_add=True)

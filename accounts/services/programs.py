@@ -38,6 +38,7 @@ from accounts.models import (
 )
 from accounts.services.calendar import calendar_cache_clear
 from accounts.services.calendar import today as business_today
+from accounts.validators import mailer_id_validate
 
 
 class ProgramFileError(Exception):
@@ -243,8 +244,10 @@ class _Checker:
                 return bad(f"{v!r} is not an e-mail address")
             return True, v
         if kind == "mailer_id":
-            if v and not (v.isdigit() and len(v) in (6, 9)):
-                return bad(f"{v!r} must be the 6- or 9-digit USPS Mailer ID")
+            try:
+                mailer_id_validate(v)
+            except ValidationError as exc:
+                return bad(exc.messages[0])
             return True, v
         if kind == "cutoff_unit":
             if v not in Program.CutoffUnit.values:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import threading
@@ -29,24 +30,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Program
 from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.calendar import today as business_today
 from accounts.services.files import file_sha256
+from accounts.validators import mailer_id_validate
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import KINDS as LETTER_KINDS
 from cca_notices.mailers.datafile import DataFileWriter, DataRow, barcode_id, service_type_id
-from cca_notices.models import ImbSerialCounter, LetterKind, MailBatch, NoticeKind
+from cca_notices.models import LetterKind, MailBatch, NoticeKind
 from cca_notices.services.batch_sources import (
     Piece,
     PieceSource,
     batch_source_for,
     batch_sources,
 )
+from cca_notices.services.imb_serials import ImbSerialsExhausted, imb_serials_allocate
 
 KIND_CODES = {
     "pre_enrollment_1": "PRE1",
@@ -60,6 +63,7 @@ KIND_CODES = {
     "confirmation": "CONF",
     "reentry_advance_notice": "REENTRY",
 }
+logger = logging.getLogger(__name__)
 MANIFEST_FORMAT = "cca-notices mail batch v1"
 MERGE_REASON = "same customer name and mailing address as another account in the batch: one letter"
 
@@ -79,6 +83,10 @@ def max_ahead_days() -> int:
 
 class MailBatchError(ValueError):
     """Bad input to a build: nothing was written."""
+
+
+class SerialsExhaustedError(MailBatchError):
+    """The Mailer ID has too few IMb serials free for the batch: nothing was written."""
 
 
 @dataclass
@@ -109,13 +117,18 @@ class BuildResult:
 
 
 def mailer_id_check(mailer_id: str) -> str:
-    """A USPS mailer ID: 6 or 9 digits (the serial takes the other 9 or 6 of the 15)."""
+    """A USPS mailer ID (accounts.validators.mailer_id_validate): 6 or 9 digits, the serial
+    takes the other 9 or 6 of the 15."""
     mid = (mailer_id or "").strip()
-    if not (mid.isdigit() and len(mid) in (6, 9)):
+    try:
+        if not mid:
+            raise ValidationError("it is not set")
+        mailer_id_validate(mid)
+    except ValidationError as exc:
         raise MailBatchError(
-            f"program mailer_id {mailer_id!r} is not a USPS mailer ID (6 or 9 digits); "
+            f"program mailer_id {mailer_id!r}: {exc.messages[0]}; "
             "set it in the program file or the admin"
-        )
+        ) from exc
     return mid
 
 
@@ -176,17 +189,6 @@ def batch_reference(*, program: Program, kind: str, mail_date: dt.date) -> str:
     return f"{prefix}{taken + 1:02d}"
 
 
-def imb_serials_allocate(*, mailer_id: str, count: int) -> int:
-    """Reserve `count` consecutive counter values for `mailer_id`; returns the first. The row
-    stays locked by the update until the caller's transaction ends, so concurrent builders get
-    disjoint ranges."""
-    ImbSerialCounter.objects.get_or_create(mailer_id=mailer_id)
-    ImbSerialCounter.objects.filter(mailer_id=mailer_id).update(
-        next_value=F("next_value") + count, updated_at=timezone.now()
-    )
-    return ImbSerialCounter.objects.get(mailer_id=mailer_id).next_value - count
-
-
 def mail_batch_claim(
     *, program: Program, kind: str, mail_date: dt.date, actor_name: str, via: str, now
 ) -> BuildResult:
@@ -226,7 +228,13 @@ def mail_batch_claim(
         if not taken.groups:  # another builder took them all between our read and our update
             batch.delete()
             return result
-        first = imb_serials_allocate(mailer_id=mailer_id, count=len(taken.groups))
+        try:
+            first = imb_serials_allocate(
+                mailer_id=mailer_id, count=len(taken.groups), mail_date=mail_date
+            )
+        except ImbSerialsExhausted as exc:
+            # Raised inside the transaction: the batch row and the taken items roll back.
+            raise SerialsExhaustedError(str(exc)) from exc
         capacity = imb.serial_capacity(mailer_id)
         prefix = f"{batch.meta['barcode_id']}{batch.meta['service_type_id']}{mailer_id}"
         width = imb.imb_serial_width(mailer_id)
@@ -238,7 +246,7 @@ def mail_batch_claim(
             ],
         )
         items = sum(len(group) for group in taken.groups)
-        batch.first_serial = first % capacity
+        batch.first_serial = first
         batch.piece_count = len(taken.groups)
         batch.notice_count = items
         batch.merged_count = items - len(taken.groups)
@@ -515,15 +523,21 @@ def mail_batches_build_due(
                 if not _has_template(kind):
                     totals["kinds_without_template"] += 1
                     continue
-                result = mail_batch_build(
-                    program=program,
-                    kind=kind,
-                    mail_date=mail_date,
-                    out_dir=out_root / program.slug,
-                    actor_name=actor_name,
-                    via=MailBatch.Via.BEAT,
-                    today=today,
-                )
+                try:
+                    result = mail_batch_build(
+                        program=program,
+                        kind=kind,
+                        mail_date=mail_date,
+                        out_dir=out_root / program.slug,
+                        actor_name=actor_name,
+                        via=MailBatch.Via.BEAT,
+                        today=today,
+                    )
+                except SerialsExhaustedError as exc:
+                    # The other programs and kinds still go out; this one waits for serials.
+                    logger.error("mail batch %s %s not built: %s", program.slug, kind, exc)
+                    totals["serials_exhausted"] += 1
+                    continue
                 totals["excluded"] += sum(result.excluded.values())
                 if result.batch is not None:
                     totals[source.batches_key] += 1

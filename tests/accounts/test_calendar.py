@@ -337,7 +337,7 @@ def test_mail_date_counts_usps_days_across_the_year_boundary(db, monkeypatch, tm
     from cca_notices.services import batches
 
     program = program_load_document(data=document()).program
-    program.mailer_id = "901234"
+    program.mailer_id = "801234"
     program.save()
     account = ServiceAccountFactory(program=program)
     Notice.objects.create(

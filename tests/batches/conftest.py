@@ -17,7 +17,7 @@ def _today(monkeypatch):
 
 @pytest.fixture
 def program(demo_program):  # noqa: F811  (the imported fixture)
-    demo_program.mailer_id = "901234"
+    demo_program.mailer_id = "801234"
     demo_program.save()
     return demo_program
 

@@ -149,7 +149,7 @@ def test_pieces_are_in_zip_order_with_consecutive_unique_serials(program, mixed,
     serials = [int(r["serial"]) for r in rows]
     assert serials == list(range(serials[0], serials[0] + 3))
     first = rows[0]
-    assert first["piece_id"] == f"00270901234{first['serial']}" and len(first["piece_id"]) == 20
+    assert first["piece_id"] == f"00270801234{first['serial']}" and len(first["piece_id"]) == 20
     assert first["routing_zip"] == "925901111" and len(first["imb"]) == 65
     assert first["page_offset"] == "1" and rows[1]["page_offset"] == "4" and first["pages"] == "3"
 

@@ -27,7 +27,7 @@ def test_every_routing_length_gives_65_bars(routing):
 def test_serials_change_the_barcode():
     codes = {
         imb.encode(
-            imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="901234", serial=s),
+            imb.tracking_code(barcode_id="00", service_type_id="270", mailer_id="801234", serial=s),
             "92590",
         )
         for s in range(200)

@@ -15,7 +15,7 @@ __all__ = ["TODAY", "dt"]
 @pytest.fixture
 def mailing_program(program, today, monkeypatch):  # noqa: F811
     monkeypatch.setattr("cca_notices.services.batches.business_today", lambda: TODAY)
-    program.mailer_id = "901234"
+    program.mailer_id = "801234"
     program.save()
     return program
 

@@ -102,7 +102,7 @@ def test_confirmation_batch_carries_the_stored_letters_with_imb_fields_and_a_man
         assert (row["kind"], row["language"], row["mailer_id"]) == (
             "termination",
             conf.language,
-            "901234",
+            "801234",
         )
         assert row["imb"] and row["routing_zip"] == row["zip"][:5]
     assert rows[0]["language"] == "es"
@@ -140,7 +140,7 @@ def test_confirmation_batch_carries_the_stored_letters_with_imb_fields_and_a_man
     assert reentry.reference.startswith("CLEAN-REENTRY-") and reentry.piece_count == 2
     pieces = list(Confirmation.objects.exclude(piece_id="").values_list("piece_id", flat=True))
     assert len(set(pieces)) == 4
-    assert ImbSerialCounter.objects.get(mailer_id="901234").next_value == 4
+    assert ImbSerialCounter.objects.get(mailer_id="801234").next_value == 4
 
 
 def test_a_letter_is_never_in_two_batches(terminate, mailing_program):
