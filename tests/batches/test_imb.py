@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from cca_notices.mailers import imb
@@ -69,3 +71,38 @@ def test_routing_digits(raw, expected):
 def test_bad_input_is_refused(tracking, routing):
     with pytest.raises(imb.ImbError):
         imb.encode(tracking, routing)
+
+
+SPEC_EXAMPLES = {
+    # USPS-B-3200 Appendix C: tracking 01234567094987654321 with each routing length.
+    "": "ATTFATTDTTADTAATTDTDTATTDAFDDFADFDFTFFFFFTATFAAAATDFFTDAADFTFDTDT",
+    "01234": "DTTAFADDTTFTDTFTFDTDDADADAFADFATDDFTAAAFDTTADFAAATDFDTDFADDDTDFFT",
+    "012345678": "ADFTTAFDTTTTFATTADTAAATFTFTATDAAAFDDADATATDTDTTDFDTDATADADTDFFTFA",
+    "01234567891": "AADTFFDFTDADTAADAATFDTDDAAADDTDTTDAFADADDDTFFFDDTTTADFAAADFTDAADA",
+}
+
+
+@pytest.mark.parametrize("routing", list(SPEC_EXAMPLES))
+def test_usps_specification_examples(routing):
+    assert imb.encode("01234567094987654321", routing) == SPEC_EXAMPLES[routing]
+
+
+def test_encoder_agrees_with_reportlab_on_random_inputs():
+    usps4s = pytest.importorskip("reportlab.graphics.barcode.usps4s")
+    rng = random.Random(3200)
+    for _ in range(400):
+        mid = (
+            f"{rng.randrange(900_000_000, 10**9)}"
+            if rng.random() < 0.5
+            else f"{rng.randrange(0, 900_000):06d}"
+        )
+        tracking = imb.tracking_code(
+            barcode_id=f"{rng.randrange(10)}{rng.randrange(5)}",
+            service_type_id=f"{rng.randrange(1000):03d}",
+            mailer_id=mid,
+            serial=rng.randrange(imb.serial_capacity(mid)),
+        )
+        n = rng.choice([0, 5, 9, 11])
+        routing = "".join(str(rng.randrange(10)) for _ in range(n))
+        expected = usps4s.USPS_4State(tracking, routing).barcodes
+        assert imb.encode(tracking, routing) == expected, (tracking, routing)
