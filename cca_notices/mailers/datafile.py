@@ -2,7 +2,8 @@
 
 The mail house runs CASS/NCOA on the addresses and prints or checks the Intelligent Mail barcode
 from these columns, so the address fields carry the exact values (the letter clips lines at 40
-characters; the CSV does not).
+characters; the CSV does not). A program reads the file, not a person: no spreadsheet guard, so a
+name such as "-Smith Family Trust" reaches the printer as stored.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ COLUMNS = [
     "file",
     "page_offset",
 ]
-# Cells a spreadsheet would run as a formula. Only these: a leading "-" is a plausible address.
-_FORMULA_START = ("=", "+", "@", "\t", "\r")
 
 
 def barcode_id() -> str:
@@ -67,10 +66,6 @@ class DataRow:
     pages: int
     file: str
     page_offset: int
-
-
-def _safe(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 class DataFileWriter:
@@ -109,9 +104,9 @@ class DataFileWriter:
                 f"{row.serial:0{self.width}d}",
                 routing,
                 imb.encode(piece, routing),
-                _safe(row.name),
-                _safe(row.address),
-                _safe(row.city),
+                row.name,
+                row.address,
+                row.city,
                 row.state,
                 row.zip,
                 row.language,

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from accounts.models import Program
+from accounts.services.spreadsheet import spreadsheet_writer
 from cca_notices.models import Notice
 
 HEADER = ["account_number", "enrollment_date", "kind", "mail_date", "status"]
-
-
-def _safe(value: str) -> str:
-    """CSV-injection guard: a cell a spreadsheet would run as a formula is quoted as text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def notice_schedule_rows(*, program: Program, chunk_size: int = 20_000) -> Iterator[list[str]]:
@@ -27,11 +22,12 @@ def notice_schedule_rows(*, program: Program, chunk_size: int = 20_000) -> Itera
         )
     )
     for number, enrollment, kind, due, mailed_on, status in qs.iterator(chunk_size=chunk_size):
-        yield [_safe(number), enrollment.isoformat(), kind, (mailed_on or due).isoformat(), status]
+        yield [number, enrollment.isoformat(), kind, (mailed_on or due).isoformat(), status]
 
 
 def notice_schedule_export(*, program: Program, out, progress=None) -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    # People read it (staff, a regulator) in a spreadsheet: every cell gets the guard.
+    writer = spreadsheet_writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     n = 0
     for row in notice_schedule_rows(program=program):

@@ -134,11 +134,6 @@ class FeeExportResult:
     total: Decimal
 
 
-def _safe(value: str) -> str:
-    """CSV-injection guard: a cell starting with = + - @ is not a formula in a spreadsheet."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _row(entry: FeeEntry) -> list[str]:
     source = entry.optout if entry.optout_id else entry.rejoin
     assert source is not None  # every entry is an opt-out's or a rejoin's
@@ -154,7 +149,7 @@ def _row(entry: FeeEntry) -> list[str]:
         f"{entry.cost_recovery_charge:.2f}",
         schedule.effective_from.isoformat() if schedule is not None else "",
         entry.assessed_on.isoformat(),
-        _safe(entry.reason),
+        entry.reason,
         source.confirmation_code,
     ]
 
@@ -193,6 +188,8 @@ def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
             .order_by("pk")
         )
         body = io.StringIO()
+        # The utility's billing system reads it and checks the hash: values exactly as stored,
+        # no spreadsheet guard.
         writer = csv.writer(body, lineterminator="\n")
         total = ZERO
         count = 0

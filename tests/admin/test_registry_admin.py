@@ -1,6 +1,8 @@
 """Programs (phases, products, fee schedule), tariffs, read dates and import runs in the admin."""
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -8,6 +10,8 @@ from django.urls import reverse
 
 from accounts.models import FeeSchedule, ImportRun
 from accounts.services.calendar import today
+from accounts.services.importing import accounts_import
+from accounts.services.status import Actor
 from tests.admin.formdata import form_data
 from tests.factories import (
     PhaseFactory,
@@ -17,6 +21,8 @@ from tests.factories import (
     ReadDateFactory,
     UtilityFactory,
 )
+from tests.importing.conftest import HEADER
+from tests.importing.conftest import row as import_row
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +182,24 @@ def test_reject_file_needs_staff_login(client, program, tmp_path):
     )
     response = client.get(reverse("admin:accounts_importrun_reject_file", args=[run.pk]))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_reject_file_download_carries_the_spreadsheet_guard(admin_client, program, tmp_path):
+    """The admin's one staff CSV download is the reject file the import wrote: a planted
+    formula in a rejected row reaches the spreadsheet as text."""
+    planted = '=HYPERLINK("http://evil.example","click")'
+    path = tmp_path / "eligible.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=HEADER)
+        w.writeheader()
+        w.writerow(import_row(1, phase=""))
+        w.writerow(import_row(2, phase="", service_address=planted, care="maybe"))
+    accounts_import(
+        program=program, path=path, actor=Actor("ops"), progress=False, skip_invalid=True
+    )
+    run = ImportRun.objects.get()
+    download = admin_client.get(reverse("admin:accounts_importrun_reject_file", args=[run.pk]))
+    assert download.status_code == 200
+    text = b"".join(download.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["service_address"] for r in rows] == ["'" + planted]

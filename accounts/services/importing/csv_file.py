@@ -1,5 +1,6 @@
 """The file as the utility sent it: its header, its records as the csv module reads them, and
-the reject file, which repeats the rejected records as they were."""
+the reject file, which repeats the rejected records as they were (a cell a spreadsheet would run
+as a formula gets a leading `'`: staff open this file)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from accounts.services.importing.columns import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 from accounts.services.importing.results import ImportRejected, ImportResult, RowError
+from accounts.services.spreadsheet import spreadsheet_writer
 
 
 def header_read(records: Iterator[list[str]], path: Path) -> list[str]:
@@ -59,11 +61,13 @@ def records(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def rejects_write(path: Path, result: ImportResult) -> Path:
-    """The rejected rows as they were in the file, with line, column and reason appended."""
+    """The rejected rows as they were in the file, with line, column and reason appended, each
+    cell through the spreadsheet guard."""
     out = path.with_name(path.stem + ".rejects.csv")
     rejected = result.rejected_lines
     with open(out, "w", newline="", encoding="utf-8", errors="surrogateescape") as fh:
-        writer = csv.writer(fh)
+        # Staff open it in a spreadsheet to work the rows, so every cell gets the guard.
+        writer = spreadsheet_writer(fh)
         for line, rec in records(path):
             if line == 1:
                 writer.writerow([*rec, "reject_line", "reject_column", "reject_reason"])
