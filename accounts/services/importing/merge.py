@@ -33,7 +33,7 @@ from accounts.services.status import FORWARD, Actor
 
 MAILING_COLUMNS = ("mailing_address", "mailing_city", "mailing_state", "mailing_zip")
 # A new account the file gives one of these statuses inherits an opt-out of the same customer.
-ACTIVE = tuple(sorted(PRE_ENROLLMENT_STATUSES | {Status.ENROLLED, Status.PARTICIPANT}))
+INHERITS_OPT_OUT = tuple(sorted(PRE_ENROLLMENT_STATUSES | {Status.ENROLLED, Status.PARTICIPANT}))
 
 
 def _distinct(pg: bool) -> str:
@@ -165,7 +165,7 @@ def _statuses_link(cur: CursorWrapper, p: int, result: ImportResult) -> None:
     cur.execute(any_opted_out_sql(), [p])
     if cur.fetchone() is None:
         return
-    active = ", ".join(f"'{s}'" for s in ACTIVE)
+    active = ", ".join(f"'{s}'" for s in INHERITS_OPT_OUT)
     same = opted_out_same_customer_sql(customer_key_sql="import_stage.customer_key")
     cur.execute(
         f"""UPDATE import_stage SET inherited_from = {same}
