@@ -24,6 +24,11 @@ BEAT_SCHEDULE: dict = {
     },
 }
 
+# The beat's heartbeat (/readyz reads its age) and the outbox sweep that sends the confirmations
+# a broker outage kept from leaving (optouts.services.outbox).
+BEAT_SCHEDULE["heartbeat"] = {"task": "cca_notices.health.heartbeat", "schedule": 60.0}
+BEAT_SCHEDULE["outbox-redeliver"] = {"task": "optouts.tasks.outbox_redeliver", "schedule": 300.0}
+
 # The opt-out app's daily job (confirmations due, Connect requests for accounts enrolled overnight).
 from optouts.beat_schedule import BEAT_SCHEDULE as OPTOUTS_BEAT  # noqa: E402
 

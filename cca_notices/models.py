@@ -376,3 +376,14 @@ class PhaseCycleSchedule(models.Model):
 
     def __str__(self):
         return f"{self.phase} cycle {self.read_cycle}: {self.enrollment_date}"
+
+
+class Heartbeat(models.Model):
+    """The last run of a periodic task (the beat's heartbeat): /readyz reads its age, so a
+    stopped beat, broker or worker shows as the age growing past its threshold."""
+
+    name = models.CharField(max_length=60, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -122,7 +122,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A cache outage answers in a second instead of hanging the request (/readyz says so).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -135,9 +140,16 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Task modules outside the apps' tasks.py: the heartbeat and the outbox sweep.
+CELERY_IMPORTS = ["cca_notices.health", "optouts.services.outbox"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; staff can pause entries in the admin.
 from cca_notices.beat_schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402, F401
+
+# /readyz (cca_notices/health.py, docs/operations.md): the beat's heartbeat is required where
+# a broker is (beat runs there); ages in seconds over the defaults there.
+READYZ_BEAT_REQUIRED = env.bool("READYZ_BEAT_REQUIRED", default=bool(REDIS_URL))
+READYZ_MAX_AGE_S = env.json("READYZ_MAX_AGE_S", default={})
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -156,7 +168,10 @@ OPTOUT_IVR_VOICES = env.json("OPTOUT_IVR_VOICES", default={}) or None
 # Opt-out rate limits, JSON {"scope": [attempts, seconds]} over the defaults in
 # optouts/services/ratelimit.py (docs/optouts.md).
 OPTOUT_RATE_LIMITS = env.json("OPTOUT_RATE_LIMITS", default={}) or None
-# Only behind a proxy that overwrites X-Forwarded-For.
+# The client address for rate limits: 0 = REMOTE_ADDR; n = the address the n-th proxy from us
+# appended to X-Forwarded-For (the left of the header is the client's to forge).
+OPTOUT_TRUSTED_PROXY_COUNT = env.int("OPTOUT_TRUSTED_PROXY_COUNT", default=0)
+# Former switch, read as OPTOUT_TRUSTED_PROXY_COUNT = 1 when that is unset.
 OPTOUT_TRUST_X_FORWARDED_FOR = env.bool("OPTOUT_TRUST_X_FORWARDED_FOR", default=False)
 
 REST_FRAMEWORK = {
@@ -165,6 +180,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # The opt-out channels' one rate limiter (scope api_user), Redis-down fallback included.
+    "DEFAULT_THROTTLE_CLASSES": ["optouts.throttling.OptOutRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,

@@ -7,6 +7,7 @@ from cca_notices import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     # Before the admin's catch-all: staff previews of any notice for any account (PDF, PNG).
     path("admin/notices/preview/", include("cca_notices.mailers.urls")),
     path("admin/", admin.site.urls),

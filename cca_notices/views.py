@@ -1,15 +1,26 @@
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 
 from accounts.models import Program
+from cca_notices.health import readiness
 
 
 def home(request):
     return render(request, "home.html", {"programs": Program.objects.select_related("utility")})
 
 
+@never_cache
 def healthz(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Liveness: the process answers. No database, so a database outage does not get every
+    web process restarted (readiness says what is wrong)."""
     return JsonResponse({"ok": True})
+
+
+@never_cache
+def readyz(request):
+    ready, checks = readiness()
+    failed = [name for name, result in checks.items() if not result["ok"]]
+    return JsonResponse(
+        {"ok": ready, "failed": failed, "checks": checks}, status=200 if ready else 503
+    )

@@ -33,7 +33,7 @@ from accounts.services.status import Actor
 from optouts.models import OptOutRequest, Outcome, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 from optouts.services.lookup import account_for_customer, program_for_called_number
-from optouts.services.ratelimit import rate_limit_hit
+from optouts.services.ratelimit import rate_limits_hit
 
 log = logging.getLogger(__name__)
 SALT = "optouts.ivr"
@@ -227,9 +227,7 @@ def zip_code(request, state):
     if not (entered.isdigit() and len(entered) == 5):
         return _retry(state, _("Sorry, that was not a five-digit ZIP code."), _zip_prompt)
     caller = request.POST.get("From", "")
-    if rate_limit_hit(scope="ivr_caller", key=caller or "unknown") or rate_limit_hit(
-        scope="ivr_account", key=state["n"]
-    ):
+    if rate_limits_hit(attempts=[("ivr_caller", caller or "unknown"), ("ivr_account", state["n"])]):
         return _agent_response(
             _program(state), lang, lead=_("We cannot take more attempts on this call.")
         )
