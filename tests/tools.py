@@ -43,6 +43,10 @@ def _harfbuzz_subset() -> bool:
     return True
 
 
+def _redis_server() -> bool:
+    return bool(shutil.which("redis-server"))
+
+
 # name: (check, what to install, why the tests need it)
 TOOLS = {
     "chromium": (_chromium, "chromium", "browser tests drive headless Chromium"),
@@ -57,6 +61,11 @@ TOOLS = {
         "libharfbuzz-subset0",
         "without it WeasyPrint subsets fonts with fontTools, which stamps them with the time, "
         "so a rebuilt PDF is not byte-identical",
+    ),
+    "redis-server": (
+        _redis_server,
+        "redis-server",
+        "outage tests start and stop their own Redis on a free port",
     ),
 }
 

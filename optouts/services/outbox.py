@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Min, Q
 from django.utils import timezone
 
@@ -75,4 +76,5 @@ def outbox_redeliver(*, older_than: dt.timedelta = dt.timedelta(minutes=1), limi
 
 @shared_task(name="optouts.tasks.outbox_redeliver")
 def outbox_redeliver_task() -> dict[str, int]:
-    return outbox_redeliver()
+    after = getattr(settings, "OUTBOX_REDELIVER_AFTER_S", 60)
+    return outbox_redeliver(older_than=dt.timedelta(seconds=after))
