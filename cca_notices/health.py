@@ -83,7 +83,8 @@ def check_beat() -> Result:
 
 class AgeExceeded(Exception):
     def __init__(self, result: Result):
-        super().__init__(f"age {result['age_s']} s over {result['max_age_s']} s")
+        age = result.get("age_s", result.get("oldest_age_s"))
+        super().__init__(f"age {age} s over {result['max_age_s']} s")
         self.result = result
 
 
