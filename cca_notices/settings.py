@@ -150,6 +150,9 @@ from cca_notices.beat_schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # n
 # a broker is (beat runs there); ages in seconds over the defaults there.
 READYZ_BEAT_REQUIRED = env.bool("READYZ_BEAT_REQUIRED", default=bool(REDIS_URL))
 READYZ_MAX_AGE_S = env.json("READYZ_MAX_AGE_S", default={})
+# The outbox sweep sends e-mail and SMS confirmations still pending this many seconds after
+# they were written (the after-commit task has had its chance; optouts/services/outbox.py).
+OUTBOX_REDELIVER_AFTER_S = env.int("OUTBOX_REDELIVER_AFTER_S", default=60)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
