@@ -153,8 +153,14 @@ async def agent_login(session, base) -> dict[str, str]:
     async with session.get(f"{base}/admin/login/") as r:
         html = (await r.read()).decode()
         csrf_cookie = r.cookies["csrftoken"].value
-    token = _CSRF_INPUT.search(html).group(1)
-    data = {"csrfmiddlewaretoken": token, "username": "soak-agent", "password": AGENT_PASSWORD}
+    found = _CSRF_INPUT.search(html)
+    if found is None:
+        raise RuntimeError("soak: no CSRF token on the admin login page")
+    data = {
+        "csrfmiddlewaretoken": found.group(1),
+        "username": "soak-agent",
+        "password": AGENT_PASSWORD,
+    }
     async with session.post(
         f"{base}/admin/login/?next=/admin/",
         data=data,

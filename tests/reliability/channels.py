@@ -31,8 +31,8 @@ def web_optout(client, account, *, email="me@example.net", addr="198.51.100.7") 
     return done.status_code
 
 
-class _Call:
-    def __init__(self, client, program, caller):
+class IvrCall:
+    def __init__(self, client, program, caller) -> None:
         self.client = client
         self.base = {"CallSid": f"CA{caller[-6:]}", "From": caller, "To": program.ivr_phone}
         self.xml: ET.Element | None = None
@@ -66,7 +66,7 @@ class _Call:
 def ivr_optout(client, program, account, *, caller="+14155550199") -> tuple[int, str]:
     """A whole call: language, account number, ZIP, confirm. Returns the last status and what
     the IVR said last (the confirmation code, digit by digit, when recorded)."""
-    call = _Call(client, program, caller)
+    call = IvrCall(client, program, caller)
     status = 0
     for n, step in enumerate(
         (

@@ -25,7 +25,7 @@ from optouts.services.intake import optout_submit
 from optouts.services.rejoin import RejoinRefused, rejoin_submit
 from tests.factories import PhaseFactory, RateScheduleFactory
 from tests.importing.conftest import HEADER, row
-from tests.reliability.channels import TWILIO_TOKEN, _Call, api_client, api_optout
+from tests.reliability.channels import TWILIO_TOKEN, IvrCall, api_client, api_optout
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -85,7 +85,7 @@ def test_web_ivr_agent_and_api_at_once_record_one_opt_out(
             REMOTE_ADDR=f"198.51.100.{round_}",
         )
         token = re.search(r'name="t" value="([^"]+)"', page.content.decode()).group(1)
-        call = _Call(Client(), program, f"+1415555{round_:04d}")
+        call = IvrCall(Client(), program, f"+1415555{round_:04d}")
         call.post("/ivr/voice/")
         call.press("1")
         call.press(f"{account.account_number}#")
