@@ -55,7 +55,9 @@ def run_together(jobs: list[Callable[[], object]]) -> list[object]:
 def assert_history_never_moves_backwards(account: ServiceAccount) -> None:
     """Each status change starts where the previous one ended, and the account is where the last
     one left it: no write overwrote another."""
-    changes = list(StatusChange.objects.filter(account=account).order_by("at", "pk"))
+    # In the order they were written: `at` is when each request was received, which for the one
+    # that waited for the account's lock is before the change that went first.
+    changes = list(StatusChange.objects.filter(account=account).order_by("pk"))
     for before, after in itertools.pairwise(changes):
         assert after.from_status == before.to_status, (before, after)
     account.refresh_from_db()
