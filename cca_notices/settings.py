@@ -102,6 +102,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Customer-facing dates and money per language (accounts.services.display).
+FORMAT_MODULE_PATH = ["cca_notices.formats"]
 # Every date in this product is a business date in the CCA's own time zone.
 TIME_ZONE = "America/Los_Angeles"
 USE_I18N = True

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import path, reverse
-from django.utils import dateformat, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -29,6 +29,7 @@ from twilio.request_validator import (
 from twilio.twiml.voice_response import VoiceResponse
 
 from accounts.models import Channel, Program, ServiceAccount
+from accounts.services import display
 from accounts.services.status import Actor
 from optouts.models import OptOutRequest, Outcome, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
@@ -113,8 +114,7 @@ def digits(value: str) -> str:
 
 
 def spoken_date(day, lang: str) -> str:
-    with translation.override(lang):
-        return dateformat.format(day, r"j \d\e F \d\e Y" if lang == "es" else "F j, Y")
+    return display.long_date(day, lang)
 
 
 def spoken_money(amount: Decimal) -> str:
@@ -259,7 +259,7 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
         return r
     d = optout_quote(account=acct)
     if not d.accepted:
-        _say(r, d.refusal_message, lang)
+        _say(r, _(d.refusal_message), lang)
         return _agent_response(program, lang, into=r)
     text = [lead] if lead else []
     text.append(

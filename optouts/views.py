@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import get_script_prefix, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Channel, Program, ServiceAccount
@@ -32,6 +33,11 @@ TOKEN_SALT = "optouts.web.account"
 DONE_SALT = "optouts.web.done"
 TOKEN_MAX_AGE = 30 * 60
 WEB_ACTOR = Actor("web form")
+# Lazy: translated when the page is rendered in its language, not when the module loads.
+NOT_FOUND = gettext_lazy(
+    "We could not find an account with that account number and ZIP code. Check both "
+    "against your notice or your utility bill, or call us."
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -77,10 +83,6 @@ def optout_form(request, lang="en"):
         return _render(request, lang, "optouts/form.html", {"form": form, "from_code": bool(code)})
 
     form = LookupForm(request.POST)
-    not_found = _(
-        "We could not find an account with that account number and ZIP code. Check both "
-        "against your notice or your utility bill, or call us."
-    )
     with translation.override(lang):
         valid = form.is_valid()
     if not valid:
@@ -99,7 +101,7 @@ def optout_form(request, lang="en"):
         )
     if account is None:
         with translation.override(lang):
-            form.add_error(None, not_found)
+            form.add_error(None, NOT_FOUND)
         return _render(
             request, lang, "optouts/form.html", {"form": form, "not_found": True}, status=400
         )

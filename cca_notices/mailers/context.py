@@ -18,10 +18,11 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-import phonenumbers
-from django.utils import formats, translation
+from django.utils import translation
 
 from accounts.models import CustomerClass, Product, ServiceAccount
+from accounts.services import display
+from accounts.services.display import phone_display
 from accounts.services.fees import fee_table_in_force
 from accounts.services.jrc import jrc_rows_in_force, power_content_in_force
 
@@ -79,28 +80,13 @@ def variant_key(req: LetterRequest) -> tuple:
     )
 
 
-def phone_display(number: str) -> str:
-    if not number:
-        return ""
-    try:
-        parsed = phonenumbers.parse(number, "US")
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-
-
 def date_display(day: dt.date | None, lang: str) -> str:
-    if day is None:
-        return ""
-    with translation.override(lang):
-        return formats.date_format(day, "DATE_FORMAT")
+    return display.long_date(day, lang)
 
 
 def money(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    sign = "−" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
+    # The letter's language is active while its variant is built (variant_context).
+    return display.money(value)
 
 
 def signed_money(value: Decimal) -> str:
@@ -114,7 +100,13 @@ def opt_out_prefix(program) -> str:
 
 
 def variant_context(req: LetterRequest) -> dict:
-    """Everything the letter says that is the same for every recipient of the variant."""
+    """Everything the letter says that is the same for every recipient of the variant, with its
+    dates and amounts in the letter's language."""
+    with translation.override(letter_language(req.account)):
+        return _variant_context(req)
+
+
+def _variant_context(req: LetterRequest) -> dict:
     account, kind = req.account, req.kind
     if kind not in KINDS:
         raise UnknownNoticeKind(f"unknown notice kind {kind!r}; expected one of {', '.join(KINDS)}")

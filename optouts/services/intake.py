@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts.models import (
     OPTED_OUT_STATUSES,
@@ -75,6 +76,7 @@ class Decision:
     # The row itself, so recording the fee does not read it a second time.
     fee_schedule: FeeSchedule | None = field(default=None, compare=False, repr=False)
     return_options: tuple[ReturnOption, ...] = field(default_factory=tuple)
+    # English, marked for translation: each channel says it in the customer's language.
     refusal_message: str = ""
 
     @property
@@ -157,7 +159,7 @@ def optout_quote(
             to_status=None,
             effective_date=None,
             service_request="",
-            refusal_message="This account is closed.",
+            refusal_message=gettext_noop("This account is closed."),
             **base,
         )
     if status in OPTED_OUT_STATUSES:
@@ -166,7 +168,7 @@ def optout_quote(
             to_status=None,
             effective_date=None,
             service_request="",
-            refusal_message="This account has already opted out.",
+            refusal_message=gettext_noop("This account has already opted out."),
             **base,
         )
     if moving_out:
@@ -187,7 +189,7 @@ def optout_quote(
             effective_date=None,
             service_request="",
             refusal_message=program.optout_refusal_message
-            or (
+            or gettext_noop(
                 "Opt-outs open when the first notice is mailed. "
                 "Please contact us again after you receive it."
             ),

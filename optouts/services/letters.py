@@ -13,45 +13,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from accounts.services import calendar
+from accounts.services import calendar, display
 from optouts.models import Confirmation, ReturnPath
 
 LANGS = ("en", "es")
-MONTHS_ES = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-]
 
 
 def _date(day: dt.date | None, lang: str) -> str:
     if day is None:
-        return {"en": "your next meter-read date", "es": "su próxima fecha de lectura del medidor"}[
-            lang
-        ]
-    if lang == "es":
-        return f"{day.day} de {MONTHS_ES[day.month - 1]} de {day.year}"
-    return f"{day:%B} {day.day}, {day.year}"
+        with translation.override(lang):
+            return gettext("your next meter-read date")
+    return display.long_date(day, lang)
 
 
-def _money(value: Decimal | None) -> str:
-    return f"${value:,.2f}" if value else ""
-
-
-def _phone(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())[-10:]
-    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if len(digits) == 10 else number
+def _money(value: Decimal | None, lang: str) -> str:
+    return display.money(value, lang) if value else ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +54,7 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         "program": p,
         "program_name": p.name,
         "utility_name": p.utility.name,
-        "phone": _phone(p.phone),
+        "phone": display.phone_display(p.phone),
         "website": p.website.replace("https://", "").rstrip("/"),
         "email": p.email,
         "return_lines": [x for x in p.return_address.splitlines() if x.strip()],
@@ -96,10 +75,10 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
             code=o.confirmation_code,
             received=d(timezone.localdate(o.received_at)),
             effective=d(o.effective_date),
-            fee=_money(o.fee_amount),
+            fee=_money(o.fee_amount, lang),
             outcome=o.outcome,
-            admin_fee=_money(o.admin_fee),
-            crc=_money(o.cost_recovery_charge),
+            admin_fee=_money(o.admin_fee, lang),
+            crc=_money(o.cost_recovery_charge, lang),
         )
     if c.reentry_id:
         r = c.reentry
@@ -117,8 +96,8 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
             standard_from=d(r.standard_rates_from),
             stay_months=r.min_stay_months,
             stay_until=d(r.min_stay_until),
-            reentry_fee=_money(r.reentry_fee),
-            fee=_money(r.optout.fee_amount),
+            reentry_fee=_money(r.reentry_fee, lang),
+            fee=_money(r.optout.fee_amount, lang),
         )
     if c.rejoin_id:
         j = c.rejoin
@@ -126,7 +105,7 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         ctx.update(
             code=j.confirmation_code,
             effective=d(j.effective_date),
-            entry_fee=_money(j.entry_fee),
+            entry_fee=_money(j.entry_fee, lang),
             product=j.product_code,
         )
     return ctx

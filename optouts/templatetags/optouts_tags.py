@@ -1,26 +1,23 @@
 from django import template
-from django.utils import dateformat, translation
+
+from accounts.services import display
 
 register = template.Library()
-
-# Spelled-out month, as customers read dates in letters ("April 2, 2027", "2 de abril de 2027").
-LONG_DATE = {"es": r"j \d\e F \d\e Y"}
 
 
 @register.filter
 def longdate(value):
-    if not value:
-        return ""
-    return dateformat.format(value, LONG_DATE.get(translation.get_language(), "F j, Y"))
+    """The date spelled out in the page's language ("April 2, 2027", "2 de abril de 2027")."""
+    return display.long_date(value) if value else ""
+
+
+@register.filter
+def money(value):
+    """Dollars as on a bill, in the page's language: "$6.25"."""
+    return display.money(value) if value is not None else ""
 
 
 @register.filter
 def phone_display(value):
     """+18005550100 → (800) 555-0100, as customers dial it."""
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(value or "", "US")
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return display.phone_display(value)
