@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_audit import AuditHistoryMixin
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import (
     Closure,
@@ -286,7 +287,7 @@ class FeeSchedulePlannedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(AuditHistoryMixin, admin.ModelAdmin):
     formfield_overrides = URL_HTTPS
     list_display = [
         "name",
@@ -594,7 +595,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(ServiceAccount)
-class ServiceAccountAdmin(LargeTableAdmin):
+class ServiceAccountAdmin(AuditHistoryMixin, LargeTableAdmin):
     form = ServiceAccountContactForm
     # Few, stacked columns: the list must fit beside the navigation and the filters at 1280 px.
     list_display = [

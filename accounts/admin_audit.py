@@ -1,0 +1,102 @@
+"""The audit log in the admin: read-only for everyone, superusers included, and the History page
+of an account (or any tracked record) built from it."""
+
+from __future__ import annotations
+
+from auditlog.admin import LogEntryAdmin
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+
+from accounts.audit_log import AuditEntry
+from accounts.services.audit import audit_history
+
+# auditlog's admin registers its own view of the log-entry model; ours replaces it.
+if admin.site.is_registered(AuditEntry):
+    admin.site.unregister(AuditEntry)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(LogEntryAdmin):
+    list_display = [
+        "created",
+        "resource_url",
+        "action",
+        "channel",
+        "actor_name",
+        "msg_short",
+        "cid_url",
+    ]
+    list_filter = ["action", "channel", "content_type"]
+    search_fields = ["object_pk", "actor_name", "cid"]
+    readonly_fields = [
+        "created",
+        "resource_url",
+        "action",
+        "channel",
+        "actor_name",
+        "user_url",
+        "remote_addr",
+        "cid",
+        "account_id",
+        "additional_data",
+        "msg",
+    ]
+    fieldsets = [
+        (None, {"fields": ["created", "user_url", "actor_name", "channel", "remote_addr", "cid"]}),
+        ("What", {"fields": ["resource_url", "account_id", "action", "additional_data", "msg"]}),
+    ]
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Not even through a cascade: the log outlives what it describes.
+        return False
+
+
+def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
+    rows = []
+    for field, change in (entry.changes_dict or {}).items():
+        if isinstance(change, list | tuple) and len(change) == 2:
+            before, after = change
+        else:  # m2m changes: {"type": "add", "objects": [...]}
+            before, after = "", str(change)
+        rows.append((field, "" if before is None else str(before), "" if after is None else str(after)))
+    return rows
+
+
+class AuditHistoryMixin:
+    """Replaces the admin's History page with the audit log's entries for the record. An account
+    shows everything that belongs to it (opt-outs, fees, notices, letters, CCASRs, status)."""
+
+    def audit_entries(self, obj):
+        if obj._meta.label_lower == "accounts.serviceaccount":
+            return audit_history(account_id=obj.pk)
+        return AuditEntry.objects.get_for_object(obj).order_by("timestamp", "pk")
+
+    def history_view(self, request, object_id, extra_context=None):
+        model = self.model  # type: ignore[attr-defined]
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        if obj is None:
+            raise Http404(f"no {model._meta.verbose_name} {object_id}")
+        if not self.has_view_or_change_permission(request, obj):  # type: ignore[attr-defined]
+            raise PermissionDenied
+        entries = list(self.audit_entries(obj)[:2000])
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "title": f"History: {model._meta.verbose_name} #{obj.pk}",
+            "subtitle": None,
+            "object": obj,
+            "opts": model._meta,
+            "entries": [(e, _changes(e)) for e in entries],
+            "truncated": len(entries) == 2000,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/audit_history.html", context)
