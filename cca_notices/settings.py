@@ -212,6 +212,9 @@ LOGGING = {
         # Django's own loggers through the same JSON handler (its defaults print plain text).
         "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # At DEBUG these print whole template contexts and SQL parameters: customer data.
+        # Pinned above DEBUG whatever LOG_LEVEL says.
+        "django.template": {"level": "INFO"},
         # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter.
         **{
             name: {"level": "WARNING"}
