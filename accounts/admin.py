@@ -27,6 +27,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from accounts.admin_audit import AuditHistoryMixin
+from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import (
     Closure,
@@ -449,6 +450,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    @customer_data_download("import reject file", model=ImportRun, pk_kwarg="pk")
     def reject_file_view(self, request, pk):
         """Serves exactly the reject file recorded on the run (the import wrote it beside its
         input)."""

@@ -68,7 +68,9 @@ def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
             before, after = change
         else:  # m2m changes: {"type": "add", "objects": [...]}
             before, after = "", str(change)
-        rows.append((field, "" if before is None else str(before), "" if after is None else str(after)))
+        rows.append(
+            (field, "" if before is None else str(before), "" if after is None else str(after))
+        )
     return rows
 
 
@@ -82,15 +84,15 @@ class AuditHistoryMixin:
         return AuditEntry.objects.get_for_object(obj).order_by("timestamp", "pk")
 
     def history_view(self, request, object_id, extra_context=None):
-        model = self.model  # type: ignore[attr-defined]
-        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        model = self.model
+        obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(f"no {model._meta.verbose_name} {object_id}")
-        if not self.has_view_or_change_permission(request, obj):  # type: ignore[attr-defined]
+        if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         entries = list(self.audit_entries(obj)[:2000])
         context = {
-            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            **self.admin_site.each_context(request),
             "title": f"History: {model._meta.verbose_name} #{obj.pk}",
             "subtitle": None,
             "object": obj,

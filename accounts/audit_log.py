@@ -56,11 +56,12 @@ class AuditEntryManager(LogEntryManager.from_queryset(AuditEntryQuerySet)):  # t
 
 
 class AuditEntry(AbstractLogEntry):
-    channel = models.CharField(max_length=20, blank=True, db_index=True)
-    actor_name = models.CharField(
+    # auditlog is untyped, so the stubs cannot infer these fields on its subclass.
+    channel: models.CharField[str, str] = models.CharField(max_length=20, blank=True, db_index=True)
+    actor_name: models.CharField[str, str] = models.CharField(
         max_length=150, blank=True, help_text="User name or process, kept if the user is removed."
     )
-    account_id = models.BigIntegerField(
+    account_id: models.BigIntegerField[int | None, int | None] = models.BigIntegerField(
         null=True, blank=True, db_index=True, help_text="The service account the change is about."
     )
 

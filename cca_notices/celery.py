@@ -41,4 +41,4 @@ def _task_context_open(task_id=None, task=None, **kwargs):
 def _task_context_close(task_id=None, **kwargs):
     ctx = _open_contexts.pop(task_id, None)
     if ctx is not None:
-        ctx.__exit__(None, None, None)  # type: ignore[attr-defined]
+        ctx.__exit__(None, None, None)

@@ -217,8 +217,7 @@ LOGGING = {
         "django.template": {"level": "INFO"},
         # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter.
         **{
-            name: {"level": "WARNING"}
-            for name in ("django.db.backends", "weasyprint", "fontTools")
+            name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")
         },
     },
 }

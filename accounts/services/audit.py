@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from auditlog.cid import get_cid
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from accounts.audit_log import AuditEntry
@@ -25,28 +27,41 @@ BULK_IDS_LISTED = 1000
 
 def audit_bulk(
     *,
-    instance: models.Model,
     what: str,
     counts: dict[str, int],
+    instance: models.Model | None = None,
+    model: type[models.Model] | None = None,
     ids: Iterable[int] | None = None,
     changes: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """One entry for a bulk write: `what` happened to how many rows (`counts`), on `instance`.
-    `changes` is the before/after of the change applied to every row, {"field": [old, new]}."""
+    """One entry for a bulk write: `what` happened to how many rows (`counts`), recorded on
+    `instance` (the run, batch or program), or on `model` when no row describes the run.
+    `changes` is the before/after applied to every row, {"field": [old, new]}."""
     data: dict[str, Any] = {"bulk": what, "counts": counts}
     if ids is not None:
         listed = list(ids)
         data["ids"] = listed[:BULK_IDS_LISTED]
         data["ids_truncated"] = len(listed) > BULK_IDS_LISTED
-    entry = AuditEntry.objects.log_create(
-        instance,
-        force_log=True,
+    if instance is not None:
+        entry = AuditEntry.objects.log_create(
+            instance,
+            force_log=True,
+            action=AuditEntry.Action.UPDATE,
+            changes=changes or {},
+            additional_data=data,
+        )
+        assert entry is not None  # force_log always writes
+        return entry
+    assert model is not None, "audit_bulk needs an instance or a model"
+    return AuditEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk="",
+        object_repr=f"{sum(counts.values())} {model._meta.verbose_name_plural}",
         action=AuditEntry.Action.UPDATE,
         changes=changes or {},
         additional_data=data,
+        cid=get_cid(),
     )
-    assert entry is not None  # force_log always writes
-    return entry
 
 
 def audit_access(

@@ -39,7 +39,7 @@ NEEDLES = [
 
 
 @pytest.fixture
-def customer(make_account):
+def customer(make_account):  # noqa: F811 (the imported fixture)
     def make(**kw):
         kw.setdefault("status", Status.ENROLLED)
         kw.setdefault("enrollment_date", dt.date(2027, 2, 2))

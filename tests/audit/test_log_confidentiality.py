@@ -15,7 +15,6 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from twilio.request_validator import RequestValidator
 
 from accounts.log_format import JsonFormatter, RequestIdFilter
 from accounts.models import Status
