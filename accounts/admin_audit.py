@@ -9,6 +9,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from accounts.audit_log import AuditEntry
 from accounts.services.audit import audit_history
@@ -83,6 +84,32 @@ class AuditHistoryMixin:
             return audit_history(account_id=obj.pk)
         return AuditEntry.objects.get_for_object(obj).order_by("timestamp", "pk")
 
+    def related_records(self, request, obj) -> list[tuple[str, list[tuple[str, str]]]]:
+        """The rows of other tables that point at the record (an account's notices, opt-outs,
+        fees, letters, CCASRs…), whatever app they live in: notices scheduled in bulk have no
+        entry of their own, so the page lists them as they stand."""
+        sections = []
+        for rel in obj._meta.related_objects:
+            related = rel.related_model
+            if not rel.one_to_many or not self.admin_site.is_registered(related):
+                continue
+            if not self.admin_site.get_model_admin(related).has_view_permission(request):
+                continue
+            rows = related._default_manager.filter(**{rel.field.name: obj}).order_by("pk")[:50]
+            links = [
+                (
+                    reverse(
+                        f"admin:{related._meta.app_label}_{related._meta.model_name}_change",
+                        args=[row.pk],
+                    ),
+                    str(row),
+                )
+                for row in rows
+            ]
+            if links:
+                sections.append((str(related._meta.verbose_name_plural).capitalize(), links))
+        return sections
+
     def history_view(self, request, object_id, extra_context=None):
         model = self.model
         obj = self.get_object(request, unquote(object_id))
@@ -99,6 +126,7 @@ class AuditHistoryMixin:
             "opts": model._meta,
             "entries": [(e, _changes(e)) for e in entries],
             "truncated": len(entries) == 2000,
+            "related": self.related_records(request, obj),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/audit_history.html", context)

@@ -230,6 +230,9 @@ DEFAULT_EXCEPTION_REPORTER = "accounts.log_format.CustomerDataExceptionReporter"
 # The audit log (docs/operations.md, "Audit log"): django-auditlog records every save and delete
 # of these models into accounts.AuditEntry, with the channel and actor set at the edges.
 AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+# auditlog's own migrations create its default table, which the swapped model leaves unused;
+# without them the app adds no table (the log is accounts_auditentry, migration accounts 0009).
+MIGRATION_MODULES = {"auditlog": None}
 AUDITLOG_CID_GETTER = "accounts.audit_context.current_request_id"
 AUDITLOG_STORE_JSON_CHANGES = True
 AUDITLOG_MASK_CALLABLE = "accounts.audit_log.mask_value"
