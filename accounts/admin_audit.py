@@ -6,7 +6,9 @@ from __future__ import annotations
 from auditlog.admin import LogEntryAdmin
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -62,6 +64,21 @@ class AuditEntryAdmin(LogEntryAdmin):
         return False
 
 
+# A program's settings: its own row and these rows that belong to it.
+PROGRAM_SETTINGS = ("phases", "fee_schedules", "closures", "products", "power_content")
+
+
+def _program_settings_history(program):
+    q = Q(content_type=ContentType.objects.get_for_model(program), object_pk=str(program.pk))
+    for name in PROGRAM_SETTINGS:
+        rows = getattr(program, name).all()
+        pks = [str(pk) for pk in rows.values_list("pk", flat=True)]
+        q |= Q(content_type=ContentType.objects.get_for_model(rows.model), object_pk__in=pks)
+    return (
+        AuditEntry.objects.filter(q).select_related("content_type", "actor").order_by("timestamp")
+    )
+
+
 def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
     rows = []
     for field, change in (entry.changes_dict or {}).items():
@@ -79,9 +96,13 @@ class AuditHistoryMixin:
     """Replaces the admin's History page with the audit log's entries for the record. An account
     shows everything that belongs to it (opt-outs, fees, notices, letters, CCASRs, status)."""
 
+    admin_site: admin.AdminSite
+
     def audit_entries(self, obj):
         if obj._meta.label_lower == "accounts.serviceaccount":
             return audit_history(account_id=obj.pk)
+        if obj._meta.label_lower == "accounts.program":
+            return _program_settings_history(obj)
         return AuditEntry.objects.get_for_object(obj).order_by("timestamp", "pk")
 
     def related_records(self, request, obj) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -91,7 +91,7 @@ def test_a_contact_correction_in_the_admin_keeps_before_and_after(admin_client, 
     assert e.object_repr == f"service account #{account.pk}"
 
 
-def test_program_settings_changes_are_recorded(program):
+def test_program_settings_changes_are_recorded(admin_client, program):
     with audit_context(channel=AuditChannel.COMMAND, actor_name="ops: load_program"):
         fee = FeeSchedule.objects.filter(program=program).first()
         fee.admin_fee = Decimal("7.50")
@@ -110,9 +110,12 @@ def test_program_settings_changes_are_recorded(program):
     assert (e.channel, e.actor_name) == ("command", "ops: load_program")
     window = entries_for(phase, action=AuditEntry.Action.UPDATE).get()
     assert window.changes_dict["enrollment_end"] == ["2027-05-01", "2027-06-01"]
-    assert entries_for(program, action=AuditEntry.Action.UPDATE).get().changes_dict[
-        "cutoff_days"
-    ]
+    assert entries_for(program, action=AuditEntry.Action.UPDATE).get().changes_dict["cutoff_days"]
+    # The program's History page gathers its settings: the fee, the phase window, the cutoff.
+    page = admin_client.get(
+        reverse("admin:accounts_program_history", args=[program.pk])
+    ).content.decode()
+    assert "fee schedule" in page and "2027-06-01" in page and "cutoff_days" in page
 
 
 def test_a_fee_and_its_waiver_are_recorded(customer, staff, today):
@@ -200,9 +203,12 @@ def test_the_model_refuses_update_and_delete(entry):
 def test_postgresql_refuses_update_and_delete_in_sql(entry):
     table = AuditEntry._meta.db_table
     for sql in (f"UPDATE {table} SET actor_name = 'x'", f"DELETE FROM {table}"):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql)
     assert AuditEntry.objects.filter(pk=entry.pk, actor_name=entry.actor_name).exists()
 
 
@@ -231,7 +237,9 @@ def test_there_is_no_add_change_or_delete_permission_to_grant():
 # --- one view of an account's history ---------------------------------------------------------
 
 
-def test_the_account_history_page_shows_everything_that_belongs_to_it(admin_client, customer, today):
+def test_the_account_history_page_shows_everything_that_belongs_to_it(
+    admin_client, customer, today
+):
     account = customer(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2))
     optout_submit(
         account=account, channel=Channel.WEB, actor=Actor("web"), return_path="transitional"
@@ -267,7 +275,7 @@ def test_a_well_formed_request_id_is_kept_and_a_bad_one_replaced(client, program
 
 
 def test_a_celery_task_runs_in_its_own_context_under_the_callers_request_id():
-    from cca_notices.celery import _task_context_open, _task_context_close, _task_request_id
+    from cca_notices.celery import _task_context_close, _task_context_open, _task_request_id
 
     headers: dict = {}
     with audit_context(channel="web", request_id="req-0123456789"):
@@ -277,7 +285,7 @@ def test_a_celery_task_runs_in_its_own_context_under_the_callers_request_id():
     class Task:
         name = "optouts.tasks.confirmation_send"
 
-        class request:  # noqa: N801 (Celery's attribute)
+        class request:
             request_id = "req-0123456789"
 
     _task_context_open(task_id="t1", task=Task)
@@ -293,13 +301,19 @@ def test_a_celery_task_runs_in_its_own_context_under_the_callers_request_id():
 
 def test_manage_py_runs_commands_in_the_command_channel():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cca_notices.settings"}
-    code = "from accounts.audit_context import current; c = current(); print(c.channel, c.actor_name)"
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()[-1].split()
+    code = (
+        "from accounts.audit_context import current; c = current(); print(c.channel, c.actor_name)"
+    )
+    out = (
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", code],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
     assert out[0] == "command" and out[-1] == "shell"
