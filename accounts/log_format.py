@@ -59,7 +59,8 @@ class JsonFormatter(_JsonFormatter):
         if request is not None and hasattr(request, "path"):
             log_data["http_method"], log_data["path"] = request.method, request.path
         for key, value in log_data.items():
-            if isinstance(value, str) and key not in ("time", "level", "logger"):
+            # The request id is ours or checked on the way in (a hex id may hold ten digits).
+            if isinstance(value, str) and key not in ("time", "level", "logger", "request_id"):
                 log_data[key] = redact(value)
         return log_data
 

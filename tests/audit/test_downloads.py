@@ -40,7 +40,8 @@ def test_a_reject_file_needs_the_export_permission_and_is_recorded(client, progr
     assert not accesses("import reject file").exists()
     user = staff_with("view_importrun", "export_customer_data")
     client.force_login(user)
-    assert client.get(url).status_code == 200
+    served = client.get(url)
+    assert served.status_code == 200 and b"telephone" in b"".join(served.streaming_content)
     e = accesses("import reject file").get()
     assert (e.actor, e.channel, e.object_pk) == (user, "admin", str(run.pk))
     assert e.timestamp is not None
@@ -62,7 +63,8 @@ def test_a_mail_batch_file_needs_the_download_permission_and_is_recorded(client,
     assert client.get(url).status_code == 403
     user = staff_with("view_mailbatch", "download_mailbatch")
     client.force_login(user)
-    assert client.get(url).status_code == 200
+    served = client.get(url)
+    assert served.status_code == 200 and b"piece_id" in b"".join(served.streaming_content)
     e = accesses("mail batch file").get()
     assert e.actor == user and e.additional_data["file"] == "B1-data.csv"
 
