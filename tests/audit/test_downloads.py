@@ -93,3 +93,29 @@ def test_the_fee_and_notice_schedule_exports_are_recorded(make_account, program,
         "export_notice_schedule", "--program", program.slug, "--out", str(tmp_path / "n.csv")
     )
     assert accesses("notice schedule export").get().object_pk == str(program.pk)
+
+
+def test_the_download_decorator_records_only_what_was_served(rf, make_account):
+    """The letter preview and the notice certificate use it with their own permission check."""
+    from django.core.exceptions import PermissionDenied
+    from django.http import HttpResponse
+
+    from accounts.admin_downloads import customer_data_download
+    from accounts.models import ServiceAccount
+
+    account = make_account()
+
+    @customer_data_download("letter preview", model=ServiceAccount, pk_kwarg="account_id")
+    def view(request, account_id, kind):
+        return HttpResponse(status=200 if kind == "ok" else 404)
+
+    request = rf.get("/x")
+    request.user = staff_with()
+    with pytest.raises(PermissionDenied):
+        view(request, account_id=account.pk, kind="ok")
+    request.user = staff_with("export_customer_data")
+    view(request, account_id=account.pk, kind="missing")
+    assert not accesses("letter preview").exists()  # a 404 sent nothing
+    view(request, account_id=account.pk, kind="ok")
+    e = accesses("letter preview").get()
+    assert e.account_id == account.pk and e.additional_data["kind"] == "ok"
