@@ -80,15 +80,25 @@ def _program_settings_history(program):
 
 
 def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
+    changes = entry.changes_dict or {}
+    if entry.content_type.model == "statuschange" and "to_status" in changes:
+        # A status change is a before and after in itself: show it as one.
+        after = {field: change[1] for field, change in changes.items()}
+        return [
+            ("status", after.get("from_status") or "", after["to_status"] or ""),
+            ("reason", "", after.get("reason") or ""),
+        ]
+    model = entry.content_type.model_class()
+    if model is not None:  # PostgreSQL's jsonb keeps no key order: show the model's
+        order = {f.name: i for i, f in enumerate(model._meta.get_fields())}
+        changes = dict(sorted(changes.items(), key=lambda kv: order.get(kv[0], len(order))))
     rows = []
-    for field, change in (entry.changes_dict or {}).items():
+    for field, change in changes.items():
         if isinstance(change, list | tuple) and len(change) == 2:
-            before, after = change
+            pair = ("" if v is None else str(v) for v in change)
+            rows.append((field, *pair))
         else:  # m2m changes: {"type": "add", "objects": [...]}
-            before, after = "", str(change)
-        rows.append(
-            (field, "" if before is None else str(before), "" if after is None else str(after))
-        )
+            rows.append((field, "", str(change)))
     return rows
 
 

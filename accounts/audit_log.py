@@ -36,6 +36,11 @@ def account_id_of(instance: Any) -> int | None:
     return None
 
 
+def _own_fields(instance: Any) -> list[str]:
+    opts = instance._meta
+    return [f.name for f in opts.concrete_fields] + [f.name for f in opts.many_to_many]
+
+
 class AuditEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AuditLogIsAppendOnly("audit entries are never changed")
@@ -48,6 +53,13 @@ class AuditEntryManager(LogEntryManager.from_queryset(AuditEntryQuerySet)):  # t
     def log_create(self, instance, force_log: bool = False, **kwargs):
         account_id = account_id_of(instance)
         kwargs.setdefault("account_id", account_id)
+        changes = kwargs.get("changes")
+        if isinstance(changes, dict) and changes:
+            # auditlog's diff of a new row lists reverse relations too ("notices: None"):
+            # keep the row's own fields, in the model's order.
+            kwargs["changes"] = {
+                name: changes[name] for name in _own_fields(instance) if name in changes
+            }
         if account_id is not None or instance._meta.app_label == "auth":
             # Our own row id, never the customer's name or account number (the changes keep the
             # before and after, for the auditor; this text shows in lists and logs).
