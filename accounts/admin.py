@@ -26,6 +26,8 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_audit import AuditHistoryMixin
+from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import (
     Closure,
@@ -286,7 +288,7 @@ class FeeSchedulePlannedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(AuditHistoryMixin, admin.ModelAdmin):
     formfield_overrides = URL_HTTPS
     list_display = [
         "name",
@@ -448,6 +450,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    @customer_data_download("import reject file", model=ImportRun, pk_kwarg="pk")
     def reject_file_view(self, request, pk):
         """Serves exactly the reject file recorded on the run (the import wrote it beside its
         input)."""
@@ -594,7 +597,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(ServiceAccount)
-class ServiceAccountAdmin(LargeTableAdmin):
+class ServiceAccountAdmin(AuditHistoryMixin, LargeTableAdmin):
     form = ServiceAccountContactForm
     # Few, stacked columns: the list must fit beside the navigation and the filters at 1280 px.
     list_display = [

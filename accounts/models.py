@@ -672,3 +672,6 @@ class PowerContentLabel(models.Model):
 
     def __str__(self):
         return f"{self.name} {self.year}"
+
+
+from accounts.audit_log import AuditEntry  # noqa: E402, F401  (the audit log's model)

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import ServiceAccount
 from cca_notices.certificate import notice_certificate_generate
@@ -99,6 +100,9 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ]
         return extra + super().get_urls()
 
+    @customer_data_download(
+        "notice certificate", model=ServiceAccount, pk_kwarg="account_id", permission=None
+    )
     def certificate_view(self, request, account_id: int):
         if not self.has_view_permission(request):
             from django.core.exceptions import PermissionDenied
@@ -259,6 +263,9 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         ]
         return extra + super().get_urls()
 
+    @customer_data_download(
+        "mail batch file", model=MailBatch, pk_kwarg="batch_id", permission=None
+    )
     def download_view(self, request, batch_id: int, name: str):
         from django.core.exceptions import PermissionDenied
         from django.http import FileResponse, Http404

@@ -44,12 +44,16 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    # Before accounts, whose admin replaces auditlog's view of the audit log.
+    "auditlog",
     "accounts",
     "cca_notices",
     "optouts",
 ]
 
 MIDDLEWARE = [
+    # First: the request id and the audit context (channel, actor) cover everything below.
+    "cca_notices.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app itself, under runserver and gunicorn alike (no separate web
     # server needed).
@@ -144,6 +148,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Task modules outside the apps' tasks.py: the heartbeat and the outbox sweep.
 CELERY_IMPORTS = ["cca_notices.health", "optouts.services.outbox"]
+# The worker logs through LOGGING below (JSON, request ids), not Celery's own plain format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; staff can pause entries in the admin.
 from cca_notices.beat_schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402, F401
@@ -197,15 +203,102 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
+# Logs: one JSON object a line on stderr (time, level, logger, message, request_id, extra);
+# LOG_FORMAT=text for a developer's terminal. No customer data in any record
+# (docs/operations.md, "Logs").
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "accounts.log_format.RequestIdFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "json": {"()": "accounts.log_format.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["request_id"],
+        },
+        # Django's error e-mail to ADMINS (none unless set), through the reporter below.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false"],
+            "level": "ERROR",
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter here.
     "loggers": {
-        name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")
+        # Django's own loggers through the same JSON handler (its defaults print plain text).
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # At DEBUG these print whole template contexts and SQL parameters: customer data.
+        # Pinned above DEBUG whatever LOG_LEVEL says.
+        "django.template": {"level": "INFO"},
+        # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter.
+        **{
+            name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")
+        },
     },
 }
+ADMINS = [tuple(a.split(":", 1)) for a in env.list("ADMINS", default=[]) if ":" in a]
+# Error reports (the ADMINS e-mail, the debug page) never show POST data, local variables or
+# query strings: every view here handles customer data.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.log_format.CustomerDataReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "accounts.log_format.CustomerDataExceptionReporter"
+
+# The audit log (docs/operations.md, "Audit log"): django-auditlog records every save and delete
+# of these models into accounts.AuditEntry, with the channel and actor set at the edges.
+AUDITLOG_LOGENTRY_MODEL = "accounts.AuditEntry"
+# auditlog's own migrations create its default table, which the swapped model leaves unused;
+# without them the app adds no table (the log is accounts_auditentry, migration accounts 0009).
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_CID_GETTER = "accounts.audit_context.current_request_id"
+AUDITLOG_STORE_JSON_CHANGES = True
+AUDITLOG_MASK_CALLABLE = "accounts.audit_log.mask_value"
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    # program settings
+    "accounts.Utility",
+    "accounts.Program",
+    "accounts.Closure",
+    "accounts.Phase",
+    "accounts.RateSchedule",
+    "accounts.Product",
+    "accounts.FeeSchedule",
+    "accounts.PowerContentLabel",
+    "cca_notices.RuleSet",
+    # accounts, their status and their imports
+    # The personal code alone opts a customer out: the log says it changed, not its value.
+    {"model": "accounts.ServiceAccount", "mask_fields": ["opt_out_code"]},
+    "accounts.StatusChange",
+    "accounts.ImportRun",
+    # notices and batches
+    "cca_notices.Notice",
+    "cca_notices.NoticeChange",
+    "cca_notices.MailBatch",
+    "cca_notices.ScheduleRun",
+    # opt-outs, fees and waivers, re-entry, rejoin, CCASRs, moves, confirmations
+    "optouts.OptOutRequest",
+    "optouts.RetentionAcceptance",
+    "optouts.FeeEntry",
+    "optouts.FeeExport",
+    "optouts.ReentryRequest",
+    "optouts.RejoinRequest",
+    "optouts.ServiceRequest",
+    "optouts.CcasrExport",
+    "optouts.Move",
+    {"model": "optouts.Confirmation", "exclude_fields": ["letter_pdf"]},
+    # who may do what
+    {
+        "model": "auth.User",
+        "m2m_fields": ["groups", "user_permissions"],
+        "exclude_fields": ["password", "last_login"],
+    },
+    {"model": "auth.Group", "m2m_fields": ["permissions"]},
+)
 
 LOGIN_URL = "/admin/login/"

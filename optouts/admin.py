@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
 from accounts.models import Channel, Program, ServiceAccount, StatusChange
 from accounts.selectors import account_search
@@ -614,6 +615,9 @@ class ConfirmationAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    @customer_data_download(
+        "confirmation letter", model=Confirmation, pk_kwarg="pk", permission=None
+    )
     def pdf_view(self, request, pk):
         if not self.has_view_permission(request):
             raise PermissionDenied

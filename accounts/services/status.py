@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Channel, ServiceAccount, Status, StatusChange
+from accounts.services.audit import audit_bulk
 
 S = Status
 
@@ -239,6 +240,14 @@ def accounts_transition_bulk(
             )
             moved += ServiceAccount.objects.filter(pk__in=[pk for pk, _ in rows]).update(
                 status=to_status, status_changed_at=at, updated_at=at, **fields
+            )
+            # The StatusChange rows are the per-account trail; the audit log gets one entry.
+            audit_bulk(
+                model=ServiceAccount,
+                what=f"status set to {to_status} ({channel}): {reason}",
+                counts={"moved": len(rows)},
+                ids=[pk for pk, _ in rows],
+                changes={"status": [sorted({old for _, old in rows}), to_status]},
             )
     return moved
 

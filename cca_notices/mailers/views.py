@@ -6,6 +6,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404
 
+from accounts.admin_downloads import customer_data_download
 from accounts.models import ServiceAccount
 from accounts.services.calendar import today
 from cca_notices.mailers.context import KINDS, LetterRequest
@@ -15,6 +16,9 @@ from cca_notices.mailers.render import letter_pdf
 
 
 @staff_member_required
+@customer_data_download(
+    "letter preview", model=ServiceAccount, pk_kwarg="account_id", permission=None
+)
 def notice_preview(request, account_id: int, kind: str, fmt: str):
     """GET …/<account_id>/<kind>.<pdf|png>[?page=N&mail_date=YYYY-MM-DD]"""
     if kind not in KINDS:

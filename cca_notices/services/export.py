@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from accounts.models import Program
+from accounts.services.audit import audit_access
 from accounts.services.spreadsheet import spreadsheet_writer
 from cca_notices.models import Notice
 
@@ -35,4 +36,9 @@ def notice_schedule_export(*, program: Program, out, progress=None) -> int:
         n += 1
         if progress is not None:
             progress.update(1)
+    audit_access(
+        instance=program,
+        what="notice schedule export",
+        detail={"file": str(getattr(out, "name", "")), "rows": n},
+    )
     return n

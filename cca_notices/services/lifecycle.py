@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Channel, ServiceAccount, Status
+from accounts.services.audit import audit_bulk
 from accounts.services.status import Actor, accounts_transition_bulk
 from cca_notices.models import MailBatch, Notice
 
@@ -75,6 +76,7 @@ def notice_mark_batched(
             if piece_ids:
                 rows = [Notice(pk=pk, piece_id=piece_ids[pk]) for pk in todo if pk in piece_ids]
                 Notice.objects.bulk_update(rows, ["piece_id"], batch_size=2000)
+        audit_bulk(instance=batch, what="notices batched", counts={"batched": changed}, ids=ids)
     return StepResult(changed, already)
 
 
@@ -108,6 +110,12 @@ def notice_mark_mailed(
                 at=at,
                 reason=f"first opt-out notice mailed on {mailed_on}",
             )
+        audit_bulk(
+            model=Notice,
+            what=f"notices mailed on {mailed_on}",
+            counts={"mailed": changed, "already": already},
+            ids=ids,
+        )
     return StepResult(changed, already)
 
 
@@ -141,6 +149,12 @@ def notice_mark_returned(
             ServiceAccount.objects.filter(pk__in=account_ids).update(
                 address_needs_repair=True, updated_at=at
             )
+        audit_bulk(
+            model=Notice,
+            what=f"notices returned on {return_date}: {reason.strip()[:200]}",
+            counts={"returned": changed, "already": already},
+            ids=ids,
+        )
     return StepResult(changed, already)
 
 

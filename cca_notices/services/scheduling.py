@@ -25,6 +25,7 @@ from accounts.models import (
     ServiceAccount,
     Status,
 )
+from accounts.services.audit import audit_bulk
 from accounts.services.calendar import program_calendar
 from accounts.services.calendar import today as business_today
 from cca_notices import rules as R
@@ -476,4 +477,15 @@ def notices_schedule(
         problems=result.problems,
     )
     run.refresh_from_db()
+    # The notices are written set-based (no model signal): one audit entry for the run.
+    audit_bulk(
+        instance=run,
+        what="notices scheduled",
+        counts={
+            "created": result.created,
+            "rescheduled": result.rescheduled,
+            "cancelled": result.cancelled,
+            "not_moved": result.not_moved,
+        },
+    )
     return result

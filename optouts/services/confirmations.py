@@ -200,10 +200,10 @@ def _send_sms(conf: Confirmation) -> None:
     if not (
         settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
     ):
-        # A development setup without Twilio: the text goes to the log, like the console
-        # e-mail backend, and counts as sent.
+        # A development setup without Twilio counts it as sent. The log names our row, never
+        # the text or the number (no customer data in logs).
         code = conf.optout.confirmation_code if conf.optout else ""
-        log.info("SMS not sent (TWILIO_* unset) to opt-out %s: %s", code, text)
+        log.info("SMS not sent (TWILIO_* unset) for opt-out %s, confirmation %s", code, conf.pk)
         return
     from twilio.rest import Client  # slow to import; only a setup with Twilio needs it
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Program
+from accounts.services.audit import audit_access, audit_bulk
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
 
 ZERO = Decimal("0.00")
@@ -206,6 +207,7 @@ def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
         tmp.write_text(head.getvalue() + data + trailer.getvalue(), encoding="utf-8")
         export.entries, export.total, export.sha256 = count, total, digest
         export.save(update_fields=["entries", "total", "sha256"])
+        audit_access(instance=export, what="fee export file", detail={"file": out.name})
         # Last step inside the transaction: an error before it rolls the claim back and the
         # except below removes the partial file.
         os.replace(tmp, out)
@@ -291,11 +293,18 @@ def fees_import_billing(*, path: Path) -> dict[str, int]:
                 status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=ref
             )
             counts["billed"] += 1
+        audit_bulk(
+            model=FeeEntry, what="fees billed (utility's file)", counts=counts, ids=list(entries)
+        )
     return counts
 
 
 def fee_entries_mark_billed(*, entry_ids, billed_on: dt.date, reference: str = "") -> int:
     """Admin action: exported entries the utility has billed (without a confirmation file)."""
-    return FeeEntry.objects.filter(pk__in=list(entry_ids), status=FeeEntry.Status.EXPORTED).update(
-        status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=reference
-    )
+    ids = list(entry_ids)
+    with transaction.atomic():
+        billed = FeeEntry.objects.filter(pk__in=ids, status=FeeEntry.Status.EXPORTED).update(
+            status=FeeEntry.Status.BILLED, billed_on=billed_on, billing_reference=reference
+        )
+        audit_bulk(model=FeeEntry, what="fees marked billed", counts={"billed": billed}, ids=ids)
+    return billed

@@ -1,0 +1,89 @@
+"""Explicit audit entries: bulk writes that send no model signal, and downloads of customer data.
+
+Saves and deletes of the tracked models are recorded by django-auditlog on its own (the list is
+`AUDITLOG_INCLUDE_TRACKING_MODELS` in settings). What it cannot see is recorded here:
+- a bulk write (the import's COPY, a `queryset.update` over many rows) as ONE entry per run, on
+  the row that describes the run (an ImportRun, a ScheduleRun, a MailBatch, a Program), with its
+  counts and, where a run touches few rows, their ids;
+- an export or download of customer data (who, when, what), as an `access` entry.
+Who and through which channel come from the edge's `accounts.audit_context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from auditlog.cid import get_cid
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from accounts.audit_log import AuditEntry
+
+# Ids listed in one bulk entry at most: beyond that the counts say it (a run of a million rows
+# is one entry, not a million).
+BULK_IDS_LISTED = 1000
+
+
+def audit_bulk(
+    *,
+    what: str,
+    counts: dict[str, int],
+    instance: models.Model | None = None,
+    model: type[models.Model] | None = None,
+    ids: Iterable[int] | None = None,
+    changes: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """One entry for a bulk write: `what` happened to how many rows (`counts`), recorded on
+    `instance` (the run, batch or program), or on `model` when no row describes the run.
+    `changes` is the before/after applied to every row, {"field": [old, new]}."""
+    data: dict[str, Any] = {"bulk": what, "counts": counts}
+    if ids is not None:
+        listed = list(ids)
+        data["ids"] = listed[:BULK_IDS_LISTED]
+        data["ids_truncated"] = len(listed) > BULK_IDS_LISTED
+    if instance is not None:
+        entry = AuditEntry.objects.log_create(
+            instance,
+            force_log=True,
+            action=AuditEntry.Action.UPDATE,
+            changes=changes or {},
+            additional_data=data,
+        )
+        assert entry is not None  # force_log always writes
+        return entry
+    assert model is not None, "audit_bulk needs an instance or a model"
+    return AuditEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk="",
+        object_repr=f"{sum(counts.values())} {model._meta.verbose_name_plural}",
+        action=AuditEntry.Action.UPDATE,
+        changes=changes or {},
+        additional_data=data,
+        cid=get_cid(),
+    )
+
+
+def audit_access(
+    *, instance: models.Model, what: str, detail: dict[str, Any] | None = None
+) -> AuditEntry:
+    """Record that customer data left the system: `what` (e.g. "mail batch file"), on which row."""
+    entry = AuditEntry.objects.log_create(
+        instance,
+        force_log=True,
+        action=AuditEntry.Action.ACCESS,
+        changes={},
+        additional_data={"access": what, **(detail or {})},
+    )
+    assert entry is not None
+    return entry
+
+
+def audit_history(*, account_id: int) -> models.QuerySet[AuditEntry]:
+    """Everything recorded about one account, oldest first: its own changes and those of every
+    row that belongs to it (opt-outs, fees, notices, letters, CCASRs, status changes)."""
+    return (
+        AuditEntry.objects.filter(account_id=account_id)
+        .select_related("content_type", "actor")
+        .order_by("timestamp", "pk")
+    )
