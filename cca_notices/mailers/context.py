@@ -168,7 +168,7 @@ def _variant_context(req: LetterRequest) -> dict:
         "website_display": site_display,
         "opt_out_display": f"{site_display}/opt-out" if site_display else "",
         "email": program.email,
-        "mail_date": date_display(req.mail_date, lang),
+        "fees_since": date_display(max((f.effective_from for f in fees), default=None), lang),
         "free_window_days": program.free_window_days,
         "cutoff_days": program.cutoff_days,
         "cutoff_business": program.cutoff_unit == "business",
@@ -256,6 +256,8 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
         ),
         "service_start": service_start_text,
         "free_until": date_display(free_until, lang),
+        # Printed in a personal box, so every drop of a notice shares one rendered variant.
+        "mail_date": date_display(req.mail_date, lang),
         "code": a.opt_out_code,
         "code_url": _clip(opt_out_prefix(program).split("//", 1)[-1] + a.opt_out_code, 60),
     }

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -309,11 +311,36 @@ class Variant:
     value_names: tuple[str, ...] = ()  # the personal_fields keys the letter draws
 
 
+# Rendered variants by the hash of their HTML, across batches and drops: the same text lays out
+# the same, so a notice mailed on several dates (one drop per read cycle) is laid out once. The
+# HTML holds every word of the variant, so a changed program, JRC or fee table is a new entry.
+_RENDERED: OrderedDict[str, Variant] = OrderedDict()
+RENDERED_MAX = 256
+_rendered_lock = threading.Lock()
+
+
 def variant_build(req: LetterRequest) -> Variant:
+    context = variant_context(req)
+    html = letter_html(req, variant=context, stamping=True)
+    prefix = opt_out_prefix(context["program"])
+    key = hashlib.sha256(f"{prefix}\n{html}".encode()).hexdigest()
+    with _rendered_lock:
+        found = _RENDERED.get(key)
+        if found is not None:
+            _RENDERED.move_to_end(key)
+            return found
+    variant = _variant_render(req, html, prefix)
+    with _rendered_lock:
+        _RENDERED[key] = variant
+        while len(_RENDERED) > RENDERED_MAX:
+            _RENDERED.popitem(last=False)
+    return variant
+
+
+def _variant_render(req: LetterRequest, html: str, prefix: str) -> Variant:
     from weasyprint.formatting_structure.boxes import TextBox
 
-    context = variant_context(req)
-    document = weasy_document(letter_html(req, variant=context, stamping=True))
+    document = weasy_document(html)
     check_rendered(
         document, account=f"{req.account.account_number} (the {req.kind} letter's own text)"
     )
@@ -355,7 +382,7 @@ def variant_build(req: LetterRequest) -> Variant:
         heights,
         list(fields.values()),
         qr,
-        opt_out_prefix(context["program"]),
+        prefix,
         value_names=tuple(dict.fromkeys(name.removeprefix("reply_") for name in fields)),
     )
     for f in variant.fields:

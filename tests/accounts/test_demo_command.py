@@ -26,9 +26,17 @@ def _var(settings, tmp_path, monkeypatch):
     monkeypatch.delenv("DEMO_ADMIN_PASSWORD", raising=False)
 
 
-def test_phase_windows_start_a_couple_of_months_out():
+def test_a_lived_demo_is_in_mid_life():
     for today in (dt.date(2026, 11, 23), dt.date(2026, 12, 31), dt.date(2027, 1, 1)):
         (s1, e1), (s2, e2) = demo_phase_windows(today)
+        assert s1.day == 1 and 80 <= (today - s1).days <= 111  # enrolled some weeks ago
+        assert s2.day == 1 and 56 <= (s2 - today).days <= 86  # its first notice is due soon
+        assert e1 < today < s2 and e2 > s2
+
+
+def test_phase_windows_start_a_couple_of_months_out():
+    for today in (dt.date(2026, 11, 23), dt.date(2026, 12, 31), dt.date(2027, 1, 1)):
+        (s1, e1), (s2, e2) = demo_phase_windows(today, lived=False)
         assert s1.day == 1 and 75 <= (s1 - today).days <= 106
         assert e1 == dt.date(s1.year + (s1.month == 12), s1.month % 12 + 1, 1) - dt.timedelta(
             days=1
@@ -37,7 +45,7 @@ def test_phase_windows_start_a_couple_of_months_out():
 
 
 def test_demo_builds_the_program_and_rerun_refreshes_without_duplicates(settings, capsys):
-    call_command("demo", "--accounts", "300")
+    call_command("demo", "--accounts", "300", "--no-history")
     out = capsys.readouterr().out
     program = Program.objects.get(slug="demo")
     assert ServiceAccount.objects.filter(program=program).count() == 300
@@ -50,7 +58,7 @@ def test_demo_builds_the_program_and_rerun_refreshes_without_duplicates(settings
         ReadDate.objects.filter(utility=program.utility).values("read_cycle").distinct().count()
         == 21
     )
-    assert ReadDate.objects.filter(utility=program.utility).count() == 25 * 21
+    assert ReadDate.objects.filter(utility=program.utility).count() == 28 * 21
     # every account has a read date inside its phase window: the schedule can enroll it
     for phase in program.phases.all():
         for cycle in range(1, 22):
@@ -77,7 +85,7 @@ def test_demo_builds_the_program_and_rerun_refreshes_without_duplicates(settings
         ReadDate.objects.count(),
         ServiceAccount.objects.count(),
     )
-    call_command("demo", "--accounts", "300")
+    call_command("demo", "--accounts", "300", "--no-history")
     out = capsys.readouterr().out
     assert (
         Program.objects.count(),
@@ -100,7 +108,7 @@ def test_demo_builds_the_program_and_rerun_refreshes_without_duplicates(settings
 
 def test_admin_password_from_environment(monkeypatch, capsys):
     monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "correct-horse-battery")
-    call_command("demo", "--accounts", "50")
+    call_command("demo", "--accounts", "50", "--no-history")
     assert get_user_model().objects.get(username="admin").check_password("correct-horse-battery")
     assert "password: correct-horse-battery" in capsys.readouterr().out
 
@@ -113,5 +121,5 @@ def test_demo_program_file_error_exits_non_zero(monkeypatch, tmp_path):
         CommandError,
         match=re.escape("settings.free_windw_days: unknown key; did you mean 'free_window_days'?"),
     ):
-        call_command("demo", "--accounts", "10")
+        call_command("demo", "--accounts", "10", "--no-history")
     assert not Program.objects.exists()

@@ -1,13 +1,18 @@
 """demo [--accounts N]: create or refresh the program `demo` on whatever database is configured.
 
+A program in mid-life: phase 1 enrolled some weeks ago, phase 2 ahead with its first drop due.
 Steps, each idempotent so a re-run refreshes and never duplicates:
-  1. the program from accounts/demo/demo_program.toml, its two enrollment windows moved to a
-     couple of months after today so the notice schedule is live;
+  1. the program from accounts/demo/demo_program.toml; on the first run its phase 1 window is put
+     about three months before today and phase 2's about two months after (kept on re-runs);
   2. a generated meter-read schedule (cycles 1-21, about two years) through
      import_read_schedule's service;
-  3. generated eligible customers through the eligible-customer importer;
+  3. generated eligible customers through the eligible-customer importer, as the utility sent
+     them some 80 days before phase 1's enrollment;
   4. the Joint Rate Comparison and the notice schedule: `demo_steps_after_accounts` below;
-  5. the `admin` superuser, whose login is printed at the end.
+  5. the days from then to today lived through the product's services (cca_notices.demo_life):
+     drops built and mailed, returns, opt-outs through every channel, fees, CCASRs and the
+     utility's answers, a retention switch, a rejoin, moves;
+  6. the `admin` superuser, whose login is printed at the end.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import secrets
 import sys
 from pathlib import Path
 
+import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -37,6 +43,7 @@ from accounts.services.read_schedule import (
     read_schedule_write,
 )
 from accounts.services.status import Actor
+from cca_notices import demo_life
 from cca_notices.services.scheduling import notices_schedule
 
 # The demo's program file and tables belong to the registry, beside its data generator.
@@ -57,20 +64,39 @@ def _add_months(first: dt.date, n: int) -> dt.date:
     return dt.date(first.year + m // 12, m % 12 + 1, 1)
 
 
-def demo_phase_windows(today: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Phase 1 enrolls in the first whole month starting at least 75 days out, so its first
-    pre-enrollment notice (about 60 days before enrollment) is due in the coming weeks; phase 2
-    two months later."""
-    start1 = _first_of_next_month(today + dt.timedelta(days=74))
-    windows = []
-    for start in (start1, _add_months(start1, 2)):
-        windows.append((start, _add_months(start, 1) - dt.timedelta(days=1)))
-    return windows
+# The history starts this many days before phase 1's enrollment: the utility's file arrives, the
+# schedule is made, and the first drop (about 60 days before enrollment) is still ahead.
+HISTORY_LEAD_DAYS = 80
 
 
-def demo_program_load(*, today: dt.date):
+def demo_phase_windows(today: dt.date, *, lived: bool = True) -> list[tuple[dt.date, dt.date]]:
+    """A lived demo: phase 1 enrolled in the month that held the day 80 days ago (its free window
+    is closing, so fees appear); phase 2 enrolls in the first whole month starting at least 55
+    days out, so its first pre-enrollment notice is due in the coming days.
+    Not lived (--no-history): phase 1 in the first whole month starting at least 75 days out, so
+    its first notice is due in the coming weeks; phase 2 two months later."""
+    if lived:
+        ago = today - dt.timedelta(days=80)
+        starts = [dt.date(ago.year, ago.month, 1), _first_of_next_month(today + dt.timedelta(55))]
+    else:
+        start1 = _first_of_next_month(today + dt.timedelta(days=74))
+        starts = [start1, _add_months(start1, 2)]
+    return [(s, _add_months(s, 1) - dt.timedelta(days=1)) for s in starts]
+
+
+def _stored_windows() -> list[tuple[dt.date, dt.date]] | None:
+    """A demo that has lived (a drop was built) keeps its windows: moving them would rewrite
+    its history."""
+    program = Program.objects.filter(slug="demo").first()
+    if program is None or not program.mail_batches.exists():
+        return None
+    return [(p.enrollment_start, p.enrollment_end) for p in program.phases.order_by("number")]
+
+
+def demo_program_load(*, today: dt.date, lived: bool = True):
     data = program_file_parse(path=PROGRAM_FILE)
-    for phase, (start, end) in zip(data.get("phases", []), demo_phase_windows(today), strict=False):
+    windows = _stored_windows() or demo_phase_windows(today, lived=lived)
+    for phase, (start, end) in zip(data.get("phases", []), windows, strict=False):
         phase["enrollment_start"], phase["enrollment_end"] = start, end
     return program_load_document(data=data, source=str(PROGRAM_FILE), today=today)
 
@@ -135,8 +161,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--accounts", type=int, default=5000, help="Generated accounts (default 5000)."
         )
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Load the program and its customers as of today, and live no days: a program "
+            "that has not started.",
+        )
 
-    def handle(self, *args, accounts: int, **options):
+    def handle(self, *args, accounts: int, no_history: bool = False, **options):
         if accounts < 1:
             raise CommandError("--accounts: must be at least 1")
         today = business_today()
@@ -144,7 +176,7 @@ class Command(BaseCommand):
         tty = self.stdout.isatty() and sys.stdout.isatty()
 
         try:
-            loaded = demo_program_load(today=today)
+            loaded = demo_program_load(today=today, lived=not no_history)
         except ProgramFileError as e:
             raise CommandError(str(e)) from None
         program = loaded.program
@@ -154,28 +186,45 @@ class Command(BaseCommand):
                 f"  {phase.name}: enrollment {phase.enrollment_start} to {phase.enrollment_end}"
             )
 
-        start = dt.date(today.year, today.month, 1)
+        phase1 = program.phases.order_by("number").first()
+        began = phase1.enrollment_start - dt.timedelta(days=HISTORY_LEAD_DAYS) if phase1 else today
+        start = dt.date(began.year, began.month, 1)
         reads_path = read_schedule_write(
             path=work / "read_schedule.csv",
-            reads=read_schedule_generate(start=_add_months(start, -1), months=25),
+            reads=read_schedule_generate(start=_add_months(start, -1), months=28),
         )
-        try:
-            reads = read_schedule_import(program=program, path=reads_path, actor=ACTOR, today=today)
-        except ReadScheduleRejected as e:
-            raise CommandError(f"{reads_path}: {e}") from None
-        self.stdout.write(f"read schedule: {reads.summary()}")
+        with time_machine.travel(demo_life.morning(began), tick=True):
+            try:
+                reads = read_schedule_import(
+                    program=program, path=reads_path, actor=ACTOR, today=began
+                )
+            except ReadScheduleRejected as e:
+                raise CommandError(f"{reads_path}: {e}") from None
+            self.stdout.write(f"read schedule: {reads.summary()}")
 
-        accounts_path = work / f"accounts-{accounts}.csv"
-        demo_data_generate(path=accounts_path, accounts=accounts, seed=DEMO_SEED, today=today)
-        try:
-            imported = accounts_import(
-                program=program, path=accounts_path, actor=ACTOR, skip_invalid=False, progress=tty
-            )
-        except ImportRejected as e:
-            raise CommandError(f"{accounts_path}: {e}") from None
-        self.stdout.write(f"accounts: {imported.summary()}")
+            accounts_path = work / f"accounts-{accounts}.csv"
+            demo_data_generate(path=accounts_path, accounts=accounts, seed=DEMO_SEED, today=began)
+            try:
+                imported = accounts_import(
+                    program=program,
+                    path=accounts_path,
+                    actor=ACTOR,
+                    skip_invalid=False,
+                    progress=tty,
+                )
+            except ImportRejected as e:
+                raise CommandError(f"{accounts_path}: {e}") from None
+            self.stdout.write(f"accounts: {imported.summary()}")
 
-        demo_steps_after_accounts(program=program, today=today, out=self.stdout)
+            demo_steps_after_accounts(program=program, today=began, out=self.stdout)
+
+        self.stdout.write(f"living the days from {began} to {today}…")
+        life = demo_life.DemoLife(
+            program=program, work=work, seed=DEMO_SEED, out=self.stdout.write
+        ).live(start=began, until=today)
+        self.stdout.write(
+            "history: " + ", ".join(f"{n} {what}" for what, n in sorted(life.items()))
+        )
 
         password = demo_admin_password()
         with transaction.atomic():
