@@ -13,9 +13,15 @@ this process only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import resource
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +45,70 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--keep-files", action="store_true", help="batch: keep the batch folder (printed path)"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="batch: Celery worker processes started beside this one (own redis-server) to "
+        "render files; 0 renders in this process only (default 1: two renderers on two cores)",
+    )
+
+
+@contextlib.contextmanager
+def _workers(n: int, *, media_root: Path):
+    """`n` Celery workers (prefork, one process each) on their own redis-server; this process's
+    Celery app is pointed at it, so the batch's file tasks reach them."""
+    if n <= 0:
+        yield None
+        return
+    from django.db import connection
+
+    from cca_notices.celery import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = tempfile.mkdtemp(prefix="bench-batch-redis-")
+    redis = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "REDIS_URL": url,
+        "MEDIA_ROOT": str(media_root),
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}",
+    }
+    procs = [
+        subprocess.Popen(
+            [str(Path(sys.executable).with_name("celery")), "-A", "cca_notices", "worker"]
+            + ["-c", "1", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+            + ["-n", f"bench{i}@%h"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for i in range(n)
+    ]
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    app.conf.broker_url, app.conf.task_always_eager = url, False
+    try:
+        app.connection_for_write().ensure_connection(max_retries=20)
+        time.sleep(5)  # the workers' start-up (Django, WeasyPrint), not timed
+        yield url
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = saved
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+        redis.terminate()
+        redis.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _clean(program_id: int) -> None:
@@ -194,29 +264,40 @@ def run(*, scale: int | None, args=None):
     Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix="bench-batch-", dir=settings.MEDIA_ROOT))
     mail_date = dt.date(2027, 1, 6)
+    n_workers = getattr(args, "workers", 1) if args is not None else 1
     try:
         # The bench's mail date is fixed; its "today" is the business day before it.
-        with mock.patch.object(batches, "business_today", lambda: dt.date(2027, 1, 5)):
+        with (
+            _workers(n_workers, media_root=Path(settings.MEDIA_ROOT)),
+            mock.patch.object(batches, "business_today", lambda: dt.date(2027, 1, 5)),
+        ):
+            cpu = time.process_time()
             started = time.perf_counter()
             result = mail_batch_build(
                 program=program, kind=KIND, mail_date=mail_date, out_dir=out, actor_name="bench"
             )
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
         batch = result.batch
         assert batch is not None and batch.piece_count == n, result.summary
         assert (out / batch.reference / f"{batch.reference}-manifest.json").exists()
-        workers = batch.meta.get("render", {})
+        procs = batch.meta.get("render", {}).get("processes", [])
+        here = f"{socket.gethostname()}:{os.getpid()}"
+        # CPU seconds of every process that worked on it (this one's whole run, the workers'
+        # file renders): the rate per core, which a loaded machine does not change much.
+        cpu_all = cpu + sum(p["cpu_s"] for p in procs if p["process"] != here)
         yield "batch_letters", n, "letters"
         yield "batch_s", round(elapsed, 1), "s"
         yield "batch_letters_per_s", round(n / elapsed), "letters/s"
-        yield "batch_claim_s", round(workers.get("claim_s", 0), 1), "s"
-        yield "batch_files", len(batch.meta["files"]), "files"
-        yield "batch_renderers", len(workers.get("processes", [])) or 1, "processes"
-        peak = max([_peak_mb(), *(p["peak_mb"] for p in workers.get("processes", []))])
+        yield "batch_cpu_s", round(cpu_all, 1), "s"
+        yield "batch_letters_per_cpu_s", round(n / cpu_all), "letters/s"
+        yield "batch_files", sum(1 for f in batch.meta["files"] if f["type"] == "letters"), "files"
+        for p in procs:
+            who = "writer" if p["process"] == here else "worker"
+            yield f"batch_files_by_{who}_{p['process'].rsplit(':', 1)[1]}", p["files"], "files"
+        peak = max([_peak_mb(), *(p["peak_mb"] for p in procs)])
         yield "batch_peak_mb", round(peak), "MB"
-        yield "batch_pdf_mb", round(
-            sum(f["bytes"] for f in batch.meta["files"]) / 1e6
-        ), "MB"
+        yield "batch_pdf_mb", round(sum(f["bytes"] for f in batch.meta["files"]) / 1e6), "MB"
     finally:
         if args is not None and getattr(args, "keep_files", False):
             print(f"# batch files kept in {out}")

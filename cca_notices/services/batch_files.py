@@ -19,6 +19,7 @@ import datetime as dt
 import os
 import resource
 import socket
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def _piece_ids(batch: MailBatch, part: MailBatchFile) -> list[str]:
 def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
     """Render one claimed file and its data rows into the staging folder, then record it done.
     Killed half-way, it leaves only a temporary file and a lease that expires."""
+    cpu_started = time.process_time()
     batch = part.batch
     source = batch_source_for(batch.kind)
     assert source is not None, batch.kind
@@ -181,6 +183,7 @@ def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
             "notices_by_language": dict(notices_by_lang),
             "process": f"{socket.gethostname()}:{os.getpid()}",
             "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "cpu_s": round(time.process_time() - cpu_started, 3),
         },
     )
 

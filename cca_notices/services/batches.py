@@ -449,6 +449,7 @@ def mail_batch_write_files(
         proc = processes.setdefault(p.result["process"], {"process": p.result["process"]})
         proc["files"] = proc.get("files", 0) + 1
         proc["peak_mb"] = max(proc.get("peak_mb", 0), p.result["peak_mb"])
+        proc["cpu_s"] = round(proc.get("cpu_s", 0) + p.result.get("cpu_s", 0), 3)
     batch.meta = {
         **batch.meta,
         "files": [*files, manifest_file],
