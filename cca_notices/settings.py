@@ -143,8 +143,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
-# How long a confirmation's claim holds before a crashed send is taken again (seconds).
+# How long a confirmation's claim, and a mail batch's write or file claim, hold before the work
+# of a killed worker is taken again (seconds).
 CONFIRMATION_CLAIM_LEASE_SECONDS = env.int("CONFIRMATION_CLAIM_LEASE_SECONDS", default=600)
+MAIL_BATCH_LEASE_SECONDS = env.int("MAIL_BATCH_LEASE_SECONDS", default=900)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; staff can pause entries in the admin.
 from cca_notices.beat_schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402, F401
