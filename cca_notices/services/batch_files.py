@@ -168,9 +168,7 @@ def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
         for tmp in (pdf_tmp, rows_tmp):
             tmp.unlink(missing_ok=True)
         # Released at once on an error (a kill leaves the lease to expire).
-        MailBatchFile.objects.filter(pk=part.pk, claimed_at=part.claimed_at).update(
-            claimed_at=None
-        )
+        MailBatchFile.objects.filter(pk=part.pk, claimed_at=part.claimed_at).update(claimed_at=None)
         raise
     MailBatchFile.objects.filter(pk=part.pk).update(
         done_at=timezone.now(),
@@ -222,6 +220,6 @@ def batch_files_queue(*, batch: MailBatch, out_dir: Path) -> int:
 
 
 def data_rows_path(*, out_dir: Path, batch: MailBatch, index: int) -> Path:
-    return staging_dir(out_dir=out_dir, reference=batch.reference) / ROWS_DIR / file_name(
-        batch, index
+    return (
+        staging_dir(out_dir=out_dir, reference=batch.reference) / ROWS_DIR / file_name(batch, index)
     )

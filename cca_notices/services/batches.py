@@ -43,7 +43,7 @@ from accounts.services.files import file_sha256
 from accounts.validators import mailer_id_validate
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import KINDS as LETTER_KINDS
-from cca_notices.mailers.datafile import DataFileWriter, DataRow, barcode_id, service_type_id
+from cca_notices.mailers.datafile import DataFileWriter, barcode_id, service_type_id
 from cca_notices.models import LetterKind, MailBatch, MailBatchFile, NoticeKind
 from cca_notices.services import batch_files
 from cca_notices.services.batch_sources import (
@@ -460,7 +460,9 @@ def mail_batch_write_files(
     batch.page_count = manifest["counts"]["pages"]
     batch.files_written_at = timezone.now()
     batch.write_claimed_at = None
-    batch.save(update_fields=["meta", "folder", "page_count", "files_written_at", "write_claimed_at"])
+    batch.save(
+        update_fields=["meta", "folder", "page_count", "files_written_at", "write_claimed_at"]
+    )
     return final
 
 

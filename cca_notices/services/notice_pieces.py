@@ -209,9 +209,8 @@ class NoticeSource:
         notices = Notice.objects.filter(batch=batch)
         if piece_ids is not None:
             notices = notices.filter(piece_id__in=list(piece_ids))
-        rows = (
-            notices.order_by()
-            .values_list("piece_id", "merged_into_id", "account_id", "account__account_number")
+        rows = notices.order_by().values_list(
+            "piece_id", "merged_into_id", "account_id", "account__account_number"
         )
         for piece_id, merged_into, account_id, number in rows.iterator(chunk_size=20_000):
             if merged_into is None:

@@ -254,9 +254,9 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     """Everything pending, oldest due date first (due or overdue first; nothing waits for its
     exact day). Returns counts: `sent` is messages sent plus letters issued (`emailed`, `texted`,
     `issued`). Errors are kept on the row and retried on the next run; a claim whose lease ran
-out (its worker died) is taken again; SMS rows wait, pending, while Twilio is not configured
-(`sms_unconfigured`)."""
-    counts = {"sent": 0, "emailed": 0, "texted": 0, "issued": 0, "failed": 0, "sms_unconfigured": 0}
+    out (its worker died) is taken again; SMS rows wait, pending, while Twilio is not configured
+    (`sms_unconfigured`)."""
+    counts = dict.fromkeys(("sent", "emailed", "texted", "issued", "failed", "sms_unconfigured"), 0)
     key: dict[str, str] = {
         C.Method.EMAIL: "emailed",
         C.Method.SMS: "texted",

@@ -53,8 +53,10 @@ def redis_url(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        + ["--appendonly", "no", "--dir", str(tmp_path)],
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+            *("--appendonly", "no", "--dir", str(tmp_path)),
+        ],
         stdout=subprocess.DEVNULL,
     )
 
@@ -95,9 +97,11 @@ class Workers:
         n = len(self.procs) + 1
         with open(self.folder / f"worker-{n}.log", "wb") as log:  # the child keeps its own copy
             proc = subprocess.Popen(
-                [str(CELERY), "-A", "cca_notices", "worker", "--pool=solo", "--loglevel=INFO"]
-                + ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-                + ["-n", f"kill{n}@%h"],
+                [
+                    *(str(CELERY), "-A", "cca_notices", "worker", "--pool=solo", "--loglevel=INFO"),
+                    *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+                    *("-n", f"kill{n}@%h"),
+                ],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -176,7 +180,9 @@ def test_a_mail_batch_whose_worker_is_killed_mid_write_is_finished_once_never_ha
 
     day = today()
     notices = [
-        notice_for(make_account(customer_name=f"CUSTOMER {i}", mailing_zip=f"9259{i}"), mail_date=day)
+        notice_for(
+            make_account(customer_name=f"CUSTOMER {i}", mailing_zip=f"9259{i}"), mail_date=day
+        )
         for i in range(7)
     ]
     (tmp_path / "block").touch()
