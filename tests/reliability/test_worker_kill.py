@@ -173,6 +173,35 @@ def test_a_confirmation_whose_worker_is_killed_mid_send_is_sent_once_by_the_next
     assert len(list((tmp_path / "sent").iterdir())) == 1
 
 
+def test_a_mail_batch_whose_worker_is_killed_inside_its_claim_leaves_nothing_half_claimed(
+    program, make_account, notice_for, workers, redis_url, tmp_path
+):
+    from accounts.services.calendar import today
+
+    notices = [
+        notice_for(make_account(customer_name=f"CUSTOMER {i}"), mail_date=today()) for i in range(3)
+    ]
+    (tmp_path / "block-claim").touch()
+    first = workers.start()
+    send(redis_url, "cca_notices.tasks.mail_batches_daily", [program.pk])
+    wait_for(lambda: (tmp_path / "reached-claim").exists(), "the claim", 60)
+    workers.kill(first)
+    # PostgreSQL rolled the claim back with the dead connection: no batch, nothing taken.
+    assert not MailBatch.objects.exists()
+    assert set(Notice.objects.values_list("status", "batch_id")) == {("scheduled", None)}
+
+    (tmp_path / "block-claim").unlink()
+    time.sleep(2.5)  # the visibility timeout (2 s)
+    workers.start()
+    batch = wait_for(
+        lambda: MailBatch.objects.exclude(files_written_at=None).first(),
+        "the second worker's build\n" + workers.logs(),
+        60,
+    )
+    assert MailBatch.objects.count() == 1 and batch.piece_count == len(notices)
+    assert set(Notice.objects.values_list("status", "batch_id")) == {("batched", batch.pk)}
+
+
 def test_a_mail_batch_whose_worker_is_killed_mid_write_is_finished_once_never_half_written(
     program, make_account, notice_for, workers, redis_url, tmp_path
 ):
