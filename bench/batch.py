@@ -80,6 +80,7 @@ def _workers(n: int, *, media_root: Path):
         **os.environ,
         "REDIS_URL": url,
         "MEDIA_ROOT": str(media_root),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}",
     }

@@ -87,6 +87,8 @@ class Workers:
             "REDIS_URL": redis_url,
             "MEDIA_ROOT": str(folder / "media"),
             "KILL_TEST_DIR": str(folder),
+            # This checkout's code, whatever an editable install of the venv points at.
+            "PYTHONPATH": str(ROOT),
         }
         if db.get("PASSWORD"):
             self.env["PGPASSWORD"] = db["PASSWORD"]
