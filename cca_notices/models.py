@@ -165,6 +165,9 @@ class MailBatch(models.Model):
         max_length=500, blank=True, help_text="Where the files were last written (server path)."
     )
     files_written_at = models.DateTimeField(null=True, blank=True)
+    # The writer's lease: one process assembles the folder at a time; a writer killed mid-batch
+    # leaves it to expire and the next run (cca_notices.services.batch_files) resumes the write.
+    write_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     mailed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the mail house confirmed mailing."
     )
@@ -181,6 +184,28 @@ class MailBatch(models.Model):
     @property
     def is_letter_batch(self) -> bool:
         return self.kind in LetterKind.values
+
+
+class MailBatchFile(models.Model):
+    """One letters PDF of a batch being written: the unit of work the batch's writer and the
+    Celery workers claim (with a lease) and render into the batch's staging folder."""
+
+    batch = models.ForeignKey(MailBatch, on_delete=models.CASCADE, related_name="file_parts")
+    index = models.PositiveIntegerField(help_text="1, 2, …: the file's number in the batch.")
+    first_sequence = models.PositiveIntegerField()
+    letters = models.PositiveIntegerField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True, help_text="Pages, counts, checksum.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="mail_batch_file_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.batch_id} file {self.index}"
 
 
 class ImbSerialCounter(models.Model):

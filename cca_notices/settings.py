@@ -144,12 +144,24 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# A task is acknowledged when it finishes, so a worker killed mid-task (SIGKILL, OOM) leaves its
+# message to be delivered again: after the visibility timeout on Redis, at once when a prefork
+# child dies. Tasks are idempotent (claims with a lease); docs/reliability.md, "Killed workers".
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Task modules outside the apps' tasks.py: the heartbeat and the outbox sweep.
 CELERY_IMPORTS = ["cca_notices.health", "optouts.services.outbox"]
 # The worker logs through LOGGING below (JSON, request ids), not Celery's own plain format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Longer than the longest task (a mail batch), or a running task is delivered a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+}
+# How long a confirmation's claim, and a mail batch's write or file claim, hold before the work
+# of a killed worker is taken again (seconds).
+CONFIRMATION_CLAIM_LEASE_SECONDS = env.int("CONFIRMATION_CLAIM_LEASE_SECONDS", default=600)
+MAIL_BATCH_LEASE_SECONDS = env.int("MAIL_BATCH_LEASE_SECONDS", default=900)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; staff can pause entries in the admin.
 from cca_notices.beat_schedule import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402, F401

@@ -49,6 +49,11 @@ def _redis_server() -> bool:
 
 # name: (check, what to install, why the tests need it)
 TOOLS = {
+    "redis-server": (
+        lambda: shutil.which("redis-server"),
+        "redis-server",
+        "reliability tests start their own Redis and Celery workers and kill them",
+    ),
     "chromium": (_chromium, "chromium", "browser tests drive headless Chromium"),
     "poppler": (_poppler, "poppler-utils", "PDF checks read pages with pdftotext and pdftoppm"),
     "cjk-font": (

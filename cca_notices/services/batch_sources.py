@@ -116,8 +116,9 @@ class PieceSource(Protocol):
         """Record each group's piece ID on its items."""
         ...
 
-    def pieces(self, *, batch: MailBatch) -> list[Piece]:
-        """The batch's stored pieces, in any order (the builder sorts them by serial)."""
+    def pieces(self, *, batch: MailBatch, piece_ids: Collection[str] | None = None) -> list[Piece]:
+        """The batch's stored pieces (those of `piece_ids` only, when given), in any order (the
+        builder sorts them by serial)."""
         ...
 
     def render(self, *, batch: MailBatch, pieces: list[Piece], out: BinaryIO) -> list[Printed]:

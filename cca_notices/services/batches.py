@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Program
@@ -41,8 +43,9 @@ from accounts.services.files import file_sha256
 from accounts.validators import mailer_id_validate
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import KINDS as LETTER_KINDS
-from cca_notices.mailers.datafile import DataFileWriter, DataRow, barcode_id, service_type_id
-from cca_notices.models import LetterKind, MailBatch, NoticeKind
+from cca_notices.mailers.datafile import DataFileWriter, barcode_id, service_type_id
+from cca_notices.models import LetterKind, MailBatch, MailBatchFile, NoticeKind
+from cca_notices.services import batch_files
 from cca_notices.services.batch_sources import (
     Piece,
     PieceSource,
@@ -68,8 +71,7 @@ MANIFEST_FORMAT = "cca-notices mail batch v1"
 MERGE_REASON = "same customer name and mailing address as another account in the batch: one letter"
 
 
-def letters_per_file() -> int:
-    return int(getattr(settings, "MAIL_BATCH_LETTERS_PER_FILE", 5000))
+letters_per_file = batch_files.letters_per_file
 
 
 def max_past_days() -> int:
@@ -190,10 +192,18 @@ def batch_reference(*, program: Program, kind: str, mail_date: dt.date) -> str:
 
 
 def mail_batch_claim(
-    *, program: Program, kind: str, mail_date: dt.date, actor_name: str, via: str, now
+    *,
+    program: Program,
+    kind: str,
+    mail_date: dt.date,
+    actor_name: str,
+    via: str,
+    now,
+    out_dir: Path | None = None,
 ) -> BuildResult:
     """Claim `program`'s waiting pieces of `kind` into a new MailBatch (step 1 above); the batch
-    is None when nothing was left to take."""
+    is None when nothing was left to take. The new batch holds its write lease (taken by the
+    caller's write, or by the daily run's resume once it expires) and remembers `out_dir`."""
     source = _source(kind)
     with transaction.atomic():
         # Builders of one program take turns; the source's conditional update still guards
@@ -214,7 +224,9 @@ def mail_batch_claim(
             created_by=actor_name[:150],
             built_via=via,
             mailer_id=mailer_id,
+            write_claimed_at=now,
             meta={
+                **({"out_dir": str(Path(out_dir).resolve())} if out_dir else {}),
                 "excluded": dict(sorted(result.excluded.items())),
                 "due_dates": selection.due_dates,
                 "barcode_id": barcode_id(),
@@ -269,6 +281,10 @@ def mail_batch_claim(
 # --- files ----------------------------------------------------------------------------------------
 
 
+class BatchBusyError(MailBatchError):
+    """Another process holds the batch's write lease: nothing was written."""
+
+
 def batch_pieces(batch: MailBatch) -> list[Piece]:
     """The batch's pieces in print order (the order of their serials from the first)."""
     capacity = imb.serial_capacity(batch.mailer_id)
@@ -277,120 +293,150 @@ def batch_pieces(batch: MailBatch) -> list[Piece]:
     return sorted(pieces, key=lambda p: (p.serial - first) % capacity)
 
 
-@dataclass
-class _Written:
-    """What the builder put in the folder: the pieces in print order, the PDF files, counts."""
-
-    pieces: list[Piece]
-    files: list[dict] = field(default_factory=list)
-    by_kind_lang: Counter = field(default_factory=Counter)
-    notices_by_lang: Counter = field(default_factory=Counter)
-    pages: int = 0
-
-
-def _pieces_write(
-    *,
-    batch: MailBatch,
-    tmp: Path,
-    data: DataFileWriter,
-    progress: Callable[[int, int], None] | None,
-) -> _Written:
-    """The letters, one PDF per `letters_per_file()` pieces, and one data row per piece."""
-    source = _source(batch.kind)
-    pieces = batch_pieces(batch)
-    out = _Written(pieces=pieces)
-    per_file = letters_per_file()
-    for index, start in enumerate(range(0, len(pieces), per_file), start=1):
-        chunk = pieces[start : start + per_file]
-        name = f"{batch.reference}-letters-{index:03d}.pdf"
-        with open(tmp / name, "wb") as pdf_fh:
-            try:
-                printed = source.render(batch=batch, pieces=chunk, out=pdf_fh)
-            except RuntimeError as exc:
-                raise RuntimeError(f"{name}: {exc}") from exc
-        offset = 1
-        for seq, (piece, p) in enumerate(zip(chunk, printed, strict=True), start=start + 1):
-            out.by_kind_lang[(p.kind, p.language)] += 1
-            out.notices_by_lang[p.language] += len(p.account_numbers)
-            data.write(
-                DataRow(
-                    seq,
-                    piece.serial,
-                    p.zip,
-                    p.name,
-                    p.address,
-                    p.city,
-                    p.state,
-                    p.language,
-                    p.kind,
-                    p.account_numbers,
-                    p.pages,
-                    name,
-                    offset,
-                )
-            )
-            offset += p.pages
-        out.pages += offset - 1
-        out.files.append(
-            {
-                "name": name,
-                "type": "letters",
-                "letters": len(chunk),
-                "pages": offset - 1,
-                "first_sequence": start + 1,
-                "last_sequence": start + len(chunk),
-            }
+def _write_lease_take(batch: MailBatch) -> dt.datetime:
+    now = timezone.now()
+    taken = (
+        MailBatch.objects.filter(pk=batch.pk)
+        .filter(Q(write_claimed_at=None) | Q(write_claimed_at__lt=now - batch_files.lease()))
+        .update(write_claimed_at=now)
+    )
+    if not taken:
+        raise BatchBusyError(
+            f"mail batch {batch.reference} is being written by another process (its lease "
+            f"expires {batch_files.lease().total_seconds():.0f} s after its last progress); "
+            "nothing was written"
         )
-        if progress:
-            progress(len(chunk), len(pieces))
-    return out
+    return now
+
+
+def _staged_parts(*, batch: MailBatch, staging: Path, again: bool) -> None:
+    """Files already rendered into the staging folder are kept when a killed write resumes; a
+    write of a batch already written, or a file whose PDF is gone, starts afresh."""
+    parts = MailBatchFile.objects.filter(batch=batch)
+    if again:
+        parts.update(done_at=None, claimed_at=None)
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    for part in parts.exclude(done_at=None):
+        name = part.result.get("name", "")
+        pdf, rows = staging / name, staging / batch_files.ROWS_DIR / name
+        if not (name and pdf.is_file() and rows.is_file()) or pdf.stat().st_size != part.result.get(
+            "bytes"
+        ):
+            MailBatchFile.objects.filter(pk=part.pk).update(done_at=None, claimed_at=None)
+
+
+def _render_all(
+    *, batch: MailBatch, out_dir: Path, progress: Callable[[int, int], None] | None
+) -> None:
+    """Render the files nobody has taken and wait for those others are rendering; a file whose
+    renderer died is taken again when its lease expires."""
+    try:
+        batch_files.batch_files_queue(batch=batch, out_dir=out_dir)
+    except Exception:  # a broker outage: this process renders every file
+        logger.warning("mail batch %s: file tasks not queued", batch.reference, exc_info=True)
+    parts = MailBatchFile.objects.filter(batch=batch)
+    reported = 0
+    while True:
+        rendered = batch_files.batch_file_render_next(batch_id=batch.pk, out_dir=out_dir)
+        MailBatch.objects.filter(pk=batch.pk).update(write_claimed_at=timezone.now())
+        done = parts.exclude(done_at=None).aggregate(n=Sum("letters"))["n"] or 0
+        if progress and done > reported:
+            progress(done - reported, batch.piece_count)
+            reported = done
+        if rendered:
+            continue
+        if not parts.filter(done_at=None).exists():
+            return
+        time.sleep(0.2)  # the remaining files are being rendered by workers
+
+
+def _data_file_write(*, batch: MailBatch, staging: Path, parts: list[MailBatchFile]) -> str:
+    """The data CSV: its header and each file's rows, in file order."""
+    name = f"{batch.reference}-data.csv"
+    with open(staging / name, "w", encoding="utf-8", newline="") as fh:
+        DataFileWriter(
+            fh,
+            mailer_id=batch.mailer_id,
+            barcode=batch.meta.get("barcode_id"),
+            service_type=batch.meta.get("service_type_id"),
+        )
+    with open(staging / name, "ab") as out:
+        for part in parts:
+            with open(staging / batch_files.ROWS_DIR / part.result["name"], "rb") as rows:
+                rows.readline()  # each file's rows were written under their own header
+                shutil.copyfileobj(rows, out)
+    return name
 
 
 def mail_batch_write_files(
-    *, batch: MailBatch, out_dir: Path, progress: Callable[[int, int], None] | None = None
+    *,
+    batch: MailBatch,
+    out_dir: Path,
+    progress: Callable[[int, int], None] | None = None,
+    lease_held: bool = False,
 ) -> Path:
     """Write (or write again) the batch's folder `<out_dir>/<reference>/`; returns its path.
-    The source renders what it stored (a letter issued as a PDF is never rendered again)."""
+    The source renders what it stored (a letter issued as a PDF is never rendered again). The
+    letters files are rendered by this process and any Celery workers (batch_files) into a
+    staging folder that replaces the batch's folder only once complete: a folder is never
+    half-written, and a write killed half-way resumes from the files already rendered."""
     out_dir = _prepare_out(out_dir)
+    if not lease_held:
+        _write_lease_take(batch)
     ref = batch.reference
-    tmp = out_dir / f".{ref}.partial-{os.getpid()}-{threading.get_ident()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    data_name = f"{ref}-data.csv"
+    staging = batch_files.staging_dir(out_dir=out_dir, reference=ref)
     try:
-        with open(tmp / data_name, "w", encoding="utf-8", newline="") as data_fh:
-            data = DataFileWriter(
-                data_fh,
-                mailer_id=batch.mailer_id,
-                barcode=batch.meta.get("barcode_id"),
-                service_type=batch.meta.get("service_type_id"),
-            )
-            written = _pieces_write(batch=batch, tmp=tmp, data=data, progress=progress)
-        files = written.files
-        pieces = written.pieces
-        files.append({"name": data_name, "type": "data", "rows": len(pieces)})
-        for f in files:
-            path = tmp / f["name"]
-            f["sha256"] = file_sha256(path)
-            f["bytes"] = path.stat().st_size
-        manifest = _manifest(batch, written)
+        _staged_parts(batch=batch, staging=staging, again=batch.files_written_at is not None)
+        batch_files.batch_files_plan(batch=batch)
+        staging.mkdir(exist_ok=True)
+        _render_all(batch=batch, out_dir=out_dir, progress=progress)
+        parts = list(MailBatchFile.objects.filter(batch=batch).order_by("index"))
+        files = [
+            {
+                "name": p.result["name"],
+                "type": "letters",
+                "letters": p.letters,
+                "pages": p.result["pages"],
+                "first_sequence": p.first_sequence,
+                "last_sequence": p.first_sequence + p.letters - 1,
+                "sha256": p.result["sha256"],
+                "bytes": p.result["bytes"],
+            }
+            for p in parts
+        ]
+        data_name = _data_file_write(batch=batch, staging=staging, parts=parts)
+        files.append(
+            {
+                "name": data_name,
+                "type": "data",
+                "rows": batch.piece_count,
+                "sha256": file_sha256(staging / data_name),
+                "bytes": (staging / data_name).stat().st_size,
+            }
+        )
+        manifest = _manifest(batch, parts, files)
         manifest["counts"].update(_source(batch.kind).manifest_counts(batch=batch))
         manifest_name = f"{ref}-manifest.json"
-        (tmp / manifest_name).write_text(
+        (staging / manifest_name).write_text(
             json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
+        shutil.rmtree(staging / batch_files.ROWS_DIR)
         final = out_dir / ref
         old = None
         if final.exists():
             old = out_dir / f".{ref}.old-{os.getpid()}-{threading.get_ident()}"
             final.rename(old)
-        tmp.rename(final)
+        staging.rename(final)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            # An error, not a kill: nothing of this attempt is kept, and the lease is freed.
+            MailBatchFile.objects.filter(batch=batch).update(done_at=None, claimed_at=None)
+            shutil.rmtree(staging, ignore_errors=True)
+            MailBatch.objects.filter(pk=batch.pk).update(write_claimed_at=None)
         raise
     manifest_file = {
         "name": manifest_name,
@@ -398,21 +444,43 @@ def mail_batch_write_files(
         "sha256": file_sha256(final / manifest_name),
         "bytes": (final / manifest_name).stat().st_size,
     }
-    batch.meta = {**batch.meta, "files": [*files, manifest_file], "counts": manifest["counts"]}
+    processes: dict[str, dict] = {}
+    for p in parts:
+        proc = processes.setdefault(p.result["process"], {"process": p.result["process"]})
+        proc["files"] = proc.get("files", 0) + 1
+        proc["peak_mb"] = max(proc.get("peak_mb", 0), p.result["peak_mb"])
+        proc["cpu_s"] = round(proc.get("cpu_s", 0) + p.result.get("cpu_s", 0), 3)
+    batch.meta = {
+        **batch.meta,
+        "files": [*files, manifest_file],
+        "counts": manifest["counts"],
+        "render": {"processes": sorted(processes.values(), key=lambda p: p["process"])},
+    }
     batch.folder = str(final.resolve())
-    batch.page_count = written.pages
+    batch.page_count = manifest["counts"]["pages"]
     batch.files_written_at = timezone.now()
-    batch.save(update_fields=["meta", "folder", "page_count", "files_written_at"])
+    batch.write_claimed_at = None
+    batch.save(
+        update_fields=["meta", "folder", "page_count", "files_written_at", "write_claimed_at"]
+    )
     return final
 
 
-def _manifest(batch: MailBatch, written: _Written) -> dict:
-    pieces = written.pieces
+def _manifest(batch: MailBatch, parts: list[MailBatchFile], files: list[dict]) -> dict:
     width = imb.imb_serial_width(batch.mailer_id)
+    capacity = imb.serial_capacity(batch.mailer_id)
+    by_kind_lang: Counter = Counter()
+    notices_by_lang: Counter = Counter()
+    for p in parts:
+        by_kind_lang.update(p.result["by_kind_language"])
+        notices_by_lang.update(p.result["notices_by_language"])
     kinds: dict[str, dict[str, int]] = defaultdict(dict)
-    for (kind, lang), n in sorted(written.by_kind_lang.items()):
+    for key, n in sorted(by_kind_lang.items()):
+        kind, lang = key.split("|")
         kinds[kind][lang] = n
     excluded = batch.meta.get("excluded", {})
+    first = batch.first_serial or 0
+    count = batch.piece_count
     return {
         "format": MANIFEST_FORMAT,
         "reference": batch.reference,
@@ -427,22 +495,22 @@ def _manifest(batch: MailBatch, written: _Written) -> dict:
             "barcode_id": batch.meta.get("barcode_id"),
             "service_type_id": batch.meta.get("service_type_id"),
             "mailer_id": batch.mailer_id,
-            "first_serial": f"{pieces[0].serial:0{width}d}" if pieces else None,
-            "last_serial": f"{pieces[-1].serial:0{width}d}" if pieces else None,
+            "first_serial": f"{first % capacity:0{width}d}" if count else None,
+            "last_serial": f"{(first + count - 1) % capacity:0{width}d}" if count else None,
         },
         "counts": {
-            "pieces": len(pieces),
+            "pieces": count,
             "notices": batch.notice_count,
-            "pages": written.pages,
+            "pages": sum(p.result["pages"] for p in parts),
             "pieces_by_kind_language": dict(kinds),
-            "notices_by_language": dict(sorted(written.notices_by_lang.items())),
+            "notices_by_language": dict(sorted(notices_by_lang.items())),
             "merged_notices": batch.merged_count,
             "merged_reason": MERGE_REASON,
             "excluded_notices": sum(excluded.values()),
             "excluded_by_reason": excluded,
             "due_dates": batch.meta.get("due_dates", {}),
         },
-        "files": [{k: f[k] for k in sorted(f)} for f in written.files],
+        "files": [{k: f[k] for k in sorted(f)} for f in files],
     }
 
 
@@ -471,10 +539,11 @@ def mail_batch_build(
         actor_name=actor_name,
         via=via,
         now=timezone.now(),
+        out_dir=out_dir,
     )
     if result.batch is not None:
         result.folder = mail_batch_write_files(
-            batch=result.batch, out_dir=out_dir, progress=progress
+            batch=result.batch, out_dir=out_dir, progress=progress, lease_held=True
         )
     return result
 
@@ -492,6 +561,27 @@ def mail_batch_rebuild(
 
 def batches_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "batches"
+
+
+def mail_batches_resume(*, program: Program, out_root: Path) -> int:
+    """Finish the writes a killed process left: batches claimed whose files were never written,
+    once their write lease has expired (their pieces stay theirs; nothing is claimed again)."""
+    stale = timezone.now() - batch_files.lease()
+    resumed = 0
+    for batch in MailBatch.objects.select_related("program").filter(
+        Q(write_claimed_at=None) | Q(write_claimed_at__lt=stale),
+        program=program,
+        files_written_at=None,
+        piece_count__gt=0,
+    ):
+        out_dir = Path(batch.meta.get("out_dir") or out_root / program.slug)
+        try:
+            mail_batch_write_files(batch=batch, out_dir=out_dir)
+        except BatchBusyError:
+            continue
+        logger.warning("mail batch %s: write resumed after an interrupted build", batch.reference)
+        resumed += 1
+    return resumed
 
 
 def mail_batches_build_due(
@@ -516,6 +606,9 @@ def mail_batches_build_due(
         except MailBatchError:
             totals["programs_without_mailer_id"] += 1
             continue
+        resumed = mail_batches_resume(program=program, out_root=out_root)
+        if resumed:
+            totals["resumed"] += resumed
         mail_days = program_calendar(program=program, kind="mail")
         mail_date = add_business_days(today, program.mail_lead_business_days, calendar=mail_days)
         for source in batch_sources():

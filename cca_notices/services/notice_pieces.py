@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from django.db import connection
 
-from accounts.models import Program, ServiceAccount
+from accounts.models import Phase, Product, Program, ServiceAccount
 from accounts.services.status import Actor
 from cca_notices.mailers import imb
 from cca_notices.mailers.context import LetterRequest, letter_language
@@ -99,6 +99,24 @@ def _store_pieces(rows: list[tuple[int, str, int | None]]) -> None:
         ["piece_id", "merged_into"],
         batch_size=500,
     )
+
+
+_RENDERER: dict[int, tuple[LetterRenderer, dict]] = {}
+
+
+def _renderer(batch) -> tuple[LetterRenderer, dict]:
+    """One renderer per batch and process: each variant is rendered once for all the batch's
+    files (about a second each), not once per file. Only the latest batch's is kept."""
+    if batch.pk not in _RENDERER:
+        _RENDERER.clear()
+        program = Program.objects.select_related("utility").get(pk=batch.program_id)
+        shared = {
+            "program": program,
+            "phases": {p.pk: p for p in Phase.objects.filter(program=program)},
+            "products": {p.pk: p for p in Product.objects.filter(program=program)},
+        }
+        _RENDERER[batch.pk] = (LetterRenderer(), shared)
+    return _RENDERER[batch.pk]
 
 
 class NoticeSource:
@@ -184,14 +202,15 @@ class NoticeSource:
             rows.extend((pk, piece, primary) for pk in merged)
         _store_pieces(rows)
 
-    def pieces(self, *, batch) -> list[Piece]:
+    def pieces(self, *, batch, piece_ids: Collection[str] | None = None) -> list[Piece]:
         width = imb.imb_serial_width(batch.mailer_id)
         by_piece: dict[str, Piece] = {}
         merged: dict[str, list[str]] = defaultdict(list)
-        rows = (
-            Notice.objects.filter(batch=batch)
-            .order_by()
-            .values_list("piece_id", "merged_into_id", "account_id", "account__account_number")
+        notices = Notice.objects.filter(batch=batch)
+        if piece_ids is not None:
+            notices = notices.filter(piece_id__in=list(piece_ids))
+        rows = notices.order_by().values_list(
+            "piece_id", "merged_into_id", "account_id", "account__account_number"
         )
         for piece_id, merged_into, account_id, number in rows.iterator(chunk_size=20_000):
             if merged_into is None:
@@ -203,10 +222,15 @@ class NoticeSource:
         return list(by_piece.values())
 
     def render(self, *, batch, pieces: list[Piece], out: BinaryIO) -> list[Printed]:
-        renderer = LetterRenderer()
-        accounts = ServiceAccount.objects.select_related(
-            "program__utility", "phase", "product"
-        ).in_bulk([p.account_id for p in pieces])
+        renderer, shared = _renderer(batch)
+        accounts = ServiceAccount.objects.in_bulk([p.account_id for p in pieces])
+        for a in accounts.values():
+            # The program, phases and products once per batch, not a join per letter.
+            a.program = shared["program"]
+            if a.phase_id in shared["phases"]:
+                a.phase = shared["phases"][a.phase_id]
+            if a.product_id in shared["products"]:
+                a.product = shared["products"][a.product_id]
         requests = [
             LetterRequest(accounts[p.account_id], batch.kind, batch.mail_date, p.piece_id)
             for p in pieces

@@ -20,6 +20,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from pypdf import PdfReader
@@ -136,19 +137,48 @@ def confirmations_queue_after_commit(*, request: OptOutRequest) -> None:
     transaction.on_commit(queue, robust=True)
 
 
+def claim_lease() -> dt.timedelta:
+    """How long a claim holds. A worker killed after its claim never releases it: once the lease
+    has run out the row is taken again (by the task's redelivery or the daily run)."""
+    return dt.timedelta(seconds=int(getattr(settings, "CONFIRMATION_CLAIM_LEASE_SECONDS", 600)))
+
+
+def sms_configured() -> bool:
+    return bool(
+        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
+    )
+
+
+SMS_NOT_CONFIGURED = (
+    "SMS not sent: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER must all be set; "
+    "the row stays pending until they are"
+)
+
+
+def _claimable(now: dt.datetime) -> Q:
+    return Q(status=C.Status.PENDING) & (Q(claimed_at=None) | Q(claimed_at__lt=now - claim_lease()))
+
+
 def confirmation_send(*, confirmation_id: int) -> bool:
     """Send one confirmation. Claimed with a conditional update first, so two workers (or the
-    after-commit task and the daily run) never send it twice; a failure releases the claim and
-    keeps the error on the row for the retry."""
+    after-commit task and the daily run) never send it at once; the claim is a lease, so a worker
+    killed mid-send leaves a row that is taken again once the lease expires. `sent` is recorded
+    only after the provider accepted the message; a failure releases the claim and keeps the
+    error on the row for the retry. Returns whether it was sent (or, for a letter, issued)."""
     now = timezone.now()
-    claimed = C.objects.filter(pk=confirmation_id, status=C.Status.PENDING, claimed_at=None).update(
-        claimed_at=now
-    )
+    pending = C.objects.filter(pk=confirmation_id).filter(_claimable(now))
+    if not sms_configured() and pending.filter(method=C.Method.SMS).exists():
+        # Never counted as sent: visible on the row (and to readiness checks) as still pending.
+        pending.update(last_error=SMS_NOT_CONFIGURED)
+        log.warning("confirmation %s: %s", confirmation_id, SMS_NOT_CONFIGURED)
+        return False
+    claimed = pending.update(claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return False
     conf = C.objects.select_related("program", "account", "optout", "reentry", "rejoin").get(
         pk=confirmation_id
     )
+    mine = C.objects.filter(pk=conf.pk, claimed_at=now)  # unless our lease ran out and was retaken
     try:
         if conf.method == C.Method.EMAIL:
             _send_email(conf)
@@ -157,26 +187,20 @@ def confirmation_send(*, confirmation_id: int) -> bool:
         else:
             _issue_letter(conf)
     except Exception as exc:
-        C.objects.filter(pk=conf.pk).update(
-            claimed_at=None, attempts=conf.attempts + 1, last_error=str(exc)[:2000]
-        )
+        mine.update(claimed_at=None, last_error=str(exc)[:2000])
         raise
     if conf.method == C.Method.LETTER:
         # Issued, not sent: the letter reaches the customer through a mail batch (the daily
         # build, optouts.services.letter_batches) and the mail house's report.
-        C.objects.filter(pk=conf.pk).update(
-            status=C.Status.ISSUED,
-            issued_at=timezone.now(),
-            attempts=conf.attempts + 1,
-            last_error="",
+        done = C.objects.filter(pk=conf.pk, status=C.Status.PENDING).update(
+            status=C.Status.ISSUED, issued_at=timezone.now(), last_error=""
         )
     else:
-        C.objects.filter(pk=conf.pk).update(
-            status=C.Status.SENT,
-            sent_at=timezone.now(),
-            attempts=conf.attempts + 1,
-            last_error="",
+        done = C.objects.filter(pk=conf.pk, status=C.Status.PENDING).update(
+            status=C.Status.SENT, sent_at=timezone.now(), last_error=""
         )
+    if not done:  # our lease ran out and another worker finished it: at least once, not twice
+        log.warning("confirmation %s: lease expired during the send, already recorded", conf.pk)
     return True
 
 
@@ -197,14 +221,8 @@ def _send_sms(conf: Confirmation) -> None:
     context = {"r": conf.optout, "program": conf.program, "account": conf.account}
     with translation.override(conf.language or "en"):
         text = render_to_string("optouts/sms/confirmation.txt", context).strip()
-    if not (
-        settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER
-    ):
-        # A development setup without Twilio counts it as sent. The log names our row, never
-        # the text or the number (no customer data in logs).
-        code = conf.optout.confirmation_code if conf.optout else ""
-        log.info("SMS not sent (TWILIO_* unset) for opt-out %s, confirmation %s", code, conf.pk)
-        return
+    if not sms_configured():  # checked before the claim too; settings may change in between
+        raise RuntimeError(SMS_NOT_CONFIGURED)
     from twilio.rest import Client  # slow to import; only a setup with Twilio needs it
 
     Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN).messages.create(
@@ -235,19 +253,25 @@ def _issue_letter(conf: Confirmation) -> None:
 def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     """Everything pending, oldest due date first (due or overdue first; nothing waits for its
     exact day). Returns counts: `sent` is messages sent plus letters issued (`emailed`, `texted`,
-    `issued`). Errors are kept on the row and retried on the next run."""
-    counts = {"sent": 0, "emailed": 0, "texted": 0, "issued": 0, "failed": 0}
+    `issued`). Errors are kept on the row and retried on the next run; a claim whose lease ran
+    out (its worker died) is taken again; SMS rows wait, pending, while Twilio is not configured
+    (`sms_unconfigured`)."""
+    counts = dict.fromkeys(("sent", "emailed", "texted", "issued", "failed", "sms_unconfigured"), 0)
     key: dict[str, str] = {
         C.Method.EMAIL: "emailed",
         C.Method.SMS: "texted",
         C.Method.LETTER: "issued",
     }
     rows = list(
-        C.objects.filter(status=C.Status.PENDING, claimed_at=None)
+        C.objects.filter(_claimable(timezone.now()))
         .order_by("due_date", "pk")
         .values_list("pk", "method")[:limit]
     )
     for pk, method in rows:
+        if method == C.Method.SMS and not sms_configured():
+            counts["sms_unconfigured"] += 1
+            C.objects.filter(pk=pk).update(last_error=SMS_NOT_CONFIGURED)
+            continue
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1

@@ -121,9 +121,11 @@ class LetterSource:
             [C(pk=pk, piece_id=piece) for piece, (pk,) in pieces], ["piece_id"], batch_size=500
         )
 
-    def pieces(self, *, batch: MailBatch) -> list[Piece]:
+    def pieces(self, *, batch: MailBatch, piece_ids: Collection[str] | None = None) -> list[Piece]:
         width = imb.imb_serial_width(batch.mailer_id)
         confs = C.objects.filter(batch=batch).select_related("account").defer("letter_pdf")
+        if piece_ids is not None:
+            confs = confs.filter(piece_id__in=list(piece_ids))
         return [
             Piece(c.piece_id, int(c.piece_id[-width:]), c.account_id, [c.account.account_number], c)
             for c in confs

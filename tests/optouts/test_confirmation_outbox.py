@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import Channel, Status
 from accounts.services.status import Actor
@@ -23,9 +24,20 @@ def submit(account, callbacks):
 
 
 def test_an_opt_out_with_an_address_and_a_phone_gets_an_email_and_an_sms_row_each_sent_once(
-    make_account, today, settings, django_capture_on_commit_callbacks, caplog
+    make_account, today, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
-    settings.TWILIO_ACCOUNT_SID = ""
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC1", "token"
+    settings.TWILIO_FROM_NUMBER = "+14155550100"
+    texts = []
+
+    class Client:
+        def __init__(self, sid, token):
+            self.messages = self
+
+        def create(self, **kw):
+            texts.append(kw)
+
+    monkeypatch.setattr("twilio.rest.Client", Client)
     account = make_account(status=Status.NOTIFIED, phone="+14155550123")
     optout = submit(account, django_capture_on_commit_callbacks)
     rows = {c.method: c for c in Confirmation.objects.filter(optout=optout)}
@@ -33,8 +45,24 @@ def test_an_opt_out_with_an_address_and_a_phone_gets_an_email_and_an_sms_row_eac
     assert (rows["email"].email, rows["sms"].phone) == ("customer@example.com", "+14155550123")
     assert all(c.status == "sent" and c.sent_at and c.attempts == 1 for c in rows.values())
     assert rows["sms"].due_date == rows["email"].due_date == today + dt.timedelta(days=7)
-    assert len(mail.outbox) == 1 and optout.confirmation_code in caplog.text
-    assert confirmations_send_due()["sent"] == 0 and len(mail.outbox) == 1
+    assert len(mail.outbox) == 1 and len(texts) == 1
+    assert confirmations_send_due()["sent"] == 0 and len(mail.outbox) == 1 and len(texts) == 1
+
+
+def test_an_sms_without_twilio_settings_stays_pending_with_the_reason_never_marked_sent(
+    make_account, today, settings, django_capture_on_commit_callbacks
+):
+    settings.TWILIO_ACCOUNT_SID = ""
+    optout = submit(
+        make_account(status=Status.NOTIFIED, phone="+14155550123"),
+        django_capture_on_commit_callbacks,
+    )
+    sms = Confirmation.objects.get(optout=optout, method="sms")
+    assert (sms.status, sms.sent_at, sms.claimed_at, sms.attempts) == ("pending", None, None, 0)
+    assert "TWILIO_ACCOUNT_SID" in sms.last_error
+    counts = confirmations_send_due()
+    assert (counts["sms_unconfigured"], counts["texted"]) == (1, 0)
+    assert Confirmation.objects.get(pk=sms.pk).status == "pending"
 
 
 def test_sms_goes_through_twilio_to_the_rows_phone_when_configured(
@@ -77,6 +105,19 @@ def test_a_claimed_row_is_not_sent_again(make_account, today):
     assert confirmation_send(confirmation_id=conf.pk) is True
     assert confirmation_send(confirmation_id=conf.pk) is False
     assert len(mail.outbox) == 1
+
+
+def test_a_claim_whose_lease_ran_out_is_taken_again(make_account, today, settings):
+    """A worker killed after its claim never releases it; the lease lets the next run send it."""
+    optout = optout_submit(account=make_account(), channel=Channel.WEB, actor=WEB).request
+    conf = Confirmation.objects.get(optout=optout)
+    crashed = timezone.now() - dt.timedelta(seconds=settings.CONFIRMATION_CLAIM_LEASE_SECONDS - 5)
+    Confirmation.objects.filter(pk=conf.pk).update(claimed_at=crashed, attempts=1)
+    assert confirmations_send_due()["sent"] == 0 and not mail.outbox  # the lease still holds
+    Confirmation.objects.filter(pk=conf.pk).update(claimed_at=crashed - dt.timedelta(seconds=10))
+    assert confirmations_send_due()["emailed"] == 1
+    conf.refresh_from_db()
+    assert (conf.status, conf.attempts, len(mail.outbox)) == ("sent", 2, 1)
 
 
 def test_a_failure_releases_the_claim_and_keeps_the_error_for_the_next_run(

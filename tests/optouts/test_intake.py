@@ -224,14 +224,15 @@ def test_bad_return_path_writes_nothing(make_account, today):
     assert account.status == Status.PARTICIPANT and not StatusChange.objects.exists()
 
 
-def test_sms_without_twilio_settings_is_logged_not_sent(
+def test_sms_without_twilio_settings_is_not_sent_and_says_why(
     make_account, today, settings, django_capture_on_commit_callbacks, caplog
 ):
     settings.TWILIO_ACCOUNT_SID = ""
     account = make_account(status=Status.NOTIFIED, email="", phone="+14155550123")
     with django_capture_on_commit_callbacks(execute=True):
         r = optout_submit(account=account, channel=Channel.WEB, actor=WEB).request
-    assert "SMS not sent" in caplog.text and r.confirmation_code in caplog.text
+    assert "SMS not sent" in caplog.text
+    assert r.confirmations.get(method="sms").status == "pending"
     assert not mail.outbox
 
 
