@@ -49,11 +49,6 @@ def _redis_server() -> bool:
 
 # name: (check, what to install, why the tests need it)
 TOOLS = {
-    "redis-server": (
-        lambda: shutil.which("redis-server"),
-        "redis-server",
-        "reliability tests start their own Redis and Celery workers and kill them",
-    ),
     "chromium": (_chromium, "chromium", "browser tests drive headless Chromium"),
     "poppler": (_poppler, "poppler-utils", "PDF checks read pages with pdftotext and pdftoppm"),
     "cjk-font": (
@@ -70,7 +65,7 @@ TOOLS = {
     "redis-server": (
         _redis_server,
         "redis-server",
-        "outage tests start and stop their own Redis on a free port",
+        "reliability tests start and stop their own Redis on a free port (outages, killed workers)",
     ),
 }
 

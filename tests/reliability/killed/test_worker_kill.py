@@ -28,12 +28,10 @@ from accounts.services.status import Actor
 from cca_notices.models import MailBatch, MailBatchFile, Notice
 from optouts.models import Confirmation
 from optouts.services.intake import optout_submit
-from tests.batches.conftest import _today, notice_for, program  # noqa: F401  (fixtures)
-from tests.mailers.conftest import demo_program, make_account  # noqa: F401  (fixtures)
 from tests.tools import require
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CELERY = Path(sys.executable).with_name("celery")
 
 
