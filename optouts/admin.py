@@ -6,8 +6,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import Prefetch
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,7 +16,7 @@ from django.utils.html import format_html
 
 from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
-from accounts.models import Channel, Program, ServiceAccount, StatusChange
+from accounts.models import Channel, Program, ServiceAccount, Status, StatusChange
 from accounts.selectors import account_search
 from accounts.services import calendar as _calendar
 from accounts.services.status import Actor
@@ -27,13 +28,16 @@ from optouts.models import (
     FeeExport,
     Move,
     OptOutRequest,
+    Outcome,
     ReentryRequest,
     RejoinRequest,
+    ReturnPath,
     ServiceRequest,
+    ServiceRequestType,
 )
 from optouts.services.ccasr import ccasr_requeue
 from optouts.services.fees import fee_entries_mark_billed
-from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
+from optouts.services.intake import Decision, OptOutRefused, optout_quote, optout_submit
 from optouts.services.notices import account_notices
 from optouts.services.rejoin import RejoinRefused, rejoin_submit
 from optouts.services.reply_cards import reply_cards_enter
@@ -142,6 +146,8 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         results = list(_search(search.cleaned_data["q"])) if search.is_valid() else None
         account = None
         if request.GET.get("account"):
+            if not request.GET["account"].isdigit():
+                raise Http404("No account with that id.")  # a hand-edited link, not a 500
             account = get_object_or_404(
                 ServiceAccount.objects.select_related("program", "program__utility", "product"),
                 pk=request.GET["account"],
@@ -174,8 +180,10 @@ class OptOutRequestAdmin(admin.ModelAdmin):
                 )
         detail = {}
         if account is not None:
+            quote = optout_quote(account=account)
             detail = {
-                "quote": optout_quote(account=account),
+                "quote": quote,
+                **_agent_quote_display(account=account, quote=quote),
                 "move_quote": optout_quote(account=account, moving_out=True),
                 "history": StatusChange.objects.filter(account=account).order_by("-at", "-id")[:50],
                 "optouts": OptOutRequest.objects.filter(account=account).order_by("-received_at"),
@@ -257,6 +265,40 @@ class OptOutRequestAdmin(admin.ModelAdmin):
                 optout=optout,
             ),
         )
+
+
+def _label(choices: type[models.TextChoices], value: str | None) -> str:
+    try:
+        return choices(value or "").label
+    except ValueError:
+        return value or ""
+
+
+def _agent_quote_display(*, account: ServiceAccount, quote: Decision) -> dict:
+    """The quote in words an agent reads to a caller, not codes; for an account that cannot opt
+    out, why, with the opt-out already on file (code, date, channel) when there is one."""
+    existing = None
+    if not quote.accepted:
+        existing = (
+            OptOutRequest.objects.filter(account=account, is_current=True)
+            .order_by("-received_at")
+            .first()
+        )
+    refusal: str = {
+        str(Outcome.ALREADY_OPTED_OUT): (
+            "This account has already opted out, so there is nothing more to record. "
+            "Tell the customer their earlier opt-out stands."
+        ),
+        str(Outcome.CLOSED): "This account is closed (the customer moved out); it cannot opt out.",
+    }.get(quote.outcome, quote.refusal_message)
+    return {
+        "outcome_label": _label(Outcome, quote.outcome),
+        "to_status_label": _label(Status, quote.to_status),
+        "service_request_label": _label(ServiceRequestType, quote.service_request),
+        "refusal_text": refusal,
+        "existing_optout": existing,
+        "return_rows": [(_label(ReturnPath, o.path), o) for o in quote.return_options],
+    }
 
 
 # --- fee ledger, CCASR work queue, re-entry, rejoin, moves, confirmations ----------------------
