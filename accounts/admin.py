@@ -347,6 +347,7 @@ class ProgramAdmin(admin.ModelAdmin):
                     "reentry_fee",
                     "large_customer_entry_fee",
                     "confirmation_days",
+                    "ccasr_response_days",
                 ]
             },
         ),
