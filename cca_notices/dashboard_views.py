@@ -181,9 +181,9 @@ CHARTS: dict[str, dict] = {
             {"column": "optouts", "type": "line", "axis": "y"},
             {"column": "notices_mailed", "type": "bar", "axis": "y2"},
         ],
-        "x_title": "Business day",
-        "y_title": "Opt-out requests per day",
-        "y2_title": "Notices dropped in the mail that day",
+        "x_title": "Business day (date)",
+        "y_title": "Opt-out requests (per day)",
+        "y2_title": "Notices dropped in the mail (per day)",
     },
     "rate_by_phase": {"type": "bar", "x": "group", "series": [{"column": "rate"}]},
     "rate_by_class": {"type": "bar", "x": "group", "series": [{"column": "rate"}]},
@@ -197,7 +197,7 @@ CHARTS: dict[str, dict] = {
             {"column": c}
             for c in ("scheduled", "on_time", "mailed_late", "overdue", "returned")
         ],
-        "y_title": "Notices",
+        "y_title": "Notices (count)",
     },
     "fees_by_week": {
         "type": "bar",

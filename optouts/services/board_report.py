@@ -107,11 +107,11 @@ def _count_rows(table: D.Table) -> list[ReportRow]:
 
 
 FEE_SQL = """
-SELECT customer_class, {status} AS status, COUNT(*) AS customers, SUM(total) AS amount,
+SELECT customer_class, status, COUNT(*) AS customers, SUM(total) AS amount,
        MAX(total) AS largest
 FROM (SELECT customer_class, {status} AS status, account_id, SUM(amount) AS total
       FROM optouts_feeentry WHERE program_id = %s {where}
-      GROUP BY customer_class, {status}, account_id) per_customer
+      GROUP BY customer_class, account_id{group}) per_customer
 GROUP BY customer_class, status
 """
 
@@ -124,14 +124,14 @@ def fees_by_class(*, program: Program) -> ReportTable:
     """Fees by customer class: assessed (every fee), waived, billed — each cell counts the
     customers behind it and is checked against the largest customer's part (the 15 % half)."""
     cells: dict[tuple[str, str], Cell] = {}
-    for status, where in (
-        ("'assessed'", ""),
-        ("status", "AND status IN ('waived', 'billed')"),
+    for status, where, group in (
+        ("'assessed'", "", ""),
+        ("status", "AND status IN ('waived', 'billed')", ", status"),
     ):
         with connection.cursor() as cur:
             # Set-based: per customer, then per class; hand-written because the ORM does not
             # aggregate over an aggregate.
-            cur.execute(FEE_SQL.format(status=status, where=where), [program.pk])
+            cur.execute(FEE_SQL.format(status=status, where=where, group=group), [program.pk])
             for cls, st, customers, amount, largest in cur.fetchall():
                 cells[(cls, st)] = amount_cell(
                     amount=_money(amount), customers=customers, largest=_money(largest)
