@@ -5,6 +5,7 @@ this module only links each figure to the admin list that holds its rows (docs/a
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -182,8 +183,8 @@ CHARTS: dict[str, dict] = {
             {"column": "notices_mailed", "type": "bar", "axis": "y2"},
         ],
         "x_title": "Business day (date)",
-        "y_title": "Opt-out requests (per day)",
-        "y2_title": "Notices dropped in the mail (per day)",
+        "y_title": "Opt-outs (per day)",
+        "y2_title": "Notices mailed (per day)",
     },
     "rate_by_phase": {"type": "bar", "x": "group", "series": [{"column": "rate"}]},
     "rate_by_class": {"type": "bar", "x": "group", "series": [{"column": "rate"}]},
@@ -228,11 +229,16 @@ def _chart_spec(table: Table) -> dict:
     return {
         **spec,
         "title": table.title,
-        "labels": [str(v) for v in table.column(x.key)],
+        "labels": [_label(v) for v in table.column(x.key)],
         "series": series,
         "x_title": spec.get("x_title", x.label),
         "y_title": spec.get("y_title", f"{first.label} ({first.unit})"),
     }
+
+
+def _label(value) -> str:
+    # Dates on a chart's axis as "Nov 30"; the table and the CSV keep the ISO date.
+    return f"{value:%b %-d}" if isinstance(value, dt.date) else str(value)
 
 
 def dashboard_csv(request, slug: str, key: str):
