@@ -162,7 +162,7 @@ def dashboard(request, slug: str):
         "program": program,
         "board": board,
         "charts": charts,
-        "chart_data": {c["table"].key: c["chart"] for c in charts},
+        "chart_data": {t.key: _chart_spec(t) for t in board.tables.values()},
     }
     request.current_app = admin.site.name
     return TemplateResponse(request, "admin/dashboard.html", context)
@@ -195,8 +195,7 @@ CHARTS: dict[str, dict] = {
         "x": "group",
         "stacked": True,
         "series": [
-            {"column": c}
-            for c in ("scheduled", "on_time", "mailed_late", "overdue", "returned")
+            {"column": c} for c in ("scheduled", "on_time", "mailed_late", "overdue", "returned")
         ],
         "y_title": "Notices (count)",
     },

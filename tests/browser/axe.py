@@ -18,7 +18,8 @@ AXE_JS = Path(__file__).parent / "vendor" / "axe.min.js"
 WCAG22_AA = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa")
 
 _RUN = """async ([tags, exclude]) => {
-  const context = exclude.length ? { include: [document], exclude: exclude.map(s => [s]) } : document;
+  const context = exclude.length
+    ? { include: [document], exclude: exclude.map(s => [s]) } : document;
   const result = await axe.run(context, {
     runOnly: { type: "tag", values: tags }, resultTypes: ["violations"],
   });
@@ -67,7 +68,8 @@ def tab_stops(page: Any, *, limit: int = 400) -> list[dict]:
               const r = e.getBoundingClientRect();
               if (!e.dataset.tabStop) e.dataset.tabStop = String(Math.random());
               return { key: e.dataset.tabStop, tag: e.tagName.toLowerCase(),
-                       href: e.getAttribute("href") || "", text: (e.innerText || e.value || "").trim(),
+                       href: e.getAttribute("href") || "",
+                       text: (e.innerText || e.value || "").trim(),
                        outline: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0
                                 || s.boxShadow !== "none",
                        visible: r.width > 0 && r.height > 0 };

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import cast
 
 from django.utils import timezone
 
@@ -40,21 +41,27 @@ def _aware(day: dt.date, hour: int = 10) -> dt.datetime:
 
 def build_scenario(*, slug: str = "marin", accounts: int = 300) -> Scenario:
     today = business_today()
-    program = ProgramFactory(slug=slug, name="Marin Clean Energy", short_name="MCE")
+    program = cast(Program, ProgramFactory(slug=slug, name="Marin Clean Energy", short_name="MCE"))
     p1_start = today - dt.timedelta(days=21)
-    phase1 = PhaseFactory(
-        program=program,
-        name="Phase 1",
-        number=1,
-        enrollment_start=p1_start,
-        enrollment_end=p1_start + dt.timedelta(days=30),
+    phase1 = cast(
+        Phase,
+        PhaseFactory(
+            program=program,
+            name="Phase 1",
+            number=1,
+            enrollment_start=p1_start,
+            enrollment_end=p1_start + dt.timedelta(days=30),
+        ),
     )
-    phase2 = PhaseFactory(
-        program=program,
-        name="Phase 2",
-        number=2,
-        enrollment_start=today + dt.timedelta(days=70),
-        enrollment_end=today + dt.timedelta(days=100),
+    phase2 = cast(
+        Phase,
+        PhaseFactory(
+            program=program,
+            name="Phase 2",
+            number=2,
+            enrollment_start=today + dt.timedelta(days=70),
+            enrollment_end=today + dt.timedelta(days=100),
+        ),
     )
     classes = [CustomerClass.RESIDENTIAL] * 8 + [
         CustomerClass.SMALL_COMMERCIAL,
@@ -119,6 +126,7 @@ def build_scenario(*, slug: str = "marin", accounts: int = 300) -> Scenario:
     late_mailed = returned = 0
     for n, a in enumerate(p1):
         e = a.enrollment_date
+        assert e is not None
         # Every 20th account's first notice went out two days after its mail date.
         mailed_on_1 = drop1 + dt.timedelta(days=2 if n % 20 == 0 else 0)
         is_returned = n % 25 == 0
@@ -258,7 +266,9 @@ def build_scenario(*, slug: str = "marin", accounts: int = 300) -> Scenario:
 
     # Fees: one per after-window opt-out; one waived, one billed.
     fees = []
-    for n, o in enumerate(OptOutRequest.objects.filter(program=program, outcome="after_free_window")):
+    for n, o in enumerate(
+        OptOutRequest.objects.filter(program=program, outcome="after_free_window")
+    ):
         acct = o.account
         status = [FeeEntry.Status.ASSESSED, FeeEntry.Status.WAIVED, FeeEntry.Status.BILLED][n % 3]
         fees.append(

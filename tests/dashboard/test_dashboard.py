@@ -39,7 +39,7 @@ def test_rates_by_phase_class_city_and_channel(scenario):
     assert phase["Phase 2"] == (100, 0, Decimal("0.0"))
     klass = _rows(board.tables["rate_by_class"])
     assert sum(v[0] for v in klass.values()) == 300
-    assert list(klass)[0] == "Residential"  # the classes in their own order
+    assert next(iter(klass)) == "Residential"  # the classes in their own order
     city = _rows(board.tables["rate_by_city"])
     assert city["MUIR BEACH"][0] == 6
     assert sum(v[1] for v in city.values()) == 50
@@ -77,9 +77,7 @@ def test_optouts_per_day_marks_the_drops_and_fees_add_up(scenario):
     fees = board.tables["fees_by_week"]
     assessed = sum(fees.column("assessed"))
     assert assessed == Decimal("25.00")
-    parts = sum(
-        sum(fees.column(k)) for k in ("to_export", "exported", "billed", "waived")
-    )
+    parts = sum(sum(fees.column(k)) for k in ("to_export", "exported", "billed", "waived"))
     assert parts == assessed
     assert sum(fees.column("waived")) == Decimal("10.00")  # fees 2 and 5 of 5
 

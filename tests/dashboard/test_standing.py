@@ -45,7 +45,9 @@ def test_standing_counts_what_is_due_late_and_waiting(scenario):
     assert first.mail_date > scenario.today
     assert first.kind == "post_enrollment_1"
     assert first.scheduled == exp["due"]
-    assert [d.mail_date for d in s.mail.next_drops] == sorted(d.mail_date for d in s.mail.next_drops)
+    assert [d.mail_date for d in s.mail.next_drops] == sorted(
+        d.mail_date for d in s.mail.next_drops
+    )
 
 
 def test_each_home_link_shows_exactly_the_rows_it_counts(scenario, staff_client):
