@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncWeek
 
 from accounts.models import OPTED_OUT_STATUSES, Channel, CustomerClass, Phase, Program
@@ -239,6 +239,17 @@ def _phase_of(enrollment_date: dt.date, phases: list[Phase]) -> str:
     return OTHER
 
 
+def _compliance_column(status: str, *, late: bool, past: bool) -> int | None:
+    """Which of COMPLIANCE_COLUMNS a notice counts in (None: cancelled, left out)."""
+    if status in (Notice.Status.SCHEDULED, Notice.Status.BATCHED):
+        return 3 if past else 0
+    if status == Notice.Status.MAILED:
+        return 2 if late else 1
+    if status == Notice.Status.RETURNED:
+        return 4
+    return None
+
+
 def notice_compliance(*, program: Program, today: dt.date) -> Table:
     """Each phase's notices: scheduled, mailed on time (on or before the mail date), mailed
     late, late and still not mailed, returned. Cancelled notices are left out.
@@ -246,31 +257,26 @@ def notice_compliance(*, program: Program, today: dt.date) -> Table:
     One scan of the notices, grouped by enrollment date and kind; the enrollment date puts a
     mass-enrollment notice in its phase (the phase window holds it), and the new-customer
     track (service start, not a phase) is its own row."""
-    waiting = Q(status__in=(Notice.Status.SCHEDULED, Notice.Status.BATCHED))
+    # One plain COUNT per group, the categories worked out from the few hundred groups: cheaper
+    # for the database than five filtered counts over every notice.
     rows = (
         Notice.objects.filter(program=program)
-        .exclude(status=Notice.Status.CANCELLED)
-        .values_list("enrollment_date", "kind")
         .annotate(
-            scheduled=Count("id", filter=waiting & Q(mail_date__gte=today)),
-            on_time=Count(
-                "id", filter=Q(status=Notice.Status.MAILED, mailed_on__lte=F("mail_date"))
-            ),
-            mailed_late=Count(
-                "id", filter=Q(status=Notice.Status.MAILED, mailed_on__gt=F("mail_date"))
-            ),
-            overdue=Count("id", filter=waiting & Q(mail_date__lt=today)),
-            returned=Count("id", filter=Q(status=Notice.Status.RETURNED)),
+            late=ExpressionWrapper(Q(mailed_on__gt=F("mail_date")), output_field=BooleanField()),
+            past=ExpressionWrapper(Q(mail_date__lt=today), output_field=BooleanField()),
         )
+        .values_list("enrollment_date", "kind", "status", "late", "past")
+        .annotate(n=Count("id"))
         .order_by()
     )
     phases = list(Phase.objects.filter(program=program).order_by("number", "enrollment_start"))
     totals: dict[str, list[int]] = {p.name: [0] * 5 for p in phases}
-    for enrollment_date, kind, *counts in rows:
+    for enrollment_date, kind, status, late, past, n in rows:
+        column = _compliance_column(status, late=bool(late), past=bool(past))
+        if column is None:
+            continue
         name = "New customers" if kind in NEW_CUSTOMER_KINDS else _phase_of(enrollment_date, phases)
-        bucket = totals.setdefault(name, [0] * 5)
-        for i, n in enumerate(counts):
-            bucket[i] += n
+        totals.setdefault(name, [0] * 5)[column] += n
     return Table(
         key="notice_compliance",
         title="Notice compliance by phase",

@@ -59,7 +59,6 @@ def address_repair_q() -> Q:
 @dataclass(frozen=True)
 class PhaseStanding:
     phase: Phase
-    accounts: int
     state: str  # "ahead", "enrolling", "enrolled"
 
 
@@ -103,14 +102,9 @@ def program_standing(*, program: Program, today: dt.date) -> ProgramStanding:
         overdue=Count("id", filter=ccasr_overdue_q(programs=[program], today=today)),
         rejected=Count("id", filter=Q(status=ServiceRequest.Status.REJECTED)),
     )
-    phase_accounts = dict(
-        ServiceAccount.objects.filter(program=program)
-        .values_list("phase_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    # The accounts per phase are on the dashboard: counting them here would read every account.
     phases = [
-        PhaseStanding(phase=p, accounts=phase_accounts.get(p.pk, 0), state=_phase_state(p, today))
+        PhaseStanding(phase=p, state=_phase_state(p, today))
         for p in Phase.objects.filter(program=program).order_by("number", "enrollment_start")
     ]
     return ProgramStanding(
