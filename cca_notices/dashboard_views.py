@@ -19,7 +19,7 @@ from django.urls import reverse
 from accounts.models import Program
 from accounts.services.calendar import today as business_today
 from optouts.services.board_report import board_report_build, board_report_csv, board_report_pdf
-from optouts.services.dashboard import Table, dashboard_build, table_csv
+from optouts.services.dashboard import Table, dashboard_build, dashboard_table, table_csv
 from optouts.services.standing import ProgramStanding, programs_standing
 
 DASHBOARD_PERMISSION = "optouts.view_optoutrequest"
@@ -244,8 +244,8 @@ def dashboard_csv(request, slug: str, key: str):
     program = _program_for(request, slug)
     if key not in CHARTS:
         raise Http404("no such chart")
-    board = dashboard_build(program=program, today=business_today())
-    response = HttpResponse(table_csv(table=board.tables[key]), content_type="text/csv")
+    table = dashboard_table(program=program, today=business_today(), key=key)
+    response = HttpResponse(table_csv(table=table), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{program.slug}-{key}.csv"'
     return response
 
