@@ -220,7 +220,10 @@ def _chart_spec(table: Table) -> dict:
         series.append(
             {
                 **s,
-                "label": f"{col.label} ({col.unit})" if col.unit else col.label,
+                # Stacked series share the value axis, whose title carries the unit.
+                "label": col.label
+                if spec.get("stacked") or not col.unit
+                else f"{col.label} ({col.unit})",
                 "data": [float(v) for v in table.column(col.key)],
             }
         )

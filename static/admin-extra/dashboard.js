@@ -41,7 +41,8 @@
         animation: false, interaction: { mode: "index", intersect: false },
         plugins: {
           title: { display: false },
-          legend: { display: datasets.length > 1, position: "bottom" }
+          legend: { display: datasets.length > 1, position: "bottom",
+                    labels: { boxWidth: 14, padding: 8 } }
         },
         scales: scales
       }
