@@ -365,13 +365,12 @@ def dashboard_build(*, program: Program, today: dt.date) -> Dashboard:
 
 def dashboard_table(*, program: Program, today: dt.date, key: str) -> Table:
     """One chart's table, computing only what it needs (a chart's CSV download)."""
-    if key.startswith("rate_by_") and key != "rate_by_channel":
-        groups = account_groups(program=program)
-        return {
-            "rate_by_phase": optout_rate_by_phase,
-            "rate_by_class": optout_rate_by_class,
-            "rate_by_city": optout_rate_by_city,
-        }[key](groups=groups)
+    if key == "rate_by_phase":
+        return optout_rate_by_phase(groups=account_groups(program=program))
+    if key == "rate_by_class":
+        return optout_rate_by_class(groups=account_groups(program=program))
+    if key == "rate_by_city":
+        return optout_rate_by_city(groups=account_groups(program=program))
     if key == "rate_by_channel":
         accounts = Account.objects.filter(program=program).count()
         return optouts_by_channel(program=program, accounts=accounts)

@@ -4,6 +4,7 @@ import csv
 import io
 import subprocess
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -22,6 +23,7 @@ from optouts.services.suppression import (
     rate_cell,
     suppress_complementary,
 )
+from tests.conftest import SCREENSHOTS
 from tests.dashboard.scenario import build_scenario
 
 
@@ -112,12 +114,13 @@ def test_report_suppresses_small_cells_and_holds_no_customer_data(client, django
 
 @pytest.mark.django_db
 @pytest.mark.needs("poppler")
-def test_report_pdf_renders_with_suppression_marks_and_no_customer_data(tmp_path):
+def test_report_pdf_renders_with_suppression_marks_and_no_customer_data():
     scenario = build_scenario()
     report = board_report_build(program=scenario.program, today=scenario.today)
     pdf = board_report_pdf(report=report)
     assert pdf.startswith(b"%PDF")
-    path = tmp_path / "report.pdf"
+    path = Path(SCREENSHOTS) / "board-report.pdf"  # for a person to look at (pdftoppm)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pdf)
     text = subprocess.run(
         ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
