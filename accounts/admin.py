@@ -349,6 +349,7 @@ class ProgramAdmin(AuditHistoryMixin, admin.ModelAdmin):
                     "reentry_fee",
                     "large_customer_entry_fee",
                     "confirmation_days",
+                    "ccasr_response_days",
                 ]
             },
         ),

@@ -158,6 +158,11 @@ class Program(models.Model):
     mail_lead_business_days = models.PositiveSmallIntegerField(
         default=3, help_text="Business days before the mail date that a batch is built."
     )
+    ccasr_response_days = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Utility business days after a CCASR is sent by which the utility answers; "
+        "later, the staff home lists it as unanswered past the deadline.",
+    )
     mail_calendar = models.CharField(
         max_length=16,
         choices=BusinessCalendar.choices,
@@ -464,6 +469,12 @@ class ServiceAccount(models.Model):
                 name="account_optedout_customer",
                 # In declaration order, as migration 0005 states the list.
                 condition=models.Q(status__in=[s.value for s in Status if s in OPTED_OUT_STATUSES]),
+            ),
+            # The staff home's "returned mail waiting for address repair": few rows, so partial.
+            models.Index(
+                fields=["program"],
+                name="account_address_repair",
+                condition=models.Q(address_needs_repair=True),
             ),
         ]
 

@@ -9,9 +9,55 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ReadOnlyMixin
-from accounts.models import ServiceAccount
+from accounts.models import Program, ServiceAccount
+from accounts.services.calendar import today as business_today
 from cca_notices.certificate import notice_certificate_generate
 from cca_notices.models import AccountNotices, MailBatch, Notice, NoticeChange, RuleSet, ScheduleRun
+from cca_notices.services.mail_standing import (
+    batches_overdue_q,
+    batches_unconfirmed_q,
+    notices_due_q,
+    notices_late_q,
+)
+
+
+class NoticeDueFilter(admin.SimpleListFilter):
+    """The staff home's mail figures (cca_notices.services.mail_standing): same rule, same rows."""
+
+    title = "due for mailing"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("now", "Due for a batch now"),
+            ("late", "Late: mail date passed, in no batch"),
+        ]
+
+    def queryset(self, request, queryset):
+        today = business_today()
+        if self.value() == "now":
+            return queryset.filter(notices_due_q(programs=Program.objects.all(), today=today))
+        if self.value() == "late":
+            return queryset.filter(notices_late_q(today=today))
+        return queryset
+
+
+class BatchMailingFilter(admin.SimpleListFilter):
+    title = "mailing confirmed"
+    parameter_name = "mailing"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("unconfirmed", "Not confirmed mailed"),
+            ("overdue", "Not confirmed, mail date passed"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unconfirmed":
+            return queryset.filter(batches_unconfirmed_q())
+        if self.value() == "overdue":
+            return queryset.filter(batches_overdue_q(today=business_today()))
+        return queryset
 
 
 def certificate_url(account_id: int) -> str:
@@ -63,7 +109,13 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "certificate",
     ]
     # Filters that need no DISTINCT over millions of rows (choices and the small program table).
-    list_filter = ["status", "kind", "program", ("return_date", admin.EmptyFieldListFilter)]
+    list_filter = [
+        NoticeDueFilter,
+        "status",
+        "kind",
+        "program",
+        ("return_date", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["account", "batch"]
     search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
     ordering = ["-pk"]  # the primary key index; sorting by date over all notices would scan them
@@ -211,7 +263,13 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "mailed_at",
         "downloads",
     ]
-    list_filter = ["program", "kind", "built_via", ("mailed_at", admin.EmptyFieldListFilter)]
+    list_filter = [
+        BatchMailingFilter,
+        "program",
+        "kind",
+        "built_via",
+        ("mailed_at", admin.EmptyFieldListFilter),
+    ]
     list_select_related = ["program"]
     search_fields = ["=reference"]
     date_hierarchy = "mail_date"

@@ -10,6 +10,8 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     # Before the admin's catch-all: staff previews of any notice for any account (PDF, PNG).
     path("admin/notices/preview/", include("cca_notices.mailers.urls")),
+    # The staff home and dashboard first: /admin/ itself is the staff home (docs/admin.md).
+    path("admin/", include("cca_notices.dashboard_urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

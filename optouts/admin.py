@@ -41,6 +41,11 @@ from optouts.services.intake import Decision, OptOutRefused, optout_quote, optou
 from optouts.services.notices import account_notices
 from optouts.services.rejoin import RejoinRefused, rejoin_submit
 from optouts.services.reply_cards import reply_cards_enter
+from optouts.services.standing import (
+    CONFIRMATION_NOT_SENT,
+    ccasr_overdue_q,
+    confirmations_overdue_q,
+)
 from optouts.services.waivers import optout_fee_waive
 
 AGENT_RESULTS = 25
@@ -451,9 +456,14 @@ class WorkQueueFilter(admin.SimpleListFilter):
             ("rejected", "Rejected: to fix and re-queue"),
             ("queued", "Queued for the next file"),
             ("awaiting", "Sent, awaiting the utility"),
+            ("overdue", "Sent, unanswered past the utility's deadline"),
         ]
 
     def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(
+                ccasr_overdue_q(programs=Program.objects.all(), today=_calendar.today())
+            )
         status = {
             "rejected": ServiceRequest.Status.REJECTED,
             "queued": ServiceRequest.Status.QUEUED,
@@ -585,6 +595,21 @@ class MoveAdmin(ReadOnlyAdmin):
     list_select_related = ["old_account", "new_account", "import_run"]
 
 
+class ConfirmationDueFilter(admin.SimpleListFilter):
+    """The staff home's "confirmations overdue" (optouts.services.standing): same rows."""
+
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue: past the due date, not sent")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "overdue":
+            return queryset.filter(confirmations_overdue_q(today=_calendar.today()))
+        return queryset
+
+
 @admin.register(Confirmation)
 class ConfirmationAdmin(ReadOnlyAdmin):
     """Which way each confirmation went (e-mail or letter) and how far it got: e-mail sent, or
@@ -605,7 +630,14 @@ class ConfirmationAdmin(ReadOnlyAdmin):
         "overdue",
         "letter",
     ]
-    list_filter = ["status", "kind", "method", "program", ("batch", admin.EmptyFieldListFilter)]
+    list_filter = [
+        ConfirmationDueFilter,
+        "status",
+        "kind",
+        "method",
+        "program",
+        ("batch", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["=account__account_number", "=piece_id", "=batch__reference"]
     list_select_related = ["account", "batch"]
     exclude = ["letter_pdf"]
@@ -633,11 +665,7 @@ class ConfirmationAdmin(ReadOnlyAdmin):
 
     @admin.display(boolean=True, description="Overdue")
     def overdue(self, obj):
-        return (
-            obj.status
-            in (Confirmation.Status.PENDING, Confirmation.Status.FAILED, Confirmation.Status.ISSUED)
-            and obj.due_date < _calendar.today()
-        )
+        return obj.status in CONFIRMATION_NOT_SENT and obj.due_date < _calendar.today()
 
     @admin.display(description="Letter")
     def letter(self, obj):

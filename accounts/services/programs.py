@@ -96,6 +96,7 @@ SETTINGS_KEYS = {
     "large_customer_entry_fee": "money",
     "confirmation_days": "days",
     "mail_lead_business_days": "days",
+    "ccasr_response_days": "days",
     "mail_calendar": "calendar_name",
     "utility_calendar": "calendar_name",
     "office_calendar": "calendar_name",
