@@ -26,7 +26,8 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_mixins import ReadOnlyMixin
+from accounts.access import account_ref, scope_to_programs
+from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
 from accounts.models import (
     Closure,
     FeeSchedule,
@@ -107,7 +108,10 @@ class PhaseFilter(admin.SimpleListFilter):
     parameter_name = "phase__id__exact"
 
     def lookups(self, request, model_admin):
-        phases = Phase.objects.select_related("program").order_by("program__name", "number")
+        phases = scope_to_programs(
+            Phase.objects.select_related("program").order_by("program__name", "number"),
+            request.user,
+        )
         program_id = request.GET.get("program__id__exact")
         if program_id and program_id.isdigit():
             phases = phases.filter(program_id=program_id)
@@ -286,7 +290,8 @@ class FeeSchedulePlannedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ProgramScopedMixin, admin.ModelAdmin):
+    program_field = "pk"
     formfield_overrides = URL_HTTPS
     list_display = [
         "name",
@@ -309,6 +314,33 @@ class ProgramAdmin(admin.ModelAdmin):
         FeeSchedulePlannedInline,
         ClosureInline,
     ]
+
+    # A supervisor keeps the fee schedule (add/change_feeschedule) without change_program: the
+    # program page is open to them, its own fields read-only, only the fee inline editable.
+    def _keeps_fees_only(self, request) -> bool:
+        user = request.user
+        return not user.has_perm("accounts.change_program") and (
+            user.has_perm("accounts.add_feeschedule")
+            or user.has_perm("accounts.change_feeschedule")
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or self._keeps_fees_only(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._keeps_fees_only(request):
+            return [f for fs in self.get_fieldsets(request, obj) for f in fs[1]["fields"]]
+        return super().get_readonly_fields(request, obj)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return (
+            {} if self._keeps_fees_only(request) else super().get_prepopulated_fields(request, obj)
+        )
+
+    def save_model(self, request, obj, form, change):
+        if self._keeps_fees_only(request):
+            return  # nothing of the program itself is theirs to change
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -372,7 +404,7 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ReadOnlyAdmin):
+class ImportRunAdmin(ProgramScopedMixin, ReadOnlyAdmin):
     list_display = [
         "started_at",
         "program",
@@ -451,7 +483,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
     def reject_file_view(self, request, pk):
         """Serves exactly the reject file recorded on the run (the import wrote it beside its
         input)."""
-        run = ImportRun.objects.filter(pk=pk).first()
+        run = self.get_queryset(request).filter(pk=pk).first()
         if run is None:
             raise Http404("no such import run")
         if not self.has_view_permission(request, run):
@@ -594,7 +626,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(ServiceAccount)
-class ServiceAccountAdmin(LargeTableAdmin):
+class ServiceAccountAdmin(ProgramScopedMixin, LargeTableAdmin):
     form = ServiceAccountContactForm
     # Few, stacked columns: the list must fit beside the navigation and the filters at 1280 px.
     list_display = [
@@ -762,14 +794,15 @@ class ServiceAccountAdmin(LargeTableAdmin):
             "new_customer_1",
             "new_customer_2",
         ]
+        ref = account_ref(obj.pk)  # signed: preview URLs cannot be counted through
         previews = format_html_join(
             " · ",
             '{} (<a href="{}">PDF</a>, <a href="{}">PNG</a>)',
             (
                 (
                     kind.replace("_", " "),
-                    reverse("mailers:notice-preview", args=[obj.pk, kind, "pdf"]),
-                    reverse("mailers:notice-preview", args=[obj.pk, kind, "png"]),
+                    reverse("mailers:notice-preview", args=[ref, kind, "pdf"]),
+                    reverse("mailers:notice-preview", args=[ref, kind, "png"]),
                 )
                 for kind in kinds
             ),
@@ -850,7 +883,8 @@ class ServiceAccountAdmin(LargeTableAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
+class StatusChangeAdmin(ProgramScopedMixin, ReadOnlyAdmin, LargeTableAdmin):
+    program_field = "account__program"
     list_display = ["at", "account_link", "change", "channel", "actor_name", "reason"]
     # Not from_status: it has no choices, so its filter would be a DISTINCT over the whole table.
     list_filter = ["channel", "to_status"]
@@ -878,7 +912,7 @@ class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return _status_change_html(obj)
 
 
-class _ReadOnlyRatesAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class _ReadOnlyRatesAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Rates come from the JRC files (import_jrc); staff read them here, never edit them."""
 
 

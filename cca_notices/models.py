@@ -274,6 +274,8 @@ class Notice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "kind"], name="notice_account_kind_unique")
         ]
+        # A letter preview shows the customer's name, address and personal opt-out code.
+        permissions = [("preview_letter", "Can preview any notice letter of an account")]
         # Kept to two secondary indexes: scheduling a million accounts inserts four million rows.
         indexes = [
             models.Index(fields=["program", "status", "mail_date"], name="notice_due"),
