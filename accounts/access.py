@@ -54,12 +54,12 @@ _REF_SALT = "accounts.access.account_ref"
 def account_ref(account_id: int) -> str:
     """An opaque reference to an account for staff URLs (letter previews): signed with the
     SECRET_KEY (no timestamp, so a page's links stay the same), so ids cannot be counted."""
-    return signing.Signer(salt=_REF_SALT).sign(str(account_id))
+    return signing.Signer(salt=_REF_SALT).sign_object(account_id)
 
 
 def account_id_from_ref(ref: str) -> int | None:
     try:
-        value = signing.Signer(salt=_REF_SALT).unsign(ref)
-    except signing.BadSignature:
+        value = signing.Signer(salt=_REF_SALT).unsign_object(ref)
+    except (signing.BadSignature, ValueError):
         return None
-    return int(value) if value.isdigit() else None
+    return value if isinstance(value, int) else None

@@ -100,7 +100,8 @@ def test_preview_requires_the_permission_and_the_program_and_serves_pdf(make_acc
     sequential id: name, address, account number and the personal code."""
     a = make_account()
     url = notice_preview_url(a.pk, "pre_enrollment_1")
-    assert str(a.pk) not in url.split("/")[4]  # the account's reference is not its id
+    ref = url.split("/")[4]
+    assert ref != str(a.pk) and not ref.startswith(f"{a.pk}:")  # a signed reference, not the id
     assert client.get(url).status_code == 302  # to the admin login
     plain_staff = staff_user("plain")
     client.force_login(plain_staff)
@@ -116,6 +117,8 @@ def test_preview_requires_the_permission_and_the_program_and_serves_pdf(make_acc
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF") and "no-store" in response["Cache-Control"]
     assert client.get(notice_preview_url(a.pk, "bogus")).status_code == 404
+    forged = url.replace(ref, notice_preview_url(a.pk + 1, "x").split("/")[4][:-2] + "xx")
+    assert client.get(forged).status_code == 404
 
 
 @pytest.mark.needs("poppler")

@@ -95,7 +95,7 @@ def groups(db):
         from django.apps import apps
 
         import_module("optouts.migrations.0004_staff_groups_ledger").add_permissions(apps, None)
-        import_module("optouts.migrations.0007_sec_roles").add_roles(apps, None)
+        import_module("optouts.migrations.0007_sec_roles_ivr_calls").add_roles(apps, None)
 
 
 @pytest.fixture

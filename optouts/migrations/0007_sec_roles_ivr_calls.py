@@ -1,8 +1,8 @@
-"""The staff roles (docs/admin.md "Roles"): extends the agent and supervisor groups of 0002 and
+"""The IVR call state (IvrCall) and the staff roles (docs/admin.md "Roles"): extends the agent and supervisor groups of 0002 and
 0004 and adds mail operations, the compliance auditor (read-only) and the API feed.
 
 Permissions are created here (post_migrate has not run yet on a fresh database)."""
-from django.db import migrations
+from django.db import migrations, models
 
 APPS = ("accounts", "cca_notices", "optouts")
 AGENT = [
@@ -67,4 +67,16 @@ class Migration(migrations.Migration):
         ("accounts", "0009_sec_access"),
         ("cca_notices", "0006_sec_access"),
     ]
-    operations = [migrations.RunPython(add_roles, remove_roles)]
+    operations = [
+        # The IVR's call state, kept by CallSid instead of in the URL (optouts/ivr.py).
+        migrations.CreateModel(
+            name="IvrCall",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("call_sid", models.CharField(max_length=64, unique=True)),
+                ("steps", models.JSONField(default=dict)),
+                ("updated_at", models.DateTimeField(db_index=True)),
+            ],
+        ),
+        migrations.RunPython(add_roles, remove_roles),
+    ]
