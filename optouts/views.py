@@ -118,6 +118,10 @@ def optout_form(request, lang="en"):
     return _preview(request, lang, account)
 
 
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
 def _code_taken(request, lang) -> HttpResponse:
     """The QR code's `?code=…`: into the session, then 303 to the form's clean URL."""
     code = request.GET.get("code", "").strip()[:12]
@@ -125,8 +129,7 @@ def _code_taken(request, lang) -> HttpResponse:
         request.session[CODE_SESSION_KEY] = code
     else:
         request.session.pop(CODE_SESSION_KEY, None)
-    response = HttpResponse(status=303)
-    response["Location"] = _url(lang, "form")
+    response = HttpResponseSeeOther(_url(lang, "form"))
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response
