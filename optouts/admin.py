@@ -105,6 +105,12 @@ class OptOutRequestAdmin(ProgramScopedMixin, admin.ModelAdmin):
     def record_rejoin(self, request, queryset):
         record_rejoin(self, request, queryset)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.record_optout"):
+            actions.pop("record_rejoin", None)  # read-only roles are not offered it
+        return actions
+
     def has_delete_permission(self, request, obj=None):
         return False  # the proof of what the customer was told
 
@@ -452,6 +458,12 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="Rejection")
     def rejection(self, obj):
         return f"{obj.rejection_code} {obj.rejection_reason}".strip() or ""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.change_servicerequest"):
+            actions.pop("requeue", None)
+        return actions
 
     @admin.action(description="Re-queue the selected rejected requests (after fixing the account)")
     def requeue(self, request, queryset):
