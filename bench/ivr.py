@@ -112,9 +112,7 @@ def run(*, scale: int | None):
     def at(step: str, **kw) -> str:
         sid = f"CAbench{len(calls):08d}"
         calls.append(
-            IvrCall(
-                call_sid=sid, steps={step: {"p": program.pk, **kw}}, updated_at=timezone.now()
-            )
+            IvrCall(call_sid=sid, steps={step: {"p": program.pk, **kw}}, updated_at=timezone.now())
         )
         return sid
 
@@ -130,7 +128,7 @@ def run(*, scale: int | None):
             signature = validator.compute_signature(f"{server.url}{path}", params)
             return f"{path}\t{signature}\t{urlencode(params)}"
 
-        steps = []
+        steps: list[str] = []
         half = len(accounts) // 2
         for _pk, number, zip5 in accounts[:half]:
             steps += [

@@ -109,7 +109,9 @@ def twilio_webhook(step: str):
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
             if not _signature_ok(request):
-                log.warning("IVR request refused: bad or missing Twilio signature (%s)", request.path)
+                log.warning(
+                    "IVR request refused: bad or missing Twilio signature (%s)", request.path
+                )
                 return HttpResponseForbidden("invalid signature")
             call_sid = request.POST.get("CallSid", "")[:64]
             call = _call_load(call_sid)

@@ -1,13 +1,14 @@
 import pytest
 
 from tests.factories import ProgramFactory, ServiceAccountFactory, staff_user
-from tests.optouts.conftest import (  # noqa: F401  (fixtures shared with the intake tests)
-    _clear_cache,
-    groups,
-    make_account,
-    program,
-    today,
-)
+from tests.optouts import conftest as intake
+
+# The intake tests' fixtures: a program with its read dates and fees, accounts, the roles' groups.
+program = intake.program
+make_account = intake.make_account
+today = intake.today
+groups = intake.groups
+_clear_cache = intake._clear_cache
 
 
 @pytest.fixture
