@@ -16,6 +16,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
@@ -37,6 +39,7 @@ from accounts.models import (
     PowerContentLabel,
     Product,
     Program,
+    ProgramAccess,
     RateSchedule,
     ReadDate,
     ServiceAccount,
@@ -938,3 +941,23 @@ class JrcRowAdmin(_ReadOnlyRatesAdmin):
 class PowerContentLabelAdmin(_ReadOnlyRatesAdmin):
     list_display = ["name", "source", "year", "renewable_pct", "carbon_free_pct", "ghg_lbs_per_mwh"]
     list_filter = ["program", "year"]
+
+
+# --- staff users: the programs each may see (accounts.access) -----------------------------------
+
+
+class ProgramAccessInline(admin.TabularInline):
+    model = ProgramAccess
+    extra = 1
+    fields = ["program", "granted_at"]
+    readonly_fields = ["granted_at"]
+    verbose_name = "program this user may see"
+    verbose_name_plural = "programs this user may see (a superuser sees every program)"
+
+
+class StaffUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, ProgramAccessInline]
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffUserAdmin)

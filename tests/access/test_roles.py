@@ -221,3 +221,23 @@ def test_api_feed(role, make_account, other_account, today):
     listed = api.get("/api/v1/opt-outs/").json()["results"]
     assert [r["program"] for r in listed] == [account.program.slug]
     assert APIClient().get("/admin/").status_code == 302
+
+
+def test_program_access_is_granted_on_the_users_page_and_none_means_nothing(
+    client, admin_client, groups, make_account
+):
+    from django.contrib.auth.models import User
+
+    from accounts.models import ProgramAccess
+    from tests.factories import staff_user
+
+    account = make_account()
+    agent = staff_user("new-agent", "Call-centre agent", programs=[])
+    client.force_login(agent)
+    listing = reverse("admin:accounts_serviceaccount_changelist")
+    assert account.account_number not in client.get(listing).content.decode()
+    page = admin_client.get(reverse("admin:auth_user_change", args=[agent.pk])).content.decode()
+    assert "programs this user may see" in page.lower()
+    ProgramAccess.objects.create(user=agent, program=account.program)
+    client.force_login(User.objects.get(pk=agent.pk))
+    assert account.account_number in client.get(listing).content.decode()

@@ -131,4 +131,6 @@ def test_the_docs_page_loads_nothing_from_another_host(admin_client):
     assert "<script>" not in html.replace(" ", "")  # no inline script for the CSP to allow
     for ref in refs:  # each asset is really served from static/ (WhiteNoise)
         if ref.startswith("/static/"):
-            assert admin_client.get(ref).status_code == 200, ref
+            asset = admin_client.get(ref)
+            asset.close()
+            assert asset.status_code == 200, ref
