@@ -16,6 +16,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import models
@@ -26,9 +28,10 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts.access import account_ref, scope_to_programs
 from accounts.admin_audit import AuditHistoryMixin
 from accounts.admin_downloads import customer_data_download
-from accounts.admin_mixins import ReadOnlyMixin
+from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
 from accounts.models import (
     Closure,
     FeeSchedule,
@@ -38,6 +41,7 @@ from accounts.models import (
     PowerContentLabel,
     Product,
     Program,
+    ProgramAccess,
     RateSchedule,
     ReadDate,
     ServiceAccount,
@@ -109,7 +113,10 @@ class PhaseFilter(admin.SimpleListFilter):
     parameter_name = "phase__id__exact"
 
     def lookups(self, request, model_admin):
-        phases = Phase.objects.select_related("program").order_by("program__name", "number")
+        phases = scope_to_programs(
+            Phase.objects.select_related("program").order_by("program__name", "number"),
+            request.user,
+        )
         program_id = request.GET.get("program__id__exact")
         if program_id and program_id.isdigit():
             phases = phases.filter(program_id=program_id)
@@ -288,7 +295,8 @@ class FeeSchedulePlannedInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ProgramAdmin(AuditHistoryMixin, ProgramScopedMixin, admin.ModelAdmin):
+    program_field = "pk"
     formfield_overrides = URL_HTTPS
     list_display = [
         "name",
@@ -311,6 +319,33 @@ class ProgramAdmin(AuditHistoryMixin, admin.ModelAdmin):
         FeeSchedulePlannedInline,
         ClosureInline,
     ]
+
+    # A supervisor keeps the fee schedule (add/change_feeschedule) without change_program: the
+    # program page is open to them, its own fields read-only, only the fee inline editable.
+    def _keeps_fees_only(self, request) -> bool:
+        user = request.user
+        return not user.has_perm("accounts.change_program") and (
+            user.has_perm("accounts.add_feeschedule")
+            or user.has_perm("accounts.change_feeschedule")
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or self._keeps_fees_only(request)
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._keeps_fees_only(request):
+            return [f for fs in self.get_fieldsets(request, obj) for f in fs[1]["fields"]]
+        return super().get_readonly_fields(request, obj)
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return (
+            {} if self._keeps_fees_only(request) else super().get_prepopulated_fields(request, obj)
+        )
+
+    def save_model(self, request, obj, form, change):
+        if self._keeps_fees_only(request):
+            return  # nothing of the program itself is theirs to change
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -375,7 +410,7 @@ class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(ReadOnlyAdmin):
+class ImportRunAdmin(ProgramScopedMixin, ReadOnlyAdmin):
     list_display = [
         "started_at",
         "program",
@@ -455,7 +490,7 @@ class ImportRunAdmin(ReadOnlyAdmin):
     def reject_file_view(self, request, pk):
         """Serves exactly the reject file recorded on the run (the import wrote it beside its
         input)."""
-        run = ImportRun.objects.filter(pk=pk).first()
+        run = self.get_queryset(request).filter(pk=pk).first()
         if run is None:
             raise Http404("no such import run")
         if not self.has_view_permission(request, run):
@@ -598,7 +633,7 @@ class AccountChangeList(ChangeList):
 
 
 @admin.register(ServiceAccount)
-class ServiceAccountAdmin(AuditHistoryMixin, LargeTableAdmin):
+class ServiceAccountAdmin(AuditHistoryMixin, ProgramScopedMixin, LargeTableAdmin):
     form = ServiceAccountContactForm
     # Few, stacked columns: the list must fit beside the navigation and the filters at 1280 px.
     list_display = [
@@ -766,14 +801,15 @@ class ServiceAccountAdmin(AuditHistoryMixin, LargeTableAdmin):
             "new_customer_1",
             "new_customer_2",
         ]
+        ref = account_ref(obj.pk)  # signed: preview URLs cannot be counted through
         previews = format_html_join(
             " · ",
             '{} (<a href="{}">PDF</a>, <a href="{}">PNG</a>)',
             (
                 (
                     kind.replace("_", " "),
-                    reverse("mailers:notice-preview", args=[obj.pk, kind, "pdf"]),
-                    reverse("mailers:notice-preview", args=[obj.pk, kind, "png"]),
+                    reverse("mailers:notice-preview", args=[ref, kind, "pdf"]),
+                    reverse("mailers:notice-preview", args=[ref, kind, "png"]),
                 )
                 for kind in kinds
             ),
@@ -854,7 +890,8 @@ class ServiceAccountAdmin(AuditHistoryMixin, LargeTableAdmin):
 
 
 @admin.register(StatusChange)
-class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
+class StatusChangeAdmin(ProgramScopedMixin, ReadOnlyAdmin, LargeTableAdmin):
+    program_field = "account__program"
     list_display = ["at", "account_link", "change", "channel", "actor_name", "reason"]
     # Not from_status: it has no choices, so its filter would be a DISTINCT over the whole table.
     list_filter = ["channel", "to_status"]
@@ -882,7 +919,7 @@ class StatusChangeAdmin(ReadOnlyAdmin, LargeTableAdmin):
         return _status_change_html(obj)
 
 
-class _ReadOnlyRatesAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class _ReadOnlyRatesAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Rates come from the JRC files (import_jrc); staff read them here, never edit them."""
 
 
@@ -908,3 +945,23 @@ class JrcRowAdmin(_ReadOnlyRatesAdmin):
 class PowerContentLabelAdmin(_ReadOnlyRatesAdmin):
     list_display = ["name", "source", "year", "renewable_pct", "carbon_free_pct", "ghg_lbs_per_mwh"]
     list_filter = ["program", "year"]
+
+
+# --- staff users: the programs each may see (accounts.access) -----------------------------------
+
+
+class ProgramAccessInline(admin.TabularInline):
+    model = ProgramAccess
+    extra = 1
+    fields = ["program", "granted_at"]
+    readonly_fields = ["granted_at"]
+    verbose_name = "program this user may see"
+    verbose_name_plural = "programs this user may see (a superuser sees every program)"
+
+
+class StaffUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, ProgramAccessInline]
+
+
+admin.site.unregister(User)
+admin.site.register(User, StaffUserAdmin)

@@ -8,6 +8,7 @@ audit log: who, when, what, and which row (docs/operations.md, "Audit log").
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -24,7 +25,7 @@ def customer_data_download(
     what: str,
     *,
     model: type[models.Model],
-    pk_kwarg: str,
+    pk_kwarg: str | Callable[[dict], object],
     permission: str | None = EXPORT_PERMISSION,
 ):
     """`permission=None` when the view checks its own (a single customer's document)."""
@@ -37,7 +38,8 @@ def customer_data_download(
                 raise PermissionDenied(f"needs the {permission} permission")
             response = view(*args, **kwargs)
             if 200 <= response.status_code < 300:
-                instance = model._default_manager.filter(pk=kwargs[pk_kwarg]).first()
+                pk = pk_kwarg(kwargs) if callable(pk_kwarg) else kwargs[pk_kwarg]
+                instance = model._default_manager.filter(pk=pk).first()
                 if instance is not None:
                     detail = {"path": request.path}
                     if "name" in kwargs:

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from rest_framework import generics, serializers
+from rest_framework import generics, permissions, serializers
 
+from accounts.access import programs_visible
 from accounts.models import Program, Utility
+
+
+class CanViewPrograms(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return request.user.has_perm("accounts.view_program")
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -27,6 +33,11 @@ class ProgramSerializer(serializers.ModelSerializer):
 
 
 class ProgramList(generics.ListAPIView):
-    queryset = Program.objects.select_related("utility").order_by("slug")
+    """The programs the user may see (accounts.access), for a user with view_program."""
+
+    permission_classes = [permissions.IsAuthenticated, CanViewPrograms]
     serializer_class = ProgramSerializer
     pagination_class = None
+
+    def get_queryset(self):
+        return programs_visible(self.request.user).select_related("utility").order_by("slug")

@@ -685,4 +685,26 @@ class PowerContentLabel(models.Model):
         return f"{self.name} {self.year}"
 
 
+class ProgramAccess(models.Model):
+    """The programs a staff user may see: the admin's lists, the agent screens, the letter
+    previews and the API are scoped to them (accounts.access). A superuser sees every program;
+    any other user with no row sees none."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="program_access"
+    )
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="staff_access")
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "program access"
+        verbose_name_plural = "program access"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "program"], name="program_access_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.program}"
+
+
 from accounts.audit_log import AuditEntry  # noqa: E402, F401  (the audit log's model)

@@ -87,12 +87,12 @@ def _wrk(
 
 
 def run(*, scale: int | None):
-    from django.core import signing
     from django.core.management import call_command
+    from django.utils import timezone
     from twilio.request_validator import RequestValidator
 
     from accounts.models import ServiceAccount
-    from optouts.ivr import SALT
+    from optouts.models import IvrCall
 
     if not shutil.which("wrk"):
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -105,14 +105,22 @@ def run(*, scale: int | None):
     )
     validator = RequestValidator(TOKEN)
 
-    def state(**kw):
-        return urlencode({"s": signing.dumps({"p": program.pk, **kw}, salt=SALT)})
+    # The call state lives on the server by CallSid (optouts.ivr): each request is a call of its
+    # own, its row seeded at the step it answers, since wrk sends the lines in no call's order.
+    calls: list[IvrCall] = []
+
+    def at(step: str, **kw) -> str:
+        sid = f"CAbench{len(calls):08d}"
+        calls.append(
+            IvrCall(call_sid=sid, steps={step: {"p": program.pk, **kw}}, updated_at=timezone.now())
+        )
+        return sid
 
     with Server({"TWILIO_AUTH_TOKEN": TOKEN}) as server:
 
-        def line(path: str, **params) -> str:
+        def line(path: str, sid: str, **params) -> str:
             params = {
-                "CallSid": "CAbench",
+                "CallSid": sid,
                 "From": "+14155550100",
                 "To": program.ivr_phone,
                 **params,
@@ -120,19 +128,21 @@ def run(*, scale: int | None):
             signature = validator.compute_signature(f"{server.url}{path}", params)
             return f"{path}\t{signature}\t{urlencode(params)}"
 
-        steps = []
+        steps: list[str] = []
         half = len(accounts) // 2
         for _pk, number, zip5 in accounts[:half]:
             steps += [
-                line("/ivr/voice/"),
-                line(f"/ivr/language/?{state(t=0)}", Digits="1"),
-                line(f"/ivr/account/?{state(l='en', t=0)}", Digits=f"{number}#"),
-                line(f"/ivr/zip/?{state(l='en', t=0, n=number)}", Digits=zip5),
+                line("/ivr/voice/", f"CAbenchv{len(steps):08d}"),
+                line("/ivr/language/", at("language", t=0), Digits="1"),
+                line("/ivr/account/", at("account", l="en", t=0), Digits=f"{number}#"),
+                line("/ivr/zip/", at("zip", l="en", t=0, n=number), Digits=zip5),
             ]
         confirms = [
-            line(f"/ivr/confirm/?{state(l='en', t=0, n=number, a=pk, z=zip5)}", Digits="1")
+            line("/ivr/confirm/", at("confirm", l="en", t=0, n=number, a=pk, z=zip5), Digits="1")
             for pk, number, zip5 in accounts[half:]
         ]
+        IvrCall.objects.all().delete()
+        IvrCall.objects.bulk_create(calls, batch_size=5000)
         _wrk(server.url, steps[:200], duration=3)  # warm-up
         flow = _wrk(server.url, steps, duration=DURATION)
         confirm = _wrk(server.url, confirms, duration=max(5, DURATION // 2))

@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from accounts.access import scope_to_programs
 from accounts.admin_downloads import customer_data_download
-from accounts.admin_mixins import ReadOnlyMixin
+from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
 from accounts.models import Program, ServiceAccount
 from accounts.services.calendar import today as business_today
 from cca_notices.certificate import notice_certificate_generate
@@ -96,7 +97,7 @@ class NoticeChangeInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Notice)
-class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class NoticeAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "account_link",
         "kind",
@@ -160,7 +161,9 @@ class NoticeAdmin(ReadOnlyMixin, admin.ModelAdmin):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
-        account = get_object_or_404(ServiceAccount, pk=account_id)
+        account = get_object_or_404(
+            scope_to_programs(ServiceAccount.objects.all(), request.user), pk=account_id
+        )
         doc = notice_certificate_generate(account=account, issued_by=request.user.get_username())
         response = HttpResponse(doc.content, content_type=doc.content_type)
         disposition = "attachment" if request.GET.get("download") else "inline"
@@ -191,7 +194,7 @@ class NoticeInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(AccountNotices)
-class AccountNoticesAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountNoticesAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Proof of notice by account: search an account, see its notices, print the certificate."""
 
     list_display = [
@@ -243,7 +246,7 @@ def can_download_batches(user) -> bool:
 
 
 @admin.register(MailBatch)
-class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MailBatchAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Mail batches: who built each and when, its counts, and its files to download. The files are
     served by a staff-only view from the batch's folder, never from a public media URL."""
 
@@ -330,7 +333,7 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
         if not can_download_batches(request.user):
             raise PermissionDenied
-        batch = get_object_or_404(MailBatch, pk=batch_id)
+        batch = get_object_or_404(self.get_queryset(request), pk=batch_id)
         listed = {f["name"] for f in batch.meta.get("files", [])}
         if name not in listed or not batch.folder:
             raise Http404("no such file in this batch")
@@ -403,7 +406,7 @@ class MailBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(ScheduleRun)
-class ScheduleRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ScheduleRunAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "started_at",
         "program",

@@ -299,6 +299,8 @@ class Notice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account", "kind"], name="notice_account_kind_unique")
         ]
+        # A letter preview shows the customer's name, address and personal opt-out code.
+        permissions = [("preview_letter", "Can preview any notice letter of an account")]
         # Kept to two secondary indexes: scheduling a million accounts inserts four million rows.
         indexes = [
             # `kind` rides along (PostgreSQL INCLUDE) so the staff home counts the next mail

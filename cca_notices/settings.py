@@ -4,6 +4,7 @@ With nothing set, the app runs on a SQLite file and Celery runs tasks eagerly, s
 needs nothing installed beyond Python.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -41,8 +42,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "django_celery_beat",
     # Before accounts, whose admin replaces auditlog's view of the audit log.
     "auditlog",
@@ -65,6 +69,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "cca_notices.security_headers.PermissionsPolicyMiddleware",
+    # Last, as django-axes requires: it answers a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cca_notices.urls"
@@ -199,7 +207,8 @@ OPTOUT_TRUST_X_FORWARDED_FOR = env.bool("OPTOUT_TRUST_X_FORWARDED_FOR", default=
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Tokens stored as SHA-512 digests, with an expiry, revocable (docs/api.md).
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -213,7 +222,69 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CCA Notices API",
     "DESCRIPTION": "Opt-outs, account status and notices for a Community Choice Aggregator.",
     "VERSION": "1.0.0",
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["cca_notices.api_access.SchemaReader"],
 }
+# The schema and Swagger UI are for signed-in staff and API users unless this opens them.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=90)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+
+# --- security (docs/configuration.md "Security"): Django's own names, read from the environment.
+# Off by default so `make run` serves plain HTTP on 127.0.0.1; production sets them (behind TLS).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# "HTTP_X_FORWARDED_PROTO,https": only behind a proxy that sets (and strips) that header.
+SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER", default=None) or None
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# django-csp: everything from this site only. Styles allow inline because Django's admin and
+# Swagger UI set style attributes; no inline script runs anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Staff login throttled against guessing (django-axes): after AXES_FAILURE_LIMIT failures for one
+# user name from one address, that pair is locked out for AXES_COOLOFF_MINUTES (429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [
+    [p.strip() for p in group.split("+")]
+    for group in env.list("AXES_LOCKOUT_PARAMETERS", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the opt-out rate limiter reads it (one rule for the proxy set-up).
+AXES_CLIENT_IP_CALLABLE = "optouts.services.ratelimit.client_ip"
 
 # Logs: one JSON object a line on stderr (time, level, logger, message, request_id, extra);
 # LOG_FORMAT=text for a developer's terminal. No customer data in any record
@@ -253,7 +324,8 @@ LOGGING = {
         "django.template": {"level": "INFO"},
         # WeasyPrint and fontTools log every rendering step at INFO; only their warnings matter.
         **{
-            name: {"level": "WARNING"} for name in ("django.db.backends", "weasyprint", "fontTools")
+            name: {"level": "WARNING"}
+            for name in ("django.db.backends", "weasyprint", "fontTools", "axes")
         },
     },
 }

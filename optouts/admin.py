@@ -14,8 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.access import programs_visible, scope_to_programs
 from accounts.admin_downloads import customer_data_download
-from accounts.admin_mixins import ReadOnlyMixin
+from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
 from accounts.models import Channel, Program, ServiceAccount, Status, StatusChange
 from accounts.selectors import account_search
 from accounts.services import calendar as _calendar
@@ -51,8 +52,8 @@ from optouts.services.waivers import optout_fee_waive
 AGENT_RESULTS = 25
 
 
-def _search(query: str):
-    qs = ServiceAccount.objects.select_related("program")
+def _search(query: str, user):
+    qs = scope_to_programs(ServiceAccount.objects.select_related("program"), user)
     return account_search(query=query, queryset=qs)[:AGENT_RESULTS]
 
 
@@ -63,7 +64,7 @@ class WaiverForm(forms.Form):
 
 
 @admin.register(OptOutRequest)
-class OptOutRequestAdmin(admin.ModelAdmin):
+class OptOutRequestAdmin(ProgramScopedMixin, admin.ModelAdmin):
     list_display = [
         "confirmation_code",
         "account_link",
@@ -114,6 +115,12 @@ class OptOutRequestAdmin(admin.ModelAdmin):
     def record_rejoin(self, request, queryset):
         record_rejoin(self, request, queryset)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.record_optout"):
+            actions.pop("record_rejoin", None)  # read-only roles are not offered it
+        return actions
+
     def has_delete_permission(self, request, obj=None):
         return False  # the proof of what the customer was told
 
@@ -148,13 +155,18 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         if not request.user.has_perm("optouts.record_optout"):
             raise PermissionDenied
         search = AgentSearchForm(request.GET or None)
-        results = list(_search(search.cleaned_data["q"])) if search.is_valid() else None
+        results = (
+            list(_search(search.cleaned_data["q"], request.user)) if search.is_valid() else None
+        )
         account = None
         if request.GET.get("account"):
             if not request.GET["account"].isdigit():
                 raise Http404("No account with that id.")  # a hand-edited link, not a 500
             account = get_object_or_404(
-                ServiceAccount.objects.select_related("program", "program__utility", "product"),
+                scope_to_programs(
+                    ServiceAccount.objects.select_related("program", "program__utility", "product"),
+                    request.user,
+                ),
                 pk=request.GET["account"],
             )
         record_form = AgentRecordForm(request.POST or None)
@@ -212,7 +224,7 @@ class OptOutRequestAdmin(admin.ModelAdmin):
     def reply_cards_view(self, request):
         if not request.user.has_perm("optouts.record_optout"):
             raise PermissionDenied
-        programs = list(Program.objects.order_by("name"))
+        programs = list(programs_visible(request.user).order_by("name"))
         form = ReplyCardBatchForm(request.POST or None)
         rows = []
         if request.method == "POST" and form.is_valid():
@@ -246,7 +258,7 @@ class OptOutRequestAdmin(admin.ModelAdmin):
     def waive_view(self, request, pk):
         if not request.user.has_perm("optouts.waive_fee"):
             raise PermissionDenied
-        optout = get_object_or_404(OptOutRequest.objects.select_related("account"), pk=pk)
+        optout = get_object_or_404(self.get_queryset(request).select_related("account"), pk=pk)
         form = WaiverForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -344,7 +356,7 @@ def _confirmation_text(confs) -> str:
     return "; ".join(parts)
 
 
-class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ProgramScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Written only by services; the admin shows them and offers actions that call services."""
 
 
@@ -499,6 +511,12 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
     @admin.display(description="Rejection")
     def rejection(self, obj):
         return f"{obj.rejection_code} {obj.rejection_reason}".strip() or ""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.change_servicerequest"):
+            actions.pop("requeue", None)
+        return actions
 
     @admin.action(description="Re-queue the selected rejected requests (after fixing the account)")
     def requeue(self, request, queryset):
@@ -691,7 +709,7 @@ class ConfirmationAdmin(ReadOnlyAdmin):
     def pdf_view(self, request, pk):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        conf = get_object_or_404(Confirmation, pk=pk)
+        conf = get_object_or_404(self.get_queryset(request).defer(None), pk=pk)
         if not conf.letter_pdf:
             raise PermissionDenied
         response = HttpResponse(bytes(conf.letter_pdf), content_type="application/pdf")

@@ -23,6 +23,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import programs_visible, scope_to_programs
 from accounts.models import Channel, Program, ServiceAccount, Status
 from accounts.services.status import Actor
 from optouts.models import ApiIdempotencyKey, OptOutRequest, ReturnPath
@@ -38,6 +39,9 @@ API_CHANNELS = [
 
 
 class CanRecordOptOut(permissions.BasePermission):
+    """Reading needs view_optoutrequest, recording record_optout; what either sees is further
+    limited to the user's programs (accounts.access)."""
+
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:
             return request.user.has_perm("optouts.view_optoutrequest")
@@ -116,7 +120,9 @@ class OptOutListCreate(ListAPIView):
     pagination_class = Pagination
 
     def get_queryset(self):
-        qs = OptOutRequest.objects.select_related("program", "account")
+        qs = scope_to_programs(
+            OptOutRequest.objects.select_related("program", "account"), self.request.user
+        )
         since = self.request.query_params.get("since")
         if since:
             parsed = parse_datetime(since)
@@ -176,8 +182,9 @@ class OptOutListCreate(ListAPIView):
             )
             if seen is not None:
                 return self._replay(seen, digest)
+        # An account of a program the user may not see is as missing as an unknown one.
         account = get_object_or_404(
-            ServiceAccount.objects.select_related("program"),
+            scope_to_programs(ServiceAccount.objects.select_related("program"), request.user),
             program__slug=data["program"],
             account_number=data["account_number"],
         )
@@ -257,10 +264,11 @@ class AccountOptOutStatus(APIView):
     )
     def get(self, request, account_number: str):
         slug = request.query_params.get("program")
+        visible = programs_visible(request.user)
         if slug:
-            program = get_object_or_404(Program, slug=slug)
+            program = get_object_or_404(visible, slug=slug)
         else:
-            programs = list(Program.objects.all()[:2])
+            programs = list(visible[:2])
             if len(programs) != 1:
                 return Response(
                     {"detail": "give ?program=SLUG"}, status=status.HTTP_400_BAD_REQUEST

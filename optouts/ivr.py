@@ -1,23 +1,26 @@
 """Telephone opt-out (Twilio voice webhooks under /ivr/, entry /ivr/voice/).
 
 Every request must carry a valid X-Twilio-Signature made with TWILIO_AUTH_TOKEN — in DEBUG too;
-with no token configured every IVR request is refused. What the caller has keyed so far travels
-in a signed `s` parameter of each action URL, so nothing is stored and nothing is recorded until
-the caller presses 1 to confirm; a hang-up before that leaves no trace.
+with no token configured every IVR request is refused. What the caller has keyed so far is kept on
+the server by Twilio's CallSid (`IvrCall`), never in a URL: the carrier logs every URL it calls,
+and the account number and ZIP must not be in those logs. Each answer offers the steps it sends the
+caller to; a request for any other step is refused with a spoken error. Nothing is recorded until
+the caller presses 1 to confirm; the call's row is deleted when the call ends, and one left by a
+hang-up is ignored after STATE_MAX_AGE and purged when a later call starts.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
+from contextvars import ContextVar
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core import signing
 from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import path, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -31,13 +34,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from accounts.models import Channel, Program, ServiceAccount
 from accounts.services import display
 from accounts.services.status import Actor
-from optouts.models import OptOutRequest, Outcome, ReturnPath
+from optouts.models import IvrCall, OptOutRequest, Outcome, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 from optouts.services.lookup import account_for_customer, program_for_called_number
 from optouts.services.ratelimit import rate_limits_hit
 
 log = logging.getLogger(__name__)
-SALT = "optouts.ivr"
 STATE_MAX_AGE = 30 * 60
 MAX_TRIES = 3
 IVR_ACTOR = Actor("ivr")
@@ -70,28 +72,78 @@ def _signature_ok(request) -> bool:
     return RequestValidator(secret).validate(url, request.POST, signature, algorithm)
 
 
-def twilio_webhook(view):
-    @csrf_exempt
-    @require_POST
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not _signature_ok(request):
-            log.warning("IVR request refused: bad or missing Twilio signature (%s)", request.path)
-            return HttpResponseForbidden("invalid signature")
-        state = {}
-        if "s" in request.GET:
-            try:
-                state = signing.loads(request.GET["s"], salt=SALT, max_age=STATE_MAX_AGE)
-            except signing.BadSignature:
-                state = {}
-        if view.__name__ != "voice" and "p" not in state:
-            return _twiml(_restart())
-        lang = state.get("l", "en")
-        with translation.override(lang):
-            response = view(request, state, *args, **kwargs)
-        return _twiml(response)
+# The steps the answer being built offers, each with the state it continues with (see _url).
+_offered: ContextVar[dict | None] = ContextVar("ivr_offered", default=None)
 
-    return wrapped
+
+def _call_load(call_sid: str) -> IvrCall | None:
+    if not call_sid:
+        return None
+    fresh = timezone.now() - dt.timedelta(seconds=STATE_MAX_AGE)
+    return IvrCall.objects.filter(call_sid=call_sid, updated_at__gte=fresh).first()
+
+
+def _call_save(call_sid: str, offered: dict) -> None:
+    if not call_sid:
+        return  # without a CallSid nothing can be kept: the next step starts the call again
+    if offered:
+        IvrCall.objects.update_or_create(
+            call_sid=call_sid, defaults={"steps": offered, "updated_at": timezone.now()}
+        )
+    else:  # the answer hangs up or transfers: the call's state is no longer needed
+        IvrCall.objects.filter(call_sid=call_sid).delete()
+
+
+def _calls_purge() -> None:
+    """Rows of calls that hung up mid-way: nobody continues them after STATE_MAX_AGE."""
+    stale = timezone.now() - dt.timedelta(seconds=STATE_MAX_AGE)
+    IvrCall.objects.filter(updated_at__lt=stale).delete()
+
+
+def twilio_webhook(step: str):
+    """A Twilio webhook for `step`: checks the signature, finds the call's state for this step,
+    runs the view and keeps the state of the steps its answer offers."""
+
+    def decorator(view):
+        @csrf_exempt
+        @require_POST
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not _signature_ok(request):
+                log.warning(
+                    "IVR request refused: bad or missing Twilio signature (%s)", request.path
+                )
+                return HttpResponseForbidden("invalid signature")
+            call_sid = request.POST.get("CallSid", "")[:64]
+            call = _call_load(call_sid)
+            offered = call.steps if call is not None else {}
+            if step == "voice":
+                _calls_purge()
+                state = offered.get("voice", {})
+            elif step == "agent":
+                state = next(iter(offered.values()), {})
+            elif step in offered:
+                state = offered[step]
+            elif offered:
+                # A genuine Twilio request, but for a step this call was not sent to.
+                log.warning("IVR step %s refused: the call was sent to %s", step, sorted(offered))
+                return _twiml(_wrong_step(next(iter(offered.values())).get("l", "en")))
+            else:
+                return _twiml(_restart())  # no call state (expired, or no CallSid)
+            if step not in ("voice", "agent") and "p" not in state:
+                return _twiml(_restart())
+            token = _offered.set({})
+            try:
+                with translation.override(state.get("l", "en")):
+                    response = view(request, state, *args, **kwargs)
+                _call_save(call_sid, _offered.get() or {})
+            finally:
+                _offered.reset(token)
+            return _twiml(response)
+
+        return wrapped
+
+    return decorator
 
 
 def _twiml(response: VoiceResponse) -> HttpResponse:
@@ -99,7 +151,21 @@ def _twiml(response: VoiceResponse) -> HttpResponse:
 
 
 def _url(name: str, state: dict) -> str:
-    return f"{reverse(f'optouts:ivr_{name}')}?{urlencode({'s': signing.dumps(state, salt=SALT)})}"
+    """The URL of step `name`, which the answer being built offers with `state`: the state is
+    kept on the server (IvrCall), the URL carries nothing of the caller's."""
+    offered = _offered.get()
+    if offered is None:
+        raise RuntimeError("IVR step URLs are built only inside a twilio_webhook view")
+    offered[name] = state
+    return reverse(f"optouts:ivr_{name}")
+
+
+def _wrong_step(lang: str) -> VoiceResponse:
+    r = VoiceResponse()
+    with translation.override(lang):
+        _say(r, _("Sorry, something went wrong with this call. Let us start again."), lang)
+    r.redirect(reverse("optouts:ivr_voice"))
+    return r
 
 
 def _say(node, text: str, lang: str):
@@ -133,7 +199,7 @@ def _program(state) -> Program | None:
 
 
 # --- steps ------------------------------------------------------------------------------------
-@twilio_webhook
+@twilio_webhook("voice")
 def voice(request, state):
     program = program_for_called_number(
         called=request.POST.get("To", "") or request.POST.get("Called", "")
@@ -154,7 +220,7 @@ def voice(request, state):
     return r
 
 
-@twilio_webhook
+@twilio_webhook("language")
 def language(request, state):
     choice = request.POST.get("Digits", "")
     if choice not in ("1", "2"):
@@ -198,7 +264,7 @@ def _retry(state, error: str, prompt) -> VoiceResponse:
     return prompt({**state, "t": tries}, error)
 
 
-@twilio_webhook
+@twilio_webhook("account")
 def account(request, state):
     entered = request.POST.get("Digits", "").rstrip("#")
     if entered.startswith(AGENT_KEY):
@@ -218,7 +284,7 @@ def _zip_prompt(state, error: str = "") -> VoiceResponse:
     return r
 
 
-@twilio_webhook
+@twilio_webhook("zip")
 def zip_code(request, state):
     lang = state["l"]
     entered = request.POST.get("Digits", "")
@@ -338,7 +404,7 @@ def _quote_response(state, acct: ServiceAccount, lead: str = "") -> VoiceRespons
     return r
 
 
-@twilio_webhook
+@twilio_webhook("path")
 def return_path(request, state):
     acct = ServiceAccount.objects.select_related("program", "program__utility").get(pk=state["a"])
     choice = request.POST.get("Digits", "")
@@ -353,7 +419,7 @@ def return_path(request, state):
     return _quote_response({**state, "r": str(paths[choice]), "t": 0}, acct)
 
 
-@twilio_webhook
+@twilio_webhook("confirm")
 def confirm(request, state):
     lang = state["l"]
     acct = ServiceAccount.objects.select_related("program", "program__utility").get(pk=state["a"])
@@ -398,7 +464,7 @@ def confirm(request, state):
     return r
 
 
-@twilio_webhook
+@twilio_webhook("agent")
 def agent(request, state):
     return _agent_response(_program(state), state.get("l", "en"))
 

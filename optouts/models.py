@@ -160,6 +160,21 @@ class ApiIdempotencyKey(models.Model):
         return f"{self.key} → {self.optout_id}"
 
 
+class IvrCall(models.Model):
+    """What a caller has keyed so far, kept on the server by Twilio's CallSid so that no account
+    number or ZIP travels in a URL (the carrier logs URLs). `steps` maps each step the last answer
+    offered (its Gather action or Redirect) to the state that step continues with; a request to
+    any other step is refused with a spoken error. Deleted when the call ends; a row older than
+    optouts.ivr.STATE_MAX_AGE is ignored and purged."""
+
+    call_sid = models.CharField(max_length=64, unique=True)
+    steps = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.call_sid}: {', '.join(self.steps)}"
+
+
 class RetentionAcceptance(models.Model):
     """A customer who chose the cheaper product instead of opting out (the retention step)."""
 

@@ -1,8 +1,10 @@
 """Customer opt-out pages: /opt-out/ and /es/opt-out/ (interfaces.md).
 
-Three steps, no server-side session: find the account → see what will happen → confirm. The
-account found in step one travels to step two in a signed, expiring token, so nothing is stored
-and nothing is recorded until the customer confirms.
+Three steps: find the account → see what will happen → confirm. The account found in step one
+travels to step two in a signed, expiring token, so nothing is recorded until the customer
+confirms. The mailer's QR code opens `/opt-out/?code=…`: the personal code alone opts the
+customer out, so it is taken from the URL once, kept in the session and the browser is sent on
+(303) to the clean form URL — access logs, browser history and Referer headers never hold it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import functools
 import logging
 
 from django.core import signing
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import get_script_prefix, reverse
 from django.utils import translation
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 TOKEN_SALT = "optouts.web.account"
 DONE_SALT = "optouts.web.done"
 TOKEN_MAX_AGE = 30 * 60
+CODE_SESSION_KEY = "optouts.personal_code"
 WEB_ACTOR = Actor("web form")
 # Lazy: translated when the page is rendered in its language, not when the module loads.
 NOT_FOUND = gettext_lazy(
@@ -78,9 +81,16 @@ def _mask(number: str) -> str:
 @require_http_methods(["GET", "POST"])
 def optout_form(request, lang="en"):
     if request.method == "GET":
-        code = request.GET.get("code", "")[:12]
+        if "code" in request.GET:
+            return _code_taken(request, lang)
+        code = request.session.get(CODE_SESSION_KEY, "")
         form = LookupForm(initial={"code": code})
-        return _render(request, lang, "optouts/form.html", {"form": form, "from_code": bool(code)})
+        response = _render(
+            request, lang, "optouts/form.html", {"form": form, "from_code": bool(code)}
+        )
+        if code:
+            response["Cache-Control"] = "private, no-store"  # the page holds the code
+        return response
 
     form = LookupForm(request.POST)
     with translation.override(lang):
@@ -99,6 +109,8 @@ def optout_form(request, lang="en"):
         account = account_for_customer(
             account_number=data["account_number"], zip_code=data["zip_code"]
         )
+    if account is not None and data.get("code"):
+        request.session.pop(CODE_SESSION_KEY, None)  # used: the form no longer offers it
     if account is None:
         with translation.override(lang):
             form.add_error(None, NOT_FOUND)
@@ -106,6 +118,23 @@ def optout_form(request, lang="en"):
             request, lang, "optouts/form.html", {"form": form, "not_found": True}, status=400
         )
     return _preview(request, lang, account)
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _code_taken(request, lang) -> HttpResponse:
+    """The QR code's `?code=…`: into the session, then 303 to the form's clean URL."""
+    code = request.GET.get("code", "").strip()[:12]
+    if code:
+        request.session[CODE_SESSION_KEY] = code
+    else:
+        request.session.pop(CODE_SESSION_KEY, None)
+    response = HttpResponseSeeOther(_url(lang, "form"))
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _preview(request, lang, account: ServiceAccount):

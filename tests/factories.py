@@ -107,3 +107,27 @@ class ServiceAccountFactory(factory.django.DjangoModelFactory):
     customer_key = factory.LazyAttribute(
         lambda o: f"{o.customer_name}|{o.service_address}|{o.service_zip}"[:64]
     )
+
+
+def staff_user(username: str, *groups: str, programs=None, **extra):
+    """A staff user in the named groups (the migrations' roles), granted `programs` (default:
+    every program that exists now) through ProgramAccess (accounts.access)."""
+    from django.contrib.auth.models import Group, User
+
+    from accounts.models import ProgramAccess
+
+    extra.setdefault("is_staff", True)
+    user = User.objects.create_user(username, password="pw", **extra)
+    user.groups.add(*[Group.objects.get(name=g) for g in groups])
+    for program in Program.objects.all() if programs is None else programs:
+        ProgramAccess.objects.create(user=user, program=program)
+    return User.objects.get(pk=user.pk)  # a fresh permission cache
+
+
+def letter_previewer(username: str = "clerk", programs=None):
+    """A staff user who may preview letters (cca_notices.preview_letter) of `programs`."""
+    from django.contrib.auth.models import Permission
+
+    user = staff_user(username, programs=programs)
+    user.user_permissions.add(Permission.objects.get(codename="preview_letter"))
+    return type(user).objects.get(pk=user.pk)

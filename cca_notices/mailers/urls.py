@@ -6,5 +6,5 @@ from cca_notices.mailers import views
 
 app_name = "mailers"
 urlpatterns = [
-    path("<int:account_id>/<slug:kind>.<str:fmt>", views.notice_preview, name="notice-preview"),
+    path("<str:ref>/<slug:kind>.<str:fmt>", views.notice_preview, name="notice-preview"),
 ]

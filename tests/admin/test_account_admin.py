@@ -9,6 +9,7 @@ from django.urls import reverse
 from accounts.models import Channel, ServiceAccount, Status, StatusChange
 from accounts.services.calendar import today
 from accounts.services.status import Actor, account_transition
+from cca_notices.mailers.views import notice_preview_url
 from tests.factories import PhaseFactory, ProgramFactory, ReadDateFactory, ServiceAccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -277,8 +278,8 @@ def test_change_page_links_to_proof_of_notice(admin_client, garcia):
 
 def test_change_page_links_letter_previews(admin_client, garcia):
     page = admin_client.get(change_url(garcia)).content.decode()
-    assert reverse("mailers:notice-preview", args=[garcia.pk, "post_enrollment_2", "pdf"]) in page
-    assert reverse("mailers:notice-preview", args=[garcia.pk, "pre_enrollment_1", "png"]) in page
+    assert notice_preview_url(garcia.pk, "post_enrollment_2", "pdf") in page
+    assert notice_preview_url(garcia.pk, "pre_enrollment_1", "png") in page
 
 
 def test_rate_tables_are_read_only(admin_client):

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
+from accounts.models import ProgramAccess
 from cca_notices.models import MailBatch, Notice
 from cca_notices.tasks import mail_batches_daily
 
@@ -73,6 +74,7 @@ def test_staff_with_the_permission_download_files(client, built):
         Permission.objects.get(codename="download_mailbatch"),
         Permission.objects.get(codename="view_mailbatch"),
     )
+    ProgramAccess.objects.create(user=user, program=built.program)
     client.force_login(user)
     name = f"{built.reference}-data.csv"
     response = client.get(reverse("admin:cca_notices_mailbatch_download", args=[built.pk, name]))

@@ -9,7 +9,6 @@ import subprocess
 import unicodedata
 
 import pytest
-from django.contrib.auth import get_user_model
 from PIL import ImageChops
 from pypdf import PdfReader
 
@@ -18,6 +17,8 @@ from cca_notices.mailers.context import LetterRequest
 from cca_notices.mailers.glyphs import UnprintableText
 from cca_notices.mailers.render import letter_pdf
 from cca_notices.mailers.stamp import LetterRenderer, letters_pdf, stamp_font
+from cca_notices.mailers.views import notice_preview_url
+from tests.factories import letter_previewer
 from tests.mailers.test_stamp import pdftotext, raster, split_pages
 
 MAIL_DATE = dt.date(2027, 1, 4)
@@ -192,11 +193,8 @@ def test_character_no_installed_font_has_is_refused(make_account, client):
     ):
         letters_pdf([LetterRequest(a, "pre_enrollment_1", MAIL_DATE)])
 
-    staff = get_user_model().objects.create_user("clerk", password="x", is_staff=True)
-    client.force_login(staff)
-    response = client.get(
-        f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf?mail_date=2027-01-04"
-    )
+    client.force_login(letter_previewer())
+    response = client.get(notice_preview_url(a.pk, "pre_enrollment_1") + "?mail_date=2027-01-04")
     assert response.status_code == 422 and b"U+13000" in response.content
 
 

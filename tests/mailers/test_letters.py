@@ -4,12 +4,13 @@ import datetime as dt
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
 from pypdf import PdfReader
 
 from accounts.models import FeeSchedule
 from cca_notices.mailers.context import LetterRequest, personal_fields, variant_context
 from cca_notices.mailers.render import letter_html, letter_pdf
+from cca_notices.mailers.views import notice_preview_url
+from tests.factories import ProgramFactory, letter_previewer, staff_user
 
 MAIL = dt.date(2027, 1, 4)
 
@@ -94,25 +95,36 @@ def test_pdf_renders(make_account):
 
 
 @pytest.mark.urls("tests.mailers.urls")
-def test_preview_requires_staff_and_serves_pdf_and_png(make_account, client):
+def test_preview_requires_the_permission_and_the_program_and_serves_pdf(make_account, client):
+    """A staff login with no permission used to download any customer's letter by its
+    sequential id: name, address, account number and the personal code."""
     a = make_account()
-    url = f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf"
+    url = notice_preview_url(a.pk, "pre_enrollment_1")
+    ref = url.split("/")[4]
+    assert ref != str(a.pk) and not ref.startswith(f"{a.pk}:")  # a signed reference, not the id
     assert client.get(url).status_code == 302  # to the admin login
-    user = get_user_model().objects.create_user("clerk", password="x", is_staff=False)
-    client.force_login(user)
-    assert client.get(url).status_code == 302
-    user.is_staff = True
-    user.save()
+    plain_staff = staff_user("plain")
+    client.force_login(plain_staff)
+    assert client.get(url).status_code == 403  # staff, but not the permission
+    assert client.get(f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf").status_code == 403
+    other = ProgramFactory(slug="elsewhere", utility=a.program.utility)
+    client.force_login(letter_previewer("outsider", programs=[other]))
+    assert client.get(url).status_code == 404  # the permission, another program's account
+    client.force_login(letter_previewer())
+    # The sequential id no longer names an account.
+    assert client.get(f"/admin/notices/preview/{a.pk}/pre_enrollment_1.pdf").status_code == 404
     response = client.get(url + "?mail_date=2027-01-04")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
-    assert response.content.startswith(b"%PDF")
-    assert client.get(f"/admin/notices/preview/{a.pk}/bogus.pdf").status_code == 404
+    assert response.content.startswith(b"%PDF") and "no-store" in response["Cache-Control"]
+    assert client.get(notice_preview_url(a.pk, "bogus")).status_code == 404
+    forged = url.replace(ref, notice_preview_url(a.pk + 1, "x").split("/")[4][:-2] + "xx")
+    assert client.get(forged).status_code == 404
 
 
 @pytest.mark.needs("poppler")
 @pytest.mark.urls("tests.mailers.urls")
 def test_preview_serves_a_png_page(make_account, client):
     a = make_account()
-    client.force_login(get_user_model().objects.create_user("clerk", password="x", is_staff=True))
-    png = client.get(f"/admin/notices/preview/{a.pk}/post_enrollment_1.png?page=2")
+    client.force_login(letter_previewer())
+    png = client.get(notice_preview_url(a.pk, "post_enrollment_1", "png") + "?page=2")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

@@ -2,7 +2,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group
 
 from accounts.models import Channel, FeeSchedule, Status
 from accounts.services.status import Actor
@@ -12,6 +12,7 @@ from tests.factories import (
     ReadDateFactory,
     ServiceAccountFactory,
     UtilityFactory,
+    staff_user,
 )
 
 TODAY = dt.date(2027, 3, 10)
@@ -88,10 +89,17 @@ def groups(db):
         from django.apps import apps
 
         import_module("optouts.migrations.0002_staff_groups").create_groups(apps, None)
+    if not Group.objects.filter(name="API feed").exists():
+        from importlib import import_module
+
+        from django.apps import apps
+
+        import_module("optouts.migrations.0004_staff_groups_ledger").add_permissions(apps, None)
+        import_module("optouts.migrations.0007_roles_ivr_calls").add_roles(apps, None)
 
 
 @pytest.fixture
-def staff(groups):
+def staff(groups, program):
     """An agent and a supervisor from the migrations' groups (0002 and 0004)."""
     from importlib import import_module
 
@@ -100,9 +108,7 @@ def staff(groups):
     import_module("optouts.migrations.0004_staff_groups_ledger").add_permissions(apps, None)
 
     def make(name, group):
-        user = User.objects.create_user(name, password="pw", is_staff=True)
-        user.groups.add(Group.objects.get(name=group))
-        return User.objects.get(pk=user.pk)
+        return staff_user(name, group)
 
     return {"agent": make("agent", "Call-centre agent"), "supervisor": make("super", "Supervisor")}
 

@@ -1,22 +1,21 @@
 import datetime as dt
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from accounts.models import Status
 from optouts.models import OptOutRequest
+from tests.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 
 
 def staff(name, group):
-    user = User.objects.create_user(name, password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    return User.objects.get(pk=user.pk)  # fresh permission cache
+    return staff_user(name, group)
 
 
 @pytest.fixture
-def agent_client(client, groups):
+def agent_client(client, groups, program):
     client.force_login(staff("agent", "Call-centre agent"))
     return client
 

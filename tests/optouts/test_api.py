@@ -2,24 +2,29 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from accounts.models import Status
+from accounts.models import ProgramAccess, Status
 from optouts.models import OptOutRequest
 
 pytestmark = pytest.mark.django_db
 
 
+def token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
+    return client
+
+
 @pytest.fixture
-def api(db):
+def api(db, program):
     user = User.objects.create_user("utility-feed")
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
     )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+    ProgramAccess.objects.create(user=user, program=program)
+    return token_client(user)
 
 
 def body(account, **extra):
@@ -79,7 +84,8 @@ def test_status_is_scoped_by_program(api, make_account, program, today):
     from tests.factories import ProgramFactory
 
     account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2))
-    ProgramFactory(slug="other", utility=program.utility)
+    other = ProgramFactory(slug="other", utility=program.utility)
+    ProgramAccess.objects.create(user=User.objects.get(username="utility-feed"), program=other)
     url = f"/api/v1/accounts/{account.account_number}/opt-out-status/"
     assert api.get(url).status_code == 400  # two programs: must say which
     assert api.get(url + "?program=other").status_code == 404
@@ -108,7 +114,7 @@ def test_token_and_permission_required(make_account, db):
     client = APIClient()
     assert client.get("/api/v1/opt-outs/").status_code == 401
     user = User.objects.create_user("nobody")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client = token_client(user)
     assert client.get("/api/v1/opt-outs/").status_code == 403
 
 

@@ -69,8 +69,11 @@ def test_spanish_on_a_desktop(live_server, page, screenshot, enrolled):
 def test_agent_screen(live_server, page, screenshot, enrolled, groups):
     from django.contrib.auth.models import Group, User
 
+    from accounts.models import ProgramAccess
+
     agent = User.objects.create_user("agent", password="agent-pass-123", is_staff=True)
     agent.groups.add(Group.objects.get(name="Call-centre agent"))
+    ProgramAccess.objects.create(user=agent, program=enrolled.program)
     page.goto(f"{live_server.url}/admin/login/?next=/admin/optouts/optoutrequest/agent/")
     page.fill("#id_username", "agent")
     page.fill("#id_password", "agent-pass-123")

@@ -4,11 +4,12 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pytest
+from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
 from accounts.models import Status, StatusChange
-from optouts.ivr import digits
-from optouts.models import OptOutRequest
+from optouts.ivr import STATE_MAX_AGE, digits
+from optouts.models import IvrCall, OptOutRequest
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -219,3 +220,66 @@ def test_a_shared_key_signature_is_checked_with_that_key_only(
 def test_the_auth_token_signs_with_sha256_when_the_header_names_only_the_algorithm(client, program):
     response = _post_signed(client, program, secret=TOKEN, settings_header="algorithm=HMAC_SHA256")
     assert response.status_code == 200
+
+
+# --- call state stays on the server -----------------------------------------------------------
+
+
+def _urls(xml) -> list[str]:
+    return [g.get("action") for g in xml.iter("Gather")] + [r.text for r in xml.iter("Redirect")]
+
+
+def test_no_url_carries_what_the_caller_keyed(client, make_account, program, today):
+    """The carrier logs every URL it calls: the account number and ZIP (readable in the old
+    signed `s=` state) must not be in any of them."""
+    account = make_account(status=Status.PARTICIPANT, enrollment_date=dt.date(2026, 1, 2))
+    call = Call(client, program).start()
+    seen = _urls(call.xml)
+    for keys in ("1", f"{account.account_number}#", account.service_zip, "1", "1"):
+        call.press(keys)
+        seen += _urls(call.xml)
+    assert OptOutRequest.objects.get().return_path == "advance_notice"
+    assert seen and all("?" not in url for url in seen), seen
+    assert not IvrCall.objects.exists()  # the call ended: its state is gone
+
+
+def test_a_state_for_one_step_posted_to_another_step_gets_a_spoken_error(
+    client, make_account, program, today
+):
+    """A genuine (signed) request for a step the call was not sent to: it used to raise KeyError
+    (a 500) when the state of the account step reached the confirm step."""
+    make_account(account_number="3044444444")
+    call = Call(client, program).start().press("1")
+    query = call.action.partition("?")[2]
+    assert call.action.startswith("/ivr/account/")
+    call.post("/ivr/confirm/" + (f"?{query}" if query else ""), Digits="1")
+    assert "something went wrong" in call.said
+    assert call.xml.find("Redirect").text == "/ivr/voice/"
+    assert not OptOutRequest.objects.exists()
+    # The call goes on from the step it was sent to.
+    call.post("/ivr/account/", Digits="3044444444#")
+    assert "ZIP code" in call.said
+
+
+def test_another_call_cannot_continue_this_one(client, make_account, program, today):
+    account = make_account(account_number="3055555555")
+    call = Call(client, program).start().press("1").press("3055555555#")
+    stranger = Call(client, program)
+    stranger.base = {**stranger.base, "CallSid": "CA-other"}
+    stranger.post("/ivr/zip/", Digits=account.service_zip)
+    assert stranger.xml.find("Redirect").text == "/ivr/voice/" and not stranger.said
+    call.press(account.service_zip)  # the real call is unaffected
+    assert digits("3055555555") in call.said
+
+
+def test_a_call_state_expires(client, make_account, program, today):
+    make_account(account_number="3066666666")
+    call = Call(client, program).start().press("1")
+    IvrCall.objects.update(updated_at=timezone.now() - dt.timedelta(seconds=STATE_MAX_AGE + 1))
+    call.press("3066666666#")
+    assert call.xml.find("Redirect").text == "/ivr/voice/" and "ZIP" not in call.said
+    Call(client, program).start()  # a new call purges the stale row
+    assert list(IvrCall.objects.values_list("steps", flat=True)) != []
+    assert (
+        IvrCall.objects.filter(updated_at__lt=timezone.now() - dt.timedelta(minutes=1)).count() == 0
+    )

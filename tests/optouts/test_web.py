@@ -114,7 +114,7 @@ def test_spanish_form_and_preview(client, make_account, today):
 
 def test_personal_code_from_the_mailer(client, make_account, today):
     account = make_account(status=Status.NOTIFIED)
-    form = client.get(f"/opt-out/?code={account.opt_out_code}").content.decode()
+    form = client.get(f"/opt-out/?code={account.opt_out_code}", follow=True).content.decode()
     assert f'value="{account.opt_out_code}"' in form
     page = client.post("/opt-out/", {"code": account.opt_out_code})
     assert page.status_code == 200 and "Review your opt-out" in page.content.decode()
@@ -290,3 +290,21 @@ def test_rate_limits_hold_on_the_form_with_either_cache(
     for _ in range(2):
         assert lookup(client, account, zip_code="90210").status_code == 400
     assert lookup(client, account).status_code == 429
+
+
+@pytest.mark.parametrize("lang", ["", "/es"])
+def test_the_mailers_code_leaves_the_url_at_once(client, make_account, today, lang):
+    """`/opt-out/?code=…` (the QR code) put the code that alone opts a customer out into access
+    logs, history and Referer headers: it is now taken once into the session, then 303 to the
+    clean URL, and the form continues with it."""
+    account = make_account(status=Status.NOTIFIED, opt_out_code="K7QX2M9PLA")
+    taken = client.get(f"{lang}/opt-out/?code=K7QX2M9PLA")
+    assert taken.status_code == 303 and taken["Location"] == f"{lang}/opt-out/"
+    assert "K7QX2M9PLA" not in taken["Location"]
+    form = client.get(taken["Location"])
+    html = form.content.decode()
+    assert 'name="code" value="K7QX2M9PLA"' in html and "no-store" in form["Cache-Control"]
+    preview = client.post(f"{lang}/opt-out/", {"code": "K7QX2M9PLA"})
+    assert preview.status_code == 200 and account.account_number[-4:] in preview.content.decode()
+    # Used once: the form no longer offers it.
+    assert "K7QX2M9PLA" not in client.get(f"{lang}/opt-out/").content.decode()
