@@ -28,7 +28,6 @@ from scourgify.address_constants import (
 
 from accounts.services.values import InvalidValue
 
-
 # Pub 28 §233: directionals, one or two words.
 DIRECTIONALS = {
     **DIRECTIONAL_REPLACEMENTS,
@@ -152,9 +151,7 @@ def _pieces(words: tuple[str, ...]) -> tuple[str | None, ...]:
     return tuple(out)
 
 
-def _abbreviate(
-    words: tuple[str, ...], label: str, i: int, j: int, out: list[str | None]
-) -> None:
+def _abbreviate(words: tuple[str, ...], label: str, i: int, j: int, out: list[str | None]) -> None:
     """Abbreviate words[i:j], one run of a label, where Pub 28 has a standard form for it."""
     if label in _LABELS_KEPT:
         return

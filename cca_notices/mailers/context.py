@@ -18,12 +18,13 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
-import phonenumbers
 from django.utils import formats, translation
 
 from accounts.models import CustomerClass, Product, ServiceAccount
+from accounts.services import contact
 from accounts.services.fees import fee_table_in_force
 from accounts.services.jrc import jrc_rows_in_force, power_content_in_force
+from accounts.services.names import name_display
 
 KINDS = (
     "pre_enrollment_1",
@@ -79,14 +80,8 @@ def variant_key(req: LetterRequest) -> tuple:
     )
 
 
-def phone_display(number: str) -> str:
-    if not number:
-        return ""
-    try:
-        parsed = phonenumbers.parse(number, "US")
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+# The one display rule for telephone numbers (accounts.services.contact), as letters print them.
+phone_display = contact.phone_display
 
 
 def date_display(day: dt.date | None, lang: str) -> str:
@@ -260,20 +255,13 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
         "account": a.account_number,
         "piece": req.piece_id,
         "salutation": _clip(
-            ("Estimado/a " if lang == "es" else "Dear ") + _title(a.customer_name) + ",", 60
+            ("Estimado/a " if lang == "es" else "Dear ") + name_display(a.customer_name) + ",", 60
         ),
         "service_start": service_start_text,
         "free_until": date_display(free_until, lang),
         "code": a.opt_out_code,
         "code_url": _clip(opt_out_prefix(program).split("//", 1)[-1] + a.opt_out_code, 60),
     }
-
-
-def _title(name: str) -> str:
-    # Utility files carry names in capitals; a salutation reads better in title case.
-    return " ".join(
-        w.capitalize() if w.isupper() and len(w) > 1 else w for w in (name or "").split()
-    )
 
 
 def _window_text(start: dt.date, end: dt.date, lang: str) -> str:

@@ -15,7 +15,8 @@ from decimal import Decimal
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from accounts.services import calendar
+from accounts.services import calendar, contact
+from accounts.services.names import name_display
 from optouts.models import Confirmation, ReturnPath
 
 LANGS = ("en", "es")
@@ -50,8 +51,7 @@ def _money(value: Decimal | None) -> str:
 
 
 def _phone(number: str) -> str:
-    digits = "".join(c for c in number if c.isdigit())[-10:]
-    return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if len(digits) == 10 else number
+    return contact.phone_display(number)  # the one display rule, as notices print it
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,16 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         "email": p.email,
         "return_lines": [x for x in p.return_address.splitlines() if x.strip()],
         "date": d(on or calendar.today()),
-        "name": a.customer_name.title(),
+        # The salutation as people write the name; the address block and the premises as stored,
+        # in USPS upper case (R-NAMES, R-ADDRESS).
+        "name": name_display(a.customer_name),
         "address": [
-            a.customer_name.title(),
-            a.mailing_address.title(),
-            f"{a.mailing_city.title()} {a.mailing_state} {a.mailing_zip}",
+            a.customer_name,
+            a.mailing_address,
+            f"{a.mailing_city} {a.mailing_state} {a.mailing_zip}",
         ],
         "account_last4": a.account_number[-4:],
-        "service_address": f"{a.service_address.title()}, {a.service_city.title()}",
+        "service_address": f"{a.service_address}, {a.service_city}",
     }
     if c.optout_id:
         o = c.optout

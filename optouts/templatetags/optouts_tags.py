@@ -1,6 +1,8 @@
 from django import template
 from django.utils import dateformat, translation
 
+from accounts.services import contact
+
 register = template.Library()
 
 # Spelled-out month, as customers read dates in letters ("April 2, 2027", "2 de abril de 2027").
@@ -16,11 +18,5 @@ def longdate(value):
 
 @register.filter
 def phone_display(value):
-    """+18005550100 → (800) 555-0100, as customers dial it."""
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(value or "", "US")
-    except phonenumbers.NumberParseException:
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    """+18005550100 → (800) 555-0100, as customers dial it (accounts.services.contact)."""
+    return contact.phone_display(value or "") or value
