@@ -7,10 +7,13 @@ labels as a directional (Pub 28 §233), a street suffix (Appendix C1), a seconda
 the order written, so `123 East St` stays `123 EAST ST` while `123 E Street` becomes `123 E ST`,
 and `Front`, `Lower`, `Avenue of the Stars` and `El Camino Real` are never shortened.
 
-The model's features of a word of digits are only its length and its trailing zeros, so a line's
-labels do not change when its numbers do: `street_line` looks the labels up once per distinct
-street shape (`999 MAIN ST APT 9`) and serves every house and unit on the street from the cache;
-`street_line_careful` parses each line, and is the definition the cache is tested against.
+A street is read the same whatever its house and unit numbers: the words are labelled with each
+number written as `9` (the street's shape, `9 MAIN ST APT 9`), and the numbers are then put back
+as written, never abbreviated. So `street_line` parses each distinct street once and serves every
+house and unit on it from a cache; `street_line_careful` parses every line, without the cache,
+and is the definition the cache is tested against. The model reads the numbers themselves only
+by their length and trailing zeros, and tests/accounts/test_addresses.py checks that reading them
+as `9` changes no line of the table.
 """
 
 from __future__ import annotations
@@ -77,9 +80,18 @@ _BREAKS = re.compile(r"[^\w#/\-&]+")
 _SPACES = re.compile(r"\s+")
 _EDGE = re.compile(r"^[\-/]+|[\-/]+$")
 _LABELS_KEPT = frozenset({"AddressNumber", "AddressNumberSuffix", "StreetName"})
+# A line as utilities write it (capitals, digits, spaces): its words are its split(), the words
+# _tokens_careful would find.
+_PLAIN = re.compile(r"[A-Z0-9 ]*", re.ASCII)
 
 
 def _tokens(text: str) -> list[str]:
+    if _PLAIN.fullmatch(text):
+        return text.split()
+    return _tokens_careful(text)
+
+
+def _tokens_careful(text: str) -> list[str]:
     """The words of the line, upper case and without punctuation, split so that usaddress's
     tokenizer gives them back unchanged (# and & are words of their own)."""
     line = text.upper().translate(_APOSTROPHES)
@@ -95,11 +107,8 @@ def _tokens(text: str) -> list[str]:
 
 
 def _shape(word: str) -> str:
-    """A word of digits as the model sees it (its length and trailing zeros); others as is."""
-    if not (word.isdigit() and word.isascii()):
-        return word
-    zeros = len(word) - len(word.rstrip("0"))
-    return "9" * (len(word) - zeros) + "0" * zeros
+    """A word of ASCII digits as `9`; any other word as it is."""
+    return "9" if word.isdigit() and word.isascii() else word
 
 
 def street_line(text: str) -> str:
@@ -112,8 +121,8 @@ def street_line(text: str) -> str:
 def street_line_careful(text: str) -> str:
     """street_line() parsing the line itself, without the cache by street shape: the definition
     street_line() is tested against."""
-    words = _tokens(text)
-    pieces = _pieces(tuple(words))
+    words = _tokens_careful(text)
+    pieces = _pieces(tuple(_shape(w) for w in words))
     return " ".join(w if p is None else p for w, p in zip(words, pieces, strict=True) if p != "")
 
 

@@ -2,10 +2,12 @@
 and the customer key built on them (R-NO-REENROLL)."""
 
 import pytest
+import usaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounts import normalize as N
+from accounts.services import addresses
 from accounts.services.addresses import street_line, street_line_careful
 
 # (as a utility's file may write it, as Publication 28 writes it)
@@ -172,3 +174,37 @@ def test_numbers_do_not_change_how_a_street_is_read(house, line, unit):
         words[0] = house
     for text in (" ".join(words), " ".join(words) + " # " + unit, " ".join(words) + " " + unit):
         assert street_line(text) == street_line_careful(text)
+
+
+def _labelled_as_written(text):
+    """street_line with the model reading the numbers as written (no street shape)."""
+    words = addresses._tokens(text)
+    pieces = addresses._pieces(tuple(words))
+    return " ".join(w if p is None else p for w, p in zip(words, pieces, strict=True) if p != "")
+
+
+@pytest.mark.parametrize("raw, expected", CALIFORNIA)
+def test_reading_numbers_as_9_changes_no_line(raw, expected):
+    """The street shape is a sound simplification: the model, given the real numbers, writes the
+    same lines."""
+    assert _labelled_as_written(raw) == expected
+
+
+ODD = "\\\t\n\r \u00a0,.#-/'’\"&()+@_0129AaZzSTNEñÑéßªﬁ²٣İı\u0301"
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.one_of(st.text(alphabet=ODD, max_size=24), st.text(alphabet="ABNS019 ", max_size=24)))
+def test_words_are_what_usaddress_reads_and_fast_words_are_careful_words(text):
+    """The parser is handed exactly the words the line is rebuilt from, and the split() of a
+    plain capital line is the general tokenizer's answer."""
+    words = addresses._tokens_careful(text)
+    assert usaddress.tokenize(" ".join(words)) == words
+    assert addresses._tokens(text) == words
+    try:
+        expected = street_line_careful(text)
+    except N.InvalidValue as exc:
+        with pytest.raises(N.InvalidValue, match=str(exc)):
+            street_line(text)
+    else:
+        assert street_line(text) == expected
