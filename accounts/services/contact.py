@@ -18,6 +18,12 @@ from django.core.validators import EmailValidator
 from accounts.services.values import InvalidValue
 
 PHONE_REGION = "US"
+# A US geographic number, by libphonenumber's own patterns: one that matches them is valid (a
+# fixed-line number is a valid type); any other goes to is_valid_number (tests/accounts/
+# test_contact.py checks the shortcut never says valid where is_valid_number does not).
+_US = phonenumbers.PhoneMetadata.metadata_for_region("US")
+_US_NUMBER = re.compile(_US.general_desc.national_number_pattern)
+_US_FIXED_LINE = re.compile(_US.fixed_line.national_number_pattern)
 _email_validator = EmailValidator()
 # A subset of what EmailValidator accepts (plain ASCII dot-atoms at a plain domain): the import's
 # fast path; anything else goes to the validator itself (tests/accounts/test_contact.py).
@@ -33,6 +39,8 @@ def phone_e164(text: str, region: str = PHONE_REGION) -> str:
     digits = _nanp_digits(text.strip())
     if not digits:
         return phone_e164_careful(text, region)
+    if _US_FIXED_LINE.fullmatch(digits) and _US_NUMBER.fullmatch(digits):
+        return "+1" + digits
     number = phonenumbers.PhoneNumber(country_code=1, national_number=int(digits))
     if not phonenumbers.is_valid_number(number):
         raise InvalidValue(f"'{text}' is not a valid telephone number")

@@ -130,3 +130,20 @@ def test_phone_display_is_how_customers_dial_it():
     assert contact.phone_display("+18005550100") == "(800) 555-0100"
     assert contact.phone_display("") == ""
     assert contact.phone_display("not a number") == "not a number"
+
+
+def test_the_us_shortcut_never_accepts_what_phonenumbers_refuses():
+    """phone_e164 accepts a US geographic number by libphonenumber's own patterns without asking
+    is_valid_number; over every area code and a spread of exchanges the two agree."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(14)
+    for npa in range(200, 1000):
+        for _ in range(12):
+            digits = f"{npa}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+            number = phonenumbers.PhoneNumber(country_code=1, national_number=int(digits))
+            assert outcome(contact.phone_e164, digits)[0] == (
+                "ok" if phonenumbers.is_valid_number(number) else "error"
+            ), digits
