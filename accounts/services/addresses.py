@@ -83,6 +83,7 @@ _LABELS_KEPT = frozenset({"AddressNumber", "AddressNumberSuffix", "StreetName"})
 # A line as utilities write it (capitals, digits, spaces): its words are its split(), the words
 # _tokens_careful would find.
 _PLAIN = re.compile(r"[A-Z0-9 ]*", re.ASCII)
+_NUMBER = re.compile(r"(?<!\S)[0-9]+(?!\S)", re.ASCII)  # a word of digits, in a plain line
 
 
 def _tokens(text: str) -> list[str]:
@@ -113,6 +114,10 @@ def _shape(word: str) -> str:
 
 def street_line(text: str) -> str:
     """'123 north Front Street, Apartment 4' → '123 N FRONT ST APT 4' (Pub 28)."""
+    if _PLAIN.fullmatch(text):
+        # Nearly every line of a utility's file: its street's line with the numbers left out,
+        # cached, and the numbers put back in their places.
+        return _plain_template(_NUMBER.sub("9", text)).format(*_NUMBER.findall(text))
     words = _tokens(text)
     pieces = _pieces_for_shape(tuple(map(_shape, words)))
     return " ".join(w if p is None else p for w, p in zip(words, pieces, strict=True) if p != "")
@@ -124,6 +129,18 @@ def street_line_careful(text: str) -> str:
     words = _tokens_careful(text)
     pieces = _pieces(tuple(_shape(w) for w in words))
     return " ".join(w if p is None else p for w, p in zip(words, pieces, strict=True) if p != "")
+
+
+@lru_cache(maxsize=1 << 16)
+def _plain_template(shape: str) -> str:
+    """The line of a plain street shape with a {} where each of its numbers goes."""
+    words = shape.split()
+    pieces = _pieces_for_shape(tuple(words))
+    return " ".join(
+        ("{}" if w == "9" else w) if p is None else p
+        for w, p in zip(words, pieces, strict=True)
+        if p != ""
+    )
 
 
 @lru_cache(maxsize=1 << 17)
