@@ -21,9 +21,16 @@ PHONE_REGION = "US"
 # A US geographic number, by libphonenumber's own patterns: one that matches them is valid (a
 # fixed-line number is a valid type); any other goes to is_valid_number (tests/accounts/
 # test_contact.py checks the shortcut never says valid where is_valid_number does not).
-_US = phonenumbers.PhoneMetadata.metadata_for_region("US")
-_US_NUMBER = re.compile(_US.general_desc.national_number_pattern)
-_US_FIXED_LINE = re.compile(_US.fixed_line.national_number_pattern)
+def _us_pattern(desc: str) -> re.Pattern[str]:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("US")
+    assert metadata is not None  # the library's own region
+    pattern = getattr(metadata, desc).national_number_pattern
+    assert isinstance(pattern, str)
+    return re.compile(pattern)
+
+
+_US_NUMBER = _us_pattern("general_desc")
+_US_FIXED_LINE = _us_pattern("fixed_line")
 _email_validator = EmailValidator()
 # A subset of what EmailValidator accepts (plain ASCII dot-atoms at a plain domain): the import's
 # fast path; anything else goes to the validator itself (tests/accounts/test_contact.py).
