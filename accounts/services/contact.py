@@ -18,6 +18,8 @@ from django.core.validators import EmailValidator
 from accounts.services.values import InvalidValue
 
 PHONE_REGION = "US"
+
+
 # A US geographic number, by libphonenumber's own patterns: one that matches them is valid (a
 # fixed-line number is a valid type); any other goes to is_valid_number (tests/accounts/
 # test_contact.py checks the shortcut never says valid where is_valid_number does not).
