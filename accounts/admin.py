@@ -28,6 +28,7 @@ from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from accounts import normalize
 from accounts.access import account_ref, scope_to_programs
 from accounts.admin_audit import AuditHistoryMixin
 from accounts.admin_downloads import customer_data_download
@@ -49,10 +50,11 @@ from accounts.models import (
     StatusChange,
     Utility,
 )
-from accounts.selectors import account_count_estimate, account_search, phone_to_e164, search_plan
+from accounts.selectors import account_count_estimate, account_search, search_plan
 from accounts.services.calendar import calendar_cache_clear, today
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, next_read_date
+from accounts.validators import ContactEmailField, PhoneNumberField
 
 admin.site.site_header = "CCA Notices — staff"
 admin.site.site_title = "CCA Notices staff"
@@ -558,6 +560,9 @@ class ServiceAccountContactForm(forms.ModelForm):
     """Staff correct contact details only; each correction is normalised like the import does."""
 
     language = forms.ChoiceField(choices=())
+    # The one rule per field, as the import, the agent screen, the API and moves apply it.
+    email = ContactEmailField(required=False, widget=forms.EmailInput(attrs={"size": 40}))
+    phone = PhoneNumberField(required=False, max_length=32)
 
     class Meta:
         model = ServiceAccount
@@ -586,44 +591,24 @@ class ServiceAccountContactForm(forms.ModelForm):
             self.fields["language"].choices = _language_choices(current)
             self.fields["language"].help_text = "Language of this customer's notices and calls."
 
-    def _upper(self, name):
-        return " ".join((self.cleaned_data.get(name) or "").upper().split())
+    def _normal(self, name, rule):
+        """The import's rule for the field (accounts.normalize), its message as the error."""
+        try:
+            return rule(self.cleaned_data.get(name) or "")
+        except normalize.InvalidValue as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_mailing_address(self):
-        return self._upper("mailing_address")
+        return self._normal("mailing_address", normalize.street_line)
 
     def clean_mailing_city(self):
-        return self._upper("mailing_city")
+        return self._normal("mailing_city", normalize.city)
 
     def clean_mailing_state(self):
-        state = self._upper("mailing_state")
-        if len(state) != 2 or not state.isalpha():
-            raise forms.ValidationError("Two-letter state code, e.g. CA.")
-        return state
+        return self._normal("mailing_state", normalize.state_careful)
 
     def clean_mailing_zip(self):
-        raw = (self.cleaned_data.get("mailing_zip") or "").strip()
-        digits = raw.replace("-", "")
-        if not digits.isdigit() or len(digits) not in (5, 9):
-            raise forms.ValidationError("ZIP code: 5 digits, or ZIP+4 as 12345-6789.")
-        return digits if len(digits) == 5 else f"{digits[:5]}-{digits[5:]}"
-
-    def clean_email(self):
-        email = (self.cleaned_data.get("email") or "").strip()
-        if email:
-            forms.EmailField().clean(email)
-        return email.lower()
-
-    def clean_phone(self):
-        raw = (self.cleaned_data.get("phone") or "").strip()
-        if not raw:
-            return ""
-        e164 = phone_to_e164(raw)
-        if not e164:
-            raise forms.ValidationError(
-                f"{raw!r} is not a valid phone number (US numbers need the area code)."
-            )
-        return e164
+        return self._normal("mailing_zip", normalize.zip_code)
 
 
 class AccountChangeList(ChangeList):

@@ -30,6 +30,8 @@ from scourgify.address_constants import (
 )
 
 from accounts.models import Program, ServiceAccount
+from accounts.services import contact
+from accounts.services.values import InvalidValue
 
 PHONE_REGION = "US"
 # Shorter digit strings are house numbers or ZIP fragments far more often than account numbers.
@@ -73,12 +75,16 @@ def phone_to_e164(text: str, *, region: str = PHONE_REGION, strict: bool = True)
     `strict` asks for a number that can exist (what may be stored); a search only needs one of
     the right length, since an exact match against stored, validated numbers finds nothing wrong.
     """
+    if strict:  # what may be stored: the one rule (accounts.services.contact)
+        try:
+            return contact.phone_e164(text, region) or None
+        except InvalidValue:
+            return None
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    ok = phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)
-    if not ok:
+    if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -1,8 +1,13 @@
-"""Field validators shared by the model (so the admin refuses) and the program-file loader."""
+"""Field validators and form fields shared by the models, the admin, the agent screen and the
+program-file loader: each calls the one rule for its field (contacts: accounts.services.contact)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.core.exceptions import ValidationError
+
+from accounts.services import contact
+from accounts.services.values import InvalidValue
 
 
 def mailer_id_validate(value: str) -> None:
@@ -26,3 +31,29 @@ def mailer_id_validate(value: str) -> None:
             f"{mid!r}: a 9-digit USPS Mailer ID always starts with 9 (900000000–999999999)",
             code="mailer_id",
         )
+
+
+class PhoneNumberField(forms.CharField):
+    """A telephone number as every route takes it (accounts.services.contact.phone_e164): the
+    E.164 form, or '' when left blank."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return contact.phone_e164(value or "")
+        except InvalidValue as exc:
+            raise ValidationError(
+                f"{exc} (US numbers need the area code, e.g. (415) 555-0123).", code="phone"
+            ) from None
+
+
+class ContactEmailField(forms.EmailField):
+    """An e-mail address as every route takes it (Django's EmailValidator, through
+    accounts.services.contact.email_address)."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        try:
+            return contact.email_address(value or "")
+        except InvalidValue as exc:
+            raise ValidationError(str(exc), code="invalid") from None

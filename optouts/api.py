@@ -25,7 +25,9 @@ from rest_framework.views import APIView
 
 from accounts.access import programs_visible, scope_to_programs
 from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.services import contact
 from accounts.services.status import Actor
+from accounts.services.values import InvalidValue
 from optouts.models import ApiIdempotencyKey, OptOutRequest, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 
@@ -99,8 +101,22 @@ class OptOutCreateSerializer(serializers.Serializer):
     moving_out = serializers.BooleanField(default=False)
     language = serializers.CharField(max_length=5, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
-    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     note = serializers.CharField(required=False, allow_blank=True)
+
+    # The one rule per field, as the import, the admin, the agent screen and moves apply it.
+    def validate_contact_email(self, value: str) -> str:
+        return _contact_value(contact.email_address, value)
+
+    def validate_contact_phone(self, value: str) -> str:
+        return _contact_value(contact.phone_e164, value)
+
+
+def _contact_value(rule, value: str) -> str:
+    try:
+        return rule(value)
+    except InvalidValue as exc:
+        raise serializers.ValidationError(str(exc)) from None
 
 
 ERROR = inline_serializer(

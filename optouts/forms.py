@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Channel
+from accounts.validators import ContactEmailField, PhoneNumberField
 from optouts.models import ReturnPath
 from optouts.services.lookup import normalise_account_number, normalise_zip
 
@@ -56,7 +57,7 @@ class ConfirmForm(forms.Form):
     return_path = forms.ChoiceField(
         choices=ReturnPath.choices, required=False, widget=forms.RadioSelect
     )
-    contact_email = forms.EmailField(
+    contact_email = ContactEmailField(
         label=_("E-mail for your confirmation (optional)"),
         required=False,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
@@ -85,8 +86,8 @@ class AgentRecordForm(forms.Form):
     moving_out = forms.BooleanField(
         required=False, label="Customer is moving out of the territory (no fee)"
     )
-    contact_email = forms.EmailField(required=False)
-    contact_phone = forms.CharField(required=False, max_length=20)
+    contact_email = ContactEmailField(required=False)
+    contact_phone = PhoneNumberField(required=False, max_length=32)
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import phonenumbers
 from django.utils import formats, translation
+
+# Telephone numbers have one display rule, beside their validation.
+from accounts.services.contact import phone_display  # noqa: F401  (re-exported)
 
 
 def long_date(day: dt.date | None, lang: str | None = None) -> str:
@@ -29,14 +31,3 @@ def money(value: Decimal | None, lang: str | None = None) -> str:
     with translation.override(lang or translation.get_language()):
         number = formats.number_format(abs(Decimal(value)), 2, use_l10n=True, force_grouping=True)
     return f"{'−' if value < 0 else ''}${number}"
-
-
-def phone_display(number: str) -> str:
-    """+18005550100 → (800) 555-0100, as customers dial it; anything unparsable as given."""
-    if not number:
-        return ""
-    try:
-        parsed = phonenumbers.parse(number, "US")
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -18,9 +18,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, URLValidator
+from django.core.validators import URLValidator
 from django.db import transaction
 
 from accounts.models import (
@@ -36,8 +35,10 @@ from accounts.models import (
     RateSchedule,
     Utility,
 )
+from accounts.services import contact
 from accounts.services.calendar import calendar_cache_clear
 from accounts.services.calendar import today as business_today
+from accounts.services.values import InvalidValue
 from accounts.validators import mailer_id_validate
 
 
@@ -138,7 +139,7 @@ REQUIRED_TABLES = ("program", "utility")
 
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
-_email, _url = EmailValidator(), URLValidator(schemes=["http", "https"])
+_url = URLValidator(schemes=["http", "https"])
 _MAX_LEN = {  # model field lengths, so a too-long value is reported by key, not as a DB error
     "program.slug": 50,
     "program.name": 200,
@@ -224,12 +225,9 @@ class _Checker:
             if not v:
                 return True, ""
             try:
-                num = phonenumbers.parse(v, "US")
-            except phonenumbers.NumberParseException:
-                num = None
-            if num is None or not phonenumbers.is_valid_number(num):
+                return True, contact.phone_e164(v)
+            except InvalidValue:
                 return bad(f"{v!r} is not a valid telephone number")
-            return True, phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
         if kind == "url":
             try:
                 if v:
@@ -239,11 +237,9 @@ class _Checker:
             return True, v
         if kind == "email":
             try:
-                if v:
-                    _email(v)
-            except ValidationError:
+                return True, contact.email_address(v)
+            except InvalidValue:
                 return bad(f"{v!r} is not an e-mail address")
-            return True, v
         if kind == "mailer_id":
             try:
                 mailer_id_validate(v)

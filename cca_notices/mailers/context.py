@@ -25,6 +25,7 @@ from accounts.services import display
 from accounts.services.display import phone_display
 from accounts.services.fees import fee_table_in_force
 from accounts.services.jrc import jrc_rows_in_force, power_content_in_force
+from accounts.services.names import name_display
 
 KINDS = (
     "pre_enrollment_1",
@@ -252,7 +253,7 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
         "account": a.account_number,
         "piece": req.piece_id,
         "salutation": _clip(
-            ("Estimado/a " if lang == "es" else "Dear ") + _title(a.customer_name) + ",", 60
+            ("Estimado/a " if lang == "es" else "Dear ") + name_display(a.customer_name) + ",", 60
         ),
         "service_start": service_start_text,
         "free_until": date_display(free_until, lang),
@@ -261,13 +262,6 @@ def personal_fields(req: LetterRequest) -> dict[str, str]:
         "code": a.opt_out_code,
         "code_url": _clip(opt_out_prefix(program).split("//", 1)[-1] + a.opt_out_code, 60),
     }
-
-
-def _title(name: str) -> str:
-    # Utility files carry names in capitals; a salutation reads better in title case.
-    return " ".join(
-        w.capitalize() if w.isupper() and len(w) > 1 else w for w in (name or "").split()
-    )
 
 
 def _window_text(start: dt.date, end: dt.date, lang: str) -> str:

@@ -25,7 +25,7 @@ from accounts.models import (
     ServiceAccount,
     Status,
 )
-from accounts.services import calendar
+from accounts.services import calendar, contact
 from accounts.services.fees import fee_schedule_in_force
 from accounts.services.reads import NoReadDate, cutoff_date, effective_read_date
 from accounts.services.status import Actor, account_transition
@@ -278,7 +278,11 @@ def optout_submit(
     The account row is locked first, so a web and a phone request for the same account arriving
     together run one after the other; the second finds the first's request and returns it (same
     confirmation code). Raises `OptOutRefused` when the rules refuse it; nothing is written then.
+    A contact the channel passes goes through the one rule per field (accounts.services.contact),
+    which raises InvalidValue for one that is not a telephone number or e-mail address.
     """
+    contact_email = contact.email_address(contact_email)
+    contact_phone = contact.phone_e164(contact_phone)
     received_at = received_at or timezone.now()
     request_date = request_date or calendar.today()
     kwargs = dict(

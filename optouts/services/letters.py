@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts.services import calendar, display
+from accounts.services.names import name_display
 from optouts.models import Confirmation, ReturnPath
 
 LANGS = ("en", "es")
@@ -59,14 +60,16 @@ def letter_context(*, confirmation: Confirmation, on: dt.date | None = None) -> 
         "email": p.email,
         "return_lines": [x for x in p.return_address.splitlines() if x.strip()],
         "date": d(on or calendar.today()),
-        "name": a.customer_name.title(),
+        # The salutation as people write the name; the address block and the premises as stored,
+        # in USPS upper case (R-NAMES, R-ADDRESS).
+        "name": name_display(a.customer_name),
         "address": [
-            a.customer_name.title(),
-            a.mailing_address.title(),
-            f"{a.mailing_city.title()} {a.mailing_state} {a.mailing_zip}",
+            a.customer_name,
+            a.mailing_address,
+            f"{a.mailing_city} {a.mailing_state} {a.mailing_zip}",
         ],
         "account_last4": a.account_number[-4:],
-        "service_address": f"{a.service_address.title()}, {a.service_city.title()}",
+        "service_address": f"{a.service_address}, {a.service_city}",
     }
     if c.optout_id:
         o = c.optout

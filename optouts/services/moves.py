@@ -38,6 +38,7 @@ from accounts.models import (
     Status,
     StatusChange,
 )
+from accounts.services import contact
 from accounts.services.personal_codes import personal_code_new
 from accounts.services.same_customer import opted_out_same_customer
 from accounts.services.status import Actor, account_transition, can_transition
@@ -176,9 +177,10 @@ def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:
             row["phone"] = normalize.phone_e164(rec.get("phone", ""))
         except normalize.InvalidValue as exc:
             err("phone", str(exc))
-        row["email"] = rec.get("email", "")
-        if row["email"] and "@" not in row["email"]:
-            err("email", f"'{row['email']}' is not an e-mail address")
+        try:
+            row["email"] = contact.email_address(rec.get("email", ""))
+        except normalize.InvalidValue as exc:
+            err("email", str(exc))
         row["language"] = (rec.get("language") or "").lower()[:5]
         row["customer_name"] = rec.get("customer_name", "")
     if row["type"] == "in":

@@ -229,7 +229,7 @@ def test_contact_correction_rejects_a_bad_phone(admin_client, garcia):
     }
     response = admin_client.post(change_url(garcia), data)
     assert response.status_code == 200
-    assert "not a valid phone number" in str(response.context["adminform"].form.errors["phone"])
+    assert "not a valid telephone number" in str(response.context["adminform"].form.errors["phone"])
     garcia.refresh_from_db()
     assert garcia.mailing_address != "PO BOX 9"
 

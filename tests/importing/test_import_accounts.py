@@ -304,3 +304,49 @@ def test_reject_file_guards_cells_a_spreadsheet_would_run(program, write_csv):
     assert rejects[0]["customer_name"] == "'" + planted
     assert rejects[0]["phone"] == "'+1 415 555 0102"
     assert rejects[0]["care"] == "maybe" and rejects[0]["reject_line"] == "3"
+
+
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("account_number", "30000\x0000002", "contains a NUL character (\\x00)"),
+        ("customer_name", "Maria\x00 Lopez", "contains a NUL character (\\x00)"),
+        ("email", "m\x00@example.org", "contains a NUL character (\\x00)"),
+        ("customer_name", "M" * 120_000, "is 120000 characters long; a field holds at most 1000"),
+        ("service_address", "1 " + "Main " * 300, "characters long; a field holds at most 1000"),
+        ("customer_name", "Maria " + "Lopez" * 60, "is 306 characters long; at most 200 fit"),
+    ],
+)
+def test_nul_or_overlong_field_is_a_row_error_not_a_failed_copy(
+    program, write_csv, column, value, reason
+):
+    """On PostgreSQL a NUL cannot be stored and a value wider than its column fails inside COPY:
+    the validator names the row and field instead, and the run ends."""
+    path = write_csv([row(1), row(2, **{column: value}), row(3)])
+    with pytest.raises(ImportRejected) as exc:
+        load(program, path)
+    [error] = exc.value.errors
+    assert (error.line, error.column) == (3, column) and reason in error.reason
+    assert "\x00" not in error.reason and len(error.reason) < 200
+    assert ImportRun.objects.get().outcome == ImportRun.Outcome.REJECTED
+    result = load(program, path, skip_invalid=True)
+    assert (result.created, result.rejected) == (2, 1)
+    assert ImportRun.objects.latest("pk").outcome == ImportRun.Outcome.PARTIAL
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("phone", "(911) 555-0123"),  # no such area code: the admin refuses it too
+        ("phone", "555-234-5678"),
+        ("phone", "(415) 155-0123"),
+        ("email", "maria@@example.org"),
+        ("email", "maria..lopez@example.org"),
+        ("email", "maria@-example.org"),
+    ],
+)
+def test_phone_and_email_are_checked_as_every_route_checks_them(program, write_csv, column, value):
+    path = write_csv([row(1, **{column: value})])
+    with pytest.raises(ImportRejected) as exc:
+        load(program, path)
+    assert [(e.line, e.column) for e in exc.value.errors] == [(2, column)]

@@ -173,3 +173,20 @@ def test_a_new_code_that_clashes_with_an_account_is_drawn_again(
     for number in (row(11)["account_number"], row(12)["account_number"]):
         code = ServiceAccount.objects.get(account_number=number).opt_out_code
         assert len(code) == 10 and set(code) <= set(CODE_ALPHABET)
+
+
+def test_the_customer_key_follows_a_changed_name_or_service_address(program, write_csv, loaded):
+    """An account whose premises or name the file changes is found as that customer afterwards
+    (R-NO-REENROLL): its key is the one a new account for them would get."""
+    rows = [dict(r) for r in loaded]
+    rows[1]["service_address"] = "9 East St"
+    rows[3]["customer_name"] = "Maria Lopez-Garcia"
+    load(program, write_csv(rows, name="reload.csv"))
+    for i in (1, 3):
+        a = ServiceAccount.objects.get(account_number=rows[i]["account_number"])
+        assert a.customer_key == validation.normalize.customer_key(
+            a.customer_name, a.service_address, a.service_zip
+        )
+    assert ServiceAccount.objects.get(account_number=rows[1]["account_number"]).service_address == (
+        "9 EAST ST"
+    )

@@ -128,3 +128,24 @@ def test_preview_serves_a_png_page(make_account, client):
     client.force_login(letter_previewer())
     png = client.get(notice_preview_url(a.pk, "post_enrollment_1", "png") + "?page=2")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "name, salutation",
+    [
+        ("JOSÉ GARCÍA-LÓPEZ", "Dear José García-López,"),
+        ("SEAN O'BRIEN", "Dear Sean O'Brien,"),
+        ("JOHN MCDONALD", "Dear John McDonald,"),
+        ("MARIA DE LA CRUZ", "Dear Maria de la Cruz,"),
+        ("ACME SOLAR LLC", "Dear Acme Solar LLC,"),
+        ("SMITH & SONS, INC.", "Dear Smith & Sons, Inc.,"),
+    ],
+)
+def test_salutation_writes_the_name_as_people_do_and_the_address_stays_usps(
+    make_account, name, salutation
+):
+    a = make_account(customer_name=name, mailing_address="PO BOX 12", mailing_city="SAN RAFAEL")
+    fields = personal_fields(LetterRequest(a, "pre_enrollment_1", MAIL, "P1"))
+    assert fields["salutation"] == salutation
+    assert (fields["name"], fields["addr1"]) == (name, "PO BOX 12")
+    assert fields["addr2"].startswith("SAN RAFAEL CA ")

@@ -36,7 +36,18 @@ NEEDS_ENROLLMENT_DATE = {
     Status.TERMINATED,
 }
 
-# ISO 639-1.
+# The longest field the validator reads at all; anything longer is a row error, not parsed.
+FIELD_LIMIT = 1000
+# The stored columns' widths (the staging and account tables), checked after normalising.
+WIDTHS = {
+    "customer_name": 200,
+    "service_address": 200,
+    "service_city": 100,
+    "mailing_address": 200,
+    "mailing_city": 100,
+    "rate_schedule": 32,
+    "email": 254,
+}
 
 STAGE_COLUMNS = (
     "line_no",

@@ -240,6 +240,8 @@ def _update_changed(cur: CursorWrapper, pg: bool, now: datetime) -> int:
             phase_id = COALESCE(s.phase_id, a.phase_id),
             product_id = COALESCE(s.product_id, a.product_id),
             enrollment_date = COALESCE(s.enrollment_date, a.enrollment_date),
+            -- the key follows the name, service address and ZIP it is made of (R-NO-REENROLL)
+            customer_key = s.customer_key,
             address_needs_repair = CASE WHEN {mailing_changed} THEN %s
                                         ELSE a.address_needs_repair END,
             updated_at = %s

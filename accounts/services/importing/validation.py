@@ -19,10 +19,13 @@ from typing import Any
 
 from accounts import normalize
 from accounts.models import CustomerClass, Phase, Product, Program, RateSchedule, Status
+from accounts.services import contact
 from accounts.services.importing.columns import (
+    FIELD_LIMIT,
     NEEDS_ENROLLMENT_DATE,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    WIDTHS,
 )
 from accounts.services.importing.results import RowError
 from accounts.services.personal_codes import personal_codes_new
@@ -44,7 +47,6 @@ BOOLS = {"Y": True, "N": False, "y": True, "n": False}
 # Read cycles as files write them; anything else ("07", " 7") takes the careful path.
 READ_CYCLES = {str(n): n for n in range(1, 100)}
 _ACCOUNT = re.compile(r"^[A-Za-z0-9-]{1,32}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
 class NotClean(Exception):
@@ -122,6 +124,9 @@ class Validator:
     def clean_row(self, rec: list[str], line: int) -> tuple:
         """row() for a record with no problem at all, which is nearly every record of a million-row
         load: the same checks as checked_row without collecting errors; the first doubt raises."""
+        whole = "".join(rec)
+        if len(whole) > FIELD_LIMIT or "\x00" in whole:
+            raise NotClean  # a field may be too long, or hold a NUL: checked_row names it
         f = list(map(str.strip, rec))
         (
             account,
@@ -170,11 +175,19 @@ class Validator:
         language = language.lower() or self.default_language
         if language not in LANGUAGES:
             raise NotClean
-        if email and not _EMAIL.match(email):
-            raise NotClean
+        email = contact.email_address(email)
         phone = normalize.phone_e164(phone)
         care, nem, medical, direct = BOOLS[care], BOOLS[nem], BOOLS[medical], BOOLS[direct]
         phase_id = self.phases[phase_name] if phase_name else self._phase_for(klass, tariff, city)
+        if (
+            len(name) > 200
+            or len(street) > 200
+            or len(m_street) > 200
+            or len(city) > 100
+            or len(m_city) > 100
+            or len(tariff) > 32
+        ):
+            raise NotClean
         status, enrollment, product_id = (
             self._clean_optional(f) if self.has_optional else ("", None, None)
         )
@@ -226,11 +239,34 @@ class Validator:
             product_id = self.products[f[c.product]]
         return status, enrollment, product_id
 
+    def _unreadable_fields(self, f: list[str], line: int) -> list[RowError]:
+        """A NUL (which PostgreSQL cannot store) or a field beyond FIELD_LIMIT characters, named
+        by column; the field is then blanked in `f` so no later check reads or quotes it."""
+        errors = []
+        for name, i in self.index.items():
+            value = f[i]
+            if "\x00" in value:
+                errors.append(RowError(line, name, "contains a NUL character (\\x00)"))
+            elif len(value) > FIELD_LIMIT:
+                errors.append(
+                    RowError(
+                        line,
+                        name,
+                        f"is {len(value)} characters long; a field holds at most {FIELD_LIMIT}",
+                    )
+                )
+            else:
+                continue
+            f[i] = ""
+        return errors
+
     def checked_row(self, rec: list[str], line: int) -> tuple | list[RowError]:
         """Every error of the record, or its staging tuple."""
         f = list(map(str.strip, rec))
         c = self.cols
-        errors: list[RowError] = []
+        errors: list[RowError] = self._unreadable_fields(f, line)
+        # A field with a NUL or beyond the limit is reported once, as that, and read as blank.
+        unreadable = {e.column for e in errors}
         norm = self._norm
 
         account = f[c.account_number]
@@ -302,9 +338,7 @@ class Validator:
             errors.append(
                 RowError(line, "language", f"'{language}' is not an ISO 639-1 language code")
             )
-        email = f[c.email]
-        if email and not _EMAIL.match(email):
-            errors.append(RowError(line, "email", f"'{email}' is not an e-mail address"))
+        email = norm(contact.email_address_careful, f[c.email], "email", line, errors)
         phone = norm(normalize.phone_e164_careful, f[c.phone], "phone", line, errors)
         flags = []
         for col, i in self.flag_cols:
@@ -367,6 +401,25 @@ class Validator:
                     )
                 )
 
+        for column, value in (
+            ("customer_name", name),
+            ("service_address", street),
+            ("service_city", city),
+            ("mailing_address", m_street),
+            ("mailing_city", m_city),
+            ("rate_schedule", tariff),
+        ):
+            if value is not None and len(value) > WIDTHS[column]:
+                errors.append(
+                    RowError(
+                        line,
+                        column,
+                        f"is {len(value)} characters long; at most {WIDTHS[column]} fit",
+                    )
+                )
+        if unreadable:
+            first = len(unreadable)
+            errors = errors[:first] + [e for e in errors[first:] if e.column not in unreadable]
         if errors:
             return errors
         return (
