@@ -140,11 +140,15 @@ class OptOutRequestAdmin(admin.ModelAdmin):
         search = AgentSearchForm(request.GET or None)
         results = list(_search(search.cleaned_data["q"])) if search.is_valid() else None
         account = None
-        if request.GET.get("account"):
+        wanted = request.GET.get("account", "").strip()
+        if wanted.isdecimal() and len(wanted) < 19:  # a bigint primary key
             account = get_object_or_404(
                 ServiceAccount.objects.select_related("program", "program__utility", "product"),
-                pk=request.GET["account"],
+                pk=int(wanted),
             )
+        elif wanted:
+            # A hand-edited or truncated link: say so on the page instead of a server error.
+            messages.error(request, f"No account with id {wanted[:40]!r}: search for it below.")
         record_form = AgentRecordForm(request.POST or None)
         if account is not None and request.method == "POST" and record_form.is_valid():
             data = record_form.cleaned_data

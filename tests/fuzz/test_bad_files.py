@@ -1,0 +1,40 @@
+"""Every command that reads a file refuses a file it cannot read with a message, never a
+traceback: a folder, bytes that are not UTF-8, a field past the csv module's limit, a NUL."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.fuzz.conftest import HEADERS, command_args
+
+pytestmark = pytest.mark.django_db
+COMMANDS = sorted(HEADERS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_folder_is_refused(command, file_program, tmp_path):
+    with pytest.raises(CommandError, match="not a file|is a folder|directory"):
+        call_command(*command_args(command, tmp_path))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_bytes_that_are_not_utf8_are_refused_naming_the_line(command, file_program, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(HEADERS[command].encode() + b"\n" + "Mu\xf1oz,\xe9\n".encode("latin-1"))
+    with pytest.raises(CommandError, match=r"line 2.*UTF-8|UTF-8.*line 2"):
+        call_command(*command_args(command, path))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_field_over_the_csv_limit_is_refused_naming_the_line(command, file_program, tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text(HEADERS[command] + "\n" + "1," + "x" * 131_073 + "\n")
+    with pytest.raises(CommandError, match=r"line 2"):
+        call_command(*command_args(command, path))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_nul_byte_is_refused_naming_the_line(command, file_program, tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(HEADERS[command].encode() + b"\n1,a\x00b\n")
+    with pytest.raises(CommandError, match=r"line 2"):
+        call_command(*command_args(command, path))
