@@ -45,7 +45,9 @@ class StrictCursorPagination(CursorPagination):
         try:
             return super().decode_cursor(request)
         except NotFound:
-            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from None
+            raise ValidationError(
+                {self.cursor_query_param: [self.invalid_cursor_message]}
+            ) from None
 
     def paginate_queryset(self, queryset, request, view=None):
         cursor = self.decode_cursor(request)

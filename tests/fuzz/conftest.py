@@ -3,14 +3,11 @@
 import pytest
 
 from tests.factories import PhaseFactory, RateScheduleFactory
-from tests.optouts.conftest import (  # noqa: F401 - the opt-out fixtures, shared
-    _clear_cache,
-    groups,
-    make_account,
-    program,
-    staff,
-    today,
-)
+from tests.optouts import conftest as optouts
+
+# The opt-out tests' fixtures, shared.
+_clear_cache, groups, make_account = optouts._clear_cache, optouts.groups, optouts.make_account
+program, staff, today = optouts.program, optouts.staff, optouts.today
 
 # A valid header for every file the app reads (docs/formats/), so a test can put one bad thing
 # after it and see the reader name the line.

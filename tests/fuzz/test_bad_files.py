@@ -10,9 +10,13 @@ pytestmark = pytest.mark.django_db
 COMMANDS = sorted(HEADERS)
 
 
+def bad_line(command: str) -> int:
+    return HEADERS[command].count("\n") + 2
+
+
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_folder_is_refused(command, file_program, tmp_path):
-    with pytest.raises(CommandError, match="not a file|is a folder|directory"):
+    with pytest.raises(CommandError, match="is a folder, not a file"):
         call_command(*command_args(command, tmp_path))
 
 
@@ -20,7 +24,7 @@ def test_a_folder_is_refused(command, file_program, tmp_path):
 def test_bytes_that_are_not_utf8_are_refused_naming_the_line(command, file_program, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes(HEADERS[command].encode() + b"\n" + "Mu\xf1oz,\xe9\n".encode("latin-1"))
-    with pytest.raises(CommandError, match=r"line 2.*UTF-8|UTF-8.*line 2"):
+    with pytest.raises(CommandError, match=rf"line {bad_line(command)}\b.*not UTF-8"):
         call_command(*command_args(command, path))
 
 
@@ -28,7 +32,7 @@ def test_bytes_that_are_not_utf8_are_refused_naming_the_line(command, file_progr
 def test_a_field_over_the_csv_limit_is_refused_naming_the_line(command, file_program, tmp_path):
     path = tmp_path / "long.csv"
     path.write_text(HEADERS[command] + "\n" + "1," + "x" * 131_073 + "\n")
-    with pytest.raises(CommandError, match=r"line 2"):
+    with pytest.raises(CommandError, match=f"line {bad_line(command)}"):
         call_command(*command_args(command, path))
 
 
@@ -36,5 +40,5 @@ def test_a_field_over_the_csv_limit_is_refused_naming_the_line(command, file_pro
 def test_a_nul_byte_is_refused_naming_the_line(command, file_program, tmp_path):
     path = tmp_path / "nul.csv"
     path.write_bytes(HEADERS[command].encode() + b"\n1,a\x00b\n")
-    with pytest.raises(CommandError, match=r"line 2"):
+    with pytest.raises(CommandError, match=f"line {bad_line(command)}"):
         call_command(*command_args(command, path))
