@@ -7,7 +7,9 @@ Every command that reads a file checks the path with `input_file_check` and read
 from __future__ import annotations
 
 import csv
+import io
 import os
+import re
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import IO
 
 # A line longer than this is not a record of any of our formats: refused before it is held in
 # memory whole (the csv module's own limit on one field is csv.field_size_limit(), 131,072).
-MAX_LINE_BYTES = 1 << 20
+MAX_LINE_CHARS = 1 << 20
 
 
 class InputFileError(ValueError):
@@ -41,39 +43,49 @@ def input_file_check(path: str | os.PathLike) -> Path:
 
 
 def text_lines(path: str | os.PathLike, *, allow_nul: bool = False) -> Generator[str, None, None]:
-    """The file's lines as text (line endings kept, a leading byte-order mark dropped), each
-    decoded as UTF-8; InputFileError naming the first line that is not UTF-8, holds a NUL or is
-    longer than MAX_LINE_BYTES."""
+    """The file's lines as text, line endings kept (CRLF, LF or a lone CR, as spreadsheets
+    write them), a leading byte-order mark dropped; InputFileError naming the first line that
+    is not UTF-8, holds a NUL or is longer than MAX_LINE_CHARS."""
     path = input_file_check(path)
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed by the `with` below
     except OSError as exc:
         raise InputFileError(f"{path}: cannot be opened ({exc.strerror})") from None
     with fh:
+        text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
         number = 0
-        while raw := fh.readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(raw) > MAX_LINE_BYTES:
-                raise InputFileError(f"longer than {MAX_LINE_BYTES:,} bytes", number)
-            yield _decoded(raw, number, allow_nul)
+        try:
+            while line := text.readline(MAX_LINE_CHARS + 1):
+                number += 1
+                if len(line) > MAX_LINE_CHARS:
+                    raise InputFileError(f"longer than {MAX_LINE_CHARS:,} characters", number)
+                if not allow_nul and "\x00" in line:
+                    raise InputFileError(
+                        f"holds a NUL character (column {line.index(chr(0)) + 1}); no field may",
+                        number,
+                    )
+                yield line
+        except UnicodeDecodeError:
+            # The decoder works in blocks; find the line again, byte by byte (errors only).
+            raise _undecodable(path) from None
 
 
-def _decoded(raw: bytes, number: int, allow_nul: bool) -> str:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            f"not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1}); "
-            "save the file as UTF-8",
-            number,
-        ) from None
-    if number == 1:
-        text = text.removeprefix("\ufeff")
-    if not allow_nul and "\x00" in text:
-        raise InputFileError(
-            f"holds a NUL character (column {text.index(chr(0)) + 1}); no field may", number
-        )
-    return text
+def _undecodable(path: Path) -> InputFileError:
+    with open(path, "rb") as fh:
+        number = 0
+        while raw := fh.readline(MAX_LINE_CHARS + 1):
+            # A lone CR ends a line too; UTF-8 never has a CR or LF inside a character.
+            for piece in re.split(rb"\r(?!\n)", raw):
+                number += 1
+                try:
+                    piece.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return InputFileError(
+                        f"not UTF-8 text (byte {piece[exc.start]:#04x} at column "
+                        f"{exc.start + 1}); save the file as UTF-8",
+                        number,
+                    )
+    return InputFileError("not UTF-8 text; save the file as UTF-8")
 
 
 class CsvDictReader(csv.DictReader):

@@ -42,3 +42,14 @@ def test_a_nul_byte_is_refused_naming_the_line(command, file_program, tmp_path):
     path.write_bytes(HEADERS[command].encode() + b"\n1,a\x00b\n")
     with pytest.raises(CommandError, match=f"line {bad_line(command)}"):
         call_command(*command_args(command, path))
+
+
+def test_lines_end_as_spreadsheets_end_them_and_errors_name_the_line(tmp_path):
+    from accounts.services.text_files import InputFileError, text_lines
+
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\r1,2\r\n3,4\n5,\xff\n")
+    with pytest.raises(InputFileError, match=r"^line 4: not UTF-8 text \(byte 0xff at column 3\)"):
+        list(text_lines(path))
+    path.write_bytes(b"a,b\r1,2\r\n3,4\n")
+    assert list(text_lines(path)) == ["a,b\r", "1,2\r\n", "3,4\n"]
