@@ -12,6 +12,20 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 
 EXAMPLE = "2027-03-01T00:00:00Z"
+# The offsets in use on Earth run from -12:00 to +14:00; Python takes up to ±23:59, PostgreSQL
+# refuses past ±15:59, so a date-time is taken only within the real range.
+MAX_OFFSET = dt.timedelta(hours=14)
+
+
+def _aware_in_range(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC; ValueError if its offset is not a real one or UTC cannot hold it."""
+    offset = value.utcoffset()
+    if offset is None or abs(offset) > MAX_OFFSET:
+        raise ValueError("offset out of range")
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
 
 
 def query_datetime(request, name: str) -> dt.datetime | None:
@@ -22,16 +36,13 @@ def query_datetime(request, name: str) -> dt.datetime | None:
         return None
     try:
         parsed = parse_datetime(raw.strip())
-        # A far year with an offset cannot be put in UTC, where the database compares it.
         if parsed is not None and parsed.tzinfo is not None:
-            parsed.astimezone(dt.UTC)
-    except (ValueError, OverflowError):
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValidationError(
-            {name: [f"{raw[:40]!r} is not an ISO 8601 date-time with a time zone, e.g. {EXAMPLE}"]}
-        )
-    return parsed
+            return _aware_in_range(parsed)
+    except ValueError:
+        pass
+    raise ValidationError(
+        {name: [f"{raw[:40]!r} is not an ISO 8601 date-time with a time zone, e.g. {EXAMPLE}"]}
+    )
 
 
 class StrictCursorPagination(CursorPagination):
@@ -60,10 +71,10 @@ class StrictCursorPagination(CursorPagination):
         try:
             value = model._meta.get_field(field_name).to_python(position)
             if isinstance(value, dt.datetime) and value.tzinfo is not None:
-                value.astimezone(dt.UTC)
+                _aware_in_range(value)
         except FieldDoesNotExist:
             return  # an annotation: the database checks it
-        except (DjangoValidationError, ValueError, OverflowError):
+        except (DjangoValidationError, ValueError):
             raise ValidationError(
                 {self.cursor_query_param: [self.invalid_cursor_message]}
             ) from None

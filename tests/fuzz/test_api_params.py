@@ -39,7 +39,9 @@ datetimes = st.builds(
     st.integers(0, 25),
     st.integers(0, 61),
     st.integers(0, 61),
-    st.sampled_from(["", "Z", "+00:00", "-08:00", "+14:00", "-14:00", "+99:00", "+24:00"]),
+    st.sampled_from(
+        ["", "Z", "+00:00", "-08:00", "+14:00", "-14:00", "+23:03", "+99:00", "+24:00"]
+    ),
 )
 values = st.one_of(datetimes, st.text(max_size=30))
 
