@@ -4,19 +4,14 @@ exception handler (settings.REST_FRAMEWORK)."""
 
 from __future__ import annotations
 
-import logging
-
-from django.core.exceptions import BadRequest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler
 
-logger = logging.getLogger(__name__)
-
 # What a visitor is told, per language and status (the customer pages are English and Spanish);
-# only a BadInput's own message, written by us, is added to it.
+# only a message written for the visitor (the NUL check's) is added to it.
 TEXTS = {
     "en": {
         400: (
@@ -58,10 +53,6 @@ TEXTS = {
 }
 
 
-class BadInput(BadRequest):
-    """Input we refuse before any view runs; its message is shown to the sender."""
-
-
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -90,7 +81,8 @@ def error_response(request: HttpRequest, status: int, message: str = "") -> Http
 
 
 def bad_request(request, exception=None):
-    return error_response(request, 400, str(exception) if isinstance(exception, BadInput) else "")
+    # An exception's own text may quote internals: the visitor gets the page's words only.
+    return error_response(request, 400)
 
 
 def permission_denied(request, exception=None):
