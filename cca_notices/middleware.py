@@ -1,13 +1,20 @@
-"""Per request: a request id for the logs and the audit context (channel, actor) for the audit log.
+"""Per request, before any view: a NUL character refused (PostgreSQL cannot hold one), a
+request id for the logs, and the audit context (channel, actor) for the audit log.
 
 The channel follows the URL: `/api/` is the API, `/ivr/` the IVR, `/admin/` staff, everything
 else the customer web pages; the admin's agent and reply-card screens name their own channel.
+No legitimate input of this product holds a NUL: a 400 that says where it was is the answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+
 from accounts import audit_context
 from accounts.audit_context import AuditChannel
+from cca_notices.errors import error_response
 
 # Admin screens that are customer channels of their own (url names in optouts/admin.py).
 _VIEW_CHANNELS = {
@@ -52,3 +59,43 @@ class RequestContextMiddleware:
         if match is not None and match.url_name in _VIEW_CHANNELS:
             audit_context.audit_channel_set(_VIEW_CHANNELS[match.url_name])
         return None
+
+
+NUL = "\x00"
+# Form bodies are parsed here only when Django would parse them anyway (urlencoded or multipart).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def nul_found(request: HttpRequest) -> str:
+    """Where a NUL is in the request ("the path", "the query parameter 'q'", …), or ""."""
+    if NUL in request.path_info or NUL in request.path:
+        return "the path"
+    where = _in_params(request.GET, "query parameter")
+    if where:
+        return where
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and NUL in value:
+            return f"the header {key[5:].replace('_', '-').title()}"
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        return _in_params(request.POST, "form field")
+    return ""
+
+
+def _in_params(params: QueryDict, kind: str) -> str:
+    for key, values in params.lists():
+        if NUL in key or any(NUL in v for v in values):
+            return f"the {kind} {key.replace(NUL, '')!r}"
+    return ""
+
+
+class RejectNulMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        where = nul_found(request)
+        if where:
+            return error_response(
+                request, 400, f"A NUL character (\\x00) is not allowed in {where}."
+            )
+        return self.get_response(request)

@@ -59,6 +59,8 @@ MIDDLEWARE = [
     # First: the request id and the audit context (channel, actor) cover everything below.
     "cca_notices.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the session, the user or a form: a NUL never reaches PostgreSQL.
+    "cca_notices.middleware.RejectNulMiddleware",
     # Static files from the app itself, under runserver and gunicorn alike (no separate web
     # server needed).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -215,8 +217,10 @@ REST_FRAMEWORK = {
     # The opt-out channels' one rate limiter (scope api_user), Redis-down fallback included.
     "DEFAULT_THROTTLE_CLASSES": ["optouts.throttling.OptOutRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "cca_notices.api_params.StrictCursorPagination",
     "PAGE_SIZE": 100,
+    # A bad parameter is a 400 naming it, never a 500 (cca_notices/errors.py).
+    "EXCEPTION_HANDLER": "cca_notices.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CCA Notices API",

@@ -19,3 +19,9 @@ urlpatterns = [
     path("api/v1/", include("cca_notices.api_urls")),
     path("", include("optouts.urls")),
 ]
+
+# Customer pages and the API answer errors without a traceback (cca_notices/errors.py).
+handler400 = "cca_notices.errors.bad_request"
+handler403 = "cca_notices.errors.permission_denied"
+handler404 = "cca_notices.errors.page_not_found"
+handler500 = "cca_notices.errors.server_error"

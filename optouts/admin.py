@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -159,16 +159,18 @@ class OptOutRequestAdmin(ProgramScopedMixin, admin.ModelAdmin):
             list(_search(search.cleaned_data["q"], request.user)) if search.is_valid() else None
         )
         account = None
-        if request.GET.get("account"):
-            if not request.GET["account"].isdigit():
-                raise Http404("No account with that id.")  # a hand-edited link, not a 500
+        wanted = request.GET.get("account", "").strip()
+        if wanted.isdecimal() and len(wanted) < 19:  # a bigint primary key
             account = get_object_or_404(
                 scope_to_programs(
                     ServiceAccount.objects.select_related("program", "program__utility", "product"),
                     request.user,
                 ),
-                pk=request.GET["account"],
+                pk=int(wanted),
             )
+        elif wanted:
+            # A hand-edited or truncated link: say so on the page instead of a server error.
+            messages.error(request, f"No account with id {wanted[:40]!r}: search for it below.")
         record_form = AgentRecordForm(request.POST or None)
         if account is not None and request.method == "POST" and record_form.is_valid():
             data = record_form.cleaned_data

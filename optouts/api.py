@@ -8,7 +8,6 @@ import json
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -17,9 +16,7 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import permissions, serializers, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,6 +25,7 @@ from accounts.models import Channel, Program, ServiceAccount, Status
 from accounts.services import contact
 from accounts.services.status import Actor
 from accounts.services.values import InvalidValue
+from cca_notices.api_params import StrictCursorPagination, query_datetime
 from optouts.models import ApiIdempotencyKey, OptOutRequest, ReturnPath
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
 
@@ -129,7 +127,7 @@ class OptOutListCreate(ListAPIView):
     permission_classes = [permissions.IsAuthenticated, CanRecordOptOut]
     serializer_class = OptOutSerializer
 
-    class Pagination(CursorPagination):
+    class Pagination(StrictCursorPagination):
         ordering = ("received_at", "id")
         page_size = 500
 
@@ -139,14 +137,9 @@ class OptOutListCreate(ListAPIView):
         qs = scope_to_programs(
             OptOutRequest.objects.select_related("program", "account"), self.request.user
         )
-        since = self.request.query_params.get("since")
-        if since:
-            parsed = parse_datetime(since)
-            if parsed is None or parsed.tzinfo is None:
-                raise ValidationError(
-                    {"since": "an ISO 8601 date-time with a time zone, e.g. 2027-03-01T00:00:00Z"}
-                )
-            qs = qs.filter(received_at__gte=parsed)
+        since = query_datetime(self.request, "since")
+        if since is not None:
+            qs = qs.filter(received_at__gte=since)
         if self.request.query_params.get("program"):
             qs = qs.filter(program__slug=self.request.query_params["program"])
         return qs

@@ -7,8 +7,8 @@ updates them (keyed by program, rate schedule, product and effective date), neve
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import IO, Literal, overload
 from django.db import transaction
 
 from accounts.models import CustomerClass, JrcRow, PowerContentLabel, Product, Program, RateSchedule
+from accounts.services.text_files import CsvDictReader, InputFileError, text_lines
 
 JRC_COLUMNS = [
     "program",
@@ -176,15 +177,16 @@ def _decimal(
     return value
 
 
-def _open(source: str | Path | IO[str]) -> tuple[str, IO[str]]:
+def _open(source: str | Path | IO[str]) -> tuple[str, Generator[str, None, None] | IO[str]]:
     if hasattr(source, "read"):
         return getattr(source, "name", "<upload>"), source  # type: ignore[return-value]
-    path = Path(source)
-    return str(path), open(path, newline="", encoding="utf-8-sig")
+    return str(source), text_lines(source)
 
 
-def _reader(name: str, fh: IO[str], columns: list[str], optional: list[str]) -> csv.DictReader:
-    reader = csv.DictReader(fh)
+def _reader(
+    name: str, fh: Generator[str, None, None] | IO[str], columns: list[str], optional: list[str]
+) -> CsvDictReader:
+    reader = CsvDictReader(fh)
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     missing = [c for c in columns if c not in header and c not in optional]
@@ -223,7 +225,9 @@ class _Programs:
         return found
 
 
-def _parse_jrc(name: str, fh: IO[str], programs: _Programs) -> tuple[list[dict], list[RowError]]:
+def _parse_jrc(
+    name: str, fh: Generator[str, None, None] | IO[str], programs: _Programs
+) -> tuple[list[dict], list[RowError]]:
     reader = _reader(name, fh, JRC_COLUMNS, JRC_DERIVED)
     rows: list[dict] = []
     errors: list[RowError] = []
@@ -315,7 +319,7 @@ def _parse_jrc(name: str, fh: IO[str], programs: _Programs) -> tuple[list[dict],
 
 
 def _parse_power_content(
-    name: str, fh: IO[str], programs: _Programs
+    name: str, fh: Generator[str, None, None] | IO[str], programs: _Programs
 ) -> tuple[list[dict], list[RowError]]:
     reader = _reader(name, fh, POWER_CONTENT_COLUMNS, [])
     rows: list[dict] = []
@@ -391,6 +395,9 @@ def jrc_import(
         name, fh = _open(source)
         try:
             rows, errors = parse(name, fh, programs)
+        except InputFileError as exc:
+            reason = str(exc).removeprefix(f"line {exc.line}: ")
+            raise JrcImportError(name, [RowError(exc.line or 1, "", reason)]) from None
         finally:
             if not hasattr(source, "read"):
                 fh.close()

@@ -38,6 +38,7 @@ from accounts.models import (
 from accounts.services import contact
 from accounts.services.calendar import calendar_cache_clear
 from accounts.services.calendar import today as business_today
+from accounts.services.text_files import InputFileError, text_lines
 from accounts.services.values import InvalidValue
 from accounts.validators import mailer_id_validate
 
@@ -467,14 +468,12 @@ def _unique(c: _Checker, name: str, rows: list[dict], key: str):
 def program_file_parse(*, path: Path) -> dict:
     """Read the TOML; numbers with a decimal point are read as Decimal, never float."""
     try:
-        with open(path, "rb") as fp:
-            return tomllib.load(fp, parse_float=Decimal)
-    except FileNotFoundError:
-        raise ProgramFileError(["file not found"], str(path)) from None
+        # TOML forbids a NUL outside strings, and no string of ours holds one.
+        return tomllib.loads("".join(text_lines(path)), parse_float=Decimal)
+    except InputFileError as e:
+        raise ProgramFileError([str(e).removeprefix(f"{path}: ")], str(path)) from None
     except tomllib.TOMLDecodeError as e:
         raise ProgramFileError([f"not valid TOML: {e}"], str(path)) from None
-    except UnicodeDecodeError as e:
-        raise ProgramFileError([f"not UTF-8 text: {e}"], str(path)) from None
 
 
 def program_load(*, path: Path, today: dt.date | None = None) -> ProgramLoadResult:

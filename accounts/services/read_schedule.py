@@ -28,6 +28,7 @@ from accounts.services.calendar import (
 from accounts.services.calendar import today as business_today
 from accounts.services.files import file_sha256
 from accounts.services.status import Actor
+from accounts.services.text_files import InputFileError, csv_dict_reader
 
 COLUMNS = ("read_cycle", "read_date")
 MAX_CYCLE = 99
@@ -71,13 +72,7 @@ def read_schedule_parse(*, path: Path) -> tuple[set[tuple[int, dt.date]], int, i
     reads: set[tuple[int, dt.date]] = set()
     rows = dups = 0
     try:
-        # Opened apart from the `with` below so only a failure to open is reported as such.
-        fp = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by `with fp`
-    except OSError as e:
-        return reads, 0, 0, [f"{path}: cannot open ({e.strerror})"]
-    with fp:
-        try:
-            reader = csv.DictReader(fp)
+        with csv_dict_reader(path) as reader:
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in COLUMNS if c not in header]
             if missing:
@@ -103,10 +98,8 @@ def read_schedule_parse(*, path: Path) -> tuple[set[tuple[int, dt.date]], int, i
                 if (cycle, date) in reads:
                     dups += 1
                 reads.add((cycle, date))
-        except UnicodeDecodeError as e:
-            errors.append(f"line {reader.line_num + 1}: not UTF-8 text ({e.reason})")
-        except csv.Error as e:
-            errors.append(f"line {reader.line_num}: not valid CSV ({e})")
+    except InputFileError as e:
+        errors.append(str(e))
     if not errors and not reads:
         errors.append("the file has no read dates")
     return reads, rows, dups, errors

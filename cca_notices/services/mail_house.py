@@ -9,7 +9,6 @@ the second time.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections import Counter, defaultdict
@@ -20,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services.status import Actor
+from accounts.services.text_files import CsvDictReader, InputFileError, text_lines
 from cca_notices.models import MailBatch
 from cca_notices.services.batch_sources import (
     PieceSource,
@@ -91,7 +91,17 @@ def _piece(raw: str) -> str:
 
 
 def parse_report(text: str) -> tuple[list[_Line], list[str]]:
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if "\x00" in text:  # an uploaded report is not read through text_lines
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return [], [f"line {line}: holds a NUL character; no field may"]
+    reader = CsvDictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return _report_lines(reader)
+    except InputFileError as exc:
+        return [], [str(exc)]
+
+
+def _report_lines(reader: CsvDictReader) -> tuple[list[_Line], list[str]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -147,9 +157,9 @@ def mail_house_report_import(
         if path is None:
             raise ValueError("mail_house_report_import needs a path or a text")
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MailHouseReportError([f"{path}: cannot read the file ({exc})"]) from exc
+            text = "".join(text_lines(path))
+        except InputFileError as exc:
+            raise MailHouseReportError([str(exc)]) from None
     lines, problems = parse_report(text)
     result = ReportResult(lines=len(lines) + len(problems))
     result.units = [source.unit for source in batch_sources()]

@@ -9,7 +9,6 @@ exactly once; `ccasr_import_responses` records the utility's answers.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -35,6 +34,7 @@ from accounts.models import (
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
+from accounts.services.text_files import csv_dict_reader
 from cca_notices.models import Notice
 from optouts.models import (
     LIVE_CONNECT,
@@ -401,8 +401,8 @@ def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[st
     actor = actor or Actor("utility-response")
     path = Path(path)
     errors, rows = [], []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    # A file that cannot be read raises InputFileError naming the line (the command reports it).
+    with csv_dict_reader(path) as reader:
         missing = [c for c in RESPONSE_COLUMNS[:2] if c not in (reader.fieldnames or [])]
         if missing:
             raise ResponseFileError(f"line 1: missing column(s) {', '.join(missing)}")

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Program
 from accounts.services.audit import audit_access, audit_bulk
+from accounts.services.text_files import csv_dict_reader
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
 
 ZERO = Decimal("0.00")
@@ -227,8 +228,8 @@ BILLING_COLUMNS = ["entry_id", "account_number", "amount", "billed_on", "billing
 def fees_import_billing(*, path: Path) -> dict[str, int]:
     """The utility's billing confirmation (docs/formats/fees-export.md): exported → billed.
     Every line is checked before anything is written; a bad line names its number and field."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    # A file that cannot be read raises InputFileError naming the line (the command reports it).
+    with csv_dict_reader(path) as reader:
         missing = [c for c in BILLING_COLUMNS[:4] if c not in (reader.fieldnames or [])]
         if missing:
             raise BillingFileError(f"line 1: missing column(s) {', '.join(missing)}")

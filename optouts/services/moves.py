@@ -15,7 +15,6 @@ nothing is written but the rejected ImportRun.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -42,6 +41,7 @@ from accounts.services import contact
 from accounts.services.personal_codes import personal_code_new
 from accounts.services.same_customer import opted_out_same_customer
 from accounts.services.status import Actor, account_transition, can_transition
+from accounts.services.text_files import InputFileError, csv_dict_reader
 from cca_notices.services.scheduling import RuleSetMissing, notices_schedule_new_customers
 from optouts.models import Move, ServiceRequest
 from optouts.services.ccasr import ccasr_request_create, ccasr_withdraw_pending_connect
@@ -107,21 +107,27 @@ class MovesResult:
 def _parse(program: Program, path: Path) -> tuple[list[dict], list[MoveError]]:
     errors: list[MoveError] = []
     rows: list[dict] = []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise MovesRejected(
-                [MoveError(1, c, "column is missing from the header") for c in missing]
-            )
-        for line, rec in enumerate(reader, start=2):
-            rec = {k.strip(): (v or "").strip() for k, v in rec.items() if k}
-            row, errs = _row(rec, line)
-            errors += errs
-            if not errs:
-                rows.append(row)
+    try:
+        with csv_dict_reader(path) as reader:
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            if missing:
+                raise MovesRejected(
+                    [MoveError(1, c, "column is missing from the header") for c in missing]
+                )
+            for line, rec in enumerate(reader, start=2):
+                rec = {k.strip(): (v or "").strip() for k, v in rec.items() if k}
+                row, errs = _row(rec, line)
+                errors += errs
+                if not errs:
+                    rows.append(row)
+    except InputFileError as exc:
+        raise MovesRejected([*errors, MoveError(exc.line or 1, "file", _reason(exc))]) from None
     return rows, errors
+
+
+def _reason(exc: InputFileError) -> str:
+    return str(exc).removeprefix(f"line {exc.line}: ")
 
 
 def _row(rec: dict, line: int) -> tuple[dict, list[MoveError]]:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
 from accounts.management.program_option import program_from_option
 from accounts.services.importing import ImportRejected, accounts_import
 from accounts.services.status import Actor
@@ -18,7 +19,7 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path)
+        parser.add_argument("file", type=input_file)
         parser.add_argument("--program", required=True, help="program slug")
         parser.add_argument(
             "--skip-invalid",
@@ -33,8 +34,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, program: str, skip_invalid: bool, actor: str, **options):
-        if not file.is_file():
-            raise CommandError(f"{file}: no such file")
         prog = program_from_option(program)
         name = actor or f"import_accounts ({getpass.getuser()})"
         try:

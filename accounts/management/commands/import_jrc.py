@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
 from accounts.services.jrc import JrcImportError, jrc_import
 
 
@@ -12,8 +13,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", nargs="?", help="JRC CSV (docs/formats/jrc.md)")
-        parser.add_argument("--power-content", help="power content label CSV")
+        parser.add_argument(
+            "file", nargs="?", type=input_file, help="JRC CSV (docs/formats/jrc.md)"
+        )
+        parser.add_argument("--power-content", type=input_file, help="power content label CSV")
         parser.add_argument("--program", help="only accept rows for this program slug")
 
     def handle(self, *args, file=None, power_content=None, program=None, **options):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
 from accounts.services.programs import ProgramFileError, program_load
 
 
@@ -14,7 +15,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="Program file (docs/formats/program-file.md).")
+        parser.add_argument(
+            "file", type=input_file, help="Program file (docs/formats/program-file.md)."
+        )
 
     def handle(self, *args, file: Path, **options):
         try:

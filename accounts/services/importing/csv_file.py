@@ -14,6 +14,27 @@ from accounts.services.importing.results import ImportRejected, ImportResult, Ro
 from accounts.services.spreadsheet import spreadsheet_writer
 
 
+class Unreadable(list):
+    """In place of a record the csv module refused (a field past csv.field_size_limit()): the
+    line is rejected with this reason and the records after it are read as usual."""
+
+    def __init__(self, exc: csv.Error):
+        super().__init__()
+        self.reason = (
+            f"has a field longer than {csv.field_size_limit():,} characters"
+            if "field larger than field limit" in str(exc)
+            else f"is not valid CSV ({exc})"
+        )
+
+    def __str__(self) -> str:
+        return self.reason
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Unreadable and str(other) == self.reason
+
+    __hash__ = None
+
+
 def header_read(records: Iterator[list[str]], path: Path) -> list[str]:
     """The header's column names, or ImportRejected naming each missing, unknown or repeated one."""
     try:
@@ -53,9 +74,20 @@ def records(path: Path) -> Iterator[tuple[int, list[str]]]:
     # the validation reports it by line.
     with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
         reader = csv.reader(fh)
-        yield 1, next(reader, [])
+        try:
+            header = next(reader, [])
+        except csv.Error as exc:
+            raise ImportRejected([RowError(1, "header", str(Unreadable(exc)))], 1) from None
+        yield 1, header
         start = reader.line_num + 1
-        for rec in reader:
+        while True:
+            try:
+                rec: list[str] = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                # The reject file says which line it was; the record itself cannot be repeated.
+                rec = [f"(line {start} {Unreadable(exc)}: not repeated here)"]
             yield start, rec
             start = reader.line_num + 1
 

@@ -29,7 +29,7 @@ def accounts_import(
     run = ImportRun.objects.create(
         program=program,
         kind=ImportRun.Kind.ACCOUNTS,
-        file_name=str(path),
+        file_name=_storable(str(path)),
         sha256=file_sha256(path),
         actor=actor.name,
     )
@@ -55,7 +55,9 @@ def accounts_import(
         exc.run = run
         _finish(run, result, ImportRun.Outcome.REJECTED, str(exc))
         raise
-    except Exception as exc:
+    except BaseException as exc:
+        # Whatever stopped it (a database error, Ctrl-C, a worker's death), the run says so:
+        # a run left "running" would look like one still going.
         _finish(run, result, ImportRun.Outcome.FAILED, f"{type(exc).__name__}: {exc}")
         raise
     finally:
@@ -69,8 +71,15 @@ def accounts_import(
     return result
 
 
+def _storable(text: str) -> str:
+    """`text` as PostgreSQL can store it: a NUL or a byte that was not UTF-8 (carried as a
+    surrogate) written as its escape, so a message quoting a bad value never fails to save."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _finish(run: ImportRun, result: ImportResult, outcome: str, message: str) -> None:
-    run.outcome, run.message, run.finished_at = outcome, message[:10000], timezone.now()
+    run.outcome, run.finished_at = outcome, timezone.now()
+    run.message = _storable(message)[:10000]
     run.rows, run.created, run.updated, run.unchanged = (
         result.rows,
         result.created,

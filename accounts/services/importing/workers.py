@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from accounts.models import Program
+from accounts.services.importing.csv_file import Unreadable
 from accounts.services.importing.results import MAX_REPORTED_ERRORS, ImportResult, RowError
 from accounts.services.importing.validation import Validator
 
@@ -103,6 +104,9 @@ def validate_block(piece: tuple[int, bytes], *, careful: bool = False) -> Outcom
     gc.disable()
     try:
         for line, rec in records:
+            if rec.__class__ is Unreadable:
+                bad.append((line, [RowError(line, "row", str(rec))]))
+                continue
             if not rec or (len(rec) == 1 and not rec[0].strip()):
                 continue  # blank line
             outcome = (
@@ -139,7 +143,13 @@ def parsed_records(text: str, first_line: int) -> Iterator[tuple[int, list[str]]
     """(line where it starts, fields) for each record of a block, read by the csv module."""
     reader = csv.reader(io.StringIO(text, newline=""))
     start = first_line
-    for rec in reader:
+    while True:
+        try:
+            rec: list[str] = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            rec = Unreadable(exc)
         line, start = start, first_line + reader.line_num
         yield line, rec
 

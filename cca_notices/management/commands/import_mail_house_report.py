@@ -4,6 +4,7 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
 from accounts.services.status import Actor
 from cca_notices.services.mail_house import MailHouseReportError, mail_house_report_import
 
@@ -24,7 +25,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="The report (UTF-8 CSV with a header row).")
+        parser.add_argument(
+            "file", type=input_file, help="The report (UTF-8 CSV with a header row)."
+        )
         parser.add_argument(
             "--allow-unknown",
             action="store_true",

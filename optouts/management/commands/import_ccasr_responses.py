@@ -7,6 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
+from accounts.services.text_files import InputFileError
 from optouts.services.ccasr import ResponseFileError, ccasr_import_responses
 
 
@@ -17,14 +19,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
+        parser.add_argument("file", type=input_file)
 
     def handle(self, *args, file, **opts):
-        if not Path(file).exists():
-            raise CommandError(f"{file}: no such file")
         try:
             counts = ccasr_import_responses(path=Path(file))
-        except ResponseFileError as exc:
+        except (ResponseFileError, InputFileError) as exc:
             raise CommandError(f"{file}: {exc}; nothing recorded") from None
         self.stdout.write(
             f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected, "

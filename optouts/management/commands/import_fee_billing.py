@@ -4,6 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.management.input_file import input_file
+from accounts.services.text_files import InputFileError
 from optouts.services.fees import BillingFileError, fees_import_billing
 
 
@@ -11,13 +13,11 @@ class Command(BaseCommand):
     help = "Mark exported fee entries billed from the utility's billing confirmation CSV."
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
+        parser.add_argument("file", type=input_file)
 
     def handle(self, *args, file, **opts):
-        if not Path(file).exists():
-            raise CommandError(f"{file}: no such file")
         try:
             counts = fees_import_billing(path=Path(file))
-        except BillingFileError as exc:
+        except (BillingFileError, InputFileError) as exc:
             raise CommandError(f"{file}: {exc}; nothing recorded") from None
         self.stdout.write(f"{counts['billed']} billed, {counts['already_billed']} already billed")

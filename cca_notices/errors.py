@@ -1,0 +1,106 @@
+"""What a visitor sees when a request fails: a short page (customer pages) or JSON (the API),
+never a traceback. Wired as Django's handler400/403/404/500 (cca_notices/urls.py) and as DRF's
+exception handler (settings.REST_FRAMEWORK)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
+from rest_framework.exceptions import ValidationError
+from rest_framework.views import exception_handler
+
+# What a visitor is told, per language and status (the customer pages are English and Spanish);
+# only a message written for the visitor (the NUL check's) is added to it.
+TEXTS = {
+    "en": {
+        400: (
+            "The request could not be read",
+            "Something in the address or the form was not valid. Go back and try again.",
+        ),
+        403: (
+            "You may not open this page",
+            "Sign in with an account that may see it, or go back to the start.",
+        ),
+        404: ("Page not found", "The address may be mistyped, or the page has moved."),
+        500: (
+            "Something went wrong on our side",
+            "Your request was not completed. Please try again in a few minutes, or call us.",
+        ),
+        "back": "Back to the opt-out page",
+        "error": "Error",
+    },
+    "es": {
+        400: (
+            "No pudimos leer la solicitud",
+            "Algo en la dirección o en el formulario no era válido. Regrese e inténtelo de nuevo.",
+        ),
+        403: (
+            "No puede abrir esta página",
+            "Inicie sesión con una cuenta que pueda verla, o vuelva al inicio.",
+        ),
+        404: (
+            "Página no encontrada",
+            "Puede que la dirección esté mal escrita o que la página se haya movido.",
+        ),
+        500: (
+            "Algo salió mal de nuestro lado",
+            "Su solicitud no se completó. Inténtelo de nuevo en unos minutos o llámenos.",
+        ),
+        "back": "Volver a la página para darse de baja",
+        "error": "Error",
+    },
+}
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(request: HttpRequest, status: int, message: str = "") -> HttpResponse:
+    """The page (or, under /api/, the JSON body) for `status`, with `message` if given."""
+    if _wants_json(request):
+        return JsonResponse({"detail": message or TEXTS["en"][status][0]}, status=status)
+    lang = "es" if request.path.startswith("/es/") else "en"
+    texts = TEXTS[lang]
+    title, explanation = texts[status]
+    body = loader.render_to_string(
+        "errors/error.html",
+        {
+            "status": status,
+            "title": title,
+            "explanation": explanation,
+            "message": message,
+            "back": texts["back"],
+            "error": texts["error"],
+            "LANGUAGE_CODE": lang,
+            "home": "/es/opt-out/" if lang == "es" else "/opt-out/",
+        },
+    )
+    return HttpResponse(body, status=status)
+
+
+def bad_request(request, exception=None):
+    # An exception's own text may quote internals: the visitor gets the page's words only.
+    return error_response(request, 400)
+
+
+def permission_denied(request, exception=None):
+    return error_response(request, 403)
+
+
+def page_not_found(request, exception=None):
+    return error_response(request, 404)
+
+
+def server_error(request):
+    return error_response(request, 500)
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a Django ValidationError (a model or field check that reached the
+    view) is a 400 naming the field, not a 500."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = ValidationError(detail)
+    return exception_handler(exc, context)
