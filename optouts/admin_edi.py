@@ -173,7 +173,7 @@ class EdiTransferAdmin(ReadOnlyAdmin):
 class ReconciliationItemInline(ReadOnlyMixin, admin.TabularInline):
     model = ReconciliationItem
     fields = ["kind", "account_number", "utility_date", "request_link", "note"]
-    readonly_fields = fields
+    readonly_fields = ["kind", "account_number", "utility_date", "request_link", "note"]
     extra = 0
 
     @admin.display(description="Service request")

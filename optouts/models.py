@@ -614,6 +614,9 @@ class PreEnrollmentOptOut(models.Model):
             models.UniqueConstraint(fields=["account", "phase"], name="preenrollment_optout_once"),
         ]
 
+    def __str__(self):
+        return f"{self.account.account_number} opted out before {self.phase or 'enrollment'}"
+
 
 class EnrollmentReconciliation(models.Model):
     """The utility's enrollment of a phase checked against the registry (optouts.services.
@@ -656,6 +659,9 @@ class ReconciliationItem(models.Model):
 
     class Meta:
         ordering = ["reconciliation", "kind", "account_number"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.account_number}"
 
 
 class Move(models.Model):

@@ -48,8 +48,12 @@ class CcasrExportResult:
 
 def _header(partner: TradingPartner, codes: Codes, reference: str, on: dt.date) -> list[tuple]:
     program = partner.program
-    cca = ("N1", codes["n1_cca"], x12_text(program.name, max_len=60))
-    utility = ("N1", codes["n1_utility"], x12_text(program.utility.name, max_len=60))
+    cca: tuple[str, ...] = ("N1", codes["n1_cca"], x12_text(program.name, max_len=60))
+    utility: tuple[str, ...] = (
+        "N1",
+        codes["n1_utility"],
+        x12_text(program.utility.name, max_len=60),
+    )
     if partner.cca_id:
         cca += (partner.cca_id_qualifier, partner.cca_id)
     if partner.utility_id:

@@ -59,9 +59,10 @@ class Enrolled:
 
 
 def _from_814(data: bytes, program: Program) -> list[Enrolled]:
-    (ic, *more) = interchange_read(data) or [None]
-    if ic is None or more:
-        raise EdiFileError("one interchange per file")
+    interchanges = interchange_read(data)
+    if len(interchanges) != 1:
+        raise EdiFileError(f"{len(interchanges)} interchanges in one file; one is expected")
+    ic = interchanges[0]
     partner = partner_for_interchange(ic)
     if partner.program_id != program.pk:
         raise EdiFileError(
@@ -242,7 +243,7 @@ def enrollment_reconcile(
                     account=account,
                     account_number=account.account_number,
                     note=f"{account.get_status_display()}, phase "
-                    f"{account.phase.name if account.phase_id else '-'}: not in the utility's "
+                    f"{account.phase.name if account.phase else '-'}: not in the utility's "
                     "enrollment",
                 )
             )

@@ -19,7 +19,7 @@ from tests.optouts.conftest import (  # noqa: F401
 
 
 @pytest.fixture
-def partner(program):
+def partner(program):  # noqa: F811
     """The profile as the demo's (SCE: the utility generates mass-enrollment Connects)."""
     p = trading_partner_for(program=program)
     p.sender_id, p.receiver_id = "CLEAN", "SCE"

@@ -99,8 +99,8 @@ def test_reconciliation_disconnects_flags_and_reports(accounts, program, phase, 
     )
     out = capsys.readouterr().out
     assert (
-        "3 enrolled by the utility: 1 matched, 1 opted out and disconnected (no fee), 1 unknown; 1 eligible not enrolled"
-        in out
+        "3 enrolled by the utility: 1 matched, 1 opted out and disconnected (no fee), "
+        "1 unknown; 1 eligible not enrolled" in out
     )
     rec = EnrollmentReconciliation.objects.get()
     items = {i.kind: i for i in rec.items.all()}
