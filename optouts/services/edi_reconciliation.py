@@ -131,12 +131,22 @@ def _from_csv(data: bytes) -> list[Enrolled]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise EdiFileError(f"byte {exc.start + 1} is not UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
+    if "\x00" in text:
+        raise EdiFileError(f"line {text[: text.index(chr(0))].count(chr(10)) + 1}: a NUL byte")
+    try:
+        return _csv_rows(text)
+    except csv.Error as exc:
+        raise EdiFileError(f"not a CSV file the utility's list format allows: {exc}") from None
+
+
+def _csv_rows(text: str) -> list[Enrolled]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in ENROLLMENT_LIST_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise EdiFileError(f"line 1: missing column(s) {', '.join(missing)}")
     rows = []
-    for line, rec in enumerate(reader, start=2):
+    for rec in reader:
+        line = reader.line_num
         number = (rec.get("account_number") or "").strip()
         raw = (rec.get("enrollment_date") or "").strip()
         if not number:

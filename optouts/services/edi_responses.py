@@ -147,7 +147,7 @@ def _ack(ts: TransactionSet, *, program: Program, acks: list[_Ack]) -> None:
         raise _err("the 997 has no AK9", ts.segments[-1])
     number = ak1.get(2)
     export = None
-    if number.isdigit():
+    if number.isdigit() and len(number) <= 9:  # GS06 has at most nine digits
         export = CcasrExport.objects.filter(
             program=program, group_control_number=int(number)
         ).first()

@@ -170,10 +170,7 @@ class Interchange:
 
 def _seg(position: int, raw) -> Segment:
     seg_id = raw.get_seg_id() or ""
-    elements = [seg_id]
-    for i in range(1, len(raw) + 1):
-        elements.append(raw.get_value(f"{seg_id}{i:02d}") or "")
-    return Segment(position, seg_id, elements)
+    return Segment(position, seg_id, [seg_id, *(comp.format() for comp in raw.elements)])
 
 
 def interchange_read(data: bytes) -> list[Interchange]:
@@ -184,6 +181,8 @@ def interchange_read(data: bytes) -> list[Interchange]:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise EdiFileError(f"byte {exc.start + 1} is not ASCII; an X12 file is ASCII") from None
+    if "\x00" in text:
+        raise EdiFileError(f"byte {text.index(chr(0)) + 1} is a NUL; an X12 file is text")
     if not text.lstrip().startswith("ISA"):
         raise EdiFileError("the file does not begin with an ISA segment", position=1)
     try:
@@ -197,10 +196,12 @@ def interchange_read(data: bytes) -> list[Interchange]:
     try:
         for raw in reader:
             position += 1
-            seg = _seg(position, raw)
             errors = reader.pop_errors()
             if errors:
-                raise EdiFileError(errors[0][2], position=position, segment_id=seg.id)
+                seg_id = raw.get_seg_id() or ""
+                shown = seg_id if seg_id.isalnum() and len(seg_id) <= 3 else ""
+                raise EdiFileError(errors[0][2], position=position, segment_id=shown)
+            seg = _seg(position, raw)
             _structure(seg, interchanges, group, current)
             if seg.id == "ISA":
                 interchanges.append(
@@ -229,7 +230,7 @@ def interchange_read(data: bytes) -> list[Interchange]:
                 group = None
             elif current is not None:
                 current.segments.append(seg)
-    except pyx12.errors.X12Error as exc:
+    except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:
         raise EdiFileError(str(exc), position=position + 1) from None
     except (IndexError, KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, EdiFileError):

@@ -186,3 +186,26 @@ def test_refusals_name_the_segment_and_record_nothing(sent, tmp_path):
     wrong = response_set(partner, sets[0])
     wrong[3] = ("ASI", "WQ", "024" if sets[0]["asi"][1] != "024" else "021")
     _refused(case("asi.x12", sets_=[wrong]), r"\(ASI\): ASI02 '0\d\d' does not answer request")
+
+
+def test_malformed_bytes_are_refused_not_crashed(sent, tmp_path):
+    """Cases a fuzzer found: each is a refusal naming where, never an unhandled error."""
+    export, _, sets = sent
+    partner = export.program.trading_partner
+    good = write(tmp_path, "g.x12", partner, "GE", [response_set(partner, sets[0])]).read_text()
+    cases = {
+        "nul.x12": (good.replace("BGN", "B\x00GN", 1), r"byte \d+ is a NUL"),
+        "seg.x12": (
+            good.replace("\nLIN*", "\nL*", 1),
+            r"segment 5 \(L\): Segment identifier \"L\" is invalid",
+        ),
+        "huge.x12": (
+            good.replace(f"REF*TN*{sets[0]['reference']}", "REF*TN*" + "9" * 40),
+            r"segment 8 \(REF\): reference '9{40}' is unknown",
+        ),
+        "latin.x12": (good.replace("BGN", "BGÑ", 1), r"byte \d+ is not ASCII"),
+    }
+    for name, (text, match) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("latin-1"))
+        _refused(path, match)
