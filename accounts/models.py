@@ -729,6 +729,9 @@ class TradingPartner(models.Model):
         default=OptOutForm.CSV,
         help_text="How pre-enrollment opt-outs reach a utility that generates the Connects.",
     )
+    acknowledge_responses = models.BooleanField(
+        default=True, help_text="Answer each group of 814 responses received with a 997."
+    )
     folder = models.CharField(
         max_length=500, blank=True, help_text="Local exchange folder; blank: var/edi/<program>."
     )

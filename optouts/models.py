@@ -373,6 +373,7 @@ class CcasrExport(models.Model):
     class Kind(models.TextChoices):
         CCASR = "ccasr", "Service requests (814)"
         PREENROLLMENT_OPTOUTS = "optouts", "Pre-enrollment opt-outs"
+        ACK_997 = "997", "Our 997 for the utility's responses"
 
     class Ack(models.TextChoices):
         NONE = "", "Not acknowledged yet"

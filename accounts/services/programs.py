@@ -149,6 +149,7 @@ TRADING_PARTNER_KEYS = {
     "segment_terminator": "raw_str",
     "mass_enrollment_connects": "connects_by",
     "preenrollment_optouts": "optout_form",
+    "acknowledge_responses": "bool",
     "codes": "edi_codes",
     "folder": "str",
     "sftp_host": "str",

@@ -29,7 +29,7 @@ CONNECT_TIMEOUT_S = 30
 def partner_folder(partner: TradingPartner) -> Path:
     if partner.folder:
         return Path(partner.folder)
-    return Path(settings.BASE_DIR) / "var" / "edi" / partner.program.slug
+    return Path(settings.VAR_DIR) / "edi" / partner.program.slug
 
 
 def _record(program, name, direction, method, remote, data: bytes | None, error="") -> T:

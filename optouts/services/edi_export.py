@@ -34,6 +34,7 @@ from accounts.services.trading_partners import (
 from optouts.models import CcasrExport, OptOutRequest, Outcome, PreEnrollmentOptOut
 from optouts.models import ServiceRequest as SR
 from optouts.services.ccasr import ccasr_connects_for_enrollment
+from optouts.services.edi_delivery import partner_folder
 from optouts.services.edi_x12 import interchange_write, x12_text
 
 TYPES = (SR.Type.CONNECT, SR.Type.DISCONNECT, SR.Type.UPDATE, SR.Type.CANCEL)
@@ -282,3 +283,50 @@ def preenrollment_optouts_export(
         _write_atomically(path, data)
         _manifest(path, data, export, {"optouts": len(optouts)}, program)
     return CcasrExportResult(export, path, {"optouts": len(optouts), "total": len(optouts)})
+
+
+# --- our 997 for the utility's 814 responses ---------------------------------------------------
+
+
+def ack_997_write(
+    *, partner: TradingPartner, groups, file_name: str, actor_name: str
+) -> tuple[CcasrExport, Path]:
+    """A 997 accepting each functional group of 814 responses just recorded (the file was
+    refused whole otherwise, so every set is accepted). Written to the partner's outbound
+    folder, in the caller's transaction, with control numbers from the partner's counter."""
+    now = timezone.now()
+    icn, gcn = trading_partner_next_control_numbers(partner_id=partner.pk)
+    partner.refresh_from_db()
+    sets = []
+    for group in groups:
+        body: list[tuple] = [("997",), ("AK1", group.functional_id, group.control_number)]
+        for ts in group.sets:
+            body += [("AK2", ts.id, ts.control_number), ("AK5", "A")]
+        n = len(group.sets)
+        body.append(("AK9", "A", n, n, n))
+        sets.append(body)
+    data = interchange_write(
+        partner=partner,
+        functional_id="FA",
+        interchange_control_number=icn,
+        group_control_number=gcn,
+        transaction_sets=sets,
+        at=timezone.localtime(now),
+    ).encode("ascii")
+    name = f"997_{partner.program.slug.upper()}_{icn:09d}.x12"
+    export = CcasrExport.objects.create(
+        program=partner.program,
+        kind=CcasrExport.Kind.ACK_997,
+        file_name=name,
+        created_at=now,
+        actor_name=actor_name,
+        requests=len(sets),
+        sha256=hashlib.sha256(data).hexdigest(),
+        interchange_control_number=icn,
+        group_control_number=gcn,
+        ack_note=f"acknowledges {file_name}",
+    )
+    outbox = partner_folder(partner) / "outbound"
+    outbox.mkdir(parents=True, exist_ok=True)
+    _write_atomically(outbox / name, data)
+    return export, outbox / name

@@ -22,6 +22,7 @@ from accounts.models import Program, TradingPartner
 from accounts.services.trading_partners import Codes
 from optouts.models import CcasrExport, EdiInterchangeIn
 from optouts.models import ServiceRequest as SR
+from optouts.services.edi_export import ack_997_write
 from optouts.services.edi_x12 import (
     EdiFileError,
     Interchange,
@@ -202,6 +203,7 @@ def _ack(ts: TransactionSet, *, program: Program, acks: list[_Ack]) -> None:
 class ImportResult:
     counts: dict[str, int]
     already_imported: EdiInterchangeIn | None = None
+    ack_path: Path | None = None
 
 
 def edi_responses_import(*, path: Path, actor_name: str = "utility-response") -> ImportResult:
@@ -299,4 +301,11 @@ def edi_responses_import(*, path: Path, actor_name: str = "utility-response") ->
             actor_name=actor_name,
             counts=dict(counts),
         )
-    return ImportResult(dict(counts))
+        ack_path = None
+        responses = [g for g in ic.groups if g.functional_id == "GE"]
+        if responses and partner.acknowledge_responses:
+            # Every group received is acknowledged: the utility's translator waits for it.
+            _, ack_path = ack_997_write(
+                partner=partner, groups=responses, file_name=path.name, actor_name=actor_name
+            )
+    return ImportResult(dict(counts), ack_path=ack_path)

@@ -19,10 +19,12 @@ from tests.optouts.conftest import (  # noqa: F401
 
 
 @pytest.fixture
-def partner(program):  # noqa: F811
-    """The profile as the demo's (SCE: the utility generates mass-enrollment Connects)."""
+def partner(program, tmp_path):  # noqa: F811
+    """The profile as the demo's (SCE: the utility generates mass-enrollment Connects), its
+    exchange folder in the test's temporary directory."""
     p = trading_partner_for(program=program)
     p.sender_id, p.receiver_id = "CLEAN", "SCE"
+    p.folder = str(tmp_path / "exchange")
     p.save()
     return p
 

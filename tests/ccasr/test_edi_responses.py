@@ -12,6 +12,7 @@ from optouts.models import CcasrExport, EdiInterchangeIn
 from optouts.models import ServiceRequest as SR
 from optouts.services.ccasr import ccasr_connects_for_enrollment
 from optouts.services.edi_export import ccasr_export
+from optouts.services.edi_x12 import interchange_read
 from optouts.services.intake import optout_submit
 from optouts.services.retention import retention_accept
 from tests.ccasr.utility import ack_set, requests_in, response_set, write
@@ -93,6 +94,16 @@ def test_every_response_kind_is_recorded_once(sent, tmp_path, capsys):
     assert {(r.status, r.rejection_code, r.rejection_reason) for r in rejected} == {
         ("rejected", "A76", "Account not eligible")
     }
+    # We acknowledge the utility's responses with our own 997 (not its 997: never an ack of one).
+    (ours,) = (tmp_path / "exchange" / "outbound").glob("997_*.x12")
+    (ic,) = interchange_read(ours.read_bytes())
+    (group,) = ic.groups
+    (ts,) = group.sets
+    segs = {s.id: s.elements[1:] for s in ts.segments}
+    assert (ic.sender_id, ic.receiver_id, group.functional_id) == ("CLEAN", "SCE", "FA")
+    assert segs["AK1"] == ["GE", "501"] and segs["AK9"] == ["A", "4", "4", "4"]
+    assert int(ic.control_number) == export.interchange_control_number + 1
+    assert CcasrExport.objects.filter(kind="997").count() == 1
     # The same file again records nothing; a new file answering the same requests is counted.
     call_command("import_ccasr_responses", str(responses))
     assert "already imported" in capsys.readouterr().out

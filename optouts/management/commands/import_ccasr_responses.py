@@ -44,3 +44,7 @@ class Command(BaseCommand):
             f"{c.get('rejected_by_997', 0)} rejected by the 997, "
             f"{c.get('already_acknowledged', 0)} already acknowledged"
         )
+        if result.ack_path is not None:
+            self.stdout.write(
+                f"our 997 written to {result.ack_path}; deliver it with edi_transfer --send"
+            )
