@@ -114,8 +114,9 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
             )
             messages.info(
                 request,
-                f"{len(created)} new requests queued for the next interchange, each superseding "
-                "the rejected one (only rejected requests not yet sent again are resent).",
+                f"{len(created)} request(s) queued for the next interchange, each a new request "
+                "superseding the rejected one (only rejected requests not yet sent again are "
+                "sent).",
             )
             return None
         return TemplateResponse(
@@ -146,7 +147,6 @@ class CcasrExportAdmin(ReadOnlyAdmin):
         "sha256",
     ]
     list_filter = ["program", "kind", "ack_status"]
-    verbose_name = "interchange sent"
 
 
 @admin.register(EdiInterchangeIn)
@@ -184,6 +184,21 @@ class ReconciliationItemInline(ReadOnlyMixin, admin.TabularInline):
         return format_html('<a href="{}">#{}</a>', url, obj.service_request_id)
 
 
+SUMMARY_FIELDS = (
+    "program",
+    "phase",
+    "file_name",
+    "created_at",
+    "actor_name",
+    "matched",
+    "opted_out_enrolled",
+    "unknown",
+    "not_enrolled",
+    "report",
+    "sha256",
+)
+
+
 @admin.register(EnrollmentReconciliation)
 class EnrollmentReconciliationAdmin(ReadOnlyAdmin):
     list_display = [
@@ -199,6 +214,8 @@ class EnrollmentReconciliationAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["program"]
     inlines = [ReconciliationItemInline]
+    fields = SUMMARY_FIELDS
+    readonly_fields = SUMMARY_FIELDS
 
     def _count(self, obj, key):
         return obj.counts.get(key, 0)
@@ -222,7 +239,7 @@ class EnrollmentReconciliationAdmin(ReadOnlyAdmin):
     @admin.display(description="Report")
     def report(self, obj):
         url = reverse("admin:optouts_reconciliation_csv", args=[obj.pk])
-        return format_html('<a href="{}">CSV</a>', url)
+        return format_html('<a href="{}">Download the report (CSV)</a>', url)
 
     def get_urls(self):
         return [

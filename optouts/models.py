@@ -397,6 +397,8 @@ class CcasrExport(models.Model):
     ack_note = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "EDI interchange sent"
+        verbose_name_plural = "EDI interchanges sent"
         ordering = ["-created_at", "-id"]
         constraints = [
             # Control numbers are drawn from the partner's row-locked counter: never twice.
@@ -432,6 +434,7 @@ class EdiInterchangeIn(models.Model):
 
     class Meta:
         verbose_name = "EDI file received"
+        verbose_name_plural = "EDI files received"
         ordering = ["-imported_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["program", "sha256"], name="edi_in_file_once"),
