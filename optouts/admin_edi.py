@@ -22,6 +22,7 @@ from optouts.models import (
     EdiInterchangeIn,
     EdiTransfer,
     EnrollmentReconciliation,
+    PreEnrollmentOptOut,
     ReconciliationItem,
     ServiceRequest,
 )
@@ -161,6 +162,23 @@ class EdiInterchangeInAdmin(ReadOnlyAdmin):
         "counts",
     ]
     list_filter = ["program", "kind"]
+
+
+@admin.register(PreEnrollmentOptOut)
+class PreEnrollmentOptOutAdmin(ReadOnlyAdmin):
+    list_display = [
+        "account",
+        "phase",
+        "export",
+        "sent_at",
+        "accepted",
+        "rejection_code",
+        "rejection_reason",
+        "answered_at",
+    ]
+    list_filter = ["phase", "accepted"]
+    list_select_related = ["account", "phase", "export"]
+    search_fields = ["=account__account_number"]
 
 
 @admin.register(EdiTransfer)

@@ -612,14 +612,26 @@ class PreEnrollmentOptOut(models.Model):
     optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT)
     export = models.ForeignKey(CcasrExport, on_delete=models.PROTECT, related_name="optouts_sent")
     sent_at = models.DateTimeField()
+    # The utility's 814 answer, when it sends one (its 997 is recorded on the export).
+    answered_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.BooleanField(null=True, blank=True)
+    rejection_code = models.CharField(max_length=20, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    response_file = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = "pre-enrollment opt-out sent"
         constraints = [
             models.UniqueConstraint(fields=["account", "phase"], name="preenrollment_optout_once"),
         ]
 
     def __str__(self):
         return f"{self.account.account_number} opted out before {self.phase or 'enrollment'}"
+
+    @property
+    def reference(self) -> str:
+        """REF*TN of the opt-out in the list: the utility's answer quotes it."""
+        return f"OPT{self.optout_id}"
 
 
 class EnrollmentReconciliation(models.Model):

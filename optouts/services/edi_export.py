@@ -191,7 +191,11 @@ def preenrollment_optouts_due(*, program: Program, phase: Phase | None):
         account__program=program,
         outcome=Outcome.BEFORE_ENROLLMENT,
         account__status=Status.OPTED_OUT_PRE,
-    ).exclude(account__preenrollment_optouts_sent__phase=phase)
+    ).exclude(
+        # A subquery, not a join: with no phase, "sent with phase NULL" must not match the NULL
+        # of an account never sent at all.
+        account__in=PreEnrollmentOptOut.objects.filter(phase=phase).values("account")
+    )
     if phase is not None:
         qs = qs.filter(account__phase=phase)
     return qs.select_related("account").order_by("account_id", "-received_at")
@@ -247,7 +251,7 @@ def preenrollment_optouts_export(
         if partner.preenrollment_optouts == TradingPartner.OptOutForm.EDI:
             sets = []
             for o in optouts:
-                ref = f"OPT{o.pk}"
+                ref = f"OPT{o.pk}"  # PreEnrollmentOptOut.reference
                 body = _header(partner, codes, ref, today) + _customer(o.account, codes)
                 body += [
                     ("LIN", ref, *codes["lin_service"]),

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Program, TradingPartner
 from accounts.services.trading_partners import Codes
-from optouts.models import CcasrExport, EdiInterchangeIn
+from optouts.models import CcasrExport, EdiInterchangeIn, PreEnrollmentOptOut
 from optouts.models import ServiceRequest as SR
 from optouts.services.edi_export import ack_997_write
 from optouts.services.edi_x12 import (
@@ -40,7 +40,7 @@ AK_REJECTED = {"R", "M", "W", "X"}
 
 @dataclass
 class _Answer:
-    request: SR
+    request: SR | PreEnrollmentOptOut
     accepted: bool
     code: str
     reason: str
@@ -96,13 +96,27 @@ def _response_answers(
         if ref is None:
             raise _err(f"the LIN loop has no REF*{codes['ref_request']} (our reference)", lin)
         value = ref.get(2)
-        sr = None
-        if value.isdigit():
-            sr = SR.objects.select_related("account").filter(pk=int(value), program=program).first()
+        sr: SR | PreEnrollmentOptOut | None = None
+        number = value[3:] if value.startswith("OPT") else value
+        if number.isdigit() and len(number) <= 18:  # a bigint; longer is no id of ours
+            if value.startswith("OPT"):  # an entry of a pre-enrollment opt-out list
+                sr = (
+                    PreEnrollmentOptOut.objects.select_related("account")
+                    .filter(optout_id=int(number), account__program=program)
+                    .order_by("-sent_at")
+                    .first()
+                )
+            else:
+                sr = (
+                    SR.objects.select_related("account")
+                    .filter(pk=int(number), program=program)
+                    .first()
+                )
         if sr is None:
             raise _err(f"reference {value!r} is unknown (never sent by this program)", ref)
-        if sr.status in (SR.Status.QUEUED, SR.Status.WITHDRAWN):
+        if isinstance(sr, SR) and sr.status in (SR.Status.QUEUED, SR.Status.WITHDRAWN):
             raise _err(f"reference {value!r}: request {sr.pk} was not sent ({sr.status})", ref)
+        kind = sr.type if isinstance(sr, SR) else "preenrollment_optout"
         action, maintenance = asi.get(1), asi.get(2)
         if action not in (codes["accept"], codes["reject"]):
             raise _err(
@@ -110,17 +124,19 @@ def _response_answers(
                 f"nor reject ({codes['reject']})",
                 asi,
             )
-        expected = codes.pair(sr.type)[1]
+        what = f"request {sr.pk}" if isinstance(sr, SR) else f"opt-out {value}"
+        expected = codes.pair(kind)[1]
         if maintenance != expected:
             raise _err(
-                f"ASI02 {maintenance!r} does not answer request {sr.pk}, a {sr.type} ({expected})",
+                f"ASI02 {maintenance!r} does not answer {what}, a {kind.replace('_', ' ')} "
+                f"({expected})",
                 asi,
             )
         account_ref = refs.get(codes["ref_account"])
         account_number = x12_text(sr.account.account_number, max_len=30)
         if account_ref is not None and account_ref.get(2) != account_number:
             raise _err(
-                f"account {account_ref.get(2)!r} is not the account of request {sr.pk}",
+                f"account {account_ref.get(2)!r} is not the account of {what}",
                 account_ref,
             )
         accepted = action == codes["accept"]
@@ -249,10 +265,10 @@ def edi_responses_import(*, path: Path, actor_name: str = "utility-response") ->
                     "814 response (GE)",
                     ts.segments[0],
                 )
-    refs = [a.request.pk for a in answers]
+    refs = [a.request.reference for a in answers]
     if len(refs) != len(set(refs)):
-        twice = next(pk for pk in refs if refs.count(pk) > 1)
-        raise EdiFileError(f"request {twice} is answered twice in this file")
+        twice = next(ref for ref in refs if refs.count(ref) > 1)
+        raise EdiFileError(f"reference {twice} is answered twice in this file")
     now = timezone.now()
     counts: Counter[str] = Counter()
     with transaction.atomic():
@@ -276,6 +292,19 @@ def edi_responses_import(*, path: Path, actor_name: str = "utility-response") ->
                     f"(997, group {ack.export.group_control_number})",
                 )
         for a in answers:
+            if isinstance(a.request, PreEnrollmentOptOut):
+                done = PreEnrollmentOptOut.objects.filter(
+                    pk=a.request.pk, answered_at__isnull=True
+                ).update(
+                    answered_at=now,
+                    accepted=a.accepted,
+                    rejection_code=a.code,
+                    rejection_reason=a.reason,
+                    response_file=path.name,
+                )
+                key = "optout_accepted" if a.accepted else "optout_rejected"
+                counts[key if done else "already_answered"] += 1
+                continue
             new = SR.Status.ACCEPTED if a.accepted else SR.Status.REJECTED
             done = SR.objects.filter(pk=a.request.pk, status=SR.Status.EXPORTED).update(
                 status=new,

@@ -183,3 +183,30 @@ def test_a_bad_enrollment_list_is_refused_naming_the_line(accounts, program, tmp
         call_command("reconcile_enrollment", str(path), "--program", program.slug)
     assert not EnrollmentReconciliation.objects.exists()
     assert TradingPartner.objects.count() == 1
+
+
+def test_the_utility_answers_the_edi_optout_list(accounts, program, tmp_path, capsys):
+    """An 814 opt-out list is acknowledged by a 997 and answered per opt-out, quoting OPT<id>."""
+    from tests.ccasr.utility import ack_set, response_set
+
+    _, opted, _ = accounts
+    partner = program.trading_partner
+    partner.preenrollment_optouts = "edi"
+    partner.save()
+    call_command("export_preenrollment_optouts", "--program", program.slug, "--out", str(tmp_path))
+    (path,) = tmp_path.glob("OPTOUTS_*.x12")
+    _, (req,) = requests_in(path)
+    sent = PreEnrollmentOptOut.objects.get()
+    assert sent.account == opted and req["account"] == opted.account_number
+    assert req["reference"] == sent.reference == f"OPT{sent.optout_id}"
+    ack = write(tmp_path, "997.x12", partner, "FA", [ack_set(sent.export)], icn=800)
+    call_command("import_ccasr_responses", str(ack))
+    sent.export.refresh_from_db()
+    assert sent.export.ack_status == "A"
+    answer = write(
+        tmp_path, "r.x12", partner, "GE", [response_set(partner, req, accept=False)], icn=801
+    )
+    call_command("import_ccasr_responses", str(answer))
+    assert "pre-enrollment opt-outs: 0 accepted, 1 rejected" in capsys.readouterr().out
+    sent.refresh_from_db()
+    assert (sent.accepted, sent.rejection_code, sent.response_file) == (False, "A13", "r.x12")

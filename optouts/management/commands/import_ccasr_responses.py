@@ -44,6 +44,11 @@ class Command(BaseCommand):
             f"{c.get('rejected_by_997', 0)} rejected by the 997, "
             f"{c.get('already_acknowledged', 0)} already acknowledged"
         )
+        if c.get("optout_accepted") or c.get("optout_rejected"):
+            self.stdout.write(
+                f"pre-enrollment opt-outs: {c.get('optout_accepted', 0)} accepted, "
+                f"{c.get('optout_rejected', 0)} rejected by the utility"
+            )
         if result.ack_path is not None:
             self.stdout.write(
                 f"our 997 written to {result.ack_path}; deliver it with edi_transfer --send"
