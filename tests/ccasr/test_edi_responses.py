@@ -220,3 +220,13 @@ def test_malformed_bytes_are_refused_not_crashed(sent, tmp_path):
         path = tmp_path / name
         path.write_bytes(text.encode("latin-1"))
         _refused(path, match)
+
+
+def test_the_version_comes_from_the_profile(make_account, program, today, tmp_path, cca_sends):
+    cca_sends.x12_version, cca_sends.usage = "005010", "P"
+    cca_sends.save()
+    make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
+    path = ccasr_export(program=program, out_dir=tmp_path, actor_name="t").path
+    ic, (req,) = requests_in(path)
+    assert (ic.groups[0].version, ic.usage, req["asi"]) == ("005010", "P", ("7", "021"))
+    assert path.read_text().split("*")[11:13] == ["^", "00501"]  # ISA11 repetition, ISA12
