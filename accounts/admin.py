@@ -48,6 +48,7 @@ from accounts.models import (
     ServiceAccount,
     Status,
     StatusChange,
+    TradingPartner,
     Utility,
 )
 from accounts.selectors import account_count_estimate, account_search, search_plan
@@ -296,6 +297,21 @@ class FeeSchedulePlannedInline(admin.TabularInline):
         return super().get_queryset(request).filter(effective_from__gt=today())
 
 
+class TradingPartnerInline(ReadOnlyMixin, admin.StackedInline):
+    """The EDI profile is the program file's [trading_partner] (load_program); shown here, with
+    the control numbers drawn so far, never edited by hand."""
+
+    model = TradingPartner
+    verbose_name_plural = "EDI trading partner profile (from the program file)"
+    can_delete = False
+    exclude = ["codes"]
+    readonly_fields = ["codes_in_force"]
+
+    @admin.display(description="Code values that differ from the defaults")
+    def codes_in_force(self, obj):
+        return obj.codes or "none (docs/formats/ccasr-edi.md defaults)"
+
+
 @admin.register(Program)
 class ProgramAdmin(AuditHistoryMixin, ProgramScopedMixin, admin.ModelAdmin):
     program_field = "pk"
@@ -320,6 +336,7 @@ class ProgramAdmin(AuditHistoryMixin, ProgramScopedMixin, admin.ModelAdmin):
         FeeScheduleInForceInline,
         FeeSchedulePlannedInline,
         ClosureInline,
+        TradingPartnerInline,
     ]
 
     # A supervisor keeps the fee schedule (add/change_feeschedule) without change_program: the

@@ -708,3 +708,89 @@ class ProgramAccess(models.Model):
 
 
 from accounts.audit_log import AuditEntry  # noqa: E402, F401  (the audit log's model)
+
+
+class TradingPartner(models.Model):
+    """The EDI trading-partner profile between a program (the CCA) and its utility: identifiers,
+    code values, separators, who sends mass-enrollment Connects, and how files travel
+    (docs/formats/ccasr-edi.md). One per program; loaded from the program file's
+    [trading_partner] table. The control-number counters are row-locked when drawn
+    (accounts.services.trading_partners)."""
+
+    class Usage(models.TextChoices):
+        TEST = "T", "Test"
+        PRODUCTION = "P", "Production"
+
+    class ConnectsBy(models.TextChoices):
+        UTILITY = "utility", "The utility generates them (SCE's practice)"
+        CCA = "cca", "The CCA sends them"
+
+    class OptOutForm(models.TextChoices):
+        CSV = "csv", "Opt-out list (CSV)"
+        EDI = "edi", "EDI 814"
+
+    program = models.OneToOneField(
+        Program, on_delete=models.CASCADE, related_name="trading_partner"
+    )
+    x12_version = models.CharField(
+        max_length=6, default="004010", help_text="GS08; ISA12 is its first five digits."
+    )
+    usage = models.CharField(max_length=1, choices=Usage.choices, default=Usage.TEST)
+    sender_id_qualifier = models.CharField(max_length=2, default="ZZ")
+    sender_id = models.CharField(max_length=15, help_text="The CCA's interchange ID (ISA06).")
+    receiver_id_qualifier = models.CharField(max_length=2, default="ZZ")
+    receiver_id = models.CharField(max_length=15, help_text="The utility's interchange ID (ISA08).")
+    application_sender_code = models.CharField(
+        max_length=15, blank=True, help_text="GS02; blank: the sender ID."
+    )
+    application_receiver_code = models.CharField(
+        max_length=15, blank=True, help_text="GS03; blank: the receiver ID."
+    )
+    cca_id_qualifier = models.CharField(max_length=2, default="1", help_text="N103 (1 = DUNS).")
+    cca_id = models.CharField(max_length=80, blank=True, help_text="N104 for the CCA.")
+    utility_id_qualifier = models.CharField(max_length=2, default="1")
+    utility_id = models.CharField(max_length=80, blank=True, help_text="N104 for the utility.")
+    element_separator = models.CharField(max_length=1, default="*")
+    component_separator = models.CharField(max_length=1, default=">")
+    segment_terminator = models.CharField(max_length=1, default="~")
+    codes = models.JSONField(
+        default=dict, blank=True, help_text="Code values that differ from the defaults."
+    )
+    mass_enrollment_connects = models.CharField(
+        max_length=8, choices=ConnectsBy.choices, default=ConnectsBy.UTILITY
+    )
+    preenrollment_optouts = models.CharField(
+        max_length=4,
+        choices=OptOutForm.choices,
+        default=OptOutForm.CSV,
+        help_text="How pre-enrollment opt-outs reach a utility that generates the Connects.",
+    )
+    acknowledge_responses = models.BooleanField(
+        default=True, help_text="Answer each group of 814 responses received with a 997."
+    )
+    folder = models.CharField(
+        max_length=500, blank=True, help_text="Local exchange folder; blank: var/edi/<program>."
+    )
+    sftp_host = models.CharField(max_length=255, blank=True)
+    sftp_port = models.PositiveIntegerField(default=22)
+    sftp_username = models.CharField(max_length=100, blank=True)
+    sftp_key_file = models.CharField(
+        max_length=500, blank=True, help_text="Path of the private key file (never the key)."
+    )
+    sftp_known_hosts = models.CharField(
+        max_length=500, blank=True, help_text="Path of the known_hosts file that names the host."
+    )
+    sftp_put_dir = models.CharField(max_length=255, default="inbound")
+    sftp_get_dir = models.CharField(max_length=255, default="outbound")
+    last_interchange_control_number = models.PositiveIntegerField(default=0)
+    last_group_control_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "EDI trading partner"
+
+    def __str__(self):
+        return f"{self.program.slug} ↔ {self.receiver_id}"
+
+    @property
+    def utility_generates_connects(self) -> bool:
+        return self.mass_enrollment_connects == self.ConnectsBy.UTILITY

@@ -30,12 +30,16 @@ from django.test.utils import override_settings
 
 from accounts.models import Channel, Program, ServiceAccount, Status
 from accounts.services.status import Actor
+from accounts.services.trading_partners import trading_partner_for
 from cca_notices.models import MailBatch, Notice
 from cca_notices.services.batches import batch_pieces
 from cca_notices.services.mail_house import mail_house_report_import
 from cca_notices.tasks import mail_batches_daily, notices_daily
-from optouts.models import OptOutRequest, ReturnPath
-from optouts.services.ccasr import ccasr_export, ccasr_import_responses
+from optouts.models import CcasrExport, OptOutRequest, ReturnPath, ServiceRequest
+from optouts.services.edi_export import ccasr_export, preenrollment_optouts_export
+from optouts.services.edi_reconciliation import enrollment_reconcile
+from optouts.services.edi_responses import edi_responses_import
+from optouts.services.edi_utility import utility_answer_write
 from optouts.services.intake import OptOutRefused, optout_submit
 from optouts.services.moves import moves_import
 from optouts.services.rejoin import RejoinRefused, rejoin_submit
@@ -153,6 +157,7 @@ class DemoLife:
         self._mail_house(day)
         self._opt_outs(day)
         self._one_off_events(day)
+        self._mass_enrollment(day)
         if day.weekday() == 0:  # the CCA sends its requests on Mondays
             self._ccasr_export(day)
         if day.weekday() == 2:  # the utility answers by Wednesday
@@ -353,32 +358,87 @@ class DemoLife:
             program=self.program, out_dir=self.work / "ccasr", actor_name="beat", today=day
         )
         if result.export is not None:
-            self.counts["CCASR files"] += 1
+            self.counts["CCASR interchanges"] += 1
 
     def _utility_answers(self, day: dt.date) -> None:
-        """The utility accepts every request of the files it has not answered, but one: a
-        Disconnect for an account it says is not on CCA service."""
-        from optouts.models import CcasrExport, ServiceRequest
+        """The utility answers every interchange it has not answered with 814 responses: all
+        accepted, but once in the demo's life a Disconnect rejected (the work queue shows it)."""
+        partner = trading_partner_for(program=self.program)
+        waiting = (
+            CcasrExport.objects.filter(
+                program=self.program,
+                kind=CcasrExport.Kind.CCASR,
+                service_requests__status=ServiceRequest.Status.EXPORTED,
+            )
+            .distinct()
+            .order_by("pk")
+        )
+        for export in waiting:
+            reject = {}
+            if not ServiceRequest.objects.filter(
+                program=self.program, status=ServiceRequest.Status.REJECTED
+            ).exists():
+                first = export.service_requests.filter(type=ServiceRequest.Type.DISCONNECT).first()
+                if first is not None:
+                    reject[first.reference] = ("A13", "SA not on CCA service")
+            answer = utility_answer_write(
+                partner=partner,
+                export_path=self.work / "ccasr" / export.file_name,
+                out=self.work / "ccasr" / f"utility-814-{export.pk}.x12",
+                at=morning(day, 14),
+                control_number=9000 + export.pk,
+            )
+            result = edi_responses_import(path=answer, actor_name="SCE")
+            self.counts["CCASR answers"] += sum(
+                result.counts.get(k, 0) for k in ("accepted", "rejected")
+            )
 
-        pending = ServiceRequest.objects.filter(
-            program=self.program, status=ServiceRequest.Status.EXPORTED
-        ).order_by("pk")
-        ids = list(pending.values_list("pk", "type"))
-        if not ids or not CcasrExport.objects.filter(program=self.program).exists():
+    # --- mass enrollment, as the utility runs it ------------------------------------------------
+    def _mass_enrollment(self, day: dt.date) -> None:
+        """The utility generates the phase's Connects (SCE's practice): a week before the
+        window the CCA sends it the pre-enrollment opt-outs; after the window it sends its
+        enrollment list, which the CCA reconciles (one opted-out customer enrolled anyway, so the
+        reconciliation has a Disconnect to make)."""
+        if not trading_partner_for(program=self.program).utility_generates_connects:
             return
-        path = self.work / "ccasr" / f"responses-{day.isoformat()}.csv"
-        # One rejection in the demo's life, for the work queue to show.
-        rejected = ServiceRequest.objects.filter(
-            program=self.program, status=ServiceRequest.Status.REJECTED
-        ).exists()
-        reject = None if rejected else next((pk for pk, t in ids if t == "disconnect"), None)
+        for phase in self.program.phases.all():
+            if day == phase.enrollment_start - dt.timedelta(days=7):
+                preenrollment_optouts_export(
+                    program=self.program,
+                    phase=phase,
+                    out_dir=self.work / "ccasr",
+                    actor_name="beat",
+                    today=day,
+                )
+                self.counts["pre-enrollment opt-out lists"] += 1
+            if day == phase.enrollment_end + dt.timedelta(days=5):
+                self._enrollment_list(phase, day)
+
+    def _enrollment_list(self, phase, day: dt.date) -> None:
+        enrolled = ServiceAccount.objects.filter(
+            program=self.program, phase=phase, status__in=[Status.ENROLLED, Status.PARTICIPANT]
+        ).exclude(enrollment_date=None)
+        late = (
+            OptOutRequest.objects.filter(
+                program=self.program, account__phase=phase, is_current=True
+            )
+            .order_by("-received_at")
+            .select_related("account")
+            .first()
+        )
+        path = self.work / "ccasr" / f"enrollment-{phase.number}.csv"
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(["request_id", "result", "reason_code", "reason", "utility_reference"])
-            for pk, _ in ids:
-                if pk == reject:
-                    w.writerow([pk, "REJECTED", "A13", "SA not on CCA service", ""])
-                else:
-                    w.writerow([pk, "ACCEPTED", "", "", f"SCE{day:%y%m%d}{pk:06d}"])
-        ccasr_import_responses(path=path, actor=Actor("SCE"))
-        self.counts["CCASR responses"] += len(ids)
+            w.writerow(["account_number", "enrollment_date", "utility_reference"])
+            for a in enrolled.order_by("pk"):
+                w.writerow([a.account_number, f"{a.enrollment_date:%Y-%m-%d}", f"SCE-E{a.pk}"])
+            if late is not None and late.account.enrollment_date:
+                w.writerow(
+                    [
+                        late.account.account_number,
+                        late.account.enrollment_date.isoformat(),
+                        f"SCE-E{late.account.pk}",
+                    ]
+                )
+        enrollment_reconcile(program=self.program, path=path, phase=phase, actor_name="demo")
+        self.counts["enrollment reconciliations"] += 1

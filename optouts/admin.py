@@ -17,13 +17,12 @@ from django.utils.html import format_html
 from accounts.access import programs_visible, scope_to_programs
 from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
-from accounts.models import Channel, Program, ServiceAccount, Status, StatusChange
+from accounts.models import Channel, ServiceAccount, Status, StatusChange
 from accounts.selectors import account_search
 from accounts.services import calendar as _calendar
 from accounts.services.status import Actor
 from optouts.forms import AgentRecordForm, AgentSearchForm, ReplyCardBatchForm
 from optouts.models import (
-    CcasrExport,
     Confirmation,
     FeeEntry,
     FeeExport,
@@ -33,10 +32,8 @@ from optouts.models import (
     ReentryRequest,
     RejoinRequest,
     ReturnPath,
-    ServiceRequest,
     ServiceRequestType,
 )
-from optouts.services.ccasr import ccasr_requeue
 from optouts.services.fees import fee_entries_mark_billed
 from optouts.services.intake import Decision, OptOutRefused, optout_quote, optout_submit
 from optouts.services.notices import account_notices
@@ -44,7 +41,6 @@ from optouts.services.rejoin import RejoinRefused, rejoin_submit
 from optouts.services.reply_cards import reply_cards_enter
 from optouts.services.standing import (
     CONFIRMATION_NOT_SENT,
-    ccasr_overdue_q,
     confirmations_overdue_q,
 )
 from optouts.services.waivers import optout_fee_waive
@@ -459,87 +455,6 @@ class FeeExportAdmin(ReadOnlyAdmin):
     list_filter = ["program"]
 
 
-class WorkQueueFilter(admin.SimpleListFilter):
-    """The utility desk's view: rejected requests waiting to be fixed and re-queued."""
-
-    title = "work queue"
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("rejected", "Rejected: to fix and re-queue"),
-            ("queued", "Queued for the next file"),
-            ("awaiting", "Sent, awaiting the utility"),
-            ("overdue", "Sent, unanswered past the utility's deadline"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "overdue":
-            return queryset.filter(
-                ccasr_overdue_q(programs=Program.objects.all(), today=_calendar.today())
-            )
-        status = {
-            "rejected": ServiceRequest.Status.REJECTED,
-            "queued": ServiceRequest.Status.QUEUED,
-            "awaiting": ServiceRequest.Status.EXPORTED,
-        }.get(self.value())
-        return queryset.filter(status=status) if status else queryset
-
-
-@admin.register(ServiceRequest)
-class ServiceRequestAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "type",
-        "account_number",
-        "effective_date",
-        "status",
-        "source",
-        "rejection",
-        "export",
-        "times_sent",
-        "created_at",
-    ]
-    list_filter = [WorkQueueFilter, "status", "type", "source", "program"]
-    search_fields = ["=id", "=account__account_number"]
-    list_select_related = ["account", "export"]
-    actions = ["requeue"]
-    show_full_result_count = False
-
-    @admin.display(description="Account", ordering="account__account_number")
-    def account_number(self, obj):
-        return obj.account.account_number
-
-    @admin.display(description="Rejection")
-    def rejection(self, obj):
-        return f"{obj.rejection_code} {obj.rejection_reason}".strip() or ""
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("optouts.change_servicerequest"):
-            actions.pop("requeue", None)
-        return actions
-
-    @admin.action(description="Re-queue the selected rejected requests (after fixing the account)")
-    def requeue(self, request, queryset):
-        if not request.user.has_perm("optouts.change_servicerequest"):
-            raise PermissionDenied
-        n = ccasr_requeue(
-            request_ids=queryset.values_list("pk", flat=True),
-            note=f"re-queued by {request.user.get_username()}",
-        )
-        messages.info(
-            request,
-            f"{n} requests re-queued for the next CCASR file (only rejected ones are re-queued).",
-        )
-
-
-@admin.register(CcasrExport)
-class CcasrExportAdmin(ReadOnlyAdmin):
-    list_display = ["file_name", "program", "requests", "created_at", "actor_name", "sha256"]
-    list_filter = ["program"]
-
-
 class ConfirmationColumn:
     @admin.display(description="Confirmation")
     def confirmation(self, obj):
@@ -719,3 +634,7 @@ class ConfirmationAdmin(ReadOnlyAdmin):
             f'inline; filename="{conf.kind}-{conf.account_id}-{conf.pk}.pdf"'
         )
         return response
+
+
+# The CCASR work queue, EDI interchanges, transfers and reconciliations (their own module).
+from optouts import admin_edi  # noqa: E402, F401

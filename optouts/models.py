@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Channel, FeeSchedule, Program, ServiceAccount, StatusChange
+from accounts.models import Channel, FeeSchedule, Phase, Program, ServiceAccount, StatusChange
 
 
 class Outcome(models.TextChoices):
@@ -382,20 +382,115 @@ class RejoinRequest(models.Model):
 
 
 class CcasrExport(models.Model):
-    """One run of `export_ccasr`: the file sent to the utility."""
+    """One outbound EDI interchange (one run of `export_ccasr`, or one phase's pre-enrollment
+    opt-out list): the file sent to the utility, its control numbers and the utility's 997."""
+
+    class Kind(models.TextChoices):
+        CCASR = "ccasr", "Service requests (814)"
+        PREENROLLMENT_OPTOUTS = "optouts", "Pre-enrollment opt-outs"
+        ACK_997 = "997", "Our 997 for the utility's responses"
+
+    class Ack(models.TextChoices):
+        NONE = "", "Not acknowledged yet"
+        ACCEPTED = "A", "Accepted (997)"
+        ACCEPTED_WITH_ERRORS = "E", "Accepted with errors (997)"
+        PARTIAL = "P", "Partially accepted (997)"
+        REJECTED = "R", "Rejected (997)"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="ccasr_exports")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CCASR)
     file_name = models.CharField(max_length=500)
     created_at = models.DateTimeField()
     actor_name = models.CharField(max_length=150)
     requests = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
+    interchange_control_number = models.PositiveIntegerField(null=True, blank=True)
+    group_control_number = models.PositiveIntegerField(null=True, blank=True)
+    ack_status = models.CharField(max_length=1, choices=Ack.choices, default=Ack.NONE, blank=True)
+    ack_at = models.DateTimeField(null=True, blank=True)
+    ack_file = models.CharField(max_length=500, blank=True)
+    ack_note = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "EDI interchange sent"
+        verbose_name_plural = "EDI interchanges sent"
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # Control numbers are drawn from the partner's row-locked counter: never twice.
+            models.UniqueConstraint(
+                fields=["program", "group_control_number"],
+                condition=models.Q(group_control_number__isnull=False),
+                name="ccasr_export_group_number_unique",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.file_name} ({self.requests} requests)"
+
+
+class EdiInterchangeIn(models.Model):
+    """One file received from the utility and recorded (997s, 814 responses, enrollment
+    notifications). The same bytes imported again are recognised here and recorded nothing."""
+
+    class Kind(models.TextChoices):
+        ACK_997 = "997", "Functional acknowledgement (997)"
+        RESPONSE_814 = "814", "814 responses"
+        ENROLLMENT = "enrollment", "Enrollment notifications"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="edi_received")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    file_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    sender_id = models.CharField(max_length=15, blank=True)
+    interchange_control_number = models.CharField(max_length=9, blank=True)
+    imported_at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = "EDI file received"
+        verbose_name_plural = "EDI files received"
+        ordering = ["-imported_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "sha256"], name="edi_in_file_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_kind_display()})"
+
+
+class EdiTransfer(models.Model):
+    """One file moved to or from the trading partner (folder or SFTP), with what was moved."""
+
+    class Direction(models.TextChoices):
+        OUT = "out", "To the utility"
+        IN = "in", "From the utility"
+
+    class Method(models.TextChoices):
+        FOLDER = "folder", "Exchange folder"
+        SFTP = "sftp", "SFTP"
+
+    class Result(models.TextChoices):
+        OK = "ok", "Transferred"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="edi_transfers")
+    file_name = models.CharField(max_length=500)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    method = models.CharField(max_length=6, choices=Method.choices)
+    remote = models.CharField(max_length=600, blank=True, help_text="host:path or the folder.")
+    at = models.DateTimeField()
+    bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    result = models.CharField(max_length=6, choices=Result.choices)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "EDI transfer"
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.direction} {self.file_name} ({self.result})"
 
 
 # An account's live Connect: not withdrawn or rejected, and not followed by a Disconnect or
@@ -428,6 +523,8 @@ class ServiceRequest(models.Model):
         PRODUCT_CHANGE = "product_change", "Product change"
         REJOIN = "rejoin", "Rejoin"
         MOVE = "move", "Move within the territory"
+        UTILITY = "utility", "Generated by the utility (mass enrollment)"
+        RECONCILIATION = "reconciliation", "Enrollment reconciliation"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="service_requests")
     account = models.ForeignKey(
@@ -455,8 +552,18 @@ class ServiceRequest(models.Model):
         on_delete=models.PROTECT,
         related_name="service_requests",
     )
-    cancels = models.OneToOneField(
+    # A ForeignKey, not one-to-one: a rejected Cancel sent again is a second Cancel of the
+    # same Connect.
+    cancels = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="cancelled_by"
+    )
+    resends = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resent_as",
+        help_text="The rejected request this one corrects and sends again.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField()
@@ -502,6 +609,90 @@ class ServiceRequest(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.get_type_display()} {self.account.account_number} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        """The CCA's own reference (REF*TN) the utility's response quotes."""
+        return str(self.pk)
+
+
+class PreEnrollmentOptOut(models.Model):
+    """A pre-enrollment opt-out told to a utility that generates the mass-enrollment Connects,
+    once per account and phase (the list sent before the phase's enrollment)."""
+
+    account = models.ForeignKey(
+        ServiceAccount, on_delete=models.PROTECT, related_name="preenrollment_optouts_sent"
+    )
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.PROTECT)
+    optout = models.ForeignKey(OptOutRequest, null=True, blank=True, on_delete=models.PROTECT)
+    export = models.ForeignKey(CcasrExport, on_delete=models.PROTECT, related_name="optouts_sent")
+    sent_at = models.DateTimeField()
+    # The utility's 814 answer, when it sends one (its 997 is recorded on the export).
+    answered_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.BooleanField(null=True, blank=True)
+    rejection_code = models.CharField(max_length=20, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    response_file = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "pre-enrollment opt-out sent"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "phase"], name="preenrollment_optout_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.account.account_number} opted out before {self.phase or 'enrollment'}"
+
+    @property
+    def reference(self) -> str:
+        """REF*TN of the opt-out in the list: the utility's answer quotes it."""
+        return f"OPT{self.optout_id}"
+
+
+class EnrollmentReconciliation(models.Model):
+    """The utility's enrollment of a phase checked against the registry (optouts.services.
+    edi_reconciliation): what matched and what staff must look at."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reconciliations")
+    phase = models.ForeignKey(Phase, null=True, blank=True, on_delete=models.PROTECT)
+    file_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    actor_name = models.CharField(max_length=150)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.program.slug} {self.phase or 'all phases'} {self.created_at:%Y-%m-%d}"
+
+
+class ReconciliationItem(models.Model):
+    class Kind(models.TextChoices):
+        OPTED_OUT_ENROLLED = "opted_out_enrolled", "Opted out, enrolled anyway: disconnected"
+        UNKNOWN_ACCOUNT = "unknown_account", "Enrolled by the utility, unknown here"
+        NOT_ENROLLED = "not_enrolled", "Eligible, not enrolled by the utility"
+
+    reconciliation = models.ForeignKey(
+        EnrollmentReconciliation, on_delete=models.CASCADE, related_name="items"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    account = models.ForeignKey(
+        ServiceAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    account_number = models.CharField(max_length=32)
+    utility_date = models.DateField(null=True, blank=True)
+    service_request = models.ForeignKey(
+        "ServiceRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["reconciliation", "kind", "account_number"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.account_number}"
 
 
 class Move(models.Model):

@@ -33,12 +33,17 @@ from accounts.models import (
     Product,
     Program,
     RateSchedule,
+    TradingPartner,
     Utility,
 )
 from accounts.services import contact
 from accounts.services.calendar import calendar_cache_clear
 from accounts.services.calendar import today as business_today
 from accounts.services.text_files import InputFileError, text_lines
+from accounts.services.trading_partners import (
+    trading_partner_defaults,
+    trading_partner_problems,
+)
 from accounts.services.values import InvalidValue
 from accounts.validators import mailer_id_validate
 
@@ -128,7 +133,42 @@ FEE_KEYS = {
     "note": "str",
 }
 CLOSURE_KEYS = {"date": "date!", "calendar": "calendar_kinds!", "reason": "str"}
-TABLES = {"program": PROGRAM_KEYS, "utility": UTILITY_KEYS, "settings": SETTINGS_KEYS}
+# The EDI trading-partner profile (docs/formats/ccasr-edi.md); model fields of TradingPartner.
+TRADING_PARTNER_KEYS = {
+    "x12_version": "str",
+    "usage": "edi_usage",
+    "sender_id_qualifier": "str",
+    "sender_id": "str",
+    "receiver_id_qualifier": "str",
+    "receiver_id": "str",
+    "application_sender_code": "str",
+    "application_receiver_code": "str",
+    "cca_id_qualifier": "str",
+    "cca_id": "str",
+    "utility_id_qualifier": "str",
+    "utility_id": "str",
+    "element_separator": "raw_str",
+    "component_separator": "raw_str",
+    "segment_terminator": "raw_str",
+    "mass_enrollment_connects": "connects_by",
+    "preenrollment_optouts": "optout_form",
+    "acknowledge_responses": "bool",
+    "codes": "edi_codes",
+    "folder": "str",
+    "sftp_host": "str",
+    "sftp_port": "port",
+    "sftp_username": "str",
+    "sftp_key_file": "str",
+    "sftp_known_hosts": "str",
+    "sftp_put_dir": "str",
+    "sftp_get_dir": "str",
+}
+TABLES = {
+    "program": PROGRAM_KEYS,
+    "utility": UTILITY_KEYS,
+    "settings": SETTINGS_KEYS,
+    "trading_partner": TRADING_PARTNER_KEYS,
+}
 ARRAYS = {
     "products": PRODUCT_KEYS,
     "phases": PHASE_KEYS,
@@ -155,6 +195,24 @@ _MAX_LEN = {  # model field lengths, so a too-long value is reported by key, not
     "rate_schedules.description": 200,
     "fees.note": 200,
     "closures.reason": 200,
+    "trading_partner.x12_version": 6,
+    "trading_partner.sender_id_qualifier": 2,
+    "trading_partner.sender_id": 15,
+    "trading_partner.receiver_id_qualifier": 2,
+    "trading_partner.receiver_id": 15,
+    "trading_partner.application_sender_code": 15,
+    "trading_partner.application_receiver_code": 15,
+    "trading_partner.cca_id_qualifier": 2,
+    "trading_partner.cca_id": 80,
+    "trading_partner.utility_id_qualifier": 2,
+    "trading_partner.utility_id": 80,
+    "trading_partner.folder": 500,
+    "trading_partner.sftp_host": 255,
+    "trading_partner.sftp_username": 100,
+    "trading_partner.sftp_key_file": 500,
+    "trading_partner.sftp_known_hosts": 500,
+    "trading_partner.sftp_put_dir": 255,
+    "trading_partner.sftp_get_dir": 255,
 }
 
 
@@ -212,11 +270,39 @@ class _Checker:
             "cutoff_unit",
             "phase_rule",
             "calendar_name",
+            "edi_usage",
+            "connects_by",
+            "optout_form",
+            "raw_str",
         ):
             if not isinstance(v, str):
                 return bad(f"must be text in quotes, not {_show(v)}")
-            v = v.strip()
-        if kind == "str":
+            v = v if kind == "raw_str" else v.strip()
+        if kind in ("str", "raw_str"):
+            return True, v
+        if kind == "edi_usage":
+            usage = {
+                "test": TradingPartner.Usage.TEST,
+                "production": TradingPartner.Usage.PRODUCTION,
+            }
+            if v not in usage:
+                return bad(f"{v!r} is not one of test, production")
+            return True, usage[v]
+        if kind == "connects_by":
+            if v not in TradingPartner.ConnectsBy.values:
+                return bad(f"{v!r} is not one of {', '.join(TradingPartner.ConnectsBy.values)}")
+            return True, v
+        if kind == "optout_form":
+            if v not in TradingPartner.OptOutForm.values:
+                return bad(f"{v!r} is not one of {', '.join(TradingPartner.OptOutForm.values)}")
+            return True, v
+        if kind == "edi_codes":
+            if not isinstance(v, dict):
+                return bad("must be a table ([trading_partner.codes])")
+            return True, v
+        if kind == "port":
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+                return bad(f"must be a port number (1 to 65535), not {_show(v)}")
             return True, v
         if kind == "slug":
             if not v or not SLUG.match(v):
@@ -357,6 +443,7 @@ class _Clean:
     rate_schedules: list[dict]
     fees: list[dict]
     closures: list[dict]
+    trading_partner: dict
 
 
 def program_file_check(*, data: dict) -> _Clean:
@@ -393,6 +480,9 @@ def program_file_check(*, data: dict) -> _Clean:
             if k[0] is not None and k in closure_keys:
                 c.err(f"closures[{i}]", f"repeats closures[{closure_keys[k]}] ({k[0]} on {kind})")
             closure_keys.setdefault(k, i)
+
+    for key, problem in trading_partner_problems(tables["trading_partner"]):
+        c.err(f"trading_partner.{key}", problem)
 
     defaults = [i for i, p in enumerate(arrays["products"]) if p.get("default")]
     if arrays["products"] and len(defaults) != 1:
@@ -450,6 +540,7 @@ def program_file_check(*, data: dict) -> _Clean:
         arrays["rate_schedules"],
         arrays["fees"],
         arrays["closures"],
+        tables["trading_partner"],
     )
 
 
@@ -561,9 +652,27 @@ def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
 
     counts["fees"] = _fees(program, clean.fees, today, errors)
     counts["closures"] = _closures(program, clean.closures)
+    counts["trading partner"] = _trading_partner(program, clean.trading_partner)
     if errors:
         raise ProgramFileError(errors)
     return ProgramLoadResult(program=program, created=created, counts=counts)
+
+
+def _trading_partner(program: Program, values: dict) -> dict[str, int]:
+    """The profile is updated key by key: a key missing from the file keeps its value (and the
+    control-number counters are never touched by a load)."""
+    partner = TradingPartner.objects.filter(program=program).first()
+    if partner is None:
+        TradingPartner.objects.create(
+            program=program, **{**trading_partner_defaults(program), **values}
+        )
+        return {"created": 1}
+    changed = [k for k, v in values.items() if getattr(partner, k) != v]
+    for k in changed:
+        setattr(partner, k, values[k])
+    if changed:
+        partner.save(update_fields=changed)
+    return {"updated": 1} if changed else {"unchanged": 1}
 
 
 def _full_clean(obj, path: str, errors: list[str], exclude=()):

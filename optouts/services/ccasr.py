@@ -1,25 +1,20 @@
 """The CCASR queue: service requests to the utility (Connect, Disconnect, Update, Cancel).
 
-Created by mass enrollment (`ccasr_connects_for_enrollment`), opt-outs (`ccasr_for_optout`, called
-by optout_submit), product changes (`ccasr_request_update`, called by the retention switch),
-rejoins (rejoin_submit) and moves. `ccasr_export` writes the utility file
-(docs/formats/ccasr.md), claiming each queued request with a conditional update so it is sent
-exactly once; `ccasr_import_responses` records the utility's answers.
+Created by mass enrollment when the CCA sends the Connects (`ccasr_connects_for_enrollment`),
+opt-outs (`ccasr_for_optout`, called by optout_submit), product changes (`ccasr_request_update`,
+called by the retention switch), rejoins (rejoin_submit), moves and the enrollment reconciliation.
+The EDI 814 interchange is written by `optouts.services.edi_export` and the utility's answers read
+by `optouts.services.edi_responses` (docs/formats/ccasr-edi.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,11 +29,10 @@ from accounts.models import (
 from accounts.services import calendar
 from accounts.services.reads import NoReadDate, effective_read_date
 from accounts.services.status import Actor, account_transition, can_transition
-from accounts.services.text_files import csv_dict_reader
+from accounts.services.trading_partners import trading_partner_for
 from cca_notices.models import Notice
 from optouts.models import (
     LIVE_CONNECT,
-    CcasrExport,
     OptOutRequest,
     Outcome,
     ServiceRequest,
@@ -179,7 +173,11 @@ def ccasr_connects_for_enrollment(*, program: Program, today: dt.date | None = N
     The enrollment date is the account's own or, before enrollment, the one the notice engine
     stored on its first post-enrollment / new-customer notice. Accounts are picked once their
     enrollment read is within the lead time (`CCASR_CONNECT_LEAD_DAYS`, default 45). Called by
-    `export_ccasr` before it writes the file, and by the daily task."""
+    `export_ccasr` before it writes the file, and by the daily task. Nothing when the trading
+    partner's profile says the utility generates them (R-CCASR-WHO): its enrollment
+    notifications are imported and reconciled instead (optouts.services.edi_reconciliation)."""
+    if trading_partner_for(program=program).utility_generates_connects:
+        return 0
     today = today or calendar.today()
     through = today + dt.timedelta(days=_lead_days())
     notice_date = Subquery(
@@ -232,238 +230,49 @@ def ccasr_connects_for_enrollment(*, program: Program, today: dt.date | None = N
     return len(objs)
 
 
-def ccasr_requeue(*, request_ids, note: str = "") -> int:
-    """Rejected requests, fixed by staff, go back to the queue for the next export."""
-    count = 0
-    for sr in SR.objects.filter(pk__in=list(request_ids), status=SR.Status.REJECTED):
-        history = (
-            f"rejected {sr.responded_at:%Y-%m-%d} {sr.rejection_code} {sr.rejection_reason}".strip()
-        )
-        count += SR.objects.filter(pk=sr.pk, status=SR.Status.REJECTED).update(
-            status=SR.Status.QUEUED,
-            export=None,
-            note="\n".join(x for x in (sr.note, history, note) if x),
-        )
-    return count
+RESENDABLE_FIELDS = (
+    "program_id",
+    "account_id",
+    "type",
+    "source",
+    "effective_date",
+    "product_code",
+    "optout_id",
+    "rejoin_id",
+    "cancels_id",
+)
 
 
-# --- the utility file -------------------------------------------------------------------------
-
-TYPE_CODES: dict[str, str] = {
-    SR.Type.CONNECT: "C",
-    SR.Type.DISCONNECT: "D",
-    SR.Type.UPDATE: "U",
-    SR.Type.CANCEL: "X",
-}
-# (name, width) of a detail record; docs/formats/ccasr.md
-DETAIL = [
-    ("record_type", 1),
-    ("request_id", 10),
-    ("request_type", 1),
-    ("account_number", 32),
-    ("effective_date", 8),
-    ("customer_class", 20),
-    ("rate_schedule", 12),
-    ("product_code", 20),
-    ("cancels_request_id", 10),
-    ("customer_name", 40),
-]
-RECORD_WIDTH = sum(w for _, w in DETAIL)
-
-
-def _field(value: str, width: int, *, numeric: bool = False) -> str:
-    value = "".join(
-        c if 32 <= ord(c) < 127 else "?" for c in str(value)
-    )  # ASCII only: fixed columns
-    if numeric:
-        return value.rjust(width, "0")[:width] if value else " " * width
-    return value.ljust(width)[:width]
-
-
-def _detail(sr: ServiceRequest) -> str:
-    assert sr.effective_date is not None  # only requests with an effective date are exported
-    a = sr.account
-    values = {
-        "record_type": "D",
-        "request_id": str(sr.pk),
-        "request_type": TYPE_CODES[sr.type],
-        "account_number": a.account_number,
-        "effective_date": sr.effective_date.strftime("%Y%m%d"),
-        "customer_class": a.customer_class,
-        "rate_schedule": a.rate_schedule,
-        "product_code": sr.product_code,
-        "cancels_request_id": str(sr.cancels_id or ""),
-        "customer_name": a.customer_name,
-    }
-    numeric = {"request_id", "cancels_request_id"}
-    return "".join(_field(values[n], w, numeric=n in numeric) for n, w in DETAIL)
-
-
-@dataclass(frozen=True)
-class CcasrExportResult:
-    export: CcasrExport | None
-    path: Path | None
-    counts: dict[str, int]
-
-
-def ccasr_export(
-    *, program: Program, out_dir: Path, actor_name: str, today: dt.date | None = None
-) -> CcasrExportResult:
-    """Queue mass-enrollment Connects due, then claim every queued request with an effective date
-    and write one fixed-width file plus its manifest (docs/formats/ccasr.md)."""
-    today = today or calendar.today()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ccasr_connects_for_enrollment(program=program, today=today)
-    now = timezone.now()
-    tmp = None
-    try:
+def ccasr_resend(
+    *, request_ids, actor_name: str, effective_date: dt.date | None = None, note: str = ""
+) -> list[ServiceRequest]:
+    """Rejected requests, corrected by staff, are sent again as new requests that supersede them
+    (`resends` points at the rejected one, which keeps the utility's answer). The new request is
+    built from the account as it is now; `effective_date` replaces the old one when given."""
+    created = []
+    for pk in list(request_ids):
         with transaction.atomic():
-            export = CcasrExport.objects.create(
-                program=program, file_name="", created_at=now, actor_name=actor_name
+            old = SR.objects.select_for_update().filter(pk=pk, status=SR.Status.REJECTED).first()
+            if old is None or SR.objects.filter(resends=old).exists():
+                continue  # not rejected, or already sent again
+            values = {f: getattr(old, f) for f in RESENDABLE_FIELDS}
+            if effective_date is not None:
+                values["effective_date"] = effective_date
+            history = (
+                f"resends #{old.pk}, rejected {old.responded_at:%Y-%m-%d} "
+                f"{old.rejection_code} {old.rejection_reason}".strip()
             )
-            claimed = SR.objects.filter(
-                program=program, status=SR.Status.QUEUED, export=None, effective_date__isnull=False
-            ).update(status=SR.Status.EXPORTED, export=export, exported_at=now)
-            if not claimed:
-                transaction.set_rollback(True)
-                return CcasrExportResult(None, None, {})
-            SR.objects.filter(export=export).update(times_sent=F("times_sent") + 1)
-            name = f"CCASR_{program.slug.upper()}_{today:%Y%m%d}_{export.pk:06d}.txt"
-            path = out_dir / name
-            tmp = path.with_name(name + ".part")
-            counts: Counter = Counter()
-            lines = []
-            header = (
-                "H"
-                + _field(program.slug.upper(), 16)
-                + _field(program.utility.code.upper(), 8)
-                + today.strftime("%Y%m%d")
-                + _field(str(export.pk), 10, numeric=True)
+            new = SR.objects.create(
+                **values,
+                resends=old,
+                created_at=timezone.now(),
+                note="\n".join(x for x in (history, f"by {actor_name}", note) if x),
             )
-            lines.append(header.ljust(RECORD_WIDTH))
-            qs = SR.objects.filter(export=export).select_related("account").order_by("pk")
-            for sr in qs.iterator(chunk_size=5000):
-                lines.append(_detail(sr))
-                counts[sr.type] += 1
-            total = sum(counts.values())
-            trailer = "T" + "".join(
-                _field(str(n), 10, numeric=True)
-                for n in (
-                    total,
-                    counts[SR.Type.CONNECT],
-                    counts[SR.Type.DISCONNECT],
-                    counts[SR.Type.UPDATE],
-                    counts[SR.Type.CANCEL],
-                )
+            SR.objects.filter(pk=old.pk).update(
+                note="\n".join(x for x in (old.note, f"sent again as #{new.pk}") if x)
             )
-            lines.append(trailer.ljust(RECORD_WIDTH))
-            data = ("\r\n".join(lines) + "\r\n").encode("ascii")
-            tmp.write_bytes(data)
-            digest = hashlib.sha256(data).hexdigest()
-            export.file_name, export.requests, export.sha256 = name, total, digest
-            export.save(update_fields=["file_name", "requests", "sha256"])
-            manifest = {
-                "file": name,
-                "sha256": digest,
-                "bytes": len(data),
-                "records": total,
-                "connect": counts[SR.Type.CONNECT],
-                "disconnect": counts[SR.Type.DISCONNECT],
-                "update": counts[SR.Type.UPDATE],
-                "cancel": counts[SR.Type.CANCEL],
-                "program": program.slug,
-                "utility": program.utility.code,
-                "export_id": export.pk,
-                "created_at": now.isoformat(),
-            }
-            (out_dir / (name + ".manifest.json")).write_text(json.dumps(manifest, indent=2) + "\n")
-            os.replace(tmp, path)
-    finally:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
-    return CcasrExportResult(export, path, {k: counts[k] for k in TYPE_CODES} | {"total": total})
-
-
-# --- the utility's answers ----------------------------------------------------------------------
-
-
-class ResponseFileError(ValueError):
-    pass
-
-
-RESPONSE_COLUMNS = ["request_id", "result", "reason_code", "reason", "utility_reference"]
-
-
-def ccasr_import_responses(*, path: Path, actor: Actor | None = None) -> dict[str, int]:
-    """Accepted / rejected per request id. Every line is checked first; any bad or unknown line
-    rejects the whole file (each one named), so a file is either recorded whole or not at all."""
-    actor = actor or Actor("utility-response")
-    path = Path(path)
-    errors, rows = [], []
-    # A file that cannot be read raises InputFileError naming the line (the command reports it).
-    with csv_dict_reader(path) as reader:
-        missing = [c for c in RESPONSE_COLUMNS[:2] if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ResponseFileError(f"line 1: missing column(s) {', '.join(missing)}")
-        for line, rec in enumerate(reader, start=2):
-            raw_id, result = (
-                (rec.get("request_id") or "").strip(),
-                (rec.get("result") or "").strip().upper(),
-            )
-            if not raw_id.isdigit():
-                errors.append(f"line {line}: request_id {raw_id!r} is not a number")
-                continue
-            if result not in ("ACCEPTED", "REJECTED"):
-                errors.append(f"line {line}: result {result!r} is not ACCEPTED or REJECTED")
-                continue
-            if (
-                result == "REJECTED"
-                and not (rec.get("reason") or rec.get("reason_code") or "").strip()
-            ):
-                errors.append(f"line {line}: reason is required for a rejection")
-                continue
-            rows.append(
-                (
-                    line,
-                    int(raw_id),
-                    result,
-                    (rec.get("reason_code") or "").strip()[:20],
-                    (rec.get("reason") or "").strip(),
-                    (rec.get("utility_reference") or "").strip()[:40],
-                )
-            )
-    known = {
-        sr.pk: sr for sr in SR.objects.filter(pk__in=[r[1] for r in rows]).select_related("account")
-    }
-    for line, pk, *_ in rows:
-        sr = known.get(pk)
-        if sr is None:
-            errors.append(f"line {line}: request_id {pk} is unknown (never sent by this system)")
-        elif sr.status == SR.Status.QUEUED or sr.status == SR.Status.WITHDRAWN:
-            errors.append(f"line {line}: request_id {pk} was not sent (status {sr.status})")
-    if errors:
-        raise ResponseFileError("; ".join(errors))
-    now = timezone.now()
-    counts: Counter[str] = Counter()
-    with transaction.atomic():
-        for _line, pk, result, code, reason, ref in rows:
-            new = SR.Status.ACCEPTED if result == "ACCEPTED" else SR.Status.REJECTED
-            done = SR.objects.filter(pk=pk, status=SR.Status.EXPORTED).update(
-                status=new,
-                responded_at=now,
-                response_file=path.name,
-                utility_reference=ref,
-                rejection_code=code if new == SR.Status.REJECTED else "",
-                rejection_reason=reason if new == SR.Status.REJECTED else "",
-            )
-            if not done:
-                counts["already_answered"] += 1
-                continue
-            counts[new] += 1
-            # An accepted Disconnect only records the acceptance: the account returns to bundled
-            # service on the request's effective date (ccasr_disconnects_take_effect, daily).
-    return dict(counts)
+            created.append(new)
+    return created
 
 
 def ccasr_disconnects_take_effect(
@@ -507,6 +316,14 @@ def ccasr_disconnects_take_effect(
                     ),
                 )
                 counts["returned_bundled"] += 1
+            elif sr.source == SR.Source.RECONCILIATION:
+                # The registry was right all along (opted out in time): the utility's wrong
+                # enrollment is undone and the account keeps its status.
+                SR.objects.filter(pk=pk).update(
+                    note=sr.note + f"\n{today}: the utility's enrollment undone; the account "
+                    f"stays {account.status}"
+                )
+                counts["enrollment_undone"] += 1
             else:
                 # e.g. the customer rejoined or moved out before the read: nothing to return.
                 SR.objects.filter(pk=pk).update(

@@ -8,13 +8,11 @@ from django.core.management import CommandError, call_command
 from accounts.models import Channel, Status
 from accounts.services.status import Actor
 from optouts.models import ServiceRequest as SR
-from optouts.services.ccasr import (
-    DETAIL,
-    RECORD_WIDTH,
-    ccasr_connects_for_enrollment,
-    ccasr_requeue,
-)
+from optouts.services.ccasr import ccasr_connects_for_enrollment, ccasr_resend
 from optouts.services.intake import optout_submit
+from tests.ccasr.utility import requests_in, response_set, write
+
+pytestmark = pytest.mark.usefixtures("cca_sends")
 
 
 def submit(account, **kw):
@@ -23,16 +21,8 @@ def submit(account, **kw):
 
 def export(program, tmp_path, capsys=None):
     call_command("export_ccasr", "--program", program.slug, "--out", str(tmp_path))
-    files = sorted(tmp_path.glob("CCASR_*.txt"))
+    files = sorted(tmp_path.glob("CCASR_*.x12"))
     return files
-
-
-def detail_fields(line):
-    out, pos = {}, 0
-    for name, width in DETAIL:
-        out[name] = line[pos : pos + width].strip()
-        pos += width
-    return out
 
 
 def test_mass_enrollment_queues_one_connect_per_account_within_the_lead_time(
@@ -67,12 +57,10 @@ def test_pre_enrollment_optout_withdraws_an_unsent_connect_and_cancels_a_sent_on
     )
     # The withdrawn Connect is never in a file; the Cancel is, pointing at the Connect it cancels.
     (path,) = export(program, tmp_path)
-    details = [
-        detail_fields(line) for line in path.read_text().splitlines() if line.startswith("D")
+    _, sets = requests_in(path)
+    assert [(d["asi"], d["account"], d["cancels"]) for d in sets] == [
+        (("7", "002"), sent.account_number, str(cancel.cancels_id))
     ]
-    assert [
-        (d["request_type"], d["account_number"], int(d["cancels_request_id"])) for d in details
-    ] == [("X", sent.account_number, cancel.cancels_id)]
 
 
 def test_an_optout_after_enrollment_queues_a_disconnect_on_the_effective_read(make_account, today):
@@ -101,8 +89,8 @@ def test_the_retention_switch_queues_an_update(make_account, program, today):
     assert (sr.type, sr.product_code, sr.source) == ("update", "light-green", "product_change")
 
 
-def test_export_file_layout_manifest_and_exactly_once(
-    make_account, program, today, tmp_path, capsys
+def test_export_interchange_manifest_and_exactly_once(
+    make_account, program, today, tmp_path, capsys, cca_sends
 ):
     for _ in range(3):
         make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
@@ -113,18 +101,18 @@ def test_export_file_layout_manifest_and_exactly_once(
         in capsys.readouterr().out
     )
     raw = path.read_bytes()
-    lines = raw.decode("ascii").split("\r\n")[:-1]
-    assert all(len(line) == RECORD_WIDTH for line in lines)
-    assert lines[0].startswith("H" + program.slug.upper())
-    assert lines[-1] == (
-        "T" + "0000000004" + "0000000003" + "0000000001" + "0000000000" + "0000000000"
-    ).ljust(RECORD_WIDTH)
+    ic, sets = requests_in(path)
+    assert (ic.sender_id, ic.receiver_id, ic.usage) == ("CLEAN", "SCE", "T")
+    assert ic.control_number == "000000001" and ic.groups[0].version == "004010"
     manifest = json.loads((tmp_path / (path.name + ".manifest.json")).read_text())
     assert manifest["sha256"] == hashlib.sha256(raw).hexdigest() and manifest["records"] == 4
-    details = [detail_fields(line) for line in lines[1:-1]]
-    assert [d["request_type"] for d in details] == ["D", "C", "C", "C"]
-    assert details[0]["effective_date"] == "20270402" and details[1]["effective_date"] == "20270402"
-    assert details[1]["customer_class"] == "residential" and details[1]["record_type"] == "D"
+    assert manifest["interchange_control_number"] == 1
+    assert [d["asi"] for d in sets] == [("7", "024")] + [("7", "021")] * 3
+    assert sets[0]["effective"] == "20270402" and sets[1]["effective"] == "20270402"
+    assert [d["reference"] for d in sets] == [
+        str(pk) for pk in SR.objects.order_by("pk").values_list("pk", flat=True)
+    ]
+    assert sets[1]["product"] is None or sets[1]["product"] == "LIGHT-GREEN"
     assert SR.objects.filter(status="exported").count() == 4
     # A second run finds nothing to send.
     call_command("export_ccasr", "--program", program.slug, "--out", str(tmp_path / "again"))
@@ -132,51 +120,75 @@ def test_export_file_layout_manifest_and_exactly_once(
     assert not list((tmp_path / "again").glob("CCASR_*"))
 
 
-def write_responses(tmp_path, rows):
-    path = tmp_path / "responses.csv"
-    path.write_text(
-        "request_id,result,reason_code,reason,utility_reference\n" + "".join(f"{r}\n" for r in rows)
-    )
-    return path
-
-
-def test_responses_accept_reject_and_the_work_queue(make_account, program, today, tmp_path, client):
+def test_responses_accept_reject_and_the_work_queue(
+    make_account, program, today, tmp_path, client, cca_sends
+):
     from django.contrib.auth.models import User
 
     a = make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
     b = make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
-    export(program, tmp_path)
+    (path,) = export(program, tmp_path)
+    _, (ra, rb) = requests_in(path)
     sa, sb = SR.objects.get(account=a), SR.objects.get(account=b)
-    # An unknown id rejects the whole file, naming the line; nothing is recorded.
-    bad = write_responses(tmp_path, [f"{sa.pk},ACCEPTED,,,U1", "999999,ACCEPTED,,,U2"])
-    with pytest.raises(CommandError, match="line 3: request_id 999999 is unknown"):
+    assert (ra["reference"], rb["reference"]) == (str(sa.pk), str(sb.pk))
+    # An unknown reference rejects the whole file, naming the segment; nothing is recorded.
+    bad = write(
+        tmp_path,
+        "bad.x12",
+        cca_sends,
+        "GE",
+        [response_set(cca_sends, ra), response_set(cca_sends, rb, ref="999999")],
+    )
+    with pytest.raises(CommandError, match=r"segment \d+ \(REF\): reference '999999' is unknown"):
         call_command("import_ccasr_responses", str(bad))
     assert SR.objects.get(pk=sa.pk).status == "exported"
-    good = write_responses(
+    good = write(
         tmp_path,
-        [f"{sa.pk},ACCEPTED,,,U1", f"{sb.pk},REJECTED,E17,Account not found at the utility,"],
+        "good.x12",
+        cca_sends,
+        "GE",
+        [
+            response_set(cca_sends, ra),
+            response_set(cca_sends, rb, accept=False, code="A13", text="Account not found"),
+        ],
+        icn=502,
     )
     call_command("import_ccasr_responses", str(good))
     sa.refresh_from_db(), sb.refresh_from_db()
-    assert (sa.status, sa.utility_reference) == ("accepted", "U1")
+    assert (sa.status, sa.utility_reference) == ("accepted", f"U{sa.pk}")
     assert (sb.status, sb.rejection_code, sb.rejection_reason) == (
         "rejected",
-        "E17",
-        "Account not found at the utility",
+        "A13",
+        "Account not found",
     )
     client.force_login(User.objects.create_superuser("root", password="pw"))
     page = client.get("/admin/optouts/servicerequest/?queue=rejected").content.decode()
-    assert "Account not found at the utility" in page
+    assert "Account not found" in page
     assert b.account_number in page and a.account_number not in page
-    # Fixed and re-queued: sent again in the next file.
-    client.post(
-        "/admin/optouts/servicerequest/", {"action": "requeue", "_selected_action": [sb.pk]}
+    # Corrected and sent again: a new request superseding the rejected one, in the next file.
+    confirm = client.post(
+        "/admin/optouts/servicerequest/", {"action": "resend", "_selected_action": [sb.pk]}
     )
-    sb.refresh_from_db()
-    assert sb.status == "queued" and "E17" in sb.note
-    export(program, tmp_path / "next")
-    sb.refresh_from_db()
-    assert sb.status == "exported" and sb.times_sent == 2
+    assert "Send again" in confirm.content.decode() and "A13" in confirm.content.decode()
+    client.post(
+        "/admin/optouts/servicerequest/",
+        {"action": "resend", "_selected_action": [sb.pk], "apply": "1", "note": "fixed"},
+    )
+    new = SR.objects.get(resends=sb)
+    assert (new.status, new.type, new.account_id, new.effective_date) == (
+        "queued",
+        "connect",
+        b.pk,
+        sb.effective_date,
+    )
+    assert "A13" in new.note and f"#{new.pk}" in SR.objects.get(pk=sb.pk).note
+    page = client.get("/admin/optouts/servicerequest/?queue=rejected").content.decode()
+    assert b.account_number not in page  # sent again: off the work queue
+    (nxt,) = export(program, tmp_path / "next")
+    _, (again,) = requests_in(nxt)
+    assert again["reference"] == str(new.pk) and again["account"] == b.account_number
+    new.refresh_from_db()
+    assert new.status == "exported" and new.times_sent == 1
 
 
 def test_an_accepted_disconnect_returns_the_account_on_its_effective_date_exactly_once(
@@ -189,11 +201,20 @@ def test_an_accepted_disconnect_returns_the_account_on_its_effective_date_exactl
     account.refresh_from_db()
     opted_out = account.status
     assert opted_out == Status.OPTED_OUT_FREE
-    export(program, tmp_path)
     sr = SR.objects.get(account=account)
     assert sr.effective_date == optout.effective_date and sr.effective_date > today
+    _, (req,) = requests_in(export(program, tmp_path)[0])
     call_command(
-        "import_ccasr_responses", str(write_responses(tmp_path, [f"{sr.pk},ACCEPTED,,,U9"]))
+        "import_ccasr_responses",
+        str(
+            write(
+                tmp_path,
+                "r.x12",
+                program.trading_partner,
+                "GE",
+                [response_set(program.trading_partner, req)],
+            )
+        ),
     )
     # The utility's acceptance is only recorded: the account keeps its status until the read.
     account.refresh_from_db()
@@ -229,9 +250,14 @@ def test_a_disconnect_of_a_terminated_account_waits_for_its_read_date(
 
     optout = terminate()
     account = optout.account
-    export(program, tmp_path)
+    (path,) = export(program, tmp_path)
     sr = SR.objects.get(account=account, type="disconnect")
-    call_command("import_ccasr_responses", str(write_responses(tmp_path, [f"{sr.pk},ACCEPTED,,,"])))
+    _, (req,) = requests_in(path)
+    partner = program.trading_partner
+    call_command(
+        "import_ccasr_responses",
+        str(write(tmp_path, "r.x12", partner, "GE", [response_set(partner, req)])),
+    )
     assert ccasr_disconnects_take_effect(today=sr.effective_date - dt.timedelta(days=1)) == {}
     account.refresh_from_db()
     assert account.status == Status.TERMINATED
@@ -241,20 +267,20 @@ def test_a_disconnect_of_a_terminated_account_waits_for_its_read_date(
     assert account.status == Status.RETURNED_BUNDLED
 
 
-def test_requeue_leaves_non_rejected_requests_alone(make_account, program, today):
+def test_resend_leaves_non_rejected_requests_alone(make_account, program, today):
     make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
     ccasr_connects_for_enrollment(program=program)
-    assert ccasr_requeue(request_ids=SR.objects.values_list("pk", flat=True)) == 0
+    assert ccasr_resend(request_ids=SR.objects.values_list("pk", flat=True), actor_name="t") == []
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_exports_at_once_send_each_request_once(make_account, program, tmp_path):
+def test_two_exports_at_once_send_each_request_once(make_account, program, tmp_path, cca_sends):
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
 
-    from optouts.services.ccasr import ccasr_export
+    from optouts.services.edi_export import ccasr_export
 
     for _ in range(40):
         make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
@@ -275,11 +301,12 @@ def test_two_exports_at_once_send_each_request_once(make_account, program, tmp_p
         results = list(pool.map(run, range(2)))
     sent = sum(r.counts.get("total", 0) for r in results)
     assert sent == 40
-    lines = [
-        line
+    refs = [
+        d["reference"]
         for i in range(2)
-        for f in (tmp_path / str(i)).glob("CCASR_*.txt")
-        for line in f.read_text().splitlines()
-        if line.startswith("D")
+        for f in (tmp_path / str(i)).glob("CCASR_*.x12")
+        for d in requests_in(f)[1]
     ]
-    assert len(lines) == len({line[1:11] for line in lines}) == 40
+    assert len(refs) == len(set(refs)) == 40
+    numbers = [r.export.interchange_control_number for r in results if r.export]
+    assert len(numbers) == len(set(numbers))
