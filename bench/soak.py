@@ -290,15 +290,16 @@ def _prepare(scale: int, demo_accounts: int, workdir: Path):
     from django.contrib.auth.models import Group, Permission, User
     from django.core.management import call_command
     from django.db.models import Count
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
+    from accounts.models import Program, ProgramAccess
     from accounts.services.calendar import today
     from accounts.services.demo_data import demo_data_generate
     from cca_notices.models import Notice
 
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as quiet:
-        call_command("demo", accounts=demo_accounts, stdout=quiet)
+        call_command("demo", accounts=demo_accounts, no_history=True, stdout=quiet)
     demo_file = workdir / "demo-eligible.csv"
     # The demo's own generator and seed: the same customers as the demo loaded.
     from cca_notices.management.commands.demo import DEMO_SEED
@@ -321,8 +322,12 @@ def _prepare(scale: int, demo_accounts: int, workdir: Path):
     feed.user_permissions.add(
         *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
     )
-    token, _ = Token.objects.get_or_create(user=feed)
-    return program, token.key, demo_file, drops
+    # Staff and API users see only the programs they are given (accounts.access).
+    for user in (agent, feed):
+        for p in (program, Program.objects.get(slug="demo")):
+            ProgramAccess.objects.get_or_create(user=user, program=p)
+    _, token = AuthToken.objects.create(user=feed)
+    return program, token, demo_file, drops
 
 
 def _lost(program, confirmed: dict[int, str]) -> int:

@@ -108,6 +108,13 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
         url = reverse("admin:optouts_servicerequest_change", args=[new.pk])
         return format_html('<a href="{}">#{}</a> ({})', url, new.pk, new.status)
 
+    def get_actions(self, request):
+        # Read-only roles (the compliance auditor) are not offered a write.
+        actions = super().get_actions(request)
+        if not request.user.has_perm("optouts.change_servicerequest"):
+            actions.pop("resend", None)
+        return actions
+
     @admin.action(description="Correct and send again the selected rejected requests")
     def resend(self, request, queryset):
         if not request.user.has_perm("optouts.change_servicerequest"):

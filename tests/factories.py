@@ -109,6 +109,16 @@ class ServiceAccountFactory(factory.django.DjangoModelFactory):
     )
 
 
+def grant_programs(user, programs=None):
+    """Let `user` see `programs` (default: every program that exists now), as staff are granted
+    them on their user page (accounts.access)."""
+    from accounts.models import ProgramAccess
+
+    for program in Program.objects.all() if programs is None else programs:
+        ProgramAccess.objects.get_or_create(user=user, program=program)
+    return user
+
+
 def staff_user(username: str, *groups: str, programs=None, **extra):
     """A staff user in the named groups (the migrations' roles), granted `programs` (default:
     every program that exists now) through ProgramAccess (accounts.access)."""

@@ -9,6 +9,7 @@ the profile's known_hosts file (or the user's), never skipped.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import shutil
@@ -24,6 +25,17 @@ from optouts.models import EdiTransfer
 
 T = EdiTransfer
 CONNECT_TIMEOUT_S = 30
+
+
+def _run(coroutine):
+    """The SFTP session to its end. In a thread of its own when this one already runs an event
+    loop (an async server, a browser driver), where asyncio.run() is refused."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def partner_folder(partner: TradingPartner) -> Path:
@@ -107,7 +119,7 @@ def edi_send(*, program: Program, paths) -> list[EdiTransfer]:
         )
         if partner.sftp_host:
             try:
-                remote = asyncio.run(_sftp_put(partner, target, len(data)))
+                remote = _run(_sftp_put(partner, target, len(data)))
                 transfers.append(
                     _record(program, path.name, T.Direction.OUT, T.Method.SFTP, remote, data)
                 )
@@ -141,7 +153,7 @@ def edi_receive(*, program: Program) -> list[EdiTransfer]:
     transfers = []
     if partner.sftp_host:
         try:
-            fetched = asyncio.run(_sftp_fetch(partner, inbox, received))
+            fetched = _run(_sftp_fetch(partner, inbox, received))
         except (OSError, asyncssh.Error) as exc:
             return [
                 _record(

@@ -115,7 +115,7 @@ def test_supervisor(client, role, make_account, other_account, today):
     program.refresh_from_db()
     assert program.name != "Changed by a supervisor" and program.cutoff_days != 1  # read-only
     assert (
-        "requeue" in client.get(reverse("admin:optouts_servicerequest_changelist")).content.decode()
+        "resend" in client.get(reverse("admin:optouts_servicerequest_changelist")).content.decode()
     )
     # May not: another program's opt-outs.
     other = optout_submit(account=other_account, channel=Channel.PHONE, actor=Actor("x")).request

@@ -22,7 +22,7 @@ from optouts.models import FeeEntry, OptOutRequest
 from optouts.services.intake import optout_submit
 from tests.admin.formdata import form_data
 from tests.audit.test_log_confidentiality import _api_client, _web_optout
-from tests.factories import PhaseFactory
+from tests.factories import PhaseFactory, grant_programs
 from tests.optouts.test_ivr import TOKEN, Call
 
 pytestmark = pytest.mark.django_db
@@ -257,7 +257,7 @@ def test_the_account_history_page_shows_everything_that_belongs_to_it(
 
 def test_the_history_page_needs_view_permission(client, customer, db):
     account = customer()
-    user = User.objects.create_user("nobody", password="pw", is_staff=True)
+    user = grant_programs(User.objects.create_user("nobody", password="pw", is_staff=True))
     client.force_login(user)
     url = reverse("admin:accounts_serviceaccount_history", args=[account.pk])
     assert client.get(url).status_code == 403

@@ -13,13 +13,16 @@ from accounts.services.status import Actor
 from cca_notices.models import MailBatch
 from optouts.models import Confirmation
 from optouts.services.intake import optout_submit
+from tests.factories import grant_programs
 
 pytestmark = pytest.mark.django_db
 ACCESS = AuditEntry.Action.ACCESS
 
 
 def staff_with(*codenames):
-    user = User.objects.create_user(f"u{len(codenames)}", password="pw", is_staff=True)
+    user = grant_programs(
+        User.objects.create_user(f"u{len(codenames)}", password="pw", is_staff=True)
+    )
     user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
     return User.objects.get(pk=user.pk)
 

@@ -13,13 +13,14 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.log_format import JsonFormatter, RequestIdFilter
 from accounts.models import Status
 from optouts.models import OptOutRequest
 from tests.audit.conftest import CUSTOMER, NEEDLES
+from tests.factories import grant_programs
 from tests.importing.conftest import HEADER, row
 from tests.optouts.test_ivr import TOKEN, Call
 
@@ -138,12 +139,12 @@ def test_agent_screen_opt_out_with_sms(
 
 
 def _api_client():
-    user = User.objects.create_user("utility-feed")
+    user = grant_programs(User.objects.create_user("utility-feed"))
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
     )
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return api
 
 

@@ -7,6 +7,7 @@ from django.utils.html import escape
 
 from optouts.services.standing import program_standing
 from tests.dashboard.scenario import build_scenario
+from tests.factories import grant_programs
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,9 @@ def test_home_lists_the_models_too_and_links_the_dashboard(scenario, staff_clien
 def test_staff_without_a_list_permission_see_the_count_but_no_link(
     scenario, client, django_user_model
 ):
-    user = django_user_model.objects.create_user("clerk", password="pw-long-enough", is_staff=True)
+    user = grant_programs(
+        django_user_model.objects.create_user("clerk", password="pw-long-enough", is_staff=True)
+    )
     user.user_permissions.add(Permission.objects.get(codename="view_notice"))
     client.force_login(user)
     response = client.get(reverse("admin:index"))

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import Status
@@ -14,6 +14,7 @@ from accounts.services.status import Actor
 from accounts.services.values import InvalidValue
 from optouts.models import OptOutRequest
 from optouts.services.intake import optout_submit
+from tests.factories import grant_programs
 from tests.optouts.test_admin import staff
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +22,13 @@ BAD_PHONES = ["(911) 555-0123", "555-234-5678", "(415) 155-0123"]
 
 
 @pytest.fixture
-def api(db):
-    user = User.objects.create_user("utility-feed")
+def api(db, program):
+    user = grant_programs(User.objects.create_user("utility-feed"))
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
     )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client
 
 

@@ -8,9 +8,11 @@ import re
 import xml.etree.ElementTree as ET
 
 from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 from twilio.request_validator import RequestValidator
+
+from tests.factories import grant_programs
 
 TWILIO_TOKEN = "test-auth-token-0123456789abcdef"
 
@@ -93,12 +95,12 @@ def agent_optout(client, account, *, channel="phone") -> int:
 
 
 def api_client(name="utility-feed") -> APIClient:
-    user = User.objects.create_user(name)
+    user = grant_programs(User.objects.create_user(name))
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["record_optout", "view_optoutrequest"])
     )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     return client
 
 

@@ -23,7 +23,7 @@ from accounts.services.status import Actor
 from optouts.models import OptOutRequest
 from optouts.services.intake import optout_submit
 from optouts.services.rejoin import RejoinRefused, rejoin_submit
-from tests.factories import PhaseFactory, RateScheduleFactory
+from tests.factories import PhaseFactory, RateScheduleFactory, grant_programs
 from tests.importing.conftest import HEADER, row
 from tests.reliability.channels import TWILIO_TOKEN, IvrCall, api_client, api_optout
 
@@ -74,7 +74,7 @@ def test_web_ivr_agent_and_api_at_once_record_one_opt_out(
     make_account, program, groups, today, settings
 ):
     settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
-    agent_user = User.objects.create_user("agent", password="pw", is_staff=True)
+    agent_user = grant_programs(User.objects.create_user("agent", password="pw", is_staff=True))
     agent_user.groups.add(Group.objects.get(name="Call-centre agent"))
     feed = api_client()
     for round_ in range(3):
