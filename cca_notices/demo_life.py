@@ -387,6 +387,7 @@ class DemoLife:
                 out=self.work / "ccasr" / f"utility-814-{export.pk}.x12",
                 at=morning(day, 14),
                 control_number=9000 + export.pk,
+                reject=reject,
             )
             result = edi_responses_import(path=answer, actor_name="SCE")
             self.counts["CCASR answers"] += sum(

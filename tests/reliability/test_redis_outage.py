@@ -18,6 +18,7 @@ from cca_notices.celery import app
 from optouts.models import Confirmation, OptOutRequest
 from optouts.services.outbox import outbox_redeliver_task
 from optouts.services.ratelimit import REDIS_CACHE
+from tests.factories import grant_programs
 from tests.reliability.channels import (
     TWILIO_TOKEN,
     agent_optout,
@@ -94,7 +95,7 @@ def test_every_channel_records_while_redis_is_down_and_the_outbox_delivers_once_
     settings.READYZ_BEAT_REQUIRED = False
     settings.OUTBOX_REDELIVER_AFTER_S = 0
     web, ivr, agent, api = (make_account(status=Status.NOTIFIED) for _ in range(4))
-    agent_user = User.objects.create_user("agent", password="pw", is_staff=True)
+    agent_user = grant_programs(User.objects.create_user("agent", password="pw", is_staff=True))
     agent_user.groups.add(Group.objects.get(name="Call-centre agent"))
     api_feed = api_client()
 
