@@ -139,7 +139,7 @@ class DemoLife:
                 EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
                 EMAIL_FILE_PATH=str(mail_dir),
             ),
-            _quiet("celery", "optouts", "cca_notices", "accounts"),
+            _quiet("celery", "kombu", "optouts", "cca_notices", "accounts"),
         ):
             day = start
             while day <= until:
