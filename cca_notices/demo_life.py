@@ -143,7 +143,9 @@ class DemoLife:
         ):
             day = start
             while day <= until:
-                with time_machine.travel(_at(day), tick=True):
+                # Today is lived up to now, never ahead of the real clock.
+                when = min(_at(day), dt.datetime.now(LA)) if day == until else _at(day)
+                with time_machine.travel(when, tick=True):
                     self._day(day, last=day == until)
                 if day < until:  # today is lived again on a re-run: its day is not over
                     self._marker().write_text(f"{self._identity()} {day.isoformat()}")
