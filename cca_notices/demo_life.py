@@ -81,9 +81,6 @@ def morning(day: dt.date, hour: int = 9) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=LA)
 
 
-_at = morning
-
-
 @contextlib.contextmanager
 def _quiet(*names: str):
     """Months of simulated customers would print a line per task and per confirmation."""
@@ -144,7 +141,7 @@ class DemoLife:
             day = start
             while day <= until:
                 # Today is lived up to now, never ahead of the real clock.
-                when = min(_at(day), dt.datetime.now(LA)) if day == until else _at(day)
+                when = min(morning(day), dt.datetime.now(LA)) if day == until else morning(day)
                 with time_machine.travel(when, tick=True):
                     self._day(day, last=day == until)
                 if day < until:  # today is lived again on a re-run: its day is not over
@@ -164,7 +161,7 @@ class DemoLife:
             self._ccasr_export(day)
         if day.weekday() == 2:  # the utility answers by Wednesday
             self._utility_answers(day)
-        if not last or _at(day, 17) < dt.datetime.now(LA):
+        if not last or morning(day, 17) < dt.datetime.now(LA):
             optouts_daily()
 
     # --- the mail house ------------------------------------------------------------------------
