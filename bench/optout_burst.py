@@ -54,6 +54,7 @@ STEPS = ("form", "find", "confirm", "done")
 _CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 _TOKEN = re.compile(r'name="t" value="([^"]+)"')
 _RETURN_PATH = re.compile(r'name="return_path" id="[^"]*" value="([^"]+)"')
+_ALERT = re.compile(r'role="alert"[^>]*>(.*?)</div>', re.S)
 _CODE = re.compile(r'class="oo-code"[^>]*>([^<]+)<')
 
 
@@ -112,7 +113,9 @@ async def customer(session, base: str, account: tuple, *, due: float, email: boo
             _expect(r, 200, step)
         token = _TOKEN.search(html)
         if token is None:
-            raise StepFailed("find: no review page")
+            alert = _ALERT.search(html)
+            why = re.sub(r"<[^>]+>|\s+", " ", alert.group(1)).strip() if alert else "no message"
+            raise StepFailed(f"find: no review page ({why[:120]})")
         out.steps[step], started, step = loop.time() - started, loop.time(), "confirm"
 
         data = {"csrfmiddlewaretoken": csrf, "t": token.group(1)}
@@ -214,10 +217,18 @@ def lost_count(outcomes: list[Outcome], rows: dict[int, list[str]]) -> int:
     for o in outcomes:
         codes = rows.get(o.account_pk, [])
         if o.confirmed:
-            lost += not codes or bool(o.code and o.code not in codes)
-            lost += max(0, len(codes) - 1)
+            missing = not codes or bool(o.code and o.code not in codes)
+            n = missing + max(0, len(codes) - 1)
         else:
-            lost += len(codes)
+            n = len(codes)
+        if n:
+            # Each one named, so a lost opt-out can be looked up rather than only counted.
+            print(
+                f"# lost: account pk={o.account_pk} confirmed={o.confirmed} shown code={o.code!r}"
+                f" rows={codes} error={o.error!r}",
+                file=sys.stderr,
+            )
+        lost += n
     return lost
 
 

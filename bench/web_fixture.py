@@ -122,13 +122,23 @@ def seed(scale: int):
             (StatusChange, of_program_accounts),
         ]:
             cur.execute(f"DELETE FROM {model._meta.db_table} WHERE {where}", [program.pk])
+    # The site's form looks an account up by number and ZIP across every program, so the web
+    # benchmarks' accounts must not share numbers with the batch and mailer benchmarks' (7…) in
+    # the same database: those customers would be found in the other program.
+    with connection.cursor() as cur:
+        renumber = "SET account_number = '8' || substr(account_number, 2)"
+        cur.execute(
+            f"UPDATE {ServiceAccount._meta.db_table} {renumber}"
+            " WHERE program_id = %s AND account_number LIKE '7%%'",
+            [program.pk],
+        )
     have = accounts.count()
     batch = []
     for i in range(have, scale):
         batch.append(
             ServiceAccount(
                 program=program,
-                account_number=f"{7_000_000_000 + i}",
+                account_number=f"{8_000_000_000 + i}",
                 customer_name=f"BENCH CUSTOMER {i}",
                 service_address=f"{i} BENCH ST",
                 service_city="BENCHVILLE",
@@ -176,6 +186,16 @@ def seed(scale: int):
             f"now(), '', '', '', '', 1, false, '' FROM {table} "
             "WHERE program_id = %s AND status IN ('enrolled', 'participant')",
             [program.pk],
+        )
+    shared = (
+        ServiceAccount.objects.exclude(program=program)
+        .filter(account_number__in=accounts.values("account_number"))
+        .values_list("account_number", flat=True)[:1]
+    )
+    if shared:
+        raise RuntimeError(
+            f"account {shared[0]} of {BENCH_SLUG} also exists in another program of this"
+            " database: the form would find either; use a database of its own"
         )
     if connection.vendor == "postgresql":
         # The resets above leave a dead row version behind for every account and every deleted
