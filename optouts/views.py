@@ -26,7 +26,12 @@ from accounts.services.status import Actor
 from optouts.forms import ConfirmForm, LookupForm
 from optouts.models import OptOutRequest
 from optouts.services.intake import OptOutRefused, optout_quote, optout_submit
-from optouts.services.lookup import account_for_code, account_for_customer, normalise_account_number
+from optouts.services.lookup import (
+    AmbiguousAccount,
+    account_for_code,
+    account_for_customer,
+    normalise_account_number,
+)
 from optouts.services.ratelimit import client_ip, rate_limits_hit
 from optouts.services.retention import retention_accept, retention_offer
 
@@ -40,6 +45,10 @@ WEB_ACTOR = Actor("web form")
 NOT_FOUND = gettext_lazy(
     "We could not find an account with that account number and ZIP code. Check both "
     "against your notice or your utility bill, or call us."
+)
+AMBIGUOUS = gettext_lazy(
+    "More than one program serves an account with that number and ZIP code. Please enter the "
+    "personal code printed on your notice instead, or call us."
 )
 
 
@@ -106,9 +115,14 @@ def optout_form(request, lang="en"):
     if data.get("code"):
         account = account_for_code(code=data["code"])
     else:
-        account = account_for_customer(
-            account_number=data["account_number"], zip_code=data["zip_code"]
-        )
+        try:
+            account = account_for_customer(
+                account_number=data["account_number"], zip_code=data["zip_code"]
+            )
+        except AmbiguousAccount:
+            with translation.override(lang):
+                form.add_error(None, AMBIGUOUS)
+            return _render(request, lang, "optouts/form.html", {"form": form}, status=400)
     if account is not None and data.get("code"):
         request.session.pop(CODE_SESSION_KEY, None)  # used: the form no longer offers it
     if account is None:

@@ -20,9 +20,17 @@ def normalise_zip(value: str) -> str:
     return re.sub(r"[^0-9]", "", value or "")[:5]
 
 
+class AmbiguousAccount(Exception):
+    """The number and ZIP match accounts of more than one program (two CCAs served from one
+    site, two utilities' numbering): picking one would record the opt-out with the wrong CCA."""
+
+
 def account_for_customer(
     *, account_number: str, zip_code: str, program: Program | None = None
 ) -> ServiceAccount | None:
+    """The account, or None; raises AmbiguousAccount when no program is given and the number and
+    ZIP match accounts of two programs (the customer then uses the mailer's personal code,
+    which is unique across programs, or calls)."""
     number, zip5 = normalise_account_number(account_number), normalise_zip(zip_code)
     if not number or len(zip5) != 5:
         return None
@@ -33,8 +41,11 @@ def account_for_customer(
         account_number=number, service_zip__startswith=zip5
     )
     if program is not None:
-        qs = qs.filter(program=program)
-    return qs.order_by("program_id").first()
+        return qs.filter(program=program).first()
+    found = list(qs.order_by("program_id")[:2])
+    if len(found) == 2 and found[0].program_id != found[1].program_id:
+        raise AmbiguousAccount(number)
+    return found[0] if found else None
 
 
 def account_for_code(*, code: str) -> ServiceAccount | None:

@@ -308,3 +308,24 @@ def test_the_mailers_code_leaves_the_url_at_once(client, make_account, today, la
     assert preview.status_code == 200 and account.account_number[-4:] in preview.content.decode()
     # Used once: the form no longer offers it.
     assert "K7QX2M9PLA" not in client.get(f"{lang}/opt-out/").content.decode()
+
+
+def test_a_number_and_zip_of_two_programs_is_not_guessed(client, make_account, program, today):
+    """Two CCAs on one site whose utilities number accounts alike: the form must not record
+    the opt-out with whichever program comes first; the mailer's personal code still works."""
+    from tests.factories import ProgramFactory
+
+    mine = make_account(account_number="5550001111", service_zip="94901")
+    other_program = ProgramFactory(slug="other", name="Other Community Power")
+    theirs = make_account(program=other_program, account_number="5550001111", service_zip="94901")
+    page = lookup(client, mine)
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert "More than one program serves an account" in html
+    assert "Review your opt-out" not in html
+    es = lookup(client, mine, lang="/es")
+    assert "Más de un programa atiende una cuenta" in es.content.decode()
+    for account in (mine, theirs):
+        by_code = client.post("/opt-out/", {"code": account.opt_out_code})
+        assert by_code.status_code == 200 and account.program.name in by_code.content.decode()
+    assert not OptOutRequest.objects.exists()
