@@ -19,16 +19,20 @@ answer, a timeout or a connection error. `soak_p99_ms`: nearest-rank 99th percen
 request's latency. `soak_lost` (target 0): opt-outs confirmed to a client (the web's done page,
 the IVR's spoken code, the API's 200/201) whose row with that code is not in the database at the
 end, plus accounts with more than one opt-out row. Also `soak_optouts` (confirmed),
-`soak_batches` and `soak_imports` (background runs that finished, and `soak_background_failed`).
+`soak_batches` and `soak_imports` (background runs that finished, and `soak_background_failed`);
+once every drop the 45-day window allows is built, the batch loop writes the built batches again
+(`build_mail_batch --reference`, `soak_batch_rewrites`) so a batch is being written to the end.
 Flags: --seconds, --concurrency, --max-requests, --demo-accounts, --timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -236,7 +240,7 @@ class Background:
     def __init__(self, env: dict, workdir: Path, demo_file: Path, drops: list[tuple[str, str]]):
         self.env, self.workdir, self.demo_file, self.drops = env, workdir, demo_file, drops
         self.stop = threading.Event()
-        self.done = {"batches": 0, "imports": 0, "failed": 0}
+        self.done = {"batches": 0, "rewrites": 0, "imports": 0, "failed": 0}
         self.threads = [
             threading.Thread(target=self._batches, daemon=True),
             threading.Thread(target=self._imports, daemon=True),
@@ -257,6 +261,10 @@ class Background:
         return done.returncode == 0
 
     def _batches(self) -> None:
+        from django.db import connection
+
+        from cca_notices.models import MailBatch
+
         for n, (kind, mail_date) in enumerate(self.drops):
             if self.stop.is_set():
                 return
@@ -264,6 +272,20 @@ class Background:
             args = ("--program", "demo", "--kind", kind, "--mail-date", mail_date)
             if self._manage("build_mail_batch", *args, "--out", str(out)):
                 self.done["batches"] += 1
+        # Every drop the 45-day window allows is built: keep a batch building to the end by
+        # writing the built ones again, as when the mail house asks for a batch's files again.
+        references = list(
+            MailBatch.objects.filter(program__slug="demo").values_list("reference", flat=True)
+        )
+        connection.close()
+        n = 0
+        while references and not self.stop.is_set():
+            out = self.workdir / f"rewrite-{n % 4}"
+            shutil.rmtree(out, ignore_errors=True)
+            ref = references[n % len(references)]
+            if self._manage("build_mail_batch", "--reference", ref, "--out", str(out)):
+                self.done["rewrites"] += 1
+            n += 1
 
     def _imports(self) -> None:
         while not self.stop.is_set():
@@ -296,6 +318,7 @@ def _prepare(scale: int, demo_accounts: int, workdir: Path):
     from accounts.services.calendar import today
     from accounts.services.demo_data import demo_data_generate
     from cca_notices.models import Notice
+    from cca_notices.services.batches import max_ahead_days
 
     call_command("migrate", verbosity=0)
     with open(os.devnull, "w") as quiet:
@@ -305,9 +328,15 @@ def _prepare(scale: int, demo_accounts: int, workdir: Path):
     from cca_notices.management.commands.demo import DEMO_SEED
 
     demo_data_generate(path=demo_file, accounts=demo_accounts, seed=DEMO_SEED, today=today())
+    # Only drops a batch may be built for today (cca_notices.services.batches: no more than
+    # MAIL_BATCH_MAX_AHEAD_DAYS ahead); the later ones would only be refused.
     drops = [
         (kind, day.isoformat())
-        for kind, day, _ in Notice.objects.filter(program__slug="demo", status="scheduled")
+        for kind, day, _ in Notice.objects.filter(
+            program__slug="demo",
+            status="scheduled",
+            mail_date__range=(today(), today() + dt.timedelta(days=max_ahead_days())),
+        )
         .values_list("kind", "mail_date")
         .annotate(n=Count("id"))
         .order_by("mail_date", "kind")[:20]
@@ -395,5 +424,6 @@ def run(*, scale: int | None, args=None):
     yield "soak_p99_ms", percentile_ms(tally.latencies, 99), "ms"
     yield "soak_p50_ms", percentile_ms(tally.latencies, 50), "ms"
     yield "soak_batches", background.done["batches"], "mail batches built meanwhile"
+    yield "soak_batch_rewrites", background.done["rewrites"], "built batches written again"
     yield "soak_imports", background.done["imports"], "imports run meanwhile"
     yield "soak_background_failed", background.done["failed"], "background commands"
