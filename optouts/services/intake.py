@@ -369,7 +369,8 @@ def _submit_once(
             at=received_at,
             locked=True,
             reason=(
-                f"opt-out ({decision.outcome}) effective {decision.effective_date or 'next read'}"
+                f"opt-out: {Outcome(decision.outcome).label}, effective "
+                f"{decision.effective_date or 'on the next meter read'}"
             ),
         )
         request = OptOutRequest.objects.create(

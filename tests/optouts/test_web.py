@@ -51,6 +51,9 @@ def test_walk_through_in_the_free_window(
     assert mail.outbox[0].to == ["me@example.net"]
     account.refresh_from_db()
     assert account.status == Status.OPTED_OUT_FREE
+    # The history says it in words a supervisor reads, not the outcome's code.
+    reason = account.status_changes.get().reason
+    assert reason == "opt-out: In the free window (no fee), effective 2027-04-02"
 
 
 def test_confirming_twice_gives_the_first_code(client, make_account, today):
