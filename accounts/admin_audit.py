@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from accounts.audit_log import AuditEntry
-from accounts.services.audit import audit_history
+from accounts.services.audit import audit_entries_visible, audit_history
 
 # auditlog's admin registers its own view of the log-entry model; ours replaces it.
 if admin.site.is_registered(AuditEntry):
@@ -52,6 +52,10 @@ class AuditEntryAdmin(LogEntryAdmin):
         ("What", {"fields": ["resource_url", "account_id", "action", "additional_data", "msg"]}),
     ]
     actions = None
+
+    def get_queryset(self, request):
+        # An auditor of one program reads that program's entries, not another CCA's customers.
+        return audit_entries_visible(super().get_queryset(request), request.user)
 
     def has_add_permission(self, request):
         return False

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from accounts.admin_downloads import customer_data_download
 from accounts.admin_mixins import ProgramScopedMixin, ReadOnlyMixin
 from accounts.models import Program
 from accounts.services import calendar as _calendar
@@ -285,10 +286,14 @@ class EnrollmentReconciliationAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    @customer_data_download(
+        "enrollment reconciliation CSV", model=EnrollmentReconciliation, pk_kwarg="pk"
+    )
     def report_view(self, request, pk):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        rec = get_object_or_404(EnrollmentReconciliation, pk=pk)
+        # Through the admin's queryset, so another program's reconciliation is "not found".
+        rec = get_object_or_404(self.get_queryset(request), pk=pk)
         buf = io.StringIO()
         writer = spreadsheet_writer(buf)
         for row in reconciliation_report_rows(rec):

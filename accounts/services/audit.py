@@ -87,3 +87,41 @@ def audit_history(*, account_id: int) -> models.QuerySet[AuditEntry]:
         .select_related("content_type", "actor")
         .order_by("timestamp", "pk")
     )
+
+
+def audit_entries_visible(queryset, user):
+    """`queryset` of audit entries narrowed to what `user` may see (accounts.access): entries of
+    an account of a visible program, of a visible program's own rows (its settings, batches,
+    exports…), of a visible program's utility, and entries of records that belong to no program
+    (rule sets, staff users). The before and after of an account entry are customer data."""
+    from auditlog.registry import auditlog
+    from django.db.models import CharField, Q
+    from django.db.models.functions import Cast
+
+    from accounts.access import program_ids_visible
+    from accounts.models import Program, ServiceAccount, Utility
+
+    ids = program_ids_visible(user)
+    if ids is None:
+        return queryset
+    visible = Q(account_id__in=ServiceAccount.objects.filter(program_id__in=ids).values("pk"))
+    for model in auditlog.get_models():
+        ct = ContentType.objects.get_for_model(model)
+        if model is ServiceAccount:
+            continue  # its entries carry account_id
+        if model is Program:
+            rows = Program.objects.filter(pk__in=ids)
+        elif model is Utility:
+            rows = Utility.objects.filter(programs__pk__in=ids)
+        elif any(f.name == "program" for f in model._meta.concrete_fields):
+            rows = model._default_manager.filter(program_id__in=ids)
+        elif any(f.name == "utility" for f in model._meta.concrete_fields):
+            rows = model._default_manager.filter(utility__programs__pk__in=ids)
+        elif any(f.name in ("account", "old_account") for f in model._meta.concrete_fields):
+            continue  # an account's rows: their entries carry account_id
+        else:
+            visible |= Q(content_type=ct)  # belongs to no program
+            continue
+        pks = rows.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
+        visible |= Q(content_type=ct, object_pk__in=pks)
+    return queryset.filter(visible)

@@ -241,3 +241,34 @@ def test_program_access_is_granted_on_the_users_page_and_none_means_nothing(
     ProgramAccess.objects.create(user=agent, program=account.program)
     client.force_login(User.objects.get(pk=agent.pk))
     assert account.account_number in client.get(listing).content.decode()
+
+
+def test_the_audit_log_shows_an_auditor_only_the_programs_granted(
+    client, role, make_account, other_account, today
+):
+    """Another program's account entries hold its customers' names and addresses."""
+    from accounts.audit_log import AuditEntry
+
+    auditor = role("Compliance auditor")
+    mine = make_account(status=Status.NOTIFIED, account_number="3000000001")
+    optout_submit(account=mine, channel=Channel.WEB, actor=Actor("web"))
+    optout_submit(account=other_account, channel=Channel.WEB, actor=Actor("web"))
+    other_program = other_account.program
+    other_program.phone = "+14155550111"
+    other_program.save()
+    theirs = AuditEntry.objects.filter(account_id=other_account.pk)
+    assert theirs.exists()
+    their_settings = AuditEntry.objects.get_for_object(other_program).latest("timestamp")
+    my_entry = AuditEntry.objects.filter(account_id=mine.pk).first()
+    client.force_login(auditor)
+    listing = client.get(reverse("admin:accounts_auditentry_changelist"))
+    assert listing.status_code == 200
+    shown = set(listing.context["cl"].result_list.values_list("pk", flat=True))
+    assert my_entry.pk in shown
+    assert not shown & set(theirs.values_list("pk", flat=True))
+    assert their_settings.pk not in shown
+    for entry in (theirs.first(), their_settings):
+        url = reverse("admin:accounts_auditentry_change", args=[entry.pk])
+        assert client.get(url).status_code in (302, 404)
+    mine_url = reverse("admin:accounts_auditentry_change", args=[my_entry.pk])
+    assert client.get(mine_url).status_code == 200

@@ -122,3 +122,37 @@ def test_the_download_decorator_records_only_what_was_served(rf, make_account):
     view(request, account_id=account.pk, kind="ok")
     e = accesses("letter preview").get()
     assert e.account_id == account.pk and e.additional_data["kind"] == "ok"
+
+
+def test_the_reconciliation_csv_is_scoped_limited_and_recorded(client, program):
+    """It lists account numbers: the export permission, the user's programs, an access entry."""
+    from django.utils import timezone
+
+    from optouts.models import EnrollmentReconciliation
+    from tests.factories import ProgramFactory
+
+    def reconciliation(of):
+        return EnrollmentReconciliation.objects.create(
+            program=of,
+            file_name="enroll.x12",
+            sha256="0" * 64,
+            created_at=timezone.now(),
+            actor_name="ops",
+        )
+
+    viewer = staff_with("view_enrollmentreconciliation")
+    exporter = staff_with("view_enrollmentreconciliation", "export_customer_data")
+    mine = reconciliation(program)
+    theirs = reconciliation(ProgramFactory(slug="other"))  # granted to neither user
+
+    def url(rec):
+        return reverse("admin:optouts_reconciliation_csv", args=[rec.pk])
+
+    client.force_login(viewer)
+    assert client.get(url(mine)).status_code == 403  # viewing is not downloading
+    assert not accesses("enrollment reconciliation CSV").exists()
+    client.force_login(exporter)
+    assert client.get(url(theirs)).status_code == 404  # not one of this user's programs
+    assert client.get(url(mine)).status_code == 200
+    (entry,) = accesses("enrollment reconciliation CSV")
+    assert entry.object_pk == str(mine.pk) and entry.actor.username == "u2"
