@@ -4,6 +4,7 @@ With nothing set, the app runs on a SQLite file and Celery runs tasks eagerly, s
 needs nothing installed beyond Python.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,6 +176,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # How long a confirmation's claim, and a mail batch's write or file claim, hold before the work
 # of a killed worker is taken again (seconds).
 CONFIRMATION_CLAIM_LEASE_SECONDS = env.int("CONFIRMATION_CLAIM_LEASE_SECONDS", default=600)
+CONFIRMATION_MAX_ATTEMPTS = env.int("CONFIRMATION_MAX_ATTEMPTS", default=8)
 MAIL_BATCH_LEASE_SECONDS = env.int("MAIL_BATCH_LEASE_SECONDS", default=900)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables when beat starts; staff can pause entries in the admin.
@@ -188,8 +190,15 @@ READYZ_MAX_AGE_S = env.json("READYZ_MAX_AGE_S", default={})
 # they were written (the after-commit task has had its chance; optouts/services/outbox.py).
 OUTBOX_REDELIVER_AFTER_S = env.int("OUTBOX_REDELIVER_AFTER_S", default=60)
 
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+# The console backend (e-mails printed, recipients and all) only on the embedded default; with a
+# real database and no EMAIL_URL, e-mail confirmations wait, pending, until one is set
+# (optouts.services.confirmations.email_configured) and `check --deploy` names it.
+EMAIL_NOT_CONFIGURED = "optouts.email_backend.NotConfiguredBackend"
+if env.str("EMAIL_URL", default="") or "DATABASE_URL" not in os.environ:
+    EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+    vars().update(EMAIL_CONFIG)
+else:
+    EMAIL_BACKEND = EMAIL_NOT_CONFIGURED
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="notices@localhost")
 
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")

@@ -752,7 +752,7 @@ class Confirmation(models.Model):
         BATCHED = "batched", "Letter in a mail batch"
         MAILED = "mailed", "Letter mailed"
         RETURNED = "returned", "Letter returned undeliverable"
-        FAILED = "failed", "Failed (will retry)"
+        FAILED = "failed", "Failed: stopped retrying, needs staff"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="confirmations")
     account = models.ForeignKey(

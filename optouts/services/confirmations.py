@@ -155,6 +155,38 @@ SMS_NOT_CONFIGURED = (
 )
 
 
+def max_attempts() -> int:
+    """Sends tried before a row stops retrying and waits for a person (status `failed`, on the
+    staff home): an address the provider refuses for good must not be retried for ever."""
+    return int(getattr(settings, "CONFIRMATION_MAX_ATTEMPTS", 8))
+
+
+def email_configured() -> bool:
+    return getattr(settings, "EMAIL_NOT_CONFIGURED", None) != settings.EMAIL_BACKEND
+
+
+EMAIL_NOT_CONFIGURED = "e-mail not sent: EMAIL_URL is not set; the row stays pending until it is"
+
+
+def _not_configured(method: str) -> str:
+    if method == C.Method.SMS and not sms_configured():
+        return SMS_NOT_CONFIGURED
+    if method == C.Method.EMAIL and not email_configured():
+        return EMAIL_NOT_CONFIGURED
+    return ""
+
+
+def sendable_q() -> Q:
+    """E-mail and SMS rows this deployment can send now: SMS once Twilio is configured, e-mail once
+    EMAIL_URL is, so rows that cannot leave neither fill a sweep's batch nor age readiness."""
+    q = Q(method__in=AFTER_COMMIT_METHODS)
+    if not sms_configured():
+        q &= ~Q(method=C.Method.SMS)
+    if not email_configured():
+        q &= ~Q(method=C.Method.EMAIL)
+    return q
+
+
 def _claimable(now: dt.datetime) -> Q:
     return Q(status=C.Status.PENDING) & (Q(claimed_at=None) | Q(claimed_at__lt=now - claim_lease()))
 
@@ -167,10 +199,11 @@ def confirmation_send(*, confirmation_id: int) -> bool:
     error on the row for the retry. Returns whether it was sent (or, for a letter, issued)."""
     now = timezone.now()
     pending = C.objects.filter(pk=confirmation_id).filter(_claimable(now))
-    if not sms_configured() and pending.filter(method=C.Method.SMS).exists():
-        # Never counted as sent: visible on the row (and to readiness checks) as still pending.
-        pending.update(last_error=SMS_NOT_CONFIGURED)
-        log.warning("confirmation %s: %s", confirmation_id, SMS_NOT_CONFIGURED)
+    method = pending.values_list("method", flat=True).first()
+    if method and (why := _not_configured(method)):
+        # Never counted as sent: visible on the row (and on the staff home) as still pending.
+        pending.update(last_error=why)
+        log.warning("confirmation %s: %s", confirmation_id, why)
         return False
     claimed = pending.update(claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
@@ -187,7 +220,12 @@ def confirmation_send(*, confirmation_id: int) -> bool:
         else:
             _issue_letter(conf)
     except Exception as exc:
-        mine.update(claimed_at=None, last_error=str(exc)[:2000])
+        error = str(exc)[:2000]
+        if conf.attempts >= max_attempts():  # this attempt counted by the claim
+            mine.update(claimed_at=None, status=C.Status.FAILED, last_error=error)
+            log.error("confirmation %s: failed %s times, left for staff", conf.pk, max_attempts())
+        else:
+            mine.update(claimed_at=None, last_error=error)
         raise
     if conf.method == C.Method.LETTER:
         # Issued, not sent: the letter reaches the customer through a mail batch (the daily
@@ -256,7 +294,10 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     `issued`). Errors are kept on the row and retried on the next run; a claim whose lease ran
     out (its worker died) is taken again; SMS rows wait, pending, while Twilio is not configured
     (`sms_unconfigured`)."""
-    counts = dict.fromkeys(("sent", "emailed", "texted", "issued", "failed", "sms_unconfigured"), 0)
+    counts = dict.fromkeys(
+        ("sent", "emailed", "texted", "issued", "failed", "sms_unconfigured", "email_unconfigured"),
+        0,
+    )
     key: dict[str, str] = {
         C.Method.EMAIL: "emailed",
         C.Method.SMS: "texted",
@@ -268,9 +309,9 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
         .values_list("pk", "method")[:limit]
     )
     for pk, method in rows:
-        if method == C.Method.SMS and not sms_configured():
-            counts["sms_unconfigured"] += 1
-            C.objects.filter(pk=pk).update(last_error=SMS_NOT_CONFIGURED)
+        if why := _not_configured(method):
+            counts["sms_unconfigured" if method == C.Method.SMS else "email_unconfigured"] += 1
+            C.objects.filter(pk=pk).update(last_error=why)
             continue
         try:
             if confirmation_send(confirmation_id=pk):

@@ -18,16 +18,16 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from optouts.models import Confirmation, ServiceRequest
-from optouts.services.confirmations import AFTER_COMMIT_METHODS, confirmation_send
+from optouts.services.confirmations import confirmation_send, sendable_q
 
 log = logging.getLogger(__name__)
 C = Confirmation
 
 # What has not reached the customer or the utility yet, by kind (the /readyz outbox checks).
+# A confirmation that stopped retrying (`failed`) waits for a person on the staff home, not here;
+# an SMS waits here only once Twilio is configured (confirmations.sendable_q).
 UNDELIVERED = {
-    "confirmation": Q(
-        method__in=AFTER_COMMIT_METHODS, status__in=[C.Status.PENDING, C.Status.FAILED]
-    ),
+    "confirmation": Q(status=C.Status.PENDING),
     # A letter is on its way once it is in a mail-house batch.
     "letter": Q(method=C.Method.LETTER, status__in=[C.Status.PENDING, C.Status.ISSUED]),
 }
@@ -36,8 +36,9 @@ UNDELIVERED = {
 def outbox_oldest() -> dict[str, dt.datetime | None]:
     """When the oldest undelivered item of each kind was created (None: nothing waiting). A
     CCASR waits once it can be sent (its effective date is known) and until it is exported."""
+    scope = {"confirmation": sendable_q(), "letter": Q()}
     oldest: dict[str, dt.datetime | None] = {
-        kind: C.objects.filter(q).aggregate(t=Min("created_at"))["t"]
+        kind: C.objects.filter(q, scope[kind]).aggregate(t=Min("created_at"))["t"]
         for kind, q in UNDELIVERED.items()
     }
     oldest["ccasr"] = ServiceRequest.objects.filter(
@@ -53,7 +54,7 @@ def outbox_redeliver(*, older_than: dt.timedelta = dt.timedelta(minutes=1), limi
     cutoff = timezone.now() - older_than
     pks = list(
         C.objects.filter(
-            method__in=AFTER_COMMIT_METHODS,
+            sendable_q(),
             status=C.Status.PENDING,
             claimed_at=None,
             created_at__lte=cutoff,

@@ -27,6 +27,7 @@ PRODUCTION = {
     "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
     "SESSION_COOKIE_SECURE": "true",
     "CSRF_COOKIE_SECURE": "true",
+    "EMAIL_URL": "smtp+tls://notices:secret@smtp.example.org:587",
 }
 
 
@@ -54,6 +55,40 @@ def test_check_deploy_names_what_production_forgot():
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "email, warning",
+    [
+        ({"EMAIL_URL": "consolemail://"}, "optouts.W002"),  # prints customers' e-mails
+        ({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"}, "optouts.W001"),  # no EMAIL_URL
+    ],
+)
+def test_check_deploy_refuses_an_email_setup_that_would_not_send(email, warning):
+    env = {k: v for k, v in PRODUCTION.items() if k != "EMAIL_URL"}
+    result = _check_deploy({**env, **email})
+    assert result.returncode != 0
+    assert warning in result.stderr + result.stdout
+
+
+def test_with_a_database_and_no_email_url_confirmations_wait_unsent(settings, make_account):
+    from django.core import mail
+
+    from accounts.models import Channel
+    from accounts.services.status import Actor
+    from optouts.models import Confirmation
+    from optouts.services.confirmations import confirmations_send_due
+    from optouts.services.intake import optout_submit
+
+    settings.EMAIL_BACKEND = settings.EMAIL_NOT_CONFIGURED
+    optout = optout_submit(
+        account=make_account(phone=""), channel=Channel.WEB, actor=Actor("web")
+    ).request
+    row = Confirmation.objects.get(optout=optout, method=Confirmation.Method.EMAIL)
+    assert confirmations_send_due()["email_unconfigured"] == 1
+    row.refresh_from_db()
+    assert row.status == Confirmation.Status.PENDING and row.sent_at is None
+    assert "EMAIL_URL is not set" in row.last_error and not mail.outbox
 
 
 HEADERS = {
