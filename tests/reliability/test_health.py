@@ -91,3 +91,15 @@ def test_an_old_undelivered_confirmation_letter_or_ccasr_is_named(
     # Sent and batched items are delivered: they no longer count.
     Confirmation.objects.filter(optout=by_email.request).update(status="sent")
     assert "outbox_confirmation" not in client.get("/readyz").json()["failed"]
+
+
+def test_the_load_balancer_asks_for_the_database_only(client, settings):
+    """A Redis outage, which every channel rides out, must not take the node out of rotation."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"
+    assert client.get("/readyz").status_code == 503
+    probe = client.get("/readyz?only=database")
+    assert probe.status_code == 200 and list(probe.json()["checks"]) == ["database"]
+    assert client.get("/readyz?only=broker").json()["failed"] == ["broker"]
+    typo = client.get("/readyz?only=databse")
+    assert typo.status_code == 400 and "databse" in typo.json()["error"]
