@@ -104,8 +104,11 @@ def customer_key(name: str, service_address: str, service_zip: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _name_in_key(name: str) -> str:
-    """'José García-López' → 'JOSEGARCIALOPEZ'; names repeat across a file (hence the cache)."""
+    """'José García-López' → 'JOSEGARCIALOPEZ', '王小明' stays '王小明': accents and punctuation go,
+    letters of every script stay (dropping non-ASCII would give every Chinese or Korean name the
+    same empty key). Names repeat across a file (hence the cache)."""
     plain = name.upper()
-    if not plain.isascii():
-        plain = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
-    return _KEY_JUNK.sub("", plain)
+    if plain.isascii():
+        return _KEY_JUNK.sub("", plain)
+    # NFKD splits an accented letter into the letter and its combining mark, which is not alnum.
+    return "".join(ch for ch in unicodedata.normalize("NFKD", plain) if ch.isalnum())

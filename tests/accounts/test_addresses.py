@@ -146,7 +146,23 @@ def test_a_line_with_no_words_is_an_error(raw):
 
 
 names = st.sampled_from(
-    ["MARIA LOPEZ", "MARIA LOPEZ JR", "JOSE GARCIA", "JOSE GARCIA LOPEZ", "ACME LLC", "ACME INC"]
+    [
+        "MARIA LOPEZ",
+        "MARIA LOPEZ JR",
+        "JOSE GARCIA",
+        "JOSE GARCIA LOPEZ",
+        "ACME LLC",
+        "ACME INC",
+        # Names in other scripts are different customers too (none may reduce to an empty key).
+        "王小明",
+        "李华",
+        "김민수",
+        "이서연",
+        "Nguyễn Văn An",
+        "Trần Thị Bình",
+        "Արամ Պետրոսյան",
+        "Łukasz Żółć",
+    ]
 )
 lines = st.sampled_from([line for _, line in CALIFORNIA])
 zips = st.sampled_from(["94901", "94903", "90067"])
@@ -158,6 +174,17 @@ def test_the_customer_key_never_merges_two_premises_or_two_customers(n1, l1, z1,
     """Two accounts share a key only when they are the same name at the same line and ZIP."""
     same = (n1, l1, z1) == (n2, l2, z2)
     assert (N.customer_key(n1, l1, z1) == N.customer_key(n2, l2, z2)) == same
+
+
+def test_the_customer_key_ignores_accents_case_and_punctuation_only():
+    line = "123 MAIN ST"
+    assert N.customer_key("José García-López", line, "94901") == N.customer_key(
+        "JOSE GARCIA LOPEZ", line, "94901"
+    )
+    assert N.customer_key("Nguyễn Văn An", line, "94901") == N.customer_key(
+        "NGUYEN VAN AN", line, "94901"
+    )
+    assert N.customer_key("王小明", line, "94901") != N.customer_key("李华", line, "94901")
 
 
 @settings(max_examples=300, deadline=None, database=None)
