@@ -199,6 +199,15 @@ class Program(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # The called number decides a call's program (optouts.services.lookup): one line
+            # shared by two programs would put a caller's opt-out in either.
+            models.UniqueConstraint(
+                fields=["ivr_phone"],
+                condition=~models.Q(ivr_phone=""),
+                name="program_ivr_phone_unique",
+            )
+        ]
 
     def __str__(self):
         return self.name

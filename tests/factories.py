@@ -37,7 +37,8 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: f"{o.slug.title()} Clean Power")
     utility = factory.SubFactory(UtilityFactory)
     phone = "+18005550100"
-    ivr_phone = "+18005550101"
+    # Each program its own line (accounts.Program's constraint): the called number picks it.
+    ivr_phone = factory.Sequence(lambda n: f"+1800555{(101 + n) % 10000:04d}")
     call_centre_phone = "+18005550102"
     website = "https://cleanpower.example.org"
     return_address = "PO Box 100\nSan Rafael CA 94901"

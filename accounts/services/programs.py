@@ -603,6 +603,13 @@ def _write(clean: _Clean, today: dt.date) -> ProgramLoadResult:
     for k, v in prog_fields.items():
         setattr(program, k, v)
     _full_clean(program, "program", errors)
+    if program.ivr_phone:
+        shared = Program.objects.filter(ivr_phone=program.ivr_phone).exclude(slug=slug).first()
+        if shared is not None:
+            errors.append(
+                f"program.ivr_phone: {program.ivr_phone} is already the IVR line of program "
+                f"{shared.slug!r}; each program needs its own (the called number picks the program)"
+            )
     if errors:
         raise ProgramFileError(errors)
     program.save()

@@ -187,3 +187,24 @@ def test_command_success_and_failure(tmp_path, capsys):
     broken.write_text("[program\nslug = 1\n")
     with pytest.raises(CommandError, match=r"(?s)broken.toml: .*not valid TOML: .*line 1"):
         call_command("load_program", str(broken))
+
+
+def test_two_programs_cannot_share_an_ivr_line():
+    """The called number decides a call's program: a shared line would put an opt-out in either."""
+    from django.db import IntegrityError, transaction
+
+    load(demo_data())
+    other = demo_data()
+    other["program"]["slug"], other["program"]["name"] = "other", "Other Clean Energy"
+    errors = errors_of(other)
+    assert errors == [
+        "program.ivr_phone: +19515550101 is already the IVR line of program 'demo'; each program"
+        " needs its own (the called number picks the program)"
+    ]
+    assert not Program.objects.filter(slug="other").exists()
+    other["program"]["ivr_phone"] = "+1 951 555 0199"
+    load(other)  # its own line: loads
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Program.objects.filter(slug="other").update(ivr_phone="+19515550101")
+    Program.objects.filter(slug="other").update(ivr_phone="")
+    Program.objects.filter(slug="demo").update(ivr_phone="")  # no line: not a clash
