@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.access import programs_visible, scope_to_programs
 from accounts.models import Channel, Program, ServiceAccount, Status
 from accounts.services import contact
+from accounts.services.audit import audit_access
 from accounts.services.status import Actor
 from accounts.services.values import InvalidValue
 from cca_notices.api_params import StrictCursorPagination, query_datetime
@@ -157,6 +158,23 @@ class OptOutListCreate(ListAPIView):
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = list(page or [])
+        # Account numbers leave the system here: one access entry per program and page (who,
+        # when, how many), as for the admin's downloads (docs/operations.md, "Audit log").
+        per_program: dict[int, tuple[Program, int]] = {}
+        for r in rows:
+            program, n = per_program.get(r.program_id, (r.program, 0))
+            per_program[r.program_id] = (program, n + 1)
+        for program, n in per_program.values():
+            audit_access(
+                instance=program,
+                what="API opt-out list",
+                detail={"path": request.path, "rows": n, "since": request.GET.get("since", "")},
+            )
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     @extend_schema(
         summary="Record an opt-out",

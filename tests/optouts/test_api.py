@@ -134,3 +134,19 @@ def test_schema_builds_without_warnings():
 
     # --fail-on-warn makes any drf-spectacular warning an error.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+def test_each_page_of_the_opt_out_list_is_recorded_as_a_download(api, make_account, today):
+    """The list carries account numbers: who took how many, when, is in the audit log."""
+    from accounts.audit_log import AuditEntry
+
+    for _ in range(3):
+        api.post("/api/v1/opt-outs/", body(make_account()), format="json")
+    listing = api.get("/api/v1/opt-outs/?since=2020-01-01T00:00:00Z")
+    assert listing.status_code == 200 and len(listing.json()["results"]) == 3
+    (entry,) = AuditEntry.objects.filter(
+        action=AuditEntry.Action.ACCESS, additional_data__access="API opt-out list"
+    )
+    assert entry.additional_data["rows"] == 3
+    assert entry.actor.username == "utility-feed"
+    assert entry.additional_data["since"] == "2020-01-01T00:00:00Z"
