@@ -14,7 +14,10 @@ The address block is not touched: it stays as stored, in USPS upper case.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+_INITIALS = re.compile(r"^(?:[A-Z]\.)+$")
 
 # Business designators and suffixes, as written in a name (the key is the upper-case word).
 DESIGNATORS = {
@@ -113,7 +116,9 @@ def _word(word: str) -> str:
         return "Mc" + _cap(upper[2:])
     if upper in MAC_NAMES:
         return "Mac" + _cap(upper[3:])
-    if "." in upper and len(upper) <= 4:  # initials: J. or J.R.
+    if _INITIALS.match(upper):  # J. or J.R. (but ST. is Saint, DR. is Doctor: capitalised)
+        return upper
+    if "&" in upper:  # A&B, AT&T: letters joined by & are an initialism
         return upper
     return _cap(upper)
 

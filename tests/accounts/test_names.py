@@ -35,6 +35,12 @@ from accounts.services.names import name_display
         ("JOHN SMITH JR.", "John Smith Jr."),
         ("ROBERT SMITH III", "Robert Smith III"),
         ("J. R. SMITH", "J. R. Smith"),
+        ("J.R. EWING", "J.R. Ewing"),
+        ("ST. JOHN SMITH", "St. John Smith"),  # Saint, not initials
+        ("DR. JANE DOE", "Dr. Jane Doe"),
+        ("A&B ELECTRIC CO", "A&B Electric Co"),  # an initialism joined by &
+        ("AT&T CORP", "AT&T Corp"),
+        ("B & B LLC", "B & B LLC"),
         # businesses
         ("ACME SOLAR LLC", "Acme Solar LLC"),
         ("SMITH & SONS, INC.", "Smith & Sons, Inc."),
