@@ -33,7 +33,8 @@ def _us_pattern(desc: str) -> re.Pattern[str]:
 
 _US_NUMBER = _us_pattern("general_desc")
 _US_FIXED_LINE = _us_pattern("fixed_line")
-_email_validator = EmailValidator()
+# No allowlist: `x@localhost` (Django allows it by default) cannot reach a customer.
+_email_validator = EmailValidator(allowlist=[])
 # A subset of what EmailValidator accepts (plain ASCII dot-atoms at a plain domain): the import's
 # fast path; anything else goes to the validator itself (tests/accounts/test_contact.py).
 _PLAIN_EMAIL = re.compile(
