@@ -130,8 +130,11 @@ async def customer(session, base: str, account: tuple, *, due: float, email: boo
             await r.read()
             _expect(r, 302, step)
             location = r.headers["Location"]
+            done_cookie = r.cookies.get("optout_done")
         out.confirmed = True
         out.steps[step], started, step = loop.time() - started, loop.time(), "done"
+        if done_cookie is not None:  # the done page reads its token from this cookie
+            headers = {"Cookie": f"{headers['Cookie']}; optout_done={done_cookie.value}"}
 
         async with session.get(f"{base}{location}", headers=headers) as r:
             html = (await r.read()).decode()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -38,6 +39,8 @@ from optouts.services.retention import retention_accept, retention_offer
 log = logging.getLogger(__name__)
 TOKEN_SALT = "optouts.web.account"
 DONE_SALT = "optouts.web.done"
+DONE_COOKIE = "optout_done"
+DONE_MAX_AGE_S = 24 * 3600
 TOKEN_MAX_AGE = 30 * 60
 CODE_SESSION_KEY = "optouts.personal_code"
 WEB_ACTOR = Actor("web form")
@@ -240,13 +243,27 @@ def optout_confirm(request, lang="en"):
             status=409,
         )
     done = signing.dumps({"r": submission.request.pk}, salt=DONE_SALT)
-    return HttpResponseRedirect(f"{_url(lang, 'done')}?t={done}")
+    # In a cookie for the done page only, not in its URL: a URL lands in access logs and browser
+    # history, and this one would show the code and the fee to whoever opened it within a day.
+    response = HttpResponseRedirect(_url(lang, "done"))
+    response.set_cookie(
+        DONE_COOKIE,
+        done,
+        max_age=DONE_MAX_AGE_S,
+        path=_url(lang, "done"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 @require_http_methods(["GET"])
 def optout_done(request, lang="en"):
     try:
-        payload = signing.loads(request.GET.get("t", ""), salt=DONE_SALT, max_age=24 * 3600)
+        payload = signing.loads(
+            request.COOKIES.get(DONE_COOKIE, ""), salt=DONE_SALT, max_age=DONE_MAX_AGE_S
+        )
     except signing.BadSignature:
         return HttpResponseRedirect(_url(lang, "form"))
     r = (
@@ -256,12 +273,14 @@ def optout_done(request, lang="en"):
     )
     if r is None:
         return HttpResponseRedirect(_url(lang, "form"))
-    return _render(
+    response = _render(
         request,
         lang,
         "optouts/done.html",
         {"r": r, "program": r.program, "masked": _mask(r.account.account_number)},
     )
+    response["Cache-Control"] = "private, no-store"  # the code and the fee
+    return response
 
 
 @require_http_methods(["POST"])

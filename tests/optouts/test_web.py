@@ -332,3 +332,19 @@ def test_a_number_and_zip_of_two_programs_is_not_guessed(client, make_account, p
         by_code = client.post("/opt-out/", {"code": account.opt_out_code})
         assert by_code.status_code == 200 and account.program.name in by_code.content.decode()
     assert not OptOutRequest.objects.exists()
+
+
+def test_the_done_page_keeps_its_token_out_of_the_url(client, make_account, today):
+    """A URL lands in access logs and browser history: the code and fee stay behind a cookie."""
+    account = make_account(status=Status.NOTIFIED)
+    done = client.post("/opt-out/confirm/", {"t": _token(lookup(client, account).content.decode())})
+    assert done.status_code == 302 and done["Location"] == "/opt-out/done/"
+    cookie = done.cookies["optout_done"]
+    assert cookie["httponly"] and cookie["path"] == "/opt-out/done/"
+    page = client.get(done["Location"])
+    code = OptOutRequest.objects.get().confirmation_code
+    assert code in page.content.decode() and "no-store" in page["Cache-Control"]
+    from django.test import Client
+
+    stranger = Client().get("/opt-out/done/")  # the URL alone shows nothing
+    assert stranger.status_code == 302 and code not in stranger.content.decode()
