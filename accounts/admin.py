@@ -46,7 +46,6 @@ from accounts.models import (
     RateSchedule,
     ReadDate,
     ServiceAccount,
-    Status,
     StatusChange,
     TradingPartner,
     Utility,
@@ -552,24 +551,20 @@ class StatusHistoryInline(ReadOnlyMixin, admin.TabularInline):
         return obj.actor_name
 
 
-def _status_label(value: str) -> str:
-    return Status(value).label if value in Status.values else (value or "—")
-
-
 def _status_change_html(obj: StatusChange):
     if not obj.from_status:
         return format_html(
             '<span class="status-badge status-{}">{}</span> <span class="quiet">(created)</span>',
             obj.to_status,
-            _status_label(obj.to_status),
+            obj.to_status_label,
         )
     return format_html(
         '<span class="status-badge status-{}">{}</span> → '
         '<span class="status-badge status-{}">{}</span>',
         obj.from_status,
-        _status_label(obj.from_status),
+        obj.from_status_label,
         obj.to_status,
-        _status_label(obj.to_status),
+        obj.to_status_label,
     )
 
 

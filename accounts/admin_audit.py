@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from accounts.audit_log import AuditEntry
+from accounts.models import ServiceAccount, status_label
 from accounts.services.audit import audit_entries_visible, audit_history
 
 # auditlog's admin registers its own view of the log-entry model; ours replaces it.
@@ -88,8 +89,13 @@ def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
     if entry.content_type.model == "statuschange" and "to_status" in changes:
         # A status change is a before and after in itself: show it as one.
         after = {field: change[1] for field, change in changes.items()}
+        before_status = after.get("from_status") or ""
         return [
-            ("status", after.get("from_status") or "", after["to_status"] or ""),
+            (
+                "status",
+                status_label(before_status) if before_status else "",
+                status_label(after["to_status"] or ""),
+            ),
             ("reason", "", after.get("reason") or ""),
         ]
     model = entry.content_type.model_class()
@@ -100,6 +106,8 @@ def _changes(entry: AuditEntry) -> list[tuple[str, str, str]]:
     for field, change in changes.items():
         if isinstance(change, list | tuple) and len(change) == 2:
             pair = ("" if v is None else str(v) for v in change)
+            if model is ServiceAccount and field == "status":  # labels, as everywhere else
+                pair = (status_label(v) if v else "" for v in pair)
             rows.append((field, *pair))
         else:  # m2m changes: {"type": "add", "objects": [...]}
             rows.append((field, "", str(change)))

@@ -39,6 +39,12 @@ class Status(models.TextChoices):
     REJOINED = "rejoined", "Rejoined"
 
 
+def status_label(value: str) -> str:
+    """A status as staff read it ("opted_out_free" → "Opted out in the free window"); a code no
+    longer defined is shown as stored, a blank (an account's first status) as "—"."""
+    return Status(value).label if value in Status.values else (value or "—")
+
+
 # Opted out: left CCA service by choice (a move out is not a choice, and not in this set).
 OPTED_OUT_STATUSES = frozenset(
     {Status.OPTED_OUT_PRE, Status.OPTED_OUT_FREE, Status.TERMINATED, Status.RETURNED_BUNDLED}
@@ -537,7 +543,15 @@ class StatusChange(models.Model):
         indexes = [models.Index(fields=["account", "at"], name="statuschange_account_at")]
 
     def __str__(self):
-        return f"{self.account_id}: {self.from_status or '—'} → {self.to_status}"
+        return f"{self.account_id}: {self.from_status_label} → {self.to_status_label}"
+
+    @property
+    def from_status_label(self) -> str:
+        return status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return status_label(self.to_status)
 
 
 class FeeSchedule(models.Model):

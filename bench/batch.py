@@ -27,19 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.programs import bench_account, bench_program, bench_utility
+
 DEFAULT_SCALE = 200_000
 SLUG = "bench-batch"
 MAILER_ID = "812345"
 KIND = "pre_enrollment_1"
-DEMO = Path(__file__).resolve().parent.parent / "accounts" / "demo"
-SCHEDULES = [
-    ("D", "residential"),
-    ("D-CARE", "residential"),
-    ("TOU-D-4-9PM", "residential"),
-    ("TOU-D-PRIME", "residential"),
-    ("GS-1", "small_commercial"),
-    ("TOU-GS-2", "medium_commercial"),
-]
 
 
 def add_arguments(parser) -> None:
@@ -148,83 +141,28 @@ def _setup(n: int):
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from accounts.models import (
-        DEFAULT_ADMIN_FEES,
-        FeeSchedule,
-        Product,
-        Program,
-        ServiceAccount,
-        Utility,
-    )
-    from accounts.services.jrc import jrc_import
+    from accounts.models import Product, ServiceAccount
     from cca_notices.models import ImbSerialCounter, Notice
 
     call_command("migrate", verbosity=0)
     with transaction.atomic():
-        utility, _ = Utility.objects.get_or_create(
-            code="SCE", defaults={"name": "Southern California Edison", "phone": "+18006554555"}
-        )
-        program, created = Program.objects.get_or_create(
-            slug=SLUG,
-            defaults=dict(
-                name="Inland Valley Clean Energy",
-                short_name="IVCE",
-                utility=utility,
-                phone="+19515550100",
-                ivr_phone="+19515550101",
-                tty_phone="+19515550102",
-                website="https://ivce.example.org",
-                return_address="Inland Valley Clean Energy\nPO Box 1000\nTemecula CA 92593-1000",
-                mailer_id=MAILER_ID,
-            ),
-        )
+        utility = bench_utility(phone="+18006554555")
+        program, _ = bench_program(slug=SLUG, utility=utility, mailer_id=MAILER_ID)
         _clean(program.pk)
         # Serials of earlier runs would be "in use" for 45 days: each run starts the counter anew.
         ImbSerialCounter.objects.filter(mailer_id=MAILER_ID).delete()
-        if created:
-            Product.objects.create(
-                program=program, code="light-green", name="Light Green", is_default=True
-            )
-            Product.objects.create(program=program, code="deep-green", name="Deep Green")
-            for klass, fee in DEFAULT_ADMIN_FEES.items():
-                FeeSchedule.objects.create(
-                    program=program,
-                    customer_class=klass,
-                    effective_from=dt.date(2025, 1, 1),
-                    admin_fee=fee,
-                )
-            with tempfile.TemporaryDirectory() as tmp:
-                # The demo's files name the program "demo": the same rows for this program.
-                files = {}
-                for name in ("jrc.csv", "power_content.csv"):
-                    text = (DEMO / name).read_text(encoding="utf-8")
-                    files[name] = Path(tmp) / name
-                    files[name].write_text(text.replace("\ndemo,", f"\n{SLUG},"), encoding="utf-8")
-                jrc_import(jrc_file=files["jrc.csv"], power_content_file=files["power_content.csv"])
         product = Product.objects.get(program=program, is_default=True)
 
         def account(i: int) -> ServiceAccount:
-            zip_code = f"925{i % 90:02d}-{1000 + (i * 37) % 9000:04d}"
-            return ServiceAccount(
+            return bench_account(
+                i,
                 program=program,
-                account_number=f"{7000000000 + i}",
-                customer_name=f"CUSTOMER NUMBER {i}",
-                service_address=f"{100 + i % 9000} WINCHESTER RD",
-                service_city="TEMECULA",
-                service_zip=zip_code[:5],
-                mailing_address=f"{100 + i % 9000} WINCHESTER RD APT {i % 97}",
-                mailing_city="TEMECULA",
-                mailing_state="CA",
-                mailing_zip=zip_code,
-                customer_class=SCHEDULES[i % len(SCHEDULES)][1],
-                rate_schedule=SCHEDULES[i % len(SCHEDULES)][0],
-                read_cycle=1 + i % 21,
-                language="es" if i % 3 == 0 else "en",
-                opt_out_code=f"BB{i:09d}",
-                customer_key=f"BENCHBATCH{i}",
-                enrollment_date=dt.date(2027, 3, 1) + dt.timedelta(days=i % 21),
-                status="eligible",
                 product=product,
+                code="BB",
+                key="BENCHBATCH",
+                zip_code=f"925{i % 90:02d}-{1000 + (i * 37) % 9000:04d}",
+                apartment=True,
+                status="eligible",
             )
 
         for start in range(0, n, 10_000):

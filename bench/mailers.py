@@ -10,19 +10,10 @@ the time to write the mail-house data CSV for 1,000,000 pieces (rows generated i
 import datetime as dt
 import io
 import time
-from pathlib import Path
 
 from django.db import transaction
 
-DEMO = Path(__file__).resolve().parent.parent / "accounts" / "demo"
-SCHEDULES = [
-    ("D", "residential"),
-    ("D-CARE", "residential"),
-    ("TOU-D-4-9PM", "residential"),
-    ("TOU-D-PRIME", "residential"),
-    ("GS-1", "small_commercial"),
-    ("TOU-GS-2", "medium_commercial"),
-]
+from bench.programs import bench_account, bench_program, bench_utility
 
 
 class _Rollback(Exception):
@@ -30,15 +21,7 @@ class _Rollback(Exception):
 
 
 def run(*, scale=None):
-    from accounts.models import (
-        DEFAULT_ADMIN_FEES,
-        FeeSchedule,
-        Product,
-        Program,
-        ServiceAccount,
-        Utility,
-    )
-    from accounts.services.jrc import jrc_import
+    from accounts.models import Product, Program, ServiceAccount
     from cca_notices.mailers.context import LetterRequest
     from cca_notices.mailers.render import letter_pdf
     from cca_notices.mailers.stamp import LetterRenderer
@@ -47,57 +30,15 @@ def run(*, scale=None):
     figures = []
     try:
         with transaction.atomic():
-            utility, _ = Utility.objects.get_or_create(
-                code="SCE", defaults={"name": "Southern California Edison"}
-            )
+            utility = bench_utility()
             Program.objects.filter(slug="demo").update(
                 slug="demo-bench-moved"
             )  # restored by the rollback
-            program = Program.objects.create(
-                slug="demo",
-                name="Inland Valley Clean Energy",
-                short_name="IVCE",
-                utility=utility,
-                phone="+19515550100",
-                ivr_phone="+19515550101",
-                tty_phone="+19515550102",
-                website="https://ivce.example.org",
-                return_address="Inland Valley Clean Energy\nPO Box 1000\nTemecula CA 92593-1000",
-            )
-            default = Product.objects.create(
-                program=program, code="light-green", name="Light Green", is_default=True
-            )
-            Product.objects.create(program=program, code="deep-green", name="Deep Green")
-            for klass, fee in DEFAULT_ADMIN_FEES.items():
-                FeeSchedule.objects.create(
-                    program=program,
-                    customer_class=klass,
-                    effective_from=dt.date(2025, 1, 1),
-                    admin_fee=fee,
-                )
-            jrc_import(jrc_file=DEMO / "jrc.csv", power_content_file=DEMO / "power_content.csv")
+            program, _ = bench_program(slug="demo", utility=utility)
+            default = Product.objects.get(program=program, is_default=True)
             accounts = ServiceAccount.objects.bulk_create(
                 [
-                    ServiceAccount(
-                        program=program,
-                        account_number=f"{7000000000 + i}",
-                        customer_name=f"CUSTOMER NUMBER {i}",
-                        service_address=f"{100 + i % 9000} WINCHESTER RD",
-                        service_city="TEMECULA",
-                        service_zip="92590",
-                        mailing_address=f"{100 + i % 9000} WINCHESTER RD",
-                        mailing_city="TEMECULA",
-                        mailing_state="CA",
-                        mailing_zip="92590",
-                        customer_class=SCHEDULES[i % len(SCHEDULES)][1],
-                        rate_schedule=SCHEDULES[i % len(SCHEDULES)][0],
-                        read_cycle=1 + i % 21,
-                        language="es" if i % 3 == 0 else "en",
-                        opt_out_code=f"M{i:09d}",
-                        customer_key=f"BENCH{i}",
-                        enrollment_date=dt.date(2027, 3, 1) + dt.timedelta(days=i % 21),
-                        product=default,
-                    )
+                    bench_account(i, program=program, product=default, code="M", key="BENCH")
                     for i in range(n)
                 ]
             )

@@ -7,50 +7,31 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler
 
-# What a visitor is told, per language and status (the customer pages are English and Spanish);
-# only a message written for the visitor (the NUL check's) is added to it.
+# What a visitor is told per status, in the language of the page (the customer pages are English
+# and Spanish; the Spanish is in locale/es/LC_MESSAGES/django.po); only a message written for
+# the visitor (the NUL check's) is added to it.
 TEXTS = {
-    "en": {
-        400: (
-            "The request could not be read",
-            "Something in the address or the form was not valid. Go back and try again.",
-        ),
-        403: (
-            "You may not open this page",
-            "Sign in with an account that may see it, or go back to the start.",
-        ),
-        404: ("Page not found", "The address may be mistyped, or the page has moved."),
-        500: (
-            "Something went wrong on our side",
-            "Your request was not completed. Please try again in a few minutes, or call us.",
-        ),
-        "back": "Back to the opt-out page",
-        "error": "Error",
-    },
-    "es": {
-        400: (
-            "No pudimos leer la solicitud",
-            "Algo en la dirección o en el formulario no era válido. Regrese e inténtelo de nuevo.",
-        ),
-        403: (
-            "No puede abrir esta página",
-            "Inicie sesión con una cuenta que pueda verla, o vuelva al inicio.",
-        ),
-        404: (
-            "Página no encontrada",
-            "Puede que la dirección esté mal escrita o que la página se haya movido.",
-        ),
-        500: (
-            "Algo salió mal de nuestro lado",
-            "Su solicitud no se completó. Inténtelo de nuevo en unos minutos o llámenos.",
-        ),
-        "back": "Volver a la página para darse de baja",
-        "error": "Error",
-    },
+    400: (
+        _("The request could not be read"),
+        _("Something in the address or the form was not valid. Go back and try again."),
+    ),
+    403: (
+        _("You may not open this page"),
+        _("Sign in with an account that may see it, or go back to the start."),
+    ),
+    404: (_("Page not found"), _("The address may be mistyped, or the page has moved.")),
+    500: (
+        _("Something went wrong on our side"),
+        _("Your request was not completed. Please try again in a few minutes, or call us."),
+    ),
 }
+BACK = _("Back to the opt-out page")
+ERROR = _("Error")
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -60,23 +41,24 @@ def _wants_json(request: HttpRequest) -> bool:
 def error_response(request: HttpRequest, status: int, message: str = "") -> HttpResponse:
     """The page (or, under /api/, the JSON body) for `status`, with `message` if given."""
     if _wants_json(request):
-        return JsonResponse({"detail": message or TEXTS["en"][status][0]}, status=status)
+        with translation.override("en"):  # the API speaks English
+            return JsonResponse({"detail": message or str(TEXTS[status][0])}, status=status)
     lang = "es" if request.path.startswith("/es/") else "en"
-    texts = TEXTS[lang]
-    title, explanation = texts[status]
-    body = loader.render_to_string(
-        "errors/error.html",
-        {
-            "status": status,
-            "title": title,
-            "explanation": explanation,
-            "message": message,
-            "back": texts["back"],
-            "error": texts["error"],
-            "LANGUAGE_CODE": lang,
-            "home": "/es/opt-out/" if lang == "es" else "/opt-out/",
-        },
-    )
+    with translation.override(lang):
+        title, explanation = TEXTS[status]
+        body = loader.render_to_string(
+            "errors/error.html",
+            {
+                "status": status,
+                "title": str(title),
+                "explanation": str(explanation),
+                "message": message,
+                "back": str(BACK),
+                "error": str(ERROR),
+                "LANGUAGE_CODE": lang,
+                "home": "/es/opt-out/" if lang == "es" else "/opt-out/",
+            },
+        )
     return HttpResponse(body, status=status)
 
 

@@ -5,6 +5,14 @@ mass-enrollment Connects needs before each phase (`export_preenrollment_optouts`
 Requests are claimed with a conditional update (queued → exported) in the transaction that draws
 the partner's control numbers under a row lock and records the export, so two runs at once never
 send one request twice nor reuse a control number.
+
+A process can be killed at any instruction (docs/reliability.md "Killed workers"). The file is
+written, complete and flushed, under a hidden staging name (`.<file>.part`) before that
+transaction commits and renamed into place after: killed before the commit, the database gives
+the requests and the control numbers back and the next run removes the staged file; killed
+after, the next run renames it. No file ever carries numbers or requests the database does not
+record as its own. `ccasr_export_send` (the Celery task's service) then delivers every
+interchange not yet delivered, so one whose delivery was cut short goes out, as it is, later.
 """
 
 from __future__ import annotations
@@ -14,13 +22,15 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from accounts.models import Phase, Program, Status, TradingPartner
@@ -31,12 +41,13 @@ from accounts.services.trading_partners import (
     trading_partner_for,
     trading_partner_next_control_numbers,
 )
-from optouts.models import CcasrExport, OptOutRequest, Outcome, PreEnrollmentOptOut
+from optouts.models import CcasrExport, EdiTransfer, OptOutRequest, Outcome, PreEnrollmentOptOut
 from optouts.models import ServiceRequest as SR
 from optouts.services.ccasr import ccasr_connects_for_enrollment
-from optouts.services.edi_delivery import partner_folder
+from optouts.services.edi_delivery import edi_send, partner_folder
 from optouts.services.edi_x12 import interchange_write, x12_text
 
+logger = logging.getLogger(__name__)
 TYPES = (SR.Type.CONNECT, SR.Type.DISCONNECT, SR.Type.UPDATE, SR.Type.CANCEL)
 
 
@@ -45,6 +56,8 @@ class CcasrExportResult:
     export: CcasrExport | None
     path: Path | None
     counts: dict[str, int]
+    # Files of earlier runs, killed after their commit, that this run renamed into place.
+    finished: tuple[Path, ...] = ()
 
 
 def _header(partner: TradingPartner, codes: Codes, reference: str, on: dt.date) -> list[tuple]:
@@ -105,7 +118,32 @@ def _write_atomically(path: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def _manifest(path: Path, data: bytes, export: CcasrExport, counts: dict, program) -> None:
+def _staged(path: Path) -> Path:
+    return path.with_name(f".{path.name}.part")
+
+
+def _stage(path: Path, data: bytes) -> None:
+    """`data` under `path`'s hidden staging name, flushed to disk: complete before the
+    transaction that records it commits, and nowhere a reader of the folder looks."""
+    with open(_staged(path), "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _publish(path: Path) -> None:
+    """After the commit: the staged file (manifest first) takes its name in one rename."""
+    manifest = _manifest_path(path)
+    if _staged(manifest).exists():
+        os.replace(_staged(manifest), manifest)
+    os.replace(_staged(path), path)
+
+
+def _manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def _manifest(path: Path, data: bytes, export: CcasrExport, counts: dict, program) -> bytes:
     manifest = {
         "file": path.name,
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -119,19 +157,69 @@ def _manifest(path: Path, data: bytes, export: CcasrExport, counts: dict, progra
         "group_control_number": export.group_control_number,
         "created_at": export.created_at.isoformat(),
     }
-    path.with_name(path.name + ".manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
+
+
+def _lock_partner(partner: TradingPartner) -> None:
+    # The row the control numbers are drawn under: while it is held, no export of the program
+    # is between staging its file and committing.
+    TradingPartner.objects.select_for_update().filter(pk=partner.pk).first()
+
+
+def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Path]:
+    """What a run killed mid-way left in `out_dir`: a staged file whose export committed (its
+    SHA-256 the one recorded) is renamed into place; one whose transaction was rolled back is
+    removed, its control numbers having gone back to the counter. Returns the files finished."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    # This program's files only: another program's run may be between staging and commit.
+    ours = re.compile(
+        rf"\.(CCASR|OPTOUTS)_{re.escape(partner.program.slug.upper())}(_P\d+)?_\d{{8}}_\d{{9}}"
+        r"\.(x12|csv)(\.manifest\.json)?\.part"
+    )
+    finished = []
+    with transaction.atomic():
+        _lock_partner(partner)
+        # Manifests first: a file never appears without its manifest beside it.
+        staged_files = sorted(out_dir.glob(".*.part"), key=lambda p: ("manifest" not in p.name, p))
+        for staged in staged_files:
+            if not ours.fullmatch(staged.name):
+                continue
+            name = staged.name[1 : -len(".part")]
+            file_name = name.removesuffix(".manifest.json")
+            export = CcasrExport.objects.filter(
+                program_id=partner.program_id, file_name=file_name
+            ).first()
+            data = staged.read_bytes()
+            if name != file_name:  # a manifest: it names the file's checksum
+                try:
+                    sha = json.loads(data)["sha256"]
+                except (ValueError, KeyError, TypeError):
+                    sha = None
+            else:
+                sha = hashlib.sha256(data).hexdigest()
+            if export is not None and export.sha256 and sha == export.sha256:
+                os.replace(staged, out_dir / name)
+                if name == file_name:
+                    finished.append(out_dir / name)
+            else:
+                staged.unlink()
+    return finished
 
 
 def ccasr_export(
     *, program: Program, out_dir: Path, actor_name: str, today: dt.date | None = None
 ) -> CcasrExportResult:
     """Queue the mass-enrollment Connects due (when the CCA sends them), then claim every queued
-    request with an effective date and write one 814 interchange plus its manifest."""
+    request with an effective date and write one 814 interchange plus its manifest. First
+    finishes what a killed run left in `out_dir` (`exports_staged_finish`)."""
     today = today or calendar.today()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ccasr_connects_for_enrollment(program=program, today=today)
     partner = trading_partner_for(program=program)
+    finished = tuple(exports_staged_finish(partner=partner, out_dir=out_dir))
     codes = trading_partner_codes(partner)
     now = timezone.now()
     with transaction.atomic():
@@ -143,7 +231,7 @@ def ccasr_export(
         ).update(status=SR.Status.EXPORTED, export=export, exported_at=now)
         if not claimed:
             transaction.set_rollback(True)
-            return CcasrExportResult(None, None, {})
+            return CcasrExportResult(None, None, {}, finished)
         SR.objects.filter(export=export).update(times_sent=F("times_sent") + 1)
         icn, gcn = trading_partner_next_control_numbers(partner_id=partner.pk)
         partner.refresh_from_db()
@@ -169,9 +257,83 @@ def ccasr_export(
         export.save()
         path = out_dir / name
         all_counts = {k: counts[k] for k in TYPES}
-        _write_atomically(path, data)
-        _manifest(path, data, export, all_counts, program)
-    return CcasrExportResult(export, path, all_counts | {"total": export.requests})
+        _stage(_manifest_path(path), _manifest(path, data, export, all_counts, program))
+        _stage(path, data)
+    _publish(path)
+    return CcasrExportResult(export, path, all_counts | {"total": export.requests}, finished)
+
+
+def _delivered(partner: TradingPartner) -> list[Exists]:
+    """An export is delivered once each way the profile names (the folder; SFTP when a host is
+    set) has an `ok` transfer of its file: one condition per way, all to hold."""
+    methods = [EdiTransfer.Method.FOLDER]
+    if partner.sftp_host:
+        methods.append(EdiTransfer.Method.SFTP)
+    return [
+        Exists(
+            EdiTransfer.objects.filter(
+                program_id=OuterRef("program_id"),
+                file_name=OuterRef("file_name"),
+                direction=EdiTransfer.Direction.OUT,
+                method=method,
+                result=EdiTransfer.Result.OK,
+            )
+        )
+        for method in methods
+    ]
+
+
+@dataclass(frozen=True)
+class CcasrSendResult:
+    export: CcasrExportResult
+    transfers: list[EdiTransfer]
+    delivered: tuple[str, ...]  # the files delivered by this run: its own and earlier ones
+
+
+def ccasr_exports_undelivered(*, program: Program):
+    """The program's CCASR interchanges with a delivery still missing, oldest first."""
+    partner = trading_partner_for(program=program)
+    return (
+        CcasrExport.objects.filter(program=program, kind=CcasrExport.Kind.CCASR)
+        .exclude(file_name="")
+        .exclude(*_delivered(partner))
+        .order_by("interchange_control_number", "pk")
+    )
+
+
+def ccasr_export_send(
+    *, program: Program, actor_name: str, today: dt.date | None = None
+) -> CcasrSendResult:
+    """The export and its delivery in one, as the Celery task runs them: the interchange is
+    written to `<partner folder>/exported/`, then every interchange there not yet delivered —
+    this run's, and one whose run was killed before or during its delivery — goes to the
+    partner (`edi_send`: the outbound folder, and SFTP when set), unchanged: same file, same
+    control numbers. Deliveries of one program take turns on the partner's row lock."""
+    partner = trading_partner_for(program=program)
+    out_dir = partner_folder(partner) / "exported"
+    result = ccasr_export(program=program, out_dir=out_dir, actor_name=actor_name, today=today)
+    transfers: list[EdiTransfer] = []
+    delivered = []
+    for export in ccasr_exports_undelivered(program=program):
+        path = out_dir / export.file_name
+        # Written elsewhere (`export_ccasr --out DIR`): delivered with `edi_transfer --send`.
+        if not path.is_file():
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != export.sha256:
+            logger.error("%s: not the bytes recorded for interchange %s; not sent", path, export.pk)
+            continue
+        # One file at a time, each recorded as it goes: a run killed on the second file has
+        # the first on record.
+        with transaction.atomic():
+            _lock_partner(partner)
+            # Another run may have delivered it while this one waited for the lock.
+            if not ccasr_exports_undelivered(program=program).filter(pk=export.pk).exists():
+                continue
+            sent = edi_send(program=program, paths=[path])
+        transfers += sent
+        if all(t.result == EdiTransfer.Result.OK for t in sent):
+            delivered.append(export.file_name)
+    return CcasrSendResult(result, transfers, tuple(delivered))
 
 
 # --- pre-enrollment opt-outs for a utility that generates the Connects ------------------------
@@ -215,6 +377,7 @@ def preenrollment_optouts_export(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     partner = trading_partner_for(program=program)
+    finished = tuple(exports_staged_finish(partner=partner, out_dir=out_dir))
     codes = trading_partner_codes(partner)
     now = timezone.now()
     with transaction.atomic():
@@ -225,7 +388,7 @@ def preenrollment_optouts_export(
                 seen.add(o.account_id)
                 optouts.append(o)
         if not optouts:
-            return CcasrExportResult(None, None, {})
+            return CcasrExportResult(None, None, {}, finished)
         icn, gcn = trading_partner_next_control_numbers(partner_id=partner.pk)
         partner.refresh_from_db()
         export = CcasrExport.objects.create(
@@ -284,9 +447,14 @@ def preenrollment_optouts_export(
         export.file_name, export.sha256 = name, hashlib.sha256(data).hexdigest()
         export.save(update_fields=["file_name", "sha256"])
         path = out_dir / name
-        _write_atomically(path, data)
-        _manifest(path, data, export, {"optouts": len(optouts)}, program)
-    return CcasrExportResult(export, path, {"optouts": len(optouts), "total": len(optouts)})
+        _stage(
+            _manifest_path(path), _manifest(path, data, export, {"optouts": len(optouts)}, program)
+        )
+        _stage(path, data)
+    _publish(path)
+    return CcasrExportResult(
+        export, path, {"optouts": len(optouts), "total": len(optouts)}, finished
+    )
 
 
 # --- our 997 for the utility's 814 responses ---------------------------------------------------

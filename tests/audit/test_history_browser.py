@@ -37,6 +37,6 @@ def test_the_account_history_page_reads_as_a_trail(
     assert rows.count() >= 4
     text = page.locator("#audit-history").inner_text()
     assert "agent-7" in text and "phone" in text and "req-demo-0001" in text
-    assert "participant → terminated" in text
+    assert "Participant → Terminated after the free window" in text  # labels, not codes
     assert page.locator("text=Records of this service account as they stand").count() == 1
     screenshot(page, "admin-account-audit-history")

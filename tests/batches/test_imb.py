@@ -87,6 +87,16 @@ def test_usps_specification_examples(routing):
     assert imb.encode("01234567094987654321", routing) == SPEC_EXAMPLES[routing]
 
 
+def test_the_specification_examples_are_reportlabs_too():
+    # The four examples, one per routing length, checked against a second encoder, so a typo in
+    # a copied bar string cannot pass as the specification.
+    usps4s = pytest.importorskip("reportlab.graphics.barcode.usps4s")
+    assert sorted(map(len, SPEC_EXAMPLES)) == [0, 5, 9, 11]
+    for routing, bars in SPEC_EXAMPLES.items():
+        assert len(bars) == 65
+        assert usps4s.USPS_4State("01234567094987654321", routing).barcodes == bars, routing
+
+
 def test_encoder_agrees_with_reportlab_on_random_inputs():
     usps4s = pytest.importorskip("reportlab.graphics.barcode.usps4s")
     rng = random.Random(3200)

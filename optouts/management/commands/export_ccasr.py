@@ -26,8 +26,12 @@ class Command(BaseCommand):
     def handle(self, *args, program, out, send, **opts):
         prog = program_from_option(program)
         result = ccasr_export(program=prog, out_dir=out, actor_name="export_ccasr")
+        for path in result.finished:
+            self.stdout.write(f"{path}: written by an interrupted earlier run, now in place")
         if result.export is None or result.path is None:
             self.stdout.write("0 service requests to export; no file written")
+            if send and result.finished:
+                self._send(prog, result.finished)
             return
         c = result.counts
         self.stdout.write(
@@ -36,5 +40,8 @@ class Command(BaseCommand):
             f"(interchange {result.export.interchange_control_number:09d})"
         )
         if send:
-            for t in edi_send(program=prog, paths=[result.path]):
-                self.stdout.write(f"sent {t.file_name} by {t.method} to {t.remote}: {t.result}")
+            self._send(prog, [*result.finished, result.path])
+
+    def _send(self, program, paths):
+        for t in edi_send(program=program, paths=paths):
+            self.stdout.write(f"sent {t.file_name} by {t.method} to {t.remote}: {t.result}")

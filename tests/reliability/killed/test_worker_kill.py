@@ -11,132 +11,18 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from celery import Celery
-from django.db import connection
 
 from accounts.models import Channel, Status
 from accounts.services.status import Actor
 from cca_notices.models import MailBatch, MailBatchFile, Notice
 from optouts.models import Confirmation
 from optouts.services.intake import optout_submit
-from tests.tools import require
+from tests.reliability.killed.workers import send, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[3]
-CELERY = Path(sys.executable).with_name("celery")
-
-
-def wait_for(check, what: str, timeout: float = 25.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    """Our own redis-server on a free port; stopped at the end (only this one)."""
-    require("redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-            *("--appendonly", "no", "--dir", str(tmp_path)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-
-    def up():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as c:
-                c.sendall(b"PING\r\n")
-                return c.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    wait_for(up, "redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
-
-
-class Workers:
-    """Starts workers against the test database and kills them (only those it started)."""
-
-    def __init__(self, redis_url: str, folder: Path):
-        db = connection.settings_dict
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings",
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}",
-            "REDIS_URL": redis_url,
-            "MEDIA_ROOT": str(folder / "media"),
-            "KILL_TEST_DIR": str(folder),
-            # This checkout's code, whatever an editable install of the venv points at.
-            "PYTHONPATH": str(ROOT),
-        }
-        if db.get("PASSWORD"):
-            self.env["PGPASSWORD"] = db["PASSWORD"]
-        self.folder = folder
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self) -> subprocess.Popen:
-        n = len(self.procs) + 1
-        with open(self.folder / f"worker-{n}.log", "wb") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(
-                [
-                    *(str(CELERY), "-A", "cca_notices", "worker", "--pool=solo", "--loglevel=INFO"),
-                    *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-                    *("-n", f"kill{n}@%h"),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                self.kill(proc)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.folder.glob("worker-*.log"))
-
-
-@pytest.fixture
-def workers(redis_url, tmp_path):
-    w = Workers(redis_url, tmp_path)
-    yield w
-    w.stop_all()
-
-
-def send(redis_url: str, name: str, *args) -> None:
-    app = Celery("kill-test", broker=redis_url)
-    app.send_task(name, args=list(args))
-    app.close()
 
 
 def test_a_confirmation_whose_worker_is_killed_mid_send_is_sent_once_by_the_next_worker(

@@ -1,0 +1,41 @@
+"""Loaded by the CCASR killed-worker tests' workers only (edi_worker_settings.CELERY_IMPORTS).
+While a marker file exists in `$KILL_TEST_DIR`, the export stops for good at a known point,
+after writing `$KILL_TEST_DIR/reached-<what>`:
+
+- `block-ccasr-staged`: inside the export's transaction — the requests claimed, the control
+  numbers drawn, the export recorded, the interchange written whole to its staging file — before
+  the commit;
+- `block-ccasr-delivery`: after the commit, half-way through copying the interchange into the
+  partner's outbound folder (half its bytes written).
+"""
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+from optouts.services import edi_delivery, edi_export
+from tests.reliability.worker_hooks import DIR, _stop_here
+
+_stage = edi_export._stage
+
+
+def _stage_then_stop(path, data):
+    _stage(path, data)
+    if not path.name.endswith(".manifest.json"):  # the interchange, staged after its manifest
+        _stop_here("ccasr-staged", marker="block-ccasr-staged")
+
+
+edi_export._stage = _stage_then_stop
+
+
+def _copyfile(src, dst):
+    if (DIR / "block-ccasr-delivery").exists():
+        data = Path(src).read_bytes()
+        with open(dst, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        _stop_here("ccasr-delivery", marker="block-ccasr-delivery")
+    return shutil.copyfile(src, dst)
+
+
+# Only the delivery module's copy: nothing else in the worker copies through this name.
+edi_delivery.shutil = SimpleNamespace(copyfile=_copyfile)  # type: ignore[assignment]
