@@ -5,6 +5,7 @@ the demo's residential and commercial schedules in English and Spanish."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 import tempfile
 from pathlib import Path
 
@@ -43,9 +44,11 @@ def bench_program(*, slug: str, utility=None, **fields):
     from accounts.models import DEFAULT_ADMIN_FEES, FeeSchedule, Product, Program
     from accounts.services.jrc import jrc_import
 
-    program, created = Program.objects.get_or_create(
-        slug=slug, defaults={**PROGRAM, "utility": utility or bench_utility(), **fields}
-    )
+    # Each program its own IVR line (accounts.Program's constraint), the same length as the demo's
+    # so the letters lay out alike: one per benchmark slug beside the demo's own.
+    line = f"+1951555{zlib.crc32(slug.encode()) % 9000 + 1000:04d}"
+    defaults = {**PROGRAM, "ivr_phone": line, "utility": utility or bench_utility(), **fields}
+    program, created = Program.objects.get_or_create(slug=slug, defaults=defaults)
     if not created:
         return program, False
     Product.objects.create(program=program, code="light-green", name="Light Green", is_default=True)
