@@ -5,8 +5,8 @@ the demo's residential and commercial schedules in English and Spanish."""
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 import tempfile
+import zlib
 from pathlib import Path
 
 DEMO = Path(__file__).resolve().parent.parent / "accounts" / "demo"
