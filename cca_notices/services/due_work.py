@@ -87,6 +87,7 @@ def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> d
             totals["programs_without_rule_set"] += 1
             continue
         now = timezone.now()
+        before = sum(totals.values())
         totals["cancelled"] += notices_cancel_for_left_accounts(
             program=program, actor_name=SYSTEM.name, now=now
         )
@@ -95,5 +96,6 @@ def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> d
         )
         totals["enrolled"] += accounts_enroll_due(program=program, today=today)
         totals["participants"] += accounts_deem_participants(program=program, today=today)
-        dashboard_tallies_refresh_after_commit(program_ids=[program.pk])  # the dashboard's figures
+        if sum(totals.values()) > before:  # the dashboard's figures
+            dashboard_tallies_refresh_after_commit(program_ids=[program.pk])
     return dict(totals)

@@ -489,5 +489,6 @@ def notices_schedule(
             "not_moved": result.not_moved,
         },
     )
-    dashboard_tallies_refresh_after_commit(program_ids=[program.pk])  # the dashboard's figures
+    if result.created or result.rescheduled or result.cancelled:  # the dashboard's figures
+        dashboard_tallies_refresh_after_commit(program_ids=[program.pk])
     return result
