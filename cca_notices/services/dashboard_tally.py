@@ -66,13 +66,18 @@ def dashboard_tallies_refresh(*, program_id: int) -> dict[str, Refreshed]:
     }
 
 
+REFRESHES = {ACCOUNTS: account_tally_refresh, NOTICES: notice_tally_refresh}
+
+
 @shared_task(name="cca_notices.tasks.dashboard_tallies_refresh")
-def dashboard_tallies_task(program_id: int, requested_at: str | None = None) -> dict[str, float]:
+def dashboard_tallies_task(
+    program_id: int, requested_at: str | None = None, names: list[str] | None = None
+) -> dict[str, float]:
     done = {}
-    for name, refresh in ((ACCOUNTS, account_tally_refresh), (NOTICES, notice_tally_refresh)):
+    for name in names or list(REFRESHES):
         # A rebuild that began after this change committed already counts it.
         if tally_refresh_wanted(program_id=program_id, name=name, requested_at=requested_at):
-            done[name] = refresh(program_id=program_id).seconds
+            done[name] = REFRESHES[name](program_id=program_id).seconds
     return done
 
 
@@ -85,15 +90,19 @@ def dashboard_tallies_all_task() -> dict[int, dict[str, float]]:
     }
 
 
-def dashboard_tallies_refresh_after_commit(*, program_ids: Iterable[int]) -> None:
-    """Once the caller's transaction commits, queue a rebuild of these programs' tallies.
-    robust: a broker outage must not fail the change itself; the beat's next run catches up."""
+def dashboard_tallies_refresh_after_commit(
+    *, program_ids: Iterable[int], names: Iterable[str] = (ACCOUNTS, NOTICES)
+) -> None:
+    """Once the caller's transaction commits, queue a rebuild of these programs' tallies (`names`:
+    only those the change can alter). robust: a broker outage must not fail the change itself;
+    the beat's next run catches up."""
     ids = sorted(set(program_ids))
+    which = sorted(set(names))
 
     def queue() -> None:
         at = timezone.now().isoformat()
         for pk in ids:
-            dashboard_tallies_task.delay(pk, at)
+            dashboard_tallies_task.delay(pk, at, which)
 
     if ids:
         transaction.on_commit(queue, robust=True)
