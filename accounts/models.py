@@ -817,3 +817,49 @@ class TradingPartner(models.Model):
     @property
     def utility_generates_connects(self) -> bool:
         return self.mass_enrollment_connects == self.ConnectsBy.UTILITY
+
+
+class TallyRefresh(models.Model):
+    """When a program's pre-aggregated dashboard tally (`AccountTally`, cca_notices'
+    `NoticeTally`) was last rebuilt: the dashboard reads a tally only while this is recent
+    (accounts.services.tally; docs/admin.md, "How fresh the figures are")."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=20, help_text="Which tally: accounts or notices.")
+    as_of = models.DateTimeField(
+        help_text="Every change committed before this moment is counted in the tally."
+    )
+    seconds = models.FloatField(default=0, help_text="How long the last rebuild took.")
+    groups = models.PositiveIntegerField(default=0, help_text="Rows the last rebuild wrote.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="tally_refresh_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.name} tally of program {self.program_id} as of {self.as_of}"
+
+
+class AccountTally(models.Model):
+    """Accounts per program, phase, customer class, service city and status: the groups the
+    dashboard's and the board report's opt-out rates roll up, rebuilt set-based from the
+    accounts (accounts.services.account_tally), never edited row by row."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    # A plain id: a deleted phase's groups stay until the next rebuild, named "No phase" then.
+    phase = models.ForeignKey(
+        Phase,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    customer_class = models.CharField(max_length=20, choices=CustomerClass.choices)
+    service_city = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    accounts = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.accounts} {self.status} in {self.service_city}"

@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
+from accounts.services.account_tally import account_tally_task
 from accounts.services.deferred_indexes import indexes_ensure
+
+# The accounts tally's rebuild after an import (defined beside its service).
+__all__ = ["account_tally_task", "indexes_ensure_task"]
 
 
 @shared_task(name="accounts.tasks.indexes_ensure")

@@ -24,6 +24,13 @@ BEAT_SCHEDULE: dict = {
     },
 }
 
+# The dashboard's tallies (opt-out rates, notice compliance), rebuilt set-based; the dashboard
+# trusts one for accounts.services.tally.MAX_AGE (20 minutes) and computes live after that.
+BEAT_SCHEDULE["dashboard-tallies"] = {
+    "task": "cca_notices.tasks.dashboard_tallies_refresh_all",
+    "schedule": 300.0,
+}
+
 # The beat's heartbeat (/readyz reads its age) and the outbox sweep that sends the confirmations
 # a broker outage kept from leaving (optouts.services.outbox).
 BEAT_SCHEDULE["heartbeat"] = {"task": "cca_notices.health.heartbeat", "schedule": 60.0}

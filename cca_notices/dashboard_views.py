@@ -1,6 +1,7 @@
 """The staff home page (/admin/), the dashboard of each program, its CSV downloads and the board
 report. An edge: the numbers come from optouts.services.standing, .dashboard and .board_report;
-this module only links each figure to the admin list that holds its rows (docs/admin.md).
+this module only links each figure to the admin list that holds its rows (docs/admin.md) and
+says how fresh the tallied figures are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.urls import reverse
 
 from accounts.models import Program
 from accounts.services.calendar import today as business_today
+from accounts.services.tally import REFRESH_EVERY
 from optouts.services.board_report import board_report_build, board_report_csv, board_report_pdf
 from optouts.services.dashboard import Table, dashboard_build, dashboard_table, table_csv
 from optouts.services.standing import ProgramStanding, programs_standing
@@ -163,6 +165,7 @@ def dashboard(request, slug: str):
         "board": board,
         "charts": charts,
         "chart_data": {t.key: _chart_spec(t) for t in board.tables.values()},
+        "refresh_minutes": int(REFRESH_EVERY.total_seconds() // 60),
     }
     request.current_app = admin.site.name
     return TemplateResponse(request, "admin/dashboard.html", context)
@@ -248,9 +251,7 @@ def dashboard_csv(request, slug: str, key: str):
     if key not in CHARTS:
         raise Http404("no such chart")
     table = dashboard_table(program=program, today=business_today(), key=key)
-    response = HttpResponse(table_csv(table=table), content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="{program.slug}-{key}.csv"'
-    return response
+    return _file_response(table_csv(table=table), filename=f"{program.slug}-{key}.csv")
 
 
 def board_report(request, slug: str, fmt: str):
@@ -259,9 +260,22 @@ def board_report(request, slug: str, fmt: str):
     report = board_report_build(program=program, today=today)
     name = f"{program.slug}-board-report-{today:%Y-%m-%d}.{fmt}"
     if fmt == "pdf":
-        response = HttpResponse(board_report_pdf(report=report), content_type="application/pdf")
-    else:
-        response = HttpResponse(board_report_csv(report=report), content_type="text/csv")
-    disposition = "inline" if fmt == "pdf" and not request.GET.get("download") else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{name}"'
+        # Shown in the browser unless the link asks to download it.
+        return _file_response(
+            board_report_pdf(report=report),
+            filename=name,
+            content_type="application/pdf",
+            inline=not request.GET.get("download"),
+        )
+    return _file_response(board_report_csv(report=report), filename=name)
+
+
+def _file_response(
+    body: bytes, *, filename: str, content_type: str = "text/csv", inline: bool = False
+) -> HttpResponse:
+    """Every download of this module: a chart's CSV, the board report's CSV and PDF. The
+    names are built from the program's slug and a date, so they need no quoting."""
+    response = HttpResponse(body, content_type=content_type)
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
     return response

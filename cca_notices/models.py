@@ -418,3 +418,21 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class NoticeTally(models.Model):
+    """Notices per program, enrollment date, kind, status, mail date and whether mailed after
+    the mail date: the groups notice compliance rolls up (the mail date stays, so "past its
+    date" is decided on the day the figures are read). Rebuilt set-based from the notices
+    (cca_notices.services.dashboard_tally), never edited row by row."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    enrollment_date = models.DateField()
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    status = models.CharField(max_length=10, choices=Notice.Status.choices)
+    mail_date = models.DateField()
+    mailed_late = models.BooleanField(help_text="Mailed on a day after its mail date.")
+    notices = models.PositiveIntegerField()
+
+    def __str__(self):
+        return f"{self.notices} {self.kind} {self.status} for {self.mail_date}"

@@ -4,10 +4,18 @@ from celery import shared_task
 
 from cca_notices.services.batch_files import batch_file_task
 from cca_notices.services.batches import mail_batches_build_due
+from cca_notices.services.dashboard_tally import dashboard_tallies_all_task, dashboard_tallies_task
 from cca_notices.services.due_work import notices_run_due_work
 
-# One letters file of a batch, for workers helping its writer (defined beside its service).
-__all__ = ["batch_file_task", "mail_batches_daily", "notices_daily"]
+# One letters file of a batch, for workers helping its writer, and the dashboard's tallies
+# (defined beside their services).
+__all__ = [
+    "batch_file_task",
+    "dashboard_tallies_all_task",
+    "dashboard_tallies_task",
+    "mail_batches_daily",
+    "notices_daily",
+]
 
 
 @shared_task(name="cca_notices.tasks.notices_daily")

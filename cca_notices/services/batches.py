@@ -52,6 +52,7 @@ from cca_notices.services.batch_sources import (
     batch_source_for,
     batch_sources,
 )
+from cca_notices.services.dashboard_tally import NOTICES, dashboard_tallies_refresh_after_commit
 from cca_notices.services.imb_serials import ImbSerialsExhausted, imb_serials_allocate
 
 KIND_CODES = {
@@ -275,6 +276,8 @@ def mail_batch_claim(
             ]
         )
         result.batch = batch
+        if kind in NoticeKind.values:  # the dashboard's figures: notices batched, some cancelled
+            dashboard_tallies_refresh_after_commit(program_ids=[program.pk], names=[NOTICES])
         return result
 
 

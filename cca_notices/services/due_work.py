@@ -13,6 +13,7 @@ from accounts.services.calendar import today as business_today
 from accounts.services.status import SYSTEM, Actor, accounts_transition_bulk
 from cca_notices import rules as R
 from cca_notices.models import Notice
+from cca_notices.services.dashboard_tally import dashboard_tallies_refresh_after_commit
 from cca_notices.services.scheduling import (
     RuleSetMissing,
     notices_cancel_for_left_accounts,
@@ -86,6 +87,7 @@ def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> d
             totals["programs_without_rule_set"] += 1
             continue
         now = timezone.now()
+        before = sum(totals.values())
         totals["cancelled"] += notices_cancel_for_left_accounts(
             program=program, actor_name=SYSTEM.name, now=now
         )
@@ -94,4 +96,6 @@ def notices_run_due_work(*, today: dt.date | None = None, program_ids=None) -> d
         )
         totals["enrolled"] += accounts_enroll_due(program=program, today=today)
         totals["participants"] += accounts_deem_participants(program=program, today=today)
+        if sum(totals.values()) > before:  # the dashboard's figures
+            dashboard_tallies_refresh_after_commit(program_ids=[program.pk])
     return dict(totals)

@@ -27,6 +27,7 @@ from cca_notices.services.batch_sources import (
     ReportItem,
     batch_sources,
 )
+from cca_notices.services.dashboard_tally import dashboard_tallies_refresh_after_commit
 
 # The statuses every source's items share.
 BATCHED, MAILED, RETURNED = "batched", "mailed", "returned"
@@ -226,4 +227,10 @@ def mail_house_report_import(
                 result.changed[(source.unit, what)] += n
         if any(changes.values()):
             MailBatch.objects.filter(pk__in=batches, mailed_at__isnull=True).update(mailed_at=now)
+            # The dashboard's figures of the programs whose pieces the report named.
+            dashboard_tallies_refresh_after_commit(
+                program_ids=MailBatch.objects.filter(pk__in=batches).values_list(
+                    "program_id", flat=True
+                )
+            )
     return result

@@ -30,6 +30,7 @@ from accounts.services.calendar import program_calendar
 from accounts.services.calendar import today as business_today
 from cca_notices import rules as R
 from cca_notices.models import Notice, NoticeChange, PhaseCycleSchedule, RuleSet, ScheduleRun
+from cca_notices.services.dashboard_tally import NOTICES, dashboard_tallies_refresh_after_commit
 
 # Accounts that still get the mass-enrollment track (an enrolled account already had it).
 MASS_STATUSES = tuple(sorted(PRE_ENROLLMENT_STATUSES))
@@ -488,4 +489,6 @@ def notices_schedule(
             "not_moved": result.not_moved,
         },
     )
+    if result.created or result.rescheduled or result.cancelled:  # the dashboard's figures
+        dashboard_tallies_refresh_after_commit(program_ids=[program.pk], names=[NOTICES])
     return result

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import CustomerClass, Program
 from accounts.services.spreadsheet import spreadsheet_writer
+from accounts.services.tally import Freshness, tallied_as_of
 from optouts.models import FeeEntry, ServiceRequest
 from optouts.services import dashboard as D
 from optouts.services.suppression import (
@@ -54,6 +55,16 @@ class BoardReport:
     as_of: dt.date
     generated_at: dt.datetime
     tables: list[ReportTable]
+    # Where the rates and notice compliance came from: a tally as of a moment, or live.
+    freshness: tuple[Freshness, ...] = ()
+
+    @property
+    def tallied_as_of(self) -> dt.datetime | None:
+        return tallied_as_of(self.freshness)
+
+    @property
+    def live_reasons(self) -> list[str]:
+        return [f.live_reason for f in self.freshness if f.live]
 
     @property
     def suppressed_cells(self) -> int:
@@ -175,8 +186,9 @@ def service_requests_by_type(*, program: Program) -> D.Table:
     )
 
 
-def board_report_build(*, program: Program, today: dt.date) -> BoardReport:
-    groups = D.account_groups(program=program)
+def board_report_build(*, program: Program, today: dt.date, source: str = "auto") -> BoardReport:
+    groups = D.account_groups(program=program, source=source)
+    notices = D.notice_groups(program=program, source=source)
     accounts = sum(g[3] for g in groups.groups)
 
     def rate(table: D.Table) -> ReportTable:
@@ -191,12 +203,16 @@ def board_report_build(*, program: Program, today: dt.date) -> BoardReport:
         rate(D.optout_rate_by_city(groups=groups, top=None)),
         counts(_without_rate(D.optouts_by_channel(program=program, accounts=accounts))),
         counts(D.optouts_by_outcome(program=program)),
-        counts(D.notice_compliance(program=program, today=today)),
+        counts(D.notice_compliance(program=program, today=today, notices=notices)),
         fees_by_class(program=program),
         counts(service_requests_by_type(program=program)),
     ]
     return BoardReport(
-        program=program, as_of=today, generated_at=timezone.localtime(), tables=tables
+        program=program,
+        as_of=today,
+        generated_at=timezone.localtime(),
+        tables=tables,
+        freshness=(groups.freshness, notices.freshness),
     )
 
 

@@ -1,9 +1,14 @@
 """The dashboard's numbers: opt-outs per day against the mail drops, opt-out rates by phase,
 customer class, city and channel, notice compliance per phase, and fees (docs/admin.md).
 
-Every figure is an aggregate with GROUP BY in the database (one scan of each table); Python
-only rolls the few hundred groups up. Each function returns a `Table`: the chart, its text
-alternative and its CSV all come from the same rows.
+Every figure is an aggregate with GROUP BY in the database; Python only rolls the groups up.
+The two that would scan millions of rows — the opt-out rates (every account) and notice
+compliance (every notice) — read the program's pre-aggregated tallies instead while they are
+fresh (accounts.services.tally: rebuilt set-based by the beat and after each bulk change), and
+fall back to the live GROUP BY, saying why, when a tally is missing or older than its bound. The
+live queries (`account_groups_live`, `notice_groups_live`) stay the reference the tests hold the
+tallies to. Each function returns a `Table`: the chart, its text alternative and its CSV all
+come from the same rows.
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from django.db.models.functions import TruncWeek
 
 from accounts.models import OPTED_OUT_STATUSES, Channel, CustomerClass, Phase, Program
 from accounts.models import ServiceAccount as Account
+from accounts.services.account_tally import ACCOUNTS, account_tally_groups
 from accounts.services.spreadsheet import spreadsheet_writer
+from accounts.services.tally import Freshness, tallied_as_of, tally_freshness
 from cca_notices.models import MailBatch, Notice, NoticeKind
+from cca_notices.services.dashboard_tally import NOTICES, notice_tally_groups
 from optouts.models import FeeEntry, OptOutRequest, Outcome
 
 NEW_CUSTOMER_KINDS = frozenset({NoticeKind.NEW_CUSTOMER_1, NoticeKind.NEW_CUSTOMER_2})
@@ -53,15 +61,25 @@ def rate_pct(part: int, whole: int) -> Decimal:
 
 
 # --- opt-outs per day ---------------------------------------------------------------------------
-def optouts_per_day(*, program: Program) -> Table:
-    """Opt-out requests by the business day they count from, and the notice pieces dropped in
-    the mail that day (mail batches of notices), so a peak can be read against its drop."""
-    optouts = dict(
+def optout_request_groups(*, program: Program) -> list[tuple[dt.date, str, int]]:
+    """Opt-out requests by (request date, channel): the one scan of the requests that the
+    per-day and the per-channel tables both roll up."""
+    return list(
         OptOutRequest.objects.filter(program=program)
-        .values_list("request_date")
+        .values_list("request_date", "channel")
         .annotate(n=Count("id"))
         .order_by()
     )
+
+
+def optouts_per_day(
+    *, program: Program, requests: list[tuple[dt.date, str, int]] | None = None
+) -> Table:
+    """Opt-out requests by the business day they count from, and the notice pieces dropped in
+    the mail that day (mail batches of notices), so a peak can be read against its drop."""
+    optouts: dict[dt.date, int] = defaultdict(int)
+    for day, _, n in optout_request_groups(program=program) if requests is None else requests:
+        optouts[day] += n
     drops = dict(
         MailBatch.objects.filter(program=program, kind__in=NoticeKind.values)
         .values_list("mail_date")
@@ -95,10 +113,13 @@ class AccountGroups:
 
     groups: list[tuple[int | None, str, str, int, int]]
     phase_names: dict[int | None, str]
+    freshness: Freshness
 
 
-def account_groups(*, program: Program) -> AccountGroups:
-    rows = (
+def account_groups_live(*, program: Program) -> list[tuple[int | None, str, str, int, int]]:
+    """(phase id, class, city, accounts, opted out) from the accounts themselves: the reference
+    the accounts tally is held to, and the fallback when it is not fresh."""
+    return list(
         Account.objects.filter(program=program)
         .values_list("phase_id", "customer_class", "service_city")
         .annotate(
@@ -106,11 +127,32 @@ def account_groups(*, program: Program) -> AccountGroups:
         )
         .order_by()
     )
+
+
+def account_groups_tallied(*, program: Program) -> list[tuple[int | None, str, str, int, int]]:
+    """The same groups from the accounts tally (which keeps each status apart)."""
+    totals: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for phase_id, klass, city, status, n in account_tally_groups(program_id=program.pk):
+        t = totals[(phase_id, klass, city)]
+        t[0] += n
+        t[1] += n if status in OPTED_OUT_STATUSES else 0
+    return [(*k, a, o) for k, (a, o) in totals.items()]
+
+
+def account_groups(*, program: Program, source: str = "auto") -> AccountGroups:
+    """`source`: "auto" (the tally while fresh, else live), "live" or "tally" (tally_freshness)."""
+    fresh = tally_freshness(program_id=program.pk, name=ACCOUNTS, source=source)
+    rows = (
+        account_groups_live(program=program)
+        if fresh.live
+        else account_groups_tallied(program=program)
+    )
+    rows.sort(key=lambda g: (g[0] or 0, g[1], g[2]))  # the same order from tally and live
     names: dict[int | None, str] = {
         p.pk: p.name for p in Phase.objects.filter(program=program).order_by("number")
     }
     names[None] = "No phase"
-    return AccountGroups(groups=list(rows), phase_names=names)
+    return AccountGroups(groups=rows, phase_names=names, freshness=fresh)
 
 
 RATE_COLUMNS = [
@@ -179,15 +221,14 @@ def optout_rate_by_city(*, groups: AccountGroups, top: int | None = 15) -> Table
     )
 
 
-def optouts_by_channel(*, program: Program, accounts: int) -> Table:
+def optouts_by_channel(
+    *, program: Program, accounts: int, requests: list[tuple[dt.date, str, int]] | None = None
+) -> Table:
     """Opt-out requests by channel, and as a share of the program's accounts."""
     labels = dict(Channel.choices)
-    counts = dict(
-        OptOutRequest.objects.filter(program=program)
-        .values_list("channel")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    counts: dict[str, int] = defaultdict(int)
+    for _, channel, n in optout_request_groups(program=program) if requests is None else requests:
+        counts[channel] += n
     rows = [
         (labels.get(ch, ch), n, rate_pct(n, accounts))
         for ch, n in sorted(counts.items(), key=lambda kv: list(labels).index(kv[0]))
@@ -250,29 +291,56 @@ def _compliance_column(status: str, *, late: bool, past: bool) -> int | None:
     return None
 
 
-def notice_compliance(*, program: Program, today: dt.date) -> Table:
-    """Each phase's notices: scheduled, mailed on time (on or before the mail date), mailed
-    late, late and still not mailed, returned. Cancelled notices are left out.
+@dataclass(frozen=True)
+class NoticeGroups:
+    """Notices by (enrollment date, kind, status, mail date, mailed late): what compliance
+    rolls up, from the notices tally or live."""
 
-    One scan of the notices, grouped by enrollment date and kind; the enrollment date puts a
-    mass-enrollment notice in its phase (the phase window holds it), and the new-customer
-    track (service start, not a phase) is its own row."""
-    # One plain COUNT per group, the categories worked out from the few hundred groups: cheaper
-    # for the database than five filtered counts over every notice.
+    groups: list[tuple[dt.date, str, str, dt.date, bool, int]]
+    freshness: Freshness
+
+
+def notice_groups_live(*, program: Program) -> list[tuple[dt.date, str, str, dt.date, bool, int]]:
+    """The groups from the notices themselves: the reference the notices tally is held to, and
+    the fallback when it is not fresh. One plain COUNT per group, the categories worked out
+    from the groups: cheaper for the database than five filtered counts over every notice."""
     rows = (
         Notice.objects.filter(program=program)
         .annotate(
-            late=ExpressionWrapper(Q(mailed_on__gt=F("mail_date")), output_field=BooleanField()),
-            past=ExpressionWrapper(Q(mail_date__lt=today), output_field=BooleanField()),
+            late=ExpressionWrapper(Q(mailed_on__gt=F("mail_date")), output_field=BooleanField())
         )
-        .values_list("enrollment_date", "kind", "status", "late", "past")
+        .values_list("enrollment_date", "kind", "status", "mail_date", "late")
         .annotate(n=Count("id"))
         .order_by()
     )
+    return [(e, k, s, m, bool(late), n) for e, k, s, m, late, n in rows]
+
+
+def notice_groups(*, program: Program, source: str = "auto") -> NoticeGroups:
+    """`source`: "auto" (the tally while fresh, else live), "live" or "tally" (tally_freshness)."""
+    fresh = tally_freshness(program_id=program.pk, name=NOTICES, source=source)
+    if fresh.live:
+        return NoticeGroups(notice_groups_live(program=program), fresh)
+    rows = [(*r[:4], bool(r[4]), r[5]) for r in notice_tally_groups(program_id=program.pk)]
+    return NoticeGroups(rows, fresh)
+
+
+def notice_compliance(
+    *, program: Program, today: dt.date, notices: NoticeGroups | None = None
+) -> Table:
+    """Each phase's notices: scheduled, mailed on time (on or before the mail date), mailed
+    late, late and still not mailed, returned. Cancelled notices are left out.
+
+    From the notices grouped by enrollment date, kind, status and mail date; the enrollment
+    date puts a mass-enrollment notice in its phase (the phase window holds it), and the
+    new-customer track (service start, not a phase) is its own row. "Past its mail date" is
+    decided here, against `today`, so a tally built yesterday still reads right today."""
+    notices = notices or notice_groups(program=program)
     phases = list(Phase.objects.filter(program=program).order_by("number", "enrollment_start"))
     totals: dict[str, list[int]] = {p.name: [0] * 5 for p in phases}
-    for enrollment_date, kind, status, late, past, n in rows:
-        column = _compliance_column(status, late=bool(late), past=bool(past))
+    # In a fixed order, so the rows outside the phases come out the same from tally and live.
+    for enrollment_date, kind, status, mail_date, late, n in sorted(notices.groups):
+        column = _compliance_column(status, late=late, past=mail_date < today)
         if column is None:
             continue
         name = "New customers" if kind in NEW_CUSTOMER_KINDS else _phase_of(enrollment_date, phases)
@@ -335,23 +403,38 @@ class Dashboard:
     accounts: int
     opted_out: int
     tables: dict[str, Table]
+    # Where the account figures (the totals, the rates, the channels' shares) and notice
+    # compliance came from; the other charts are always live.
+    freshness: tuple[Freshness, ...] = ()
 
     @property
     def rate(self) -> Decimal:
         return rate_pct(self.opted_out, self.accounts)
 
+    @property
+    def tallied_as_of(self) -> dt.datetime | None:
+        return tallied_as_of(self.freshness)
 
-def dashboard_build(*, program: Program, today: dt.date) -> Dashboard:
-    groups = account_groups(program=program)
+    @property
+    def live_reasons(self) -> list[str]:
+        return [f.live_reason for f in self.freshness if f.live]
+
+
+def dashboard_build(*, program: Program, today: dt.date, source: str = "auto") -> Dashboard:
+    """Every chart of the program. `source` is for the tallied figures ("auto", "live",
+    "tally"; tally_freshness): the tests build the same dashboard both ways and compare."""
+    groups = account_groups(program=program, source=source)
+    notices = notice_groups(program=program, source=source)
+    requests = optout_request_groups(program=program)
     accounts = sum(g[3] for g in groups.groups)
     opted_out = sum(g[4] for g in groups.groups)
     tables = [
-        optouts_per_day(program=program),
+        optouts_per_day(program=program, requests=requests),
         optout_rate_by_phase(groups=groups),
         optout_rate_by_class(groups=groups),
         optout_rate_by_city(groups=groups),
-        optouts_by_channel(program=program, accounts=accounts),
-        notice_compliance(program=program, today=today),
+        optouts_by_channel(program=program, accounts=accounts, requests=requests),
+        notice_compliance(program=program, today=today, notices=notices),
         fees_by_week(program=program),
     ]
     return Dashboard(
@@ -360,6 +443,7 @@ def dashboard_build(*, program: Program, today: dt.date) -> Dashboard:
         accounts=accounts,
         opted_out=opted_out,
         tables={t.key: t for t in tables},
+        freshness=(groups.freshness, notices.freshness),
     )
 
 
@@ -372,7 +456,7 @@ def dashboard_table(*, program: Program, today: dt.date, key: str) -> Table:
     if key == "rate_by_city":
         return optout_rate_by_city(groups=account_groups(program=program))
     if key == "rate_by_channel":
-        accounts = Account.objects.filter(program=program).count()
+        accounts = sum(g[3] for g in account_groups(program=program).groups)
         return optouts_by_channel(program=program, accounts=accounts)
     if key == "optouts_per_day":
         return optouts_per_day(program=program)

@@ -42,6 +42,7 @@ from accounts.services.personal_codes import personal_code_new
 from accounts.services.same_customer import opted_out_same_customer
 from accounts.services.status import Actor, account_transition, can_transition
 from accounts.services.text_files import InputFileError, csv_dict_reader
+from cca_notices.services.dashboard_tally import dashboard_tallies_refresh_after_commit
 from cca_notices.services.scheduling import RuleSetMissing, notices_schedule_new_customers
 from optouts.models import Move, ServiceRequest
 from optouts.services.ccasr import ccasr_request_create, ccasr_withdraw_pending_connect
@@ -314,6 +315,7 @@ def moves_import(*, program: Program, path: Path, actor: Actor | None = None) ->
     )
     if result.counts["in"]:
         result.notices_scheduled, result.notice_problem = _schedule_new_customers(program, actor)
+    dashboard_tallies_refresh_after_commit(program_ids=[program.pk])  # the dashboard's figures
     return result
 
 

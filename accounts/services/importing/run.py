@@ -7,6 +7,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from accounts.models import ImportRun, Program
+from accounts.services.account_tally import account_tally_refresh_after_commit
 from accounts.services.files import file_sha256
 from accounts.services.importing.csv_file import file_header, rejects_write
 from accounts.services.importing.first_load import FirstLoadClash, first_load
@@ -68,6 +69,7 @@ def accounts_import(
         ImportRun.Outcome.PARTIAL if result.rejected else ImportRun.Outcome.LOADED,
         result.summary(),
     )
+    account_tally_refresh_after_commit(program_id=program.pk)  # the dashboard's rate figures
     return result
 
 
