@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0012_trading_partner'),
+        ('accounts', '0013_program_ivr_phone_unique'),
     ]
 
     operations = [
