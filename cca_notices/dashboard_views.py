@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from accounts.access import programs_visible
 from accounts.models import Program
 from accounts.services.calendar import today as business_today
 from accounts.services.tally import REFRESH_EVERY
@@ -130,7 +131,9 @@ def staff_home(request):
     today = business_today()
     programs = [
         {"standing": s, "figures": standing_figures(request, s)}
-        for s in programs_standing(today=today)
+        # Only the programs this user is granted (accounts.access): another CCA's figures are
+        # not theirs to see.
+        for s in programs_standing(today=today, programs=programs_visible(request.user))
     ]
     context = {
         **admin.site.each_context(request),
@@ -148,7 +151,7 @@ def staff_home(request):
 def _program_for(request, slug: str) -> Program:
     if not request.user.has_perm(DASHBOARD_PERMISSION):
         raise PermissionDenied
-    return get_object_or_404(Program.objects.select_related("utility"), slug=slug)
+    return get_object_or_404(programs_visible(request.user).select_related("utility"), slug=slug)
 
 
 def dashboard(request, slug: str):

@@ -123,8 +123,10 @@ def program_standing(*, program: Program, today: dt.date) -> ProgramStanding:
     )
 
 
-def programs_standing(*, today: dt.date) -> list[ProgramStanding]:
+def programs_standing(*, today: dt.date, programs=None) -> list[ProgramStanding]:
+    """Each of `programs` (a Program queryset; default every program), by name."""
+    programs = Program.objects.all() if programs is None else programs
     return [
         program_standing(program=p, today=today)
-        for p in Program.objects.select_related("utility").order_by("name")
+        for p in programs.select_related("utility").order_by("name")
     ]

@@ -7,6 +7,7 @@ from django.utils.html import escape
 
 from optouts.services.standing import program_standing
 from tests.dashboard.scenario import build_scenario
+from cca_notices.dashboard_views import DASHBOARD_PERMISSION
 from tests.factories import grant_programs
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +104,24 @@ def test_anonymous_is_sent_to_the_login(client):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+def test_staff_see_the_standing_and_dashboard_of_their_own_programs_only(
+    scenario, client, django_user_model
+):
+    from tests.factories import ProgramFactory
+
+    other = ProgramFactory(slug="other", name="Other Community Power")
+    user = django_user_model.objects.create_user("ops2", password="pw-long-enough", is_staff=True)
+    grant_programs(user, [scenario.program])
+    app, codename = DASHBOARD_PERMISSION.split(".")
+    user.user_permissions.add(
+        Permission.objects.get(codename=codename, content_type__app_label=app)
+    )
+    client.force_login(user)
+    home = client.get(reverse("admin:index"))
+    assert [p["standing"].program for p in home.context["programs"]] == [scenario.program]
+    assert "Other Community Power" not in home.content.decode()
+    for name in ("staff-dashboard", "staff-board-report-pdf", "staff-board-report-csv"):
+        assert client.get(reverse(name, args=["marin"])).status_code == 200, name
+        assert client.get(reverse(name, args=[other.slug])).status_code == 404, name
