@@ -267,11 +267,15 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
         .order_by("due_date", "pk")
         .values_list("pk", "method")[:limit]
     )
+    if not sms_configured():
+        # One update for all of them: the outbox keeps every pending SMS, day after day.
+        waiting = [pk for pk, method in rows if method == C.Method.SMS]
+        counts["sms_unconfigured"] = len(waiting)
+        C.objects.filter(pk__in=waiting).exclude(last_error=SMS_NOT_CONFIGURED).update(
+            last_error=SMS_NOT_CONFIGURED
+        )
+        rows = [(pk, method) for pk, method in rows if method != C.Method.SMS]
     for pk, method in rows:
-        if method == C.Method.SMS and not sms_configured():
-            counts["sms_unconfigured"] += 1
-            C.objects.filter(pk=pk).update(last_error=SMS_NOT_CONFIGURED)
-            continue
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1
