@@ -30,6 +30,7 @@ from django.db.models import Min
 from django.test.utils import override_settings
 
 from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.status import Actor
 from accounts.services.trading_partners import trading_partner_for
 from cca_notices.mailers.context import LetterRequest
@@ -168,13 +169,19 @@ class DemoLife:
         workers, so they lay out on every core while the days are lived, rather than one by one
         as each drop needs them. One request per variant, at its first mail date; a drop finds
         them by the hash of their HTML, so anything changed by then (a product switch, a new
-        JRC) is rendered when its drop is built, as without this."""
+        JRC) is rendered when its drop is built, as without this. Only notices the life mails:
+        the last day's daily build takes those due by its mail date."""
+        last_mail_date = add_business_days(
+            until,
+            self.program.mail_lead_business_days,
+            calendar=program_calendar(program=self.program, kind="mail"),
+        )
         groups = (
             Notice.objects.filter(
                 program=self.program,
                 status=Notice.Status.SCHEDULED,
                 batch__isnull=True,
-                mail_date__lte=until + dt.timedelta(days=7),
+                mail_date__lte=last_mail_date,
             )
             .values(
                 "kind",
