@@ -26,11 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import time_machine
+from django.db.models import Min
 from django.test.utils import override_settings
 
 from accounts.models import Channel, Program, ServiceAccount, Status
+from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.status import Actor
 from accounts.services.trading_partners import trading_partner_for
+from cca_notices.mailers.context import LetterRequest
+from cca_notices.mailers.stamp import variant_pool, variants_render_ahead
 from cca_notices.models import MailBatch, Notice
 from cca_notices.services.batches import batch_pieces
 from cca_notices.services.mail_house import mail_house_report_import
@@ -96,8 +100,17 @@ def _quiet(*names: str):
 
 
 class DemoLife:
-    def __init__(self, *, program: Program, work: Path, seed: int, out: Callable[[str], None]):
+    def __init__(
+        self,
+        *,
+        program: Program,
+        work: Path,
+        seed: int,
+        out: Callable[[str], None],
+        render_processes: int | None = None,
+    ):
         self.program, self.work, self.seed, self.out = program, work, seed, out
+        self.render_processes = render_processes  # None: one per core (stamp.variant_pool)
         self.counts: Counter = Counter()
         self.turn = 0
         self._by_drop: dict[int, dict[dt.date, list[int]]] = {}
@@ -137,7 +150,9 @@ class DemoLife:
                 EMAIL_FILE_PATH=str(mail_dir),
             ),
             _quiet("celery", "kombu", "optouts", "cca_notices", "accounts"),
+            variant_pool(self.render_processes if start <= until else 1),
         ):
+            self._variants_ahead(until)
             day = start
             while day <= until:
                 # Today is lived up to now, never ahead of the real clock.
@@ -148,6 +163,42 @@ class DemoLife:
                     self._marker().write_text(f"{self._identity()} {day.isoformat()}")
                 day += dt.timedelta(days=1)
         return self.counts
+
+    def _variants_ahead(self, until: dt.date) -> None:
+        """Queue the letter variants of the notices the days ahead will mail in the variant pool's
+        workers, so they lay out on every core while the days are lived, rather than one by one
+        as each drop needs them. One request per variant, at its first mail date; a drop finds
+        them by the hash of their HTML, so anything changed by then (a product switch, a new
+        JRC) is rendered when its drop is built, as without this. Only notices the life mails:
+        the last day's daily build takes those due by its mail date."""
+        last_mail_date = add_business_days(
+            until,
+            self.program.mail_lead_business_days,
+            calendar=program_calendar(program=self.program, kind="mail"),
+        )
+        groups = (
+            Notice.objects.filter(
+                program=self.program,
+                status=Notice.Status.SCHEDULED,
+                batch__isnull=True,
+                mail_date__lte=last_mail_date,
+            )
+            .values(
+                "kind",
+                "account__language",
+                "account__customer_class",
+                "account__rate_schedule",
+                "account__product_id",
+                "account__care",
+            )
+            .annotate(first=Min("mail_date"), one_account=Min("account_id"))
+            .order_by("first", "kind", "one_account")
+        )
+        rows = [(g["one_account"], g["kind"], g["first"]) for g in groups]
+        accounts = ServiceAccount.objects.select_related(
+            "program__utility", "phase", "product"
+        ).in_bulk([a for a, _, _ in rows])
+        variants_render_ahead(LetterRequest(accounts[a], kind, first) for a, kind, first in rows)
 
     def _day(self, day: dt.date, *, last: bool) -> None:
         pid = [self.program.pk]

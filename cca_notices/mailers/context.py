@@ -100,27 +100,45 @@ def opt_out_prefix(program) -> str:
     return f"{site}/opt-out/?code="
 
 
-def variant_context(req: LetterRequest) -> dict:
+def variant_context(req: LetterRequest, lookups: dict | None = None) -> dict:
     """Everything the letter says that is the same for every recipient of the variant, with its
-    dates and amounts in the letter's language."""
+    dates and amounts in the letter's language. `lookups`: a dict the caller keeps while the
+    data cannot change (one file's variants), so the tables in force on a mail date are read
+    once for all of them rather than once per variant."""
     with translation.override(letter_language(req.account)):
-        return _variant_context(req)
+        return _variant_context(req, {} if lookups is None else lookups)
 
 
-def _variant_context(req: LetterRequest) -> dict:
+def _looked_up(lookups: dict, key: tuple, read):
+    if key not in lookups:
+        lookups[key] = read()
+    return lookups[key]
+
+
+def _variant_context(req: LetterRequest, lookups: dict) -> dict:
     account, kind = req.account, req.kind
     if kind not in KINDS:
         raise UnknownNoticeKind(f"unknown notice kind {kind!r}; expected one of {', '.join(KINDS)}")
     program = account.program
     lang = letter_language(account)
-    product = letter_product(account)
+    if account.product_id:
+        product = account.product
+    else:
+        product = _looked_up(
+            lookups, ("default product", program.pk), lambda: letter_product(account)
+        )
     schedule = account.rate_schedule.upper()
-    class_rows = jrc_rows_in_force(
-        program=program, on=req.mail_date, customer_class=account.customer_class
+    on, klass = req.mail_date, account.customer_class
+    class_rows = _looked_up(
+        lookups,
+        ("jrc", program.pk, on, klass),
+        lambda: jrc_rows_in_force(program=program, on=on, customer_class=klass),
     )
     own_rows = [r for r in class_rows if r.rate_schedule == schedule]
     own = next((r for r in own_rows if product and r.product_id == product.id), None)
-    fees = fee_table_in_force(program=program, on=req.mail_date)
+    fees = _looked_up(
+        lookups, ("fees", program.pk, on), lambda: fee_table_in_force(program=program, on=on)
+    )
     class_labels = dict(CLASS_LABELS[lang])
     fee_rows = [
         {
@@ -195,7 +213,11 @@ def _variant_context(req: LetterRequest) -> dict:
                 "year": p.year,
                 "own": product is not None and p.source == product.code,
             }
-            for p in power_content_in_force(program=program, on=req.mail_date)
+            for p in _looked_up(
+                lookups,
+                ("power content", program.pk, on),
+                lambda: power_content_in_force(program=program, on=on),
+            )
         ],
         "fees": fee_rows,
         "own_fee": money(own_fee.total) if own_fee else None,

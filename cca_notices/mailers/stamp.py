@@ -23,12 +23,17 @@ raises `UnprintableText`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import multiprocessing
+import os
+import re
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import BinaryIO
@@ -36,6 +41,7 @@ from typing import BinaryIO
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
+from cca_notices.mailers import render_worker
 from cca_notices.mailers.context import (
     LetterRequest,
     opt_out_prefix,
@@ -235,7 +241,7 @@ class PdfOut:
 class _Copier:
     """Copies objects of one source PDF into a PdfOut, renumbering references."""
 
-    def __init__(self, pdf: PdfOut, reader: PdfReader):
+    def __init__(self, pdf: PdfOut | _PagesRecorder, reader: PdfReader):
         self.pdf = pdf
         self.reader = reader
         self.numbers: dict[int, int] = {}
@@ -309,6 +315,8 @@ class Variant:
     qr_prefix: str
     by_page: dict[int, list[FieldBox]] = field(default_factory=dict)
     value_names: tuple[str, ...] = ()  # the personal_fields keys the letter draws
+    # Its pages as copied into a file, recorded once (_PagesTemplate), replayed into each file.
+    pages_template: _PagesTemplate | None = field(default=None, repr=False, compare=False)
 
 
 # Rendered variants by the hash of their HTML, across batches and drops: the same text lays out
@@ -319,31 +327,194 @@ RENDERED_MAX = 256
 _rendered_lock = threading.Lock()
 
 
-def variant_build(req: LetterRequest) -> Variant:
-    context = variant_context(req)
+class VariantRenderError(RuntimeError):
+    """A variant could not be rendered in a pool worker (the worker died or raised); names the
+    variant."""
+
+
+@dataclass(frozen=True)
+class VariantJob:
+    """A variant to render: its HTML (personal boxes laid out, not drawn) and what to call it."""
+
+    key: str  # SHA-256 of the QR prefix and the HTML: the cache key
+    html: str
+    prefix: str
+    label: str  # for the glyph check's message: an account and the letter's kind
+    name: str  # the variant in words, for errors
+
+
+def variant_name(req: LetterRequest) -> str:
+    _, kind, lang, klass, schedule, product_id, mail_date = variant_key(req)
+    product = f"product {product_id}" if product_id else "default product"
+    return f"{kind} ({lang}, {klass}, {schedule}, {product}, mail date {mail_date})"
+
+
+def variant_job(req: LetterRequest, lookups: dict | None = None) -> VariantJob:
+    """`lookups`: see context.variant_context (shared by the jobs of one file)."""
+    context = variant_context(req, lookups)
     html = letter_html(req, variant=context, stamping=True)
     prefix = opt_out_prefix(context["program"])
-    key = hashlib.sha256(f"{prefix}\n{html}".encode()).hexdigest()
+    return VariantJob(
+        key=hashlib.sha256(f"{prefix}\n{html}".encode()).hexdigest(),
+        html=html,
+        prefix=prefix,
+        label=f"{req.account.account_number} (the {req.kind} letter's own text)",
+        name=variant_name(req),
+    )
+
+
+class VariantPool:
+    """Worker processes that lay out variants: a variant's render is WeasyPrint on its HTML and
+    reads nothing else (no database), so the variants a file needs, or those a caller asks for
+    ahead (`variants_render_ahead`), use every core. For one long-lived process with no Celery
+    workers to spread a batch's files over (the demo); a batch over Celery workers spreads its
+    files instead. Used from one thread."""
+
+    def __init__(self, processes: int):
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the caller holds a database connection and the executor a thread.
+        self.executor = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=render_worker.worker_init,
+        )
+        self.pending: dict[str, tuple[Future, VariantJob]] = {}
+
+    def submit(self, job: VariantJob) -> None:
+        if job.key not in self.pending:
+            future = self.executor.submit(
+                render_worker.variant_render, job.html, job.prefix, job.label
+            )
+            self.pending[job.key] = (future, job)
+
+    def take_back(self, key: str) -> bool:
+        """Withdraw a job no worker has started (the caller renders it itself rather than wait
+        behind the queue); False if it is running or done."""
+        future, _ = self.pending[key]
+        if future.cancel():
+            del self.pending[key]
+            return True
+        return False
+
+    def backlog(self) -> bool:
+        return any(not f.done() and not f.running() for f, _ in self.pending.values())
+
+    def result(self, key: str) -> Variant:
+        future, job = self.pending.pop(key)
+        try:
+            return future.result()
+        except UnprintableText:
+            raise  # names the account and the letter's own text, as in this process
+        except Exception as exc:
+            raise VariantRenderError(
+                f"variant {job.name}: not rendered in a worker process: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.pending.clear()
+
+
+_POOL: VariantPool | None = None
+
+
+@contextlib.contextmanager
+def variant_pool(processes: int | None = None) -> Iterator[VariantPool | None]:
+    """Inside, variants are rendered in `processes` worker processes (default: one per core);
+    with fewer than two, or inside another pool, in the caller's process as outside. The bytes
+    are the same either way (tests/mailers/test_variant_pool.py)."""
+    global _POOL
+    n = processes if processes is not None else (os.cpu_count() or 1)
+    if n < 2 or _POOL is not None:
+        yield _POOL
+        return
+    _POOL = VariantPool(n)
+    try:
+        yield _POOL
+    finally:
+        pool, _POOL = _POOL, None
+        pool.close()
+
+
+def variants_render_ahead(requests: Iterable[LetterRequest]) -> int:
+    """Queue the variants of `requests` not yet rendered in the open variant pool, to be ready
+    when a file needs them; returns how many were queued (none without a pool). A variant is
+    found again by its HTML's hash, so one whose text has changed by the time it is needed is
+    simply rendered then."""
+    pool = _POOL
+    if pool is None:
+        return 0
+    queued = 0
+    lookups: dict = {}
+    for req in requests:
+        job = variant_job(req, lookups)
+        with _rendered_lock:
+            known = job.key in _RENDERED
+        if not known and job.key not in pool.pending:
+            pool.submit(job)
+            queued += 1
+    return queued
+
+
+def variants_render(jobs: Iterable[VariantJob]) -> dict[str, Variant]:
+    """The variants of `jobs` by key, rendering those not rendered yet: in the pool's workers
+    when one is open and there is more than one (or they were queued ahead), else here."""
+    found: dict[str, Variant] = {}
+    todo: dict[str, VariantJob] = {}
     with _rendered_lock:
-        found = _RENDERED.get(key)
-        if found is not None:
-            _RENDERED.move_to_end(key)
-            return found
-    variant = _variant_render(req, html, prefix)
+        for job in jobs:
+            variant = _RENDERED.get(job.key)
+            if variant is not None:
+                _RENDERED.move_to_end(job.key)
+                found[job.key] = variant
+            elif job.key not in found:
+                todo[job.key] = job
+    pool = _POOL
+    here: list[VariantJob] = []
+    waiting: list[str] = []
+    if pool is None:
+        here = list(todo.values())
+    else:
+        new = []
+        for key, job in todo.items():
+            if key not in pool.pending:
+                new.append(job)
+            elif pool.take_back(key):
+                here.append(job)  # queued ahead, not started: quicker here than behind the queue
+            else:
+                waiting.append(key)
+        if len(new) > 1 and not pool.backlog():
+            for job in new[1:]:
+                pool.submit(job)
+                waiting.append(job.key)
+            here.append(new[0])  # this process renders one meanwhile
+        else:
+            here.extend(new)
+    rendered = {job.key: variant_render_html(job.html, job.prefix, job.label) for job in here}
+    if pool is not None:
+        rendered.update({key: pool.result(key) for key in waiting})
     with _rendered_lock:
-        _RENDERED[key] = variant
+        for key, variant in rendered.items():
+            _RENDERED[key] = variant
         while len(_RENDERED) > RENDERED_MAX:
             _RENDERED.popitem(last=False)
-    return variant
+    found.update(rendered)
+    return found
 
 
-def _variant_render(req: LetterRequest, html: str, prefix: str) -> Variant:
+def variant_build(req: LetterRequest) -> Variant:
+    job = variant_job(req)
+    return variants_render([job])[job.key]
+
+
+def variant_render_html(html: str, prefix: str, label: str) -> Variant:
+    """Lay out a variant's HTML with WeasyPrint and read where its personal fields go. Reads
+    nothing but its arguments, so a pool worker gives the same Variant as this process."""
     from weasyprint.formatting_structure.boxes import TextBox
 
     document = weasy_document(html)
-    check_rendered(
-        document, account=f"{req.account.account_number} (the {req.kind} letter's own text)"
-    )
+    check_rendered(document, account=label)
     fields: dict[str, FieldBox] = {}
     qr = None
     heights = []
@@ -397,6 +568,60 @@ class _VariantInFile:
     pages: list[tuple[int, int, bytes]]  # (content num, resources num, mediabox)
 
 
+# Object numbers a recorded copy uses in place of the file's: ten digits, far above any file's
+# own numbers, so "N 0 R" references to them are found again exactly when the copy is replayed.
+_LOCAL_BASE = 1_000_000_000
+_FONT_BASE = 2_000_000_000
+_LOCAL_REF = re.compile(rb"\b([12]\d{9}) 0 R")
+
+
+class _PagesRecorder:
+    """Stands in for PdfOut while a variant's pages are copied once: allocations get local
+    numbers and writes are kept in order, to be replayed into each file."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ops: list[tuple[int, bytes, bytes | None, bytes]] = []  # num, body|data, extra
+        self.font_refs = {w: _FONT_BASE + i for i, w in enumerate(STAMP_FONT_KEY)}
+
+    def alloc(self) -> int:
+        self.count += 1
+        return _LOCAL_BASE + self.count - 1
+
+    def obj(self, num: int, body: bytes) -> None:
+        self.ops.append((num, body, None, b""))
+
+    def stream(self, num: int, data: bytes, extra: bytes = b"") -> None:
+        self.ops.append((num, data, extra, b"stream"))
+
+
+@dataclass
+class _PagesTemplate:
+    count: int
+    ops: list[tuple[int, bytes, bytes | None, bytes]]
+    pages: list[tuple[int, int, bytes]]
+
+    def replay(self, pdf: PdfOut, fonts: dict[str, int]) -> list[tuple[int, int, bytes]]:
+        base = len(pdf.offsets)
+        for _ in range(self.count):
+            pdf.alloc()
+        by_font = {_FONT_BASE + i: fonts[w] for i, w in enumerate(STAMP_FONT_KEY)}
+
+        def number(local: int) -> int:
+            return by_font[local] if local >= _FONT_BASE else base + local - _LOCAL_BASE
+
+        def refs(body: bytes) -> bytes:
+            return _LOCAL_REF.sub(lambda m: b"%d 0 R" % number(int(m.group(1))), body)
+
+        for num, payload, extra, kind in self.ops:
+            if kind == b"stream":
+                assert extra is not None
+                pdf.stream(number(num), payload, refs(extra))  # stream data is never rewritten
+            else:
+                pdf.obj(number(num), refs(payload))
+        return [(number(c), number(r), box) for c, r, box in self.pages]
+
+
 class LetterRenderer:
     """Writes many letters into one PDF. Keeps rendered variants, so one renderer can write
     several files (e.g. one per notice kind of a mail batch) rendering each variant once."""
@@ -408,13 +633,28 @@ class LetterRenderer:
             0  # letters WeasyPrint rendered on their own (glyphs.py RENDER route)
         )
 
+    def prepare(self, requests: Iterable[LetterRequest]) -> None:
+        """Render the variants of `requests` this renderer does not have yet, all at once (so in
+        the variant pool's workers when one is open)."""
+        todo: dict[tuple, LetterRequest] = {}
+        for req in requests:
+            key = variant_key(req)
+            if key not in self.variants and key not in todo:
+                todo[key] = req
+        if not todo:
+            return
+        lookups: dict = {}
+        jobs = {key: variant_job(req, lookups) for key, req in todo.items()}
+        found = variants_render(jobs.values())
+        for key, job in jobs.items():
+            self.variants[key] = found[job.key]
+            self.variant_renders += 1
+
     def variant(self, req: LetterRequest) -> Variant:
         key = variant_key(req)
-        found = self.variants.get(key)
-        if found is None:
-            found = self.variants[key] = variant_build(req)
-            self.variant_renders += 1
-        return found
+        if key not in self.variants:
+            self.prepare([req])
+        return self.variants[key]
 
     def write(self, requests: Iterable[LetterRequest], out: BinaryIO) -> int:
         """Write the letters, in the given order, as one PDF to `out`; returns the page count.
@@ -423,6 +663,8 @@ class LetterRenderer:
         # First pass: each letter's text and route, and the characters the file's font needs.
         plans: list[tuple[LetterRequest, Variant, dict[str, str] | None]] = []
         extra: set[str] = set()
+        requests = list(requests)
+        self.prepare(requests)
         for req in requests:
             variant = self.variant(req)
             values = personal_fields(req)
@@ -447,7 +689,7 @@ class LetterRenderer:
             shared = in_file.get(id(variant))
             if shared is None:
                 shared = in_file[id(variant)] = _VariantInFile(
-                    self._write_pages(pdf, variant.pdf_bytes, font_refs)
+                    self._variant_pages(pdf, variant, font_refs)
                 )
             self._write_letter(pdf, req, variant, shared, stamp_values, fonts)
         pdf.finish()
@@ -493,8 +735,19 @@ class LetterRenderer:
             refs[weight] = type0
         return refs
 
+    def _variant_pages(
+        self, pdf: PdfOut, variant: Variant, fonts: dict[str, int]
+    ) -> list[tuple[int, int, bytes]]:
+        """The variant's pages copied into `pdf`: parsed and serialised once per variant, then
+        replayed with this file's object numbers (the same bytes as copying them afresh)."""
+        if variant.pages_template is None:
+            recorder = _PagesRecorder()
+            pages = self._write_pages(recorder, variant.pdf_bytes, recorder.font_refs)
+            variant.pages_template = _PagesTemplate(recorder.count, recorder.ops, pages)
+        return variant.pages_template.replay(pdf, fonts)
+
     def _write_pages(
-        self, pdf: PdfOut, pdf_bytes: bytes, fonts: dict[str, int]
+        self, pdf: PdfOut | _PagesRecorder, pdf_bytes: bytes, fonts: dict[str, int]
     ) -> list[tuple[int, int, bytes]]:
         """Copy a WeasyPrint PDF's pages' content and resources into `pdf` (stamp fonts added to
         the resources); returns (content num, resources num, mediabox) per page."""

@@ -308,11 +308,18 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
         .order_by("due_date", "pk")
         .values_list("pk", "method")[:limit]
     )
+    # Rows this deployment cannot send (no Twilio, no EMAIL_URL) wait: one update per reason for
+    # all of them, as the outbox keeps every one of them, day after day.
+    waiting: dict[str, list[int]] = {}
     for pk, method in rows:
         if why := _not_configured(method):
+            waiting.setdefault(why, []).append(pk)
             counts["sms_unconfigured" if method == C.Method.SMS else "email_unconfigured"] += 1
-            C.objects.filter(pk=pk).update(last_error=why)
-            continue
+    for why, pks in waiting.items():
+        C.objects.filter(pk__in=pks).exclude(last_error=why).update(last_error=why)
+    held = {pk for pks in waiting.values() for pk in pks}
+    rows = [(pk, method) for pk, method in rows if pk not in held]
+    for pk, method in rows:
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1

@@ -168,7 +168,22 @@ class Command(BaseCommand):
             "that has not started.",
         )
 
-    def handle(self, *args, accounts: int, no_history: bool = False, **options):
+        parser.add_argument(
+            "--render-processes",
+            type=int,
+            default=None,
+            help="Processes that lay out the letters' variants while the days are lived "
+            "(default: one per core; 1: all in this process).",
+        )
+
+    def handle(
+        self,
+        *args,
+        accounts: int,
+        no_history: bool = False,
+        render_processes: int | None = None,
+        **options,
+    ):
         if accounts < 1:
             raise CommandError("--accounts: must be at least 1")
         today = business_today()
@@ -220,7 +235,11 @@ class Command(BaseCommand):
 
         self.stdout.write(f"living the days from {began} to {today}…")
         life = demo_life.DemoLife(
-            program=program, work=work, seed=DEMO_SEED, out=self.stdout.write
+            program=program,
+            work=work,
+            seed=DEMO_SEED,
+            out=self.stdout.write,
+            render_processes=render_processes,
         ).live(start=began, until=today)
         self.stdout.write(
             "history: " + ", ".join(f"{n} {what}" for what, n in sorted(life.items()))
