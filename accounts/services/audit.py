@@ -109,6 +109,7 @@ def audit_entries_visible(queryset, user):
         ct = ContentType.objects.get_for_model(model)
         if model is ServiceAccount:
             continue  # its entries carry account_id
+        rows: models.QuerySet[Any]
         if model is Program:
             rows = Program.objects.filter(pk__in=ids)
         elif model is Utility:

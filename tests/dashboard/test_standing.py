@@ -5,9 +5,9 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils.html import escape
 
+from cca_notices.dashboard_views import DASHBOARD_PERMISSION
 from optouts.services.standing import program_standing
 from tests.dashboard.scenario import build_scenario
-from cca_notices.dashboard_views import DASHBOARD_PERMISSION
 from tests.factories import grant_programs
 
 pytestmark = pytest.mark.django_db
