@@ -18,7 +18,7 @@ from django.utils import timezone
 from kombu import Connection
 
 from cca_notices.models import Heartbeat
-from optouts.services.outbox import outbox_oldest
+from optouts.services.outbox import OUTBOX_KINDS, outbox_oldest
 
 BEAT = "beat"
 # Seconds; READYZ_MAX_AGE_S overrides any of them.
@@ -104,21 +104,20 @@ def check_outbox() -> dict[str, Callable[[], Result]]:
     return {f"outbox_{kind}": check(kind) for kind in oldest}
 
 
-CHECK_NAMES = frozenset(
-    {"database", "cache", "broker", "beat", "outbox_confirmation", "outbox_letter", "outbox_ccasr"}
-)
+CHECKS: dict[str, Callable[[], Result]] = {
+    "database": check_database,
+    "cache": check_cache,
+    "broker": check_broker,
+    "beat": check_beat,
+}
+CHECK_NAMES = frozenset(CHECKS) | {f"outbox_{kind}" for kind in OUTBOX_KINDS}
 
 
 def readiness(only: set[str] | None = None) -> tuple[bool, dict[str, Result]]:
     """Every check (or the ones named in `only`), each {"ok": bool, …}; ready when all are ok.
     A load balancer asks for `database` only: the app rides out a Redis outage, and a backlog
     is for people to act on, not a reason to take every node out of rotation."""
-    checks: dict[str, Callable[[], Result]] = {
-        "database": check_database,
-        "cache": check_cache,
-        "broker": check_broker,
-        "beat": check_beat,
-    }
+    checks = dict(CHECKS)
     results: dict[str, Result] = {}
     if only is None or any(name.startswith("outbox") for name in only):
         try:

@@ -176,15 +176,14 @@ def _not_configured(method: str) -> str:
     return ""
 
 
+def _unconfigured_methods() -> list[str]:
+    return [m for m in AFTER_COMMIT_METHODS if _not_configured(m)]
+
+
 def sendable_q() -> Q:
     """E-mail and SMS rows this deployment can send now: SMS once Twilio is configured, e-mail once
     EMAIL_URL is, so rows that cannot leave neither fill a sweep's batch nor age readiness."""
-    q = Q(method__in=AFTER_COMMIT_METHODS)
-    if not sms_configured():
-        q &= ~Q(method=C.Method.SMS)
-    if not email_configured():
-        q &= ~Q(method=C.Method.EMAIL)
-    return q
+    return Q(method__in=[m for m in AFTER_COMMIT_METHODS if not _not_configured(m)])
 
 
 def _claimable(now: dt.datetime) -> Q:
@@ -199,8 +198,15 @@ def confirmation_send(*, confirmation_id: int) -> bool:
     error on the row for the retry. Returns whether it was sent (or, for a letter, issued)."""
     now = timezone.now()
     pending = C.objects.filter(pk=confirmation_id).filter(_claimable(now))
-    method = pending.values_list("method", flat=True).first()
-    if method and (why := _not_configured(method)):
+    # Read the row's method only where some method cannot be sent: no query on a configured site.
+    unconfigured = _unconfigured_methods()
+    method = (
+        pending.filter(method__in=unconfigured).values_list("method", flat=True).first()
+        if unconfigured
+        else None
+    )
+    if method:
+        why = _not_configured(method)
         # Never counted as sent: visible on the row (and on the staff home) as still pending.
         pending.update(last_error=why)
         log.warning("confirmation %s: %s", confirmation_id, why)
@@ -293,7 +299,7 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     exact day). Returns counts: `sent` is messages sent plus letters issued (`emailed`, `texted`,
     `issued`). Errors are kept on the row and retried on the next run; a claim whose lease ran
     out (its worker died) is taken again; SMS rows wait, pending, while Twilio is not configured
-    (`sms_unconfigured`)."""
+    (`sms_unconfigured`), and e-mail rows while EMAIL_URL is not (`email_unconfigured`)."""
     counts = dict.fromkeys(
         ("sent", "emailed", "texted", "issued", "failed", "sms_unconfigured", "email_unconfigured"),
         0,
@@ -311,15 +317,16 @@ def confirmations_send_due(*, limit: int | None = None) -> dict[str, int]:
     # Rows this deployment cannot send (no Twilio, no EMAIL_URL) wait: one update per reason for
     # all of them, as the outbox keeps every one of them, day after day.
     waiting: dict[str, list[int]] = {}
+    sendable = []
     for pk, method in rows:
         if why := _not_configured(method):
             waiting.setdefault(why, []).append(pk)
             counts["sms_unconfigured" if method == C.Method.SMS else "email_unconfigured"] += 1
+        else:
+            sendable.append((pk, method))
     for why, pks in waiting.items():
         C.objects.filter(pk__in=pks).exclude(last_error=why).update(last_error=why)
-    held = {pk for pks in waiting.values() for pk in pks}
-    rows = [(pk, method) for pk, method in rows if pk not in held]
-    for pk, method in rows:
+    for pk, method in sendable:
         try:
             if confirmation_send(confirmation_id=pk):
                 counts["sent"] += 1

@@ -23,23 +23,27 @@ from optouts.services.confirmations import confirmation_send, sendable_q
 log = logging.getLogger(__name__)
 C = Confirmation
 
-# What has not reached the customer or the utility yet, by kind (the /readyz outbox checks).
-# A confirmation that stopped retrying (`failed`) waits for a person on the staff home, not here;
-# an SMS waits here only once Twilio is configured (confirmations.sendable_q).
-UNDELIVERED = {
-    "confirmation": Q(status=C.Status.PENDING),
-    # A letter is on its way once it is in a mail-house batch.
-    "letter": Q(method=C.Method.LETTER, status__in=[C.Status.PENDING, C.Status.ISSUED]),
-}
+# What has not reached the customer or the utility yet, by kind: the /readyz outbox checks.
+OUTBOX_KINDS = ("confirmation", "letter", "ccasr")
+
+
+def _undelivered() -> dict[str, Q]:
+    """The confirmation rows still to leave, by kind. A confirmation that stopped retrying
+    (`failed`) waits for a person on the staff home, not here; an e-mail or SMS counts only once
+    this deployment can send it (confirmations.sendable_q). A letter is on its way once it is in
+    a mail-house batch."""
+    return {
+        "confirmation": Q(status=C.Status.PENDING) & sendable_q(),
+        "letter": Q(method=C.Method.LETTER, status__in=[C.Status.PENDING, C.Status.ISSUED]),
+    }
 
 
 def outbox_oldest() -> dict[str, dt.datetime | None]:
     """When the oldest undelivered item of each kind was created (None: nothing waiting). A
     CCASR waits once it can be sent (its effective date is known) and until it is exported."""
-    scope = {"confirmation": sendable_q(), "letter": Q()}
     oldest: dict[str, dt.datetime | None] = {
-        kind: C.objects.filter(q, scope[kind]).aggregate(t=Min("created_at"))["t"]
-        for kind, q in UNDELIVERED.items()
+        kind: C.objects.filter(q).aggregate(t=Min("created_at"))["t"]
+        for kind, q in _undelivered().items()
     }
     oldest["ccasr"] = ServiceRequest.objects.filter(
         status=ServiceRequest.Status.QUEUED, effective_date__isnull=False

@@ -36,6 +36,9 @@ def test_ready_when_everything_answers(client):
         body["checks"]
     )
     assert "outbox_ccasr" in body["checks"]
+    from cca_notices.health import CHECK_NAMES
+
+    assert set(body["checks"]) == CHECK_NAMES  # the names ?only= accepts are the checks run
 
 
 def test_an_unreachable_broker_is_named(client, settings):
