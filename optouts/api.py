@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -164,13 +165,10 @@ class OptOutListCreate(ListAPIView):
         rows = list(page or [])
         # Account numbers leave the system here: one access entry per program and page (who,
         # when, how many), as for the admin's downloads (docs/operations.md, "Audit log").
-        per_program: dict[int, tuple[Program, int]] = {}
-        for r in rows:
-            program, n = per_program.get(r.program_id, (r.program, 0))
-            per_program[r.program_id] = (program, n + 1)
-        for program, n in per_program.values():
+        programs = {r.program_id: r.program for r in rows}
+        for program_id, n in Counter(r.program_id for r in rows).items():
             audit_access(
-                instance=program,
+                instance=programs[program_id],
                 what="API opt-out list",
                 detail={"path": request.path, "rows": n, "since": request.GET.get("since", "")},
             )
