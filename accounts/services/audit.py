@@ -15,10 +15,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from auditlog.cid import get_cid
+from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
 
+from accounts.access import program_ids_visible
 from accounts.audit_log import AuditEntry
+from accounts.models import Program, ServiceAccount, Utility
 
 # Ids listed in one bulk entry at most: beyond that the counts say it (a run of a million rows
 # is one entry, not a million).
@@ -94,19 +99,11 @@ def audit_entries_visible(queryset, user):
     an account of a visible program, of a visible program's own rows (its settings, batches,
     exports…), of a visible program's utility, and entries of records that belong to no program
     (rule sets, staff users). The before and after of an account entry are customer data."""
-    from auditlog.registry import auditlog
-    from django.db.models import CharField, Q
-    from django.db.models.functions import Cast
-
-    from accounts.access import program_ids_visible
-    from accounts.models import Program, ServiceAccount, Utility
-
     ids = program_ids_visible(user)
     if ids is None:
         return queryset
     visible = Q(account_id__in=ServiceAccount.objects.filter(program_id__in=ids).values("pk"))
     for model in auditlog.get_models():
-        ct = ContentType.objects.get_for_model(model)
         if model is ServiceAccount:
             continue  # its entries carry account_id
         rows: models.QuerySet[Any]
@@ -121,8 +118,8 @@ def audit_entries_visible(queryset, user):
         elif any(f.name in ("account", "old_account") for f in model._meta.concrete_fields):
             continue  # an account's rows: their entries carry account_id
         else:
-            visible |= Q(content_type=ct)  # belongs to no program
+            visible |= Q(content_type=ContentType.objects.get_for_model(model))  # no program's
             continue
         pks = rows.annotate(pk_text=Cast("pk", CharField())).values("pk_text")
-        visible |= Q(content_type=ct, object_pk__in=pks)
+        visible |= Q(content_type=ContentType.objects.get_for_model(model), object_pk__in=pks)
     return queryset.filter(visible)
