@@ -8,14 +8,12 @@ import, by the task queued here once the import commits.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AccountTally, ServiceAccount, TallyRefresh
-from accounts.services.tally import Refreshed, tally_replace
+from accounts.models import AccountTally, ServiceAccount
+from accounts.services.tally import Refreshed, tally_refresh_wanted, tally_replace
 
 ACCOUNTS = "accounts"
 
@@ -44,18 +42,6 @@ def account_tally_groups(*, program_id: int) -> list[tuple[int | None, str, str,
         .order_by()
         .values_list("phase_id", "customer_class", "service_city", "status", "accounts")
     )
-
-
-def tally_refresh_wanted(*, program_id: int, name: str, requested_at: str | None) -> bool:
-    """False when a rebuild that started after the change was requested has already run."""
-    if requested_at is None:
-        return True
-    as_of = (
-        TallyRefresh.objects.filter(program_id=program_id, name=name)
-        .values_list("as_of", flat=True)
-        .first()
-    )
-    return as_of is None or as_of < dt.datetime.fromisoformat(requested_at)
 
 
 @shared_task(name="accounts.tasks.account_tally_refresh")

@@ -114,3 +114,15 @@ def tally_freshness(
             f"the {name} tally is from {when:%Y-%m-%d %H:%M}, older than {minutes} minutes",
         )
     return Freshness(name, as_of)
+
+
+def tally_refresh_wanted(*, program_id: int, name: str, requested_at: str | None) -> bool:
+    """False when a rebuild that started after the change was requested has already run."""
+    if requested_at is None:
+        return True
+    as_of = (
+        TallyRefresh.objects.filter(program_id=program_id, name=name)
+        .values_list("as_of", flat=True)
+        .first()
+    )
+    return as_of is None or as_of < dt.datetime.fromisoformat(requested_at)

@@ -19,12 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Program
-from accounts.services.account_tally import (
-    ACCOUNTS,
-    account_tally_refresh,
-    tally_refresh_wanted,
-)
-from accounts.services.tally import Refreshed, tally_replace
+from accounts.services.account_tally import ACCOUNTS, account_tally_refresh
+from accounts.services.tally import Refreshed, tally_refresh_wanted, tally_replace
 from cca_notices.models import Notice, NoticeTally
 
 NOTICES = "notices"
@@ -58,15 +54,12 @@ def notice_tally_groups(*, program_id: int) -> list[tuple]:
     )
 
 
+REFRESHES = {ACCOUNTS: account_tally_refresh, NOTICES: notice_tally_refresh}
+
+
 def dashboard_tallies_refresh(*, program_id: int) -> dict[str, Refreshed]:
     """Both tallies of a program, each in its own transaction."""
-    return {
-        ACCOUNTS: account_tally_refresh(program_id=program_id),
-        NOTICES: notice_tally_refresh(program_id=program_id),
-    }
-
-
-REFRESHES = {ACCOUNTS: account_tally_refresh, NOTICES: notice_tally_refresh}
+    return {name: refresh(program_id=program_id) for name, refresh in REFRESHES.items()}
 
 
 @shared_task(name="cca_notices.tasks.dashboard_tallies_refresh")
