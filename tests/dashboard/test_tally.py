@@ -24,6 +24,7 @@ from accounts.models import (
 )
 from accounts.services import tally
 from accounts.services.account_tally import account_tally_refresh
+from accounts.services.importing.columns import REQUIRED_COLUMNS
 from accounts.services.importing.run import accounts_import
 from accounts.services.status import Actor
 from cca_notices.models import MailBatch, Notice, NoticeTally
@@ -60,28 +61,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 D = dt.date
-HEADER = [
-    "account_number",
-    "customer_name",
-    "service_address",
-    "service_city",
-    "service_zip",
-    "mailing_address",
-    "mailing_city",
-    "mailing_state",
-    "mailing_zip",
-    "customer_class",
-    "rate_schedule",
-    "read_cycle",
-    "language",
-    "email",
-    "phone",
-    "care",
-    "nem",
-    "medical_baseline",
-    "direct_access",
-    "phase",
-]
+HEADER = list(REQUIRED_COLUMNS)  # the eligible-customer file this test writes
 CITIES = ["San Rafael", "Novato", "Mill Valley", "Sausalito"]
 
 
