@@ -24,6 +24,12 @@ def _fast_settings(settings, tmp_path):
     app.conf.task_eager_propagates = True
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    yield
+    # Another Celery app left current would take the project's shared tasks, and its broker, into
+    # every later test of this process (sent, not run: eager is the project app's setting).
+    from celery import current_app
+
+    assert current_app.main == app.main, f"this test left Celery app {current_app.main!r} current"
 
 
 def pytest_collection_modifyitems(config, items):

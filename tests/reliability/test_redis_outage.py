@@ -50,16 +50,7 @@ def own_redis(tmp_path):
 def on_own_redis(own_redis, settings):
     """Cache and broker on the test's own server, tasks sent to the broker (not run eagerly)."""
     url = own_redis.url()
-    original = settings.CACHES
-    settings.CACHES = {
-        "default": {
-            "BACKEND": REDIS_CACHE,
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
-    settings.CELERY_BROKER_URL = url
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Read before the settings change: Celery reads unset keys from Django's settings live.
     saved = {
         k: app.conf[k]
         for k in (
@@ -70,6 +61,16 @@ def on_own_redis(own_redis, settings):
             "broker_connection_retry_on_startup",
         )
     }
+    original = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": REDIS_CACHE,
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.update(
         broker_url=url,
         task_always_eager=False,

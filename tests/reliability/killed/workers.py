@@ -82,6 +82,8 @@ class Workers:
 
 
 def send(redis_url: str, name: str, *args) -> None:
-    app = Celery("kill-test", broker=redis_url)
+    # Not the current app: the project's shared tasks would bind to it (and its broker, gone
+    # once the test ends) in every later test of this process.
+    app = Celery("kill-test", broker=redis_url, set_as_current=False)
     app.send_task(name, args=list(args))
     app.close()
