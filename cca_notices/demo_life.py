@@ -226,7 +226,7 @@ class DemoLife:
         for batch in MailBatch.objects.filter(program=self.program, mail_date=week_ago):
             if not batch.kind.startswith(("pre_", "post_", "new_")):
                 continue
-            rng = random.Random(f"{self.seed}-returns-{batch.pk}")
+            rng = random.Random(f"{self.seed}-returns-{batch.reference}")
             pieces = batch_pieces(batch)
             back = [p for p in pieces if rng.random() < RETURN_SHARE]
             lines = [(p.piece_id, "returned", day, rng.choice(RETURN_REASONS)) for p in back]
@@ -254,10 +254,11 @@ class DemoLife:
             recipients = (
                 Notice.objects.filter(batch=batch)
                 .order_by("pk")
-                .values_list("account_id", flat=True)
+                .values_list("account_id", "account__account_number")
             )
-            for account_id in recipients:
-                rng = random.Random(f"{self.seed}-{batch.pk}-{account_id}")
+            for account_id, number in recipients:
+                # Seeded by names, not row ids: ids differ between databases (and test runs).
+                rng = random.Random(f"{self.seed}-{batch.reference}-{number}")
                 if rng.random() < OPT_OUT_RATE[batch.kind]:
                     k = rng.choices(range(1, RESPONSE_DAYS + 1), weights=weights)[0]
                     days.setdefault(batch.mail_date + dt.timedelta(days=k), []).append(account_id)
@@ -294,7 +295,9 @@ class DemoLife:
         if channel == Channel.REPLY_CARD and not reply_card_ok:
             channel, actor = CHANNEL_TURNS[0]
         account = ServiceAccount.objects.get(pk=account_id)
-        path = [ReturnPath.ADVANCE_NOTICE, ReturnPath.TRANSITIONAL][account_id % 2]
+        path = [ReturnPath.ADVANCE_NOTICE, ReturnPath.TRANSITIONAL][
+            ord(account.account_number[-1]) % 2
+        ]
         try:
             submission = optout_submit(
                 account=account,
