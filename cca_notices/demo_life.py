@@ -32,11 +32,13 @@ from django.test.utils import override_settings
 from accounts.models import Channel, Program, ServiceAccount, Status
 from accounts.services.calendar import add_business_days, program_calendar
 from accounts.services.status import Actor
+from accounts.services.tally import tally_queueing_paused
 from accounts.services.trading_partners import trading_partner_for
 from cca_notices.mailers.context import LetterRequest
 from cca_notices.mailers.stamp import variant_pool, variants_render_ahead
 from cca_notices.models import MailBatch, Notice
 from cca_notices.services.batches import batch_pieces
+from cca_notices.services.dashboard_tally import dashboard_tallies_refresh
 from cca_notices.services.mail_house import mail_house_report_import
 from cca_notices.tasks import mail_batches_daily, notices_daily
 from optouts.models import CcasrExport, OptOutRequest, ReturnPath, ServiceRequest
@@ -151,6 +153,8 @@ class DemoLife:
             ),
             _quiet("celery", "kombu", "optouts", "cca_notices", "accounts"),
             variant_pool(self.render_processes if start <= until else 1),
+            # Each day's bulk steps would rebuild the dashboard's tallies; once at the end does.
+            tally_queueing_paused(),
         ):
             self._variants_ahead(until)
             day = start
@@ -162,6 +166,7 @@ class DemoLife:
                 if day < until:  # today is lived again on a re-run: its day is not over
                     self._marker().write_text(f"{self._identity()} {day.isoformat()}")
                 day += dt.timedelta(days=1)
+        dashboard_tallies_refresh(program_id=self.program.pk)
         return self.counts
 
     def _variants_ahead(self, until: dt.date) -> None:

@@ -13,7 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AccountTally, ServiceAccount
-from accounts.services.tally import Refreshed, tally_refresh_wanted, tally_replace
+from accounts.services.tally import (
+    Refreshed,
+    tally_queueing_is_paused,
+    tally_refresh_wanted,
+    tally_replace,
+)
 
 ACCOUNTS = "accounts"
 
@@ -58,4 +63,5 @@ def account_tally_refresh_after_commit(*, program_id: int) -> None:
     def queue() -> None:
         account_tally_task.delay(program_id, timezone.now().isoformat())
 
-    transaction.on_commit(queue, robust=True)
+    if not tally_queueing_is_paused():
+        transaction.on_commit(queue, robust=True)

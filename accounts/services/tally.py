@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection, models, transaction
@@ -26,6 +29,23 @@ REFRESH_EVERY = dt.timedelta(minutes=5)
 # Older than this and the dashboard stops trusting the tally (four missed beat runs): it
 # computes the figures live and says why (docs/operations.md, "The dashboard's tallies").
 MAX_AGE = dt.timedelta(minutes=20)
+
+_queueing_paused: ContextVar[bool] = ContextVar("tally_queueing_paused", default=False)
+
+
+@contextmanager
+def tally_queueing_paused() -> Iterator[None]:
+    """Within it, bulk changes queue no tally rebuild: for a caller that makes hundreds in a row
+    and rebuilds the tallies itself once at the end (the demo lives months in a minute)."""
+    token = _queueing_paused.set(True)
+    try:
+        yield
+    finally:
+        _queueing_paused.reset(token)
+
+
+def tally_queueing_is_paused() -> bool:
+    return _queueing_paused.get()
 
 
 @dataclass(frozen=True)

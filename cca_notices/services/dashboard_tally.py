@@ -20,7 +20,12 @@ from django.utils import timezone
 
 from accounts.models import Program
 from accounts.services.account_tally import ACCOUNTS, account_tally_refresh
-from accounts.services.tally import Refreshed, tally_refresh_wanted, tally_replace
+from accounts.services.tally import (
+    Refreshed,
+    tally_queueing_is_paused,
+    tally_refresh_wanted,
+    tally_replace,
+)
 from cca_notices.models import Notice, NoticeTally
 
 NOTICES = "notices"
@@ -97,5 +102,5 @@ def dashboard_tallies_refresh_after_commit(
         for pk in ids:
             dashboard_tallies_task.delay(pk, at, which)
 
-    if ids:
+    if ids and not tally_queueing_is_paused():
         transaction.on_commit(queue, robust=True)

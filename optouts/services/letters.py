@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 
 from accounts.services import calendar, display
 from accounts.services.names import name_display
+from cca_notices.mailers.render import font_config
 from optouts.models import Confirmation, ReturnPath
 
 LANGS = ("en", "es")
@@ -133,7 +134,8 @@ def letter_html(*, confirmation: Confirmation, on: dt.date | None = None) -> str
 def generate(*, confirmation: Confirmation, on: dt.date | None = None) -> Letter:
     from weasyprint import HTML
 
-    pdf = HTML(string=letter_html(confirmation=confirmation, on=on)).write_pdf()
+    html = letter_html(confirmation=confirmation, on=on)
+    pdf = HTML(string=html).write_pdf(font_config=font_config())
     return Letter(
         f"{confirmation.kind}-{confirmation.account.account_number}-{confirmation.pk}.pdf",
         "application/pdf",

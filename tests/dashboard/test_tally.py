@@ -407,3 +407,18 @@ def test_the_command_rebuilds_one_program_or_says_it_does_not_exist(program, cap
     assert TallyRefresh.objects.filter(program=program).count() == 2
     with pytest.raises(CommandError, match="no program with slug 'nope'"):
         call_command("refresh_dashboard_tallies", "--program", "nope")
+
+
+def test_while_queueing_is_paused_bulk_changes_queue_no_rebuild(
+    program, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    clock = Clock(monkeypatch, D(2026, 12, 1))
+    with django_capture_on_commit_callbacks() as paused, tally.tally_queueing_paused():
+        _import(program, tmp_path, [_row(n) for n in range(1, 4)], "a.csv")
+        assert notices_schedule(program=program, actor_name="test", today=clock.day).created
+    assert not TallyRefresh.objects.filter(program=program).exists()
+    queued = [c for c in paused if "tall" in c.__qualname__]
+    assert queued == []
+    with django_capture_on_commit_callbacks() as after:
+        _import(program, tmp_path, [_row(n) for n in range(1, 5)], "b.csv")
+    assert any("account_tally" in c.__qualname__ for c in after)  # queued again once it ends
