@@ -414,6 +414,10 @@ class ProgramAdmin(AuditHistoryMixin, ProgramScopedMixin, admin.ModelAdmin):
             "Business days (docs/rules.md R-BUSINESS-DAYS)",
             {"fields": ["mail_calendar", "utility_calendar", "office_calendar"]},
         ),
+        (
+            "Board report: the CPUC's 15/15 rule, or stricter",
+            {"fields": ["suppression_min_customers", "suppression_max_share_pct"]},
+        ),
         ("Record", {"classes": ["collapse"], "fields": ["created_at", "updated_at"]}),
     ]
 

@@ -105,6 +105,12 @@ class CalendarKind(models.TextChoices):
     OFFICE = "office", "CCA office days (the CCA's own deadlines)"
 
 
+# The CPUC's 15/15 rule for releasing aggregated customer data (docs/admin.md, "The board
+# report"): the floor of every program's threshold, which may only be stricter.
+CPUC_MIN_CUSTOMERS = 15
+CPUC_MAX_SHARE_PCT = Decimal("15")
+
+
 class Program(models.Model):
     """A CCA's program and the settings that vary between programs (docs/rules.md)."""
 
@@ -200,19 +206,43 @@ class Program(models.Model):
         "or 9 digits starting with 9.",
     )
 
+    # The board report's threshold: the CPUC's 15/15 rule, or stricter where the CCA's
+    # implementation plan or data-release policy says so (optouts.services.suppression).
+    suppression_min_customers = models.PositiveSmallIntegerField(
+        default=CPUC_MIN_CUSTOMERS,
+        validators=[MinValueValidator(CPUC_MIN_CUSTOMERS)],
+        help_text="The board report releases a figure only if it covers at least this many "
+        "customers (15 or more: the CPUC's 15/15 rule).",
+    )
+    suppression_max_share_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=CPUC_MAX_SHARE_PCT,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(CPUC_MAX_SHARE_PCT)],
+        help_text="… and only if no single customer is more than this percent of an amount "
+        "(at most 15: the CPUC's 15/15 rule).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            # Whatever writes a program (file, admin, shell): never looser than the CPUC's rule.
+            models.CheckConstraint(
+                condition=models.Q(suppression_min_customers__gte=CPUC_MIN_CUSTOMERS)
+                & models.Q(suppression_max_share_pct__gt=0)
+                & models.Q(suppression_max_share_pct__lte=CPUC_MAX_SHARE_PCT),
+                name="program_suppression_cpuc_floor",
+            ),
             # The called number decides a call's program (optouts.services.lookup): one line
             # shared by two programs would put a caller's opt-out in either.
             models.UniqueConstraint(
                 fields=["ivr_phone"],
                 condition=~models.Q(ivr_phone=""),
                 name="program_ivr_phone_unique",
-            )
+            ),
         ]
 
     def __str__(self):

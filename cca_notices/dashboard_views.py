@@ -24,6 +24,7 @@ from accounts.services.tally import REFRESH_EVERY
 from optouts.services.board_report import board_report_build, board_report_csv, board_report_pdf
 from optouts.services.dashboard import Table, dashboard_build, dashboard_table, table_csv
 from optouts.services.standing import ProgramStanding, programs_standing
+from optouts.services.suppression import threshold_for
 
 DASHBOARD_PERMISSION = "optouts.view_optoutrequest"
 
@@ -169,6 +170,7 @@ def dashboard(request, slug: str):
         "charts": charts,
         "chart_data": {t.key: _chart_spec(t) for t in board.tables.values()},
         "refresh_minutes": int(REFRESH_EVERY.total_seconds() // 60),
+        "threshold": threshold_for([program]),
     }
     request.current_app = admin.site.name
     return TemplateResponse(request, "admin/dashboard.html", context)

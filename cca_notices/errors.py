@@ -4,6 +4,7 @@ exception handler (settings.REST_FRAMEWORK)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
@@ -14,7 +15,7 @@ from rest_framework.views import exception_handler
 
 # What a visitor is told per status, in the language of the page (the customer pages are English
 # and Spanish; the Spanish is in locale/es/LC_MESSAGES/django.po); only a message written for
-# the visitor (the NUL check's) is added to it.
+# the visitor (the NUL check's, cca_notices.middleware) is added to it.
 TEXTS = {
     400: (
         _("The request could not be read"),
@@ -38,12 +39,21 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def page_language(request: HttpRequest) -> str:
+    """The language of the page asked for, from its path alone (/es/… is Spanish): an error may
+    be answered before LocaleMiddleware has run. The API speaks English."""
+    if _wants_json(request):
+        return "en"
+    return translation.get_language_from_path(request.path_info) or settings.LANGUAGE_CODE
+
+
 def error_response(request: HttpRequest, status: int, message: str = "") -> HttpResponse:
-    """The page (or, under /api/, the JSON body) for `status`, with `message` if given."""
+    """The page (or, under /api/, the JSON body) for `status`, with `message` if given (already
+    in the page's language, `page_language`)."""
     if _wants_json(request):
         with translation.override("en"):  # the API speaks English
             return JsonResponse({"detail": message or str(TEXTS[status][0])}, status=status)
-    lang = "es" if request.path.startswith("/es/") else "en"
+    lang = page_language(request)
     with translation.override(lang):
         title, explanation = TEXTS[status]
         body = loader.render_to_string(

@@ -3,7 +3,8 @@ request id for the logs, and the audit context (channel, actor) for the audit lo
 
 The channel follows the URL: `/api/` is the API, `/ivr/` the IVR, `/admin/` staff, everything
 else the customer web pages; the admin's agent and reply-card screens name their own channel.
-No legitimate input of this product holds a NUL: a 400 that says where it was is the answer.
+No legitimate input of this product holds a NUL: a 400 that says where it was is the answer, in
+the page's language (Spanish under /es/).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import audit_context
 from accounts.audit_context import AuditChannel
-from cca_notices.errors import error_response
+from cca_notices.errors import error_response, page_language
 
 # Admin screens that are customer channels of their own (url names in optouts/admin.py).
 _VIEW_CHANNELS = {
@@ -66,26 +70,45 @@ NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def nul_found(request: HttpRequest) -> str:
-    """Where a NUL is in the request ("the path", "the query parameter 'q'", …), or ""."""
+# Where a NUL was found, in the words of the message; lazy, so each is said in the page's
+# language when the message is built.
+PLACES = {
+    "path": _("the path"),
+    "query": _("the query parameter %(name)s"),
+    "header": _("the header %(name)s"),
+    "form": _("the form field %(name)s"),
+}
+
+
+def nul_found(request: HttpRequest) -> tuple[str, str] | None:
+    """Where a NUL is in the request: a key of PLACES and the parameter or header named (blank
+    for the path), or None."""
     if NUL in request.path_info or NUL in request.path:
-        return "the path"
-    where = _in_params(request.GET, "query parameter")
-    if where:
-        return where
+        return "path", ""
+    name = _in_params(request.GET)
+    if name is not None:
+        return "query", name
     for key, value in request.META.items():
         if key.startswith("HTTP_") and isinstance(value, str) and NUL in value:
-            return f"the header {key[5:].replace('_', '-').title()}"
+            return "header", key[5:].replace("_", "-").title()
     if request.method == "POST" and request.content_type in FORM_TYPES:
-        return _in_params(request.POST, "form field")
-    return ""
+        name = _in_params(request.POST)
+        if name is not None:
+            return "form", name
+    return None
 
 
-def _in_params(params: QueryDict, kind: str) -> str:
+def _in_params(params: QueryDict) -> str | None:
     for key, values in params.lists():
         if NUL in key or any(NUL in v for v in values):
-            return f"the {kind} {key.replace(NUL, '')!r}"
-    return ""
+            return repr(key.replace(NUL, ""))
+    return None
+
+
+def nul_message(place: str, name: str) -> str:
+    """The visitor's message for a NUL found at `place`, in the active language."""
+    where = PLACES[place] % {"name": name}
+    return gettext("A NUL character (\\x00) is not allowed in %(where)s.") % {"where": where}
 
 
 class RejectNulMiddleware:
@@ -93,9 +116,10 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        where = nul_found(request)
-        if where:
-            return error_response(
-                request, 400, f"A NUL character (\\x00) is not allowed in {where}."
-            )
-        return self.get_response(request)
+        found = nul_found(request)
+        if found is None:
+            return self.get_response(request)
+        # Before LocaleMiddleware: the page's language comes from its path (/es/… is Spanish).
+        with translation.override(page_language(request)):
+            message = nul_message(*found)
+        return error_response(request, 400, message)

@@ -23,6 +23,8 @@ from django.core.validators import URLValidator
 from django.db import transaction
 
 from accounts.models import (
+    CPUC_MAX_SHARE_PCT,
+    CPUC_MIN_CUSTOMERS,
     DEFAULT_ADMIN_FEES,
     BusinessCalendar,
     CalendarKind,
@@ -107,6 +109,8 @@ SETTINGS_KEYS = {
     "mail_calendar": "calendar_name",
     "utility_calendar": "calendar_name",
     "office_calendar": "calendar_name",
+    "suppression_min_customers": "count",
+    "suppression_max_share_pct": "pct",
 }
 PRODUCT_KEYS = {
     "code": "slug!",
@@ -483,6 +487,8 @@ def program_file_check(*, data: dict) -> _Clean:
 
     for key, problem in trading_partner_problems(tables["trading_partner"]):
         c.err(f"trading_partner.{key}", problem)
+    for key, problem in _suppression_problems(tables["settings"]):
+        c.err(f"settings.{key}", problem)
 
     defaults = [i for i, p in enumerate(arrays["products"]) if p.get("default")]
     if arrays["products"] and len(defaults) != 1:
@@ -542,6 +548,26 @@ def program_file_check(*, data: dict) -> _Clean:
         arrays["closures"],
         tables["trading_partner"],
     )
+
+
+def _suppression_problems(settings: dict) -> list[tuple[str, str]]:
+    """The board report's threshold may be stricter than the CPUC's 15/15 rule, never looser."""
+    stricter = "a program's threshold may only be stricter than the CPUC's 15/15 rule"
+    problems = []
+    n = settings.get("suppression_min_customers")
+    if n is not None and n < CPUC_MIN_CUSTOMERS:
+        problems.append(
+            ("suppression_min_customers", f"{n} is fewer than {CPUC_MIN_CUSTOMERS}: {stricter}")
+        )
+    pct = settings.get("suppression_max_share_pct")
+    if pct is not None and pct > CPUC_MAX_SHARE_PCT:
+        shown = format(pct.normalize(), "f")
+        problems.append(
+            ("suppression_max_share_pct", f"{shown} is more than {CPUC_MAX_SHARE_PCT}: {stricter}")
+        )
+    elif pct == 0:
+        problems.append(("suppression_max_share_pct", "0 would suppress every amount"))
+    return problems
 
 
 def _unique(c: _Checker, name: str, rows: list[dict], key: str):

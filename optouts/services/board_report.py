@@ -1,5 +1,6 @@
 """The aggregate report for the board and the regulator: PDF and CSV, no customer data, every
-cell through the 15/15 rule (optouts.services.suppression; docs/admin.md, "The board report").
+cell through the 15/15 rule or the program's stricter threshold (optouts.services.suppression;
+docs/admin.md, "The board report").
 
 `board_report_build()` gathers the tables (the same set-based queries as the dashboard, plus
 fees and service requests by class and type); `board_report_csv()` and `board_report_pdf()`
@@ -24,11 +25,14 @@ from accounts.services.tally import Freshness, tallied_as_of
 from optouts.models import FeeEntry, ServiceRequest
 from optouts.services import dashboard as D
 from optouts.services.suppression import (
+    CPUC,
     Cell,
+    Threshold,
     amount_cell,
     count_cell,
     rate_cell,
     suppress_complementary,
+    threshold_for,
 )
 
 TOTAL = "Total"
@@ -55,6 +59,8 @@ class BoardReport:
     as_of: dt.date
     generated_at: dt.datetime
     tables: list[ReportTable]
+    # The 15/15 rule, or the program's stricter threshold (every cell was checked against it).
+    threshold: Threshold = CPUC
     # Where the rates and notice compliance came from: a tally as of a moment, or live.
     freshness: tuple[Freshness, ...] = ()
 
@@ -71,24 +77,28 @@ class BoardReport:
         return sum(c.suppressed for t in self.tables for r in t.rows for c in r.cells)
 
 
-def _with_complementary(rows: list[ReportRow], columns: range) -> list[ReportRow]:
+def _with_complementary(rows: list[ReportRow], columns: range, rule: Threshold) -> list[ReportRow]:
     """Apply complementary suppression column by column over the rows above the total."""
     body = [r for r in rows if not r.is_total]
     grid = [list(r.cells) for r in body]
     for j in columns:
-        column = suppress_complementary([g[j] for g in grid])
+        column = suppress_complementary([g[j] for g in grid], rule=rule)
         for g, cell in zip(grid, column, strict=True):
             g[j] = cell
     out = [ReportRow(r.label, g) for r, g in zip(body, grid, strict=True)]
     return out + [r for r in rows if r.is_total]
 
 
-def _rate_rows(table: D.Table) -> list[ReportRow]:
-    rows = [ReportRow(str(name), [count_cell(a), count_cell(o)]) for name, a, o, _ in table.rows]
+def _rate_rows(table: D.Table, rule: Threshold) -> list[ReportRow]:
+    rows = [
+        ReportRow(str(name), [count_cell(a, rule=rule), count_cell(o, rule=rule)])
+        for name, a, o, _ in table.rows
+    ]
     total_a = sum(r[1] for r in table.rows)
     total_o = sum(r[2] for r in table.rows)
-    rows.append(ReportRow(TOTAL, [count_cell(total_a), count_cell(total_o)], is_total=True))
-    rows = _with_complementary(rows, range(2))
+    totals = [count_cell(total_a, rule=rule), count_cell(total_o, rule=rule)]
+    rows.append(ReportRow(TOTAL, totals, is_total=True))
+    rows = _with_complementary(rows, range(2), rule)
     counts = {name: (a, o) for name, a, o, _ in table.rows}
     counts[TOTAL] = (total_a, total_o)
     return [
@@ -108,13 +118,13 @@ def _rate_rows(table: D.Table) -> list[ReportRow]:
     ]
 
 
-def _count_rows(table: D.Table) -> list[ReportRow]:
+def _count_rows(table: D.Table, rule: Threshold) -> list[ReportRow]:
     """A table of counts: each column gets a total row and complementary suppression."""
     width = len(table.columns) - 1
-    rows = [ReportRow(str(r[0]), [count_cell(n) for n in r[1:]]) for r in table.rows]
+    rows = [ReportRow(str(r[0]), [count_cell(n, rule=rule) for n in r[1:]]) for r in table.rows]
     totals = [sum(r[1 + j] for r in table.rows) for j in range(width)]
-    rows.append(ReportRow(TOTAL, [count_cell(n) for n in totals], is_total=True))
-    return _with_complementary(rows, range(width))
+    rows.append(ReportRow(TOTAL, [count_cell(n, rule=rule) for n in totals], is_total=True))
+    return _with_complementary(rows, range(width), rule)
 
 
 FEE_SQL = """
@@ -131,7 +141,7 @@ def _money(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
-def fees_by_class(*, program: Program) -> ReportTable:
+def fees_by_class(*, program: Program, rule: Threshold) -> ReportTable:
     """Fees by customer class: assessed (every fee), waived, billed — each cell counts the
     customers behind it and is checked against the largest customer's part (the 15 % half)."""
     cells: dict[tuple[str, str], Cell] = {}
@@ -145,13 +155,13 @@ def fees_by_class(*, program: Program) -> ReportTable:
             cur.execute(FEE_SQL.format(status=status, where=where, group=group), [program.pk])
             for cls, st, customers, amount, largest in cur.fetchall():
                 cells[(cls, st)] = amount_cell(
-                    amount=_money(amount), customers=customers, largest=_money(largest)
+                    amount=_money(amount), customers=customers, largest=_money(largest), rule=rule
                 )
     classes = [c for c in CustomerClass if any(k[0] == c for k in cells)]
     statuses = ["assessed", FeeEntry.Status.WAIVED, FeeEntry.Status.BILLED]
-    empty = amount_cell(amount=Decimal("0.00"), customers=0, largest=Decimal("0.00"))
+    empty = amount_cell(amount=Decimal("0.00"), customers=0, largest=Decimal("0.00"), rule=rule)
     rows = [ReportRow(c.label, [cells.get((c.value, s), empty) for s in statuses]) for c in classes]
-    rows = _with_complementary(rows, range(len(statuses)))
+    rows = _with_complementary(rows, range(len(statuses)), rule)
     return ReportTable(
         key="fees_by_class",
         title="Fees by customer class",
@@ -190,12 +200,13 @@ def board_report_build(*, program: Program, today: dt.date, source: str = "auto"
     groups = D.account_groups(program=program, source=source)
     notices = D.notice_groups(program=program, source=source)
     accounts = sum(g[3] for g in groups.groups)
+    rule = threshold_for([program])
 
     def rate(table: D.Table) -> ReportTable:
-        return ReportTable(table.key, table.title, table.columns, _rate_rows(table))
+        return ReportTable(table.key, table.title, table.columns, _rate_rows(table, rule))
 
     def counts(table: D.Table) -> ReportTable:
-        return ReportTable(table.key, table.title, table.columns, _count_rows(table))
+        return ReportTable(table.key, table.title, table.columns, _count_rows(table, rule))
 
     tables = [
         rate(D.optout_rate_by_phase(groups=groups)),
@@ -204,7 +215,7 @@ def board_report_build(*, program: Program, today: dt.date, source: str = "auto"
         counts(_without_rate(D.optouts_by_channel(program=program, accounts=accounts))),
         counts(D.optouts_by_outcome(program=program)),
         counts(D.notice_compliance(program=program, today=today, notices=notices)),
-        fees_by_class(program=program),
+        fees_by_class(program=program, rule=rule),
         counts(service_requests_by_type(program=program)),
     ]
     return BoardReport(
@@ -212,6 +223,7 @@ def board_report_build(*, program: Program, today: dt.date, source: str = "auto"
         as_of=today,
         generated_at=timezone.localtime(),
         tables=tables,
+        threshold=rule,
         freshness=(groups.freshness, notices.freshness),
     )
 

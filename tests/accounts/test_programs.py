@@ -208,3 +208,31 @@ def test_two_programs_cannot_share_an_ivr_line():
         Program.objects.filter(slug="other").update(ivr_phone="+19515550101")
     Program.objects.filter(slug="other").update(ivr_phone="")
     Program.objects.filter(slug="demo").update(ivr_phone="")  # no line: not a clash
+
+
+def test_the_board_reports_threshold_may_be_stricter_than_15_15_never_looser():
+    data = demo_data()
+    data["settings"]["suppression_min_customers"] = 10
+    data["settings"]["suppression_max_share_pct"] = 20
+    errors = errors_of(data)
+    assert (
+        "settings.suppression_min_customers: 10 is fewer than 15: a program's threshold may only "
+        "be stricter than the CPUC's 15/15 rule" in errors
+    )
+    assert any(
+        e.startswith("settings.suppression_max_share_pct: 20 is more than 15") for e in errors
+    )
+    assert Program.objects.count() == 0
+
+    data["settings"].update(suppression_min_customers=25, suppression_max_share_pct=Decimal("12.5"))
+    program = load(data).program
+    program.refresh_from_db()
+    assert program.suppression_min_customers == 25
+    assert program.suppression_max_share_pct == Decimal("12.50")
+    # A file without the keys keeps them; a new program starts at the rule itself.
+    del data["settings"]["suppression_min_customers"]
+    assert load(data).program.suppression_min_customers == 25
+    data["program"].update(slug="other", ivr_phone="+19515550199")
+    del data["settings"]["suppression_max_share_pct"]
+    other = load(data).program
+    assert (other.suppression_min_customers, other.suppression_max_share_pct) == (15, 15)

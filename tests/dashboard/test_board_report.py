@@ -1,14 +1,17 @@
 """The board report and the 15/15 rule: no customer data, every small cell suppressed."""
 
 import csv
+import datetime as dt
 import io
 import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
+from accounts.models import Program
 from optouts.services.board_report import (
     board_report_build,
     board_report_csv,
@@ -18,13 +21,18 @@ from optouts.services.suppression import (
     COMPLEMENTARY,
     FEWER_THAN_15,
     OVER_15_PERCENT,
+    Threshold,
     amount_cell,
     count_cell,
     rate_cell,
     suppress_complementary,
+    threshold_for,
 )
 from tests.conftest import SCREENSHOTS
 from tests.dashboard.scenario import build_scenario
+from tests.factories import ProgramFactory, ServiceAccountFactory
+
+STRICTER = Threshold(min_customers=25, max_share_pct=Decimal("10"))
 
 
 def test_a_count_below_15_is_suppressed_zero_included():
@@ -61,6 +69,65 @@ def test_complementary_suppression_hides_the_smallest_other_cell():
     assert [c.value for c in cells] == [200, None, None, 90, None]
     # Nothing suppressed: nothing changes.
     assert [c.value for c in suppress_complementary([count_cell(20), count_cell(30)])] == [20, 30]
+
+
+def test_a_stricter_threshold_suppresses_what_15_15_releases():
+    assert count_cell(20).value == 20
+    cell = count_cell(20, rule=STRICTER)
+    assert cell.value is None and cell.reason == "fewer than 25 customers" and cell.shown == "<25"
+    assert count_cell(25, rule=STRICTER).value == 25
+    # One customer is 12 of 100 dollars: within 15 %, over 10 %.
+    twelve = {"amount": Decimal("100"), "customers": 30, "largest": Decimal("12")}
+    assert amount_cell(**twelve).value == Decimal("100")
+    over = amount_cell(**twelve, rule=STRICTER)
+    assert over.reason == "one customer is more than 10 % of it" and over.shown == ">10 %"
+    # Complementary suppression stops only once the hidden cells cover 25 customers.
+    cells = [count_cell(n, rule=STRICTER) for n in (200, 10, 12, 90)]
+    assert [c.value for c in suppress_complementary(cells)] == [200, None, None, 90]
+    assert [c.value for c in suppress_complementary(cells, rule=STRICTER)] == [
+        200,
+        None,
+        None,
+        None,
+    ]
+
+
+def test_a_report_over_several_programs_applies_the_strictest_threshold():
+    def program(n, pct):
+        return Program(suppression_min_customers=n, suppression_max_share_pct=Decimal(pct))
+
+    assert threshold_for([program(15, "15"), program(25, "12.5"), program(20, "10")]) == (
+        Threshold(min_customers=25, max_share_pct=Decimal("10"))
+    )
+    assert threshold_for([program(15, "15")]).is_cpuc
+
+
+@pytest.mark.django_db
+def test_the_board_report_applies_the_programs_stricter_threshold():
+    program = ProgramFactory(suppression_min_customers=25)
+    for city, n in (("NOVATO", 20), ("SAN RAFAEL", 40)):
+        ServiceAccountFactory.create_batch(n, program=program, service_city=city)
+
+    def novato(report):
+        by_city = next(t for t in report.tables if t.key == "rate_by_city")
+        return next(r for r in by_city.rows if r.label == "NOVATO").cells[0]
+
+    report = board_report_build(program=program, today=dt.date(2027, 3, 1))
+    assert report.threshold.min_customers == 25
+    cell = novato(report)
+    assert cell.value is None and cell.customers == 20 and cell.reason == "fewer than 25 customers"
+    assert "fewer than 25 customers" in board_report_csv(report=report).decode()
+    page = render_to_string("reports/board_report.html", {"report": report})
+    assert "at least 25 customers" in page and "“&lt;25”" in page
+    for t in report.tables:
+        for r in t.rows:
+            for c in r.cells:
+                if c.value is not None and t.columns[1].unit != "%":
+                    assert c.customers >= 25, (t.key, r.label)
+
+    Program.objects.filter(pk=program.pk).update(suppression_min_customers=15)
+    program.refresh_from_db()
+    assert novato(board_report_build(program=program, today=dt.date(2027, 3, 1))).value == 20
 
 
 @pytest.mark.django_db

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.test import Client
 from django.utils import translation
 
 from cca_notices.errors import BACK, TEXTS, error_response
@@ -38,3 +39,23 @@ def test_the_api_answers_in_english_whatever_the_active_language(rf):
     with translation.override("es"):
         response = error_response(rf.get("/api/v1/x/"), 404)
     assert json.loads(response.content) == {"detail": "Page not found"}
+
+
+def test_a_nul_in_a_spanish_form_is_refused_in_spanish():
+    """The NUL check answers before LocaleMiddleware: the language comes from the path."""
+    client = Client(raise_request_exception=False)
+    form = {"account_number": "30\x0001", "zip_code": "94901"}
+
+    es = client.post("/es/opt-out/", form)
+    text = " ".join(visible_text(es.content.decode()).split())
+    assert es.status_code == 400
+    assert (
+        "No se permite el carácter NUL (\\x00) en el campo 'account_number' del formulario." in text
+    )
+    found = english_in(text, allowed=("CCA Notices", "'account_number'"))
+    assert not found, found
+
+    en = client.post("/opt-out/", form)
+    text = " ".join(visible_text(en.content.decode()).split())
+    assert en.status_code == 400
+    assert "A NUL character (\\x00) is not allowed in the form field 'account_number'." in text
