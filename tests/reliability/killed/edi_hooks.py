@@ -9,10 +9,9 @@ after writing `$KILL_TEST_DIR/reached-<what>`:
   partner's outbound folder (half its bytes written).
 """
 
-import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
+from accounts.services.files import temp_path
 from optouts.services import edi_delivery, edi_export
 from tests.reliability.worker_hooks import DIR, _stop_here
 
@@ -28,14 +27,17 @@ def _stage_then_stop(path, data):
 edi_export._stage = _stage_then_stop
 
 
-def _copyfile(src, dst):
+_atomic_copy = edi_delivery.atomic_copy
+
+
+def _copy_then_stop(src, dst):
     if (DIR / "block-ccasr-delivery").exists():
         data = Path(src).read_bytes()
-        with open(dst, "wb") as fh:
+        with open(temp_path(dst), "wb") as fh:  # where atomic_copy writes before its rename
             fh.write(data[: len(data) // 2])
         _stop_here("ccasr-delivery", marker="block-ccasr-delivery")
-    return shutil.copyfile(src, dst)
+    return _atomic_copy(src, dst)
 
 
 # Only the delivery module's copy: nothing else in the worker copies through this name.
-edi_delivery.shutil = SimpleNamespace(copyfile=_copyfile)  # type: ignore[assignment]
+edi_delivery.atomic_copy = _copy_then_stop
