@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +34,14 @@ from django.utils import timezone
 
 from accounts.models import Phase, Program, Status, TradingPartner
 from accounts.services import calendar
+from accounts.services.files import (
+    atomic_write,
+    discard,
+    publish,
+    stage_for_commit,
+    staged_leftovers,
+    staged_path,
+)
 from accounts.services.trading_partners import (
     Codes,
     trading_partner_codes,
@@ -108,37 +115,6 @@ def request_transaction_set(
     return body
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _staged(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
-def _stage(path: Path, data: bytes) -> None:
-    """`data` under `path`'s hidden staging name, flushed to disk: complete before the
-    transaction that records it commits, and nowhere a reader of the folder looks."""
-    with open(_staged(path), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _publish(path: Path) -> None:
-    """After the commit: the staged file (manifest first) takes its name in one rename."""
-    manifest = _manifest_path(path)
-    if _staged(manifest).exists():
-        os.replace(_staged(manifest), manifest)
-    os.replace(_staged(path), path)
-
-
 def _manifest_path(path: Path) -> Path:
     return path.with_name(path.name + ".manifest.json")
 
@@ -170,29 +146,25 @@ def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Pat
     """What a run killed mid-way left in `out_dir`: a staged file whose export committed (its
     SHA-256 the one recorded) is renamed into place; one whose transaction was rolled back is
     removed, its control numbers having gone back to the counter. Returns the files finished."""
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return []
     # This program's files only: another program's run may be between staging and commit.
     ours = re.compile(
-        rf"\.(CCASR|OPTOUTS)_{re.escape(partner.program.slug.upper())}(_P\d+)?_\d{{8}}_\d{{9}}"
-        r"\.(x12|csv)(\.manifest\.json)?\.part"
+        rf"(CCASR|OPTOUTS)_{re.escape(partner.program.slug.upper())}(_P\d+)?_\d{{8}}_\d{{9}}"
+        r"\.(x12|csv)(\.manifest\.json)?"
     )
     finished = []
     with transaction.atomic():
         _lock_partner(partner)
         # Manifests first: a file never appears without its manifest beside it.
-        staged_files = sorted(out_dir.glob(".*.part"), key=lambda p: ("manifest" not in p.name, p))
-        for staged in staged_files:
-            if not ours.fullmatch(staged.name):
-                continue
-            name = staged.name[1 : -len(".part")]
-            file_name = name.removesuffix(".manifest.json")
+        leftovers = sorted(
+            staged_leftovers(out_dir, names=ours), key=lambda p: ("manifest" not in p.name, p)
+        )
+        for path in leftovers:
+            file_name = path.name.removesuffix(".manifest.json")
             export = CcasrExport.objects.filter(
                 program_id=partner.program_id, file_name=file_name
             ).first()
-            data = staged.read_bytes()
-            if name != file_name:  # a manifest: it names the file's checksum
+            data = staged_path(path).read_bytes()
+            if path.name != file_name:  # a manifest: it names the file's checksum
                 try:
                     sha = json.loads(data)["sha256"]
                 except (ValueError, KeyError, TypeError):
@@ -200,11 +172,11 @@ def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Pat
             else:
                 sha = hashlib.sha256(data).hexdigest()
             if export is not None and export.sha256 and sha == export.sha256:
-                os.replace(staged, out_dir / name)
-                if name == file_name:
-                    finished.append(out_dir / name)
+                publish(path)
+                if path.name == file_name:
+                    finished.append(path)
             else:
-                staged.unlink()
+                discard(path)
     return finished
 
 
@@ -257,9 +229,9 @@ def ccasr_export(
         export.save()
         path = out_dir / name
         all_counts = {k: counts[k] for k in TYPES}
-        _stage(_manifest_path(path), _manifest(path, data, export, all_counts, program))
-        _stage(path, data)
-    _publish(path)
+        # Published (manifest first) once this commits: killed before, nothing is visible.
+        stage_for_commit(_manifest_path(path), _manifest(path, data, export, all_counts, program))
+        stage_for_commit(path, data)
     return CcasrExportResult(export, path, all_counts | {"total": export.requests}, finished)
 
 
@@ -447,11 +419,10 @@ def preenrollment_optouts_export(
         export.file_name, export.sha256 = name, hashlib.sha256(data).hexdigest()
         export.save(update_fields=["file_name", "sha256"])
         path = out_dir / name
-        _stage(
+        stage_for_commit(
             _manifest_path(path), _manifest(path, data, export, {"optouts": len(optouts)}, program)
         )
-        _stage(path, data)
-    _publish(path)
+        stage_for_commit(path, data)
     return CcasrExportResult(
         export, path, {"optouts": len(optouts), "total": len(optouts)}, finished
     )
@@ -500,5 +471,5 @@ def ack_997_write(
     )
     outbox = partner_folder(partner) / "outbound"
     outbox.mkdir(parents=True, exist_ok=True)
-    _write_atomically(outbox / name, data)
+    atomic_write(outbox / name, data)
     return export, outbox / name

@@ -15,7 +15,7 @@ from optouts.services.edi_export import ccasr_export
 from optouts.services.edi_x12 import interchange_read
 from optouts.services.intake import optout_submit
 from optouts.services.retention import retention_accept
-from tests.ccasr.utility import ack_set, requests_in, response_set, write
+from tests.ccasr.utility import ack_set, committed, requests_in, response_set, write
 
 
 @pytest.fixture
@@ -38,7 +38,8 @@ def sent(make_account, program, today, tmp_path, cca_sends):
     ccasr_connects_for_enrollment(program=program)
     SR.objects.filter(account=cancelled).update(status=SR.Status.EXPORTED)
     optout_submit(account=cancelled, channel=Channel.WEB, actor=Actor("web"))  # Cancel
-    result = ccasr_export(program=program, out_dir=tmp_path / "out", actor_name="t")
+    with committed():
+        result = ccasr_export(program=program, out_dir=tmp_path / "out", actor_name="t")
     ic, sets = requests_in(result.path)
     return result.export, ic, sets
 
@@ -226,7 +227,8 @@ def test_the_version_comes_from_the_profile(make_account, program, today, tmp_pa
     cca_sends.x12_version, cca_sends.usage = "005010", "P"
     cca_sends.save()
     make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
-    path = ccasr_export(program=program, out_dir=tmp_path, actor_name="t").path
+    with committed():
+        path = ccasr_export(program=program, out_dir=tmp_path, actor_name="t").path
     ic, (req,) = requests_in(path)
     assert (ic.groups[0].version, ic.usage, req["asi"]) == ("005010", "P", ("7", "021"))
     assert path.read_text().split("*")[11:13] == ["^", "00501"]  # ISA11 repetition, ISA12

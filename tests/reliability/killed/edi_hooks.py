@@ -15,16 +15,17 @@ from accounts.services.files import temp_path
 from optouts.services import edi_delivery, edi_export
 from tests.reliability.worker_hooks import DIR, _stop_here
 
-_stage = edi_export._stage
+_stage_for_commit = edi_export.stage_for_commit
 
 
 def _stage_then_stop(path, data):
-    _stage(path, data)
+    _stage_for_commit(path, data)
     if not path.name.endswith(".manifest.json"):  # the interchange, staged after its manifest
         _stop_here("ccasr-staged", marker="block-ccasr-staged")
 
 
-edi_export._stage = _stage_then_stop
+# The export module's name only: other callers of the helper are not stopped.
+edi_export.stage_for_commit = _stage_then_stop
 
 
 _atomic_copy = edi_delivery.atomic_copy
