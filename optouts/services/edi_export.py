@@ -35,7 +35,6 @@ from django.utils import timezone
 from accounts.models import Phase, Program, Status, TradingPartner
 from accounts.services import calendar
 from accounts.services.files import (
-    atomic_write,
     discard,
     publish,
     stage_for_commit,
@@ -145,11 +144,14 @@ def _lock_partner(partner: TradingPartner) -> None:
 def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Path]:
     """What a run killed mid-way left in `out_dir`: a staged file whose export committed (its
     SHA-256 the one recorded) is renamed into place; one whose transaction was rolled back is
-    removed, its control numbers having gone back to the counter. Returns the files finished."""
+    removed, its control numbers having gone back to the counter. Every file an export names:
+    the 814s and opt-out lists (with their manifests) and our 997s (in the outbound folder).
+    Returns the files finished."""
+    slug = re.escape(partner.program.slug.upper())
     # This program's files only: another program's run may be between staging and commit.
     ours = re.compile(
-        rf"(CCASR|OPTOUTS)_{re.escape(partner.program.slug.upper())}(_P\d+)?_\d{{8}}_\d{{9}}"
-        r"\.(x12|csv)(\.manifest\.json)?"
+        rf"(CCASR|OPTOUTS)_{slug}(_P\d+)?_\d{{8}}_\d{{9}}\.(x12|csv)(\.manifest\.json)?"
+        rf"|997_{slug}_\d{{9}}\.x12"
     )
     finished = []
     with transaction.atomic():
@@ -260,6 +262,8 @@ class CcasrSendResult:
     export: CcasrExportResult
     transfers: list[EdiTransfer]
     delivered: tuple[str, ...]  # the files delivered by this run: its own and earlier ones
+    # Our 997s that an import killed after its commit left staged, now in the outbound folder.
+    acks_finished: tuple[Path, ...] = ()
 
 
 def ccasr_exports_undelivered(*, program: Program):
@@ -280,8 +284,12 @@ def ccasr_export_send(
     written to `<partner folder>/exported/`, then every interchange there not yet delivered —
     this run's, and one whose run was killed before or during its delivery — goes to the
     partner (`edi_send`: the outbound folder, and SFTP when set), unchanged: same file, same
-    control numbers. Deliveries of one program take turns on the partner's row lock."""
+    control numbers. Deliveries of one program take turns on the partner's row lock. A 997 a
+    killed import left staged is finished here too, so it does not wait for the next import."""
     partner = trading_partner_for(program=program)
+    acks = tuple(
+        exports_staged_finish(partner=partner, out_dir=partner_folder(partner) / "outbound")
+    )
     out_dir = partner_folder(partner) / "exported"
     result = ccasr_export(program=program, out_dir=out_dir, actor_name=actor_name, today=today)
     transfers: list[EdiTransfer] = []
@@ -305,7 +313,7 @@ def ccasr_export_send(
         transfers += sent
         if all(t.result == EdiTransfer.Result.OK for t in sent):
             delivered.append(export.file_name)
-    return CcasrSendResult(result, transfers, tuple(delivered))
+    return CcasrSendResult(result, transfers, tuple(delivered), acks)
 
 
 # --- pre-enrollment opt-outs for a utility that generates the Connects ------------------------
@@ -435,8 +443,11 @@ def ack_997_write(
     *, partner: TradingPartner, groups, file_name: str, actor_name: str
 ) -> tuple[CcasrExport, Path]:
     """A 997 accepting each functional group of 814 responses just recorded (the file was
-    refused whole otherwise, so every set is accepted). Written to the partner's outbound
-    folder, in the caller's transaction, with control numbers from the partner's counter."""
+    refused whole otherwise, so every set is accepted), with control numbers from the partner's
+    counter, in the caller's transaction. Staged in the partner's outbound folder and published
+    when that transaction commits: the utility never gets a 997 for a file we did not record,
+    nor one whose control numbers went back to the counter. A run killed in between leaves it
+    staged for `exports_staged_finish`."""
     now = timezone.now()
     icn, gcn = trading_partner_next_control_numbers(partner_id=partner.pk)
     partner.refresh_from_db()
@@ -471,5 +482,5 @@ def ack_997_write(
     )
     outbox = partner_folder(partner) / "outbound"
     outbox.mkdir(parents=True, exist_ok=True)
-    atomic_write(outbox / name, data)
+    stage_for_commit(outbox / name, data)
     return export, outbox / name
