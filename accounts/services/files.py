@@ -2,7 +2,8 @@
 
 Two ways to put a file in place, never half-written where a reader looks:
 
-- **Atomic write** (`atomic_write`, `atomic_writer` for writing as you go, `atomic_copy`): the
+- **Atomic write** (`atomic_write`; `atomic_writer`, `atomic_text_writer` to write as you go;
+  `atomic_copy`): the
   bytes go to a temporary name beside the target (`NAME.part` unless the caller names another),
   are flushed to disk, and one `os.replace` gives them the target's name. A reader sees the old
   file or the new one whole; an error removes the temporary file. A killed process leaves it.
@@ -23,7 +24,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from django.db import transaction
 
@@ -48,20 +49,11 @@ def temp_path(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_writer(
-    path: Path,
-    mode: str = "wb",
-    *,
-    encoding: str | None = None,
-    newline: str | None = None,
-    temp: Path | None = None,
-) -> Iterator[IO[Any]]:
-    """A file handle to write `path` through: on leaving the block without an error the file is
-    flushed to disk and renamed to `path`; on an error the temporary file is removed."""
+def _atomic_open(path: Path, mode: str, *, temp: Path | None, **kw: Any) -> Iterator[IO[Any]]:
     path = Path(path)
     tmp = Path(temp) if temp is not None else temp_path(path)
     try:
-        with open(tmp, mode, encoding=encoding, newline=newline) as fh:
+        with open(tmp, mode, **kw) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -69,6 +61,23 @@ def atomic_writer(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_writer(path: Path, *, temp: Path | None = None) -> Iterator[BinaryIO]:
+    """A binary file handle to write `path` through: on leaving the block without an error the
+    file is flushed to disk and renamed to `path`; on an error the temporary file is removed."""
+    with _atomic_open(path, "wb", temp=temp) as fh:
+        yield cast(BinaryIO, fh)
+
+
+@contextmanager
+def atomic_text_writer(
+    path: Path, *, encoding: str = "utf-8", newline: str = "", temp: Path | None = None
+) -> Iterator[TextIO]:
+    """`atomic_writer` for text; `newline=""` as the csv module wants it."""
+    with _atomic_open(path, "w", temp=temp, encoding=encoding, newline=newline) as fh:
+        yield cast(TextIO, fh)
 
 
 def atomic_write(path: Path, data: bytes, *, temp: Path | None = None) -> None:

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.services.files import atomic_writer, file_sha256
+from accounts.services.files import atomic_text_writer, atomic_writer, file_sha256
 from cca_notices.mailers import imb
 from cca_notices.mailers.datafile import DataFileWriter, DataRow
 from cca_notices.models import MailBatch, MailBatchFile
@@ -127,9 +127,7 @@ def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
         # The rows' file inside the PDF's: both renamed into place only once both are whole.
         with (
             atomic_writer(staging / name, temp=pdf_tmp) as pdf_fh,
-            atomic_writer(
-                staging / ROWS_DIR / name, "w", encoding="utf-8", newline="", temp=rows_tmp
-            ) as rows_fh,
+            atomic_text_writer(staging / ROWS_DIR / name, temp=rows_tmp) as rows_fh,
         ):
             try:
                 printed = source.render(batch=batch, pieces=pieces, out=pdf_fh)

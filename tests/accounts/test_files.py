@@ -22,7 +22,7 @@ def test_an_atomic_write_takes_the_name_whole_and_leaves_no_temporary_file(tmp_p
 
 def test_a_failed_atomic_write_leaves_no_temporary_file_and_no_target(tmp_path):
     target = tmp_path / "out.csv"
-    with pytest.raises(RuntimeError), files.atomic_writer(target, "w", encoding="utf-8") as fh:
+    with pytest.raises(RuntimeError), files.atomic_text_writer(target) as fh:
         fh.write("half a file")
         assert names(tmp_path) == ["out.csv.part"]  # written under the temporary name
         raise RuntimeError("the writer failed")

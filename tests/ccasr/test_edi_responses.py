@@ -11,8 +11,8 @@ from accounts.services import files
 from accounts.services.status import Actor
 from optouts.models import CcasrExport, EdiInterchangeIn
 from optouts.models import ServiceRequest as SR
-from optouts.services.ccasr import ccasr_connects_for_enrollment
 from optouts.services import edi_responses
+from optouts.services.ccasr import ccasr_connects_for_enrollment
 from optouts.services.edi_delivery import partner_folder
 from optouts.services.edi_export import ccasr_export, ccasr_export_send
 from optouts.services.edi_x12 import interchange_read

@@ -10,9 +10,9 @@ import json
 import pytest
 
 from accounts.models import Status
+from accounts.services import files
 from optouts.models import CcasrExport, EdiTransfer
 from optouts.models import ServiceRequest as SR
-from accounts.services import files
 from optouts.services.edi_delivery import partner_folder
 from optouts.services.edi_export import ccasr_export
 from tests.ccasr.utility import committed, requests_in

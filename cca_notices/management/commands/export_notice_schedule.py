@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.management.program_option import program_from_option
-from accounts.services.files import atomic_writer
+from accounts.services.files import atomic_text_writer
 from cca_notices.models import Notice
 from cca_notices.services.export import notice_schedule_export
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         # A reader of the folder never sees half a file (the temporary name as it always was).
         partial = out.with_name(out.name + ".partial")
         try:
-            with atomic_writer(out, "w", encoding="utf-8", newline="", temp=partial) as fh:
+            with atomic_text_writer(out, temp=partial) as fh:
                 n = notice_schedule_export(program=found, out=fh, progress=progress)
         finally:
             progress.close()

@@ -31,13 +31,13 @@ edi_export.stage_for_commit = _stage_then_stop
 _atomic_copy = edi_delivery.atomic_copy
 
 
-def _copy_then_stop(src, dst):
+def _copy_then_stop(src: Path, dst: Path, *, temp: Path | None = None) -> None:
     if (DIR / "block-ccasr-delivery").exists():
         data = Path(src).read_bytes()
-        with open(temp_path(dst), "wb") as fh:  # where atomic_copy writes before its rename
+        with open(temp or temp_path(dst), "wb") as fh:  # where atomic_copy writes first
             fh.write(data[: len(data) // 2])
         _stop_here("ccasr-delivery", marker="block-ccasr-delivery")
-    return _atomic_copy(src, dst)
+    _atomic_copy(src, dst, temp=temp)
 
 
 # Only the delivery module's copy: nothing else in the worker copies through this name.
