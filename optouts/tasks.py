@@ -38,5 +38,5 @@ def ccasr_export(program_ids: list[int] | None = None) -> dict[str, int]:
         result = ccasr_export_send(program=program, actor_name="beat")
         totals["requests"] += result.export.counts.get("total", 0)
         totals["files_delivered"] += len(result.delivered)
-        totals["files_finished"] += len(result.export.finished)
+        totals["files_finished"] += len(result.export.finished) + len(result.acks_finished)
     return totals

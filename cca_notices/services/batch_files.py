@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.services.files import file_sha256
+from accounts.services.files import atomic_text_writer, atomic_writer, file_sha256
 from cca_notices.mailers import imb
 from cca_notices.mailers.datafile import DataFileWriter, DataRow
 from cca_notices.models import MailBatch, MailBatchFile
@@ -124,15 +124,18 @@ def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
     tag = f"{os.getpid()}-{part.attempts}"
     pdf_tmp, rows_tmp = staging / f".{name}.{tag}", staging / ROWS_DIR / f".{name}.{tag}"
     try:
-        with open(pdf_tmp, "wb") as pdf_fh:
+        # The rows' file inside the PDF's: both renamed into place only once both are whole.
+        with (
+            atomic_writer(staging / name, temp=pdf_tmp) as pdf_fh,
+            atomic_text_writer(staging / ROWS_DIR / name, temp=rows_tmp) as rows_fh,
+        ):
             try:
                 printed = source.render(batch=batch, pieces=pieces, out=pdf_fh)
             except RuntimeError as exc:
                 raise RuntimeError(f"{name}: {exc}") from exc
-        by_kind_lang: Counter = Counter()
-        notices_by_lang: Counter = Counter()
-        offset = 1
-        with open(rows_tmp, "w", encoding="utf-8", newline="") as rows_fh:
+            by_kind_lang: Counter = Counter()
+            notices_by_lang: Counter = Counter()
+            offset = 1
             data = DataFileWriter(
                 rows_fh,
                 mailer_id=batch.mailer_id,
@@ -162,11 +165,7 @@ def batch_file_render(*, part: MailBatchFile, out_dir: Path) -> None:
                     )
                 )
                 offset += p.pages
-        os.replace(pdf_tmp, staging / name)
-        os.replace(rows_tmp, staging / ROWS_DIR / name)
     except BaseException:
-        for tmp in (pdf_tmp, rows_tmp):
-            tmp.unlink(missing_ok=True)
         # Released at once on an error (a kill leaves the lease to expire).
         MailBatchFile.objects.filter(pk=part.pk, claimed_at=part.claimed_at).update(claimed_at=None)
         raise

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import os
-import shutil
 from pathlib import Path, PurePosixPath
 
 import asyncssh
@@ -20,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Program, TradingPartner
+from accounts.services.files import atomic_copy, atomic_writer
 from accounts.services.trading_partners import trading_partner_for
 from optouts.models import EdiTransfer
 
@@ -74,7 +73,8 @@ async def _sftp_put(partner: TradingPartner, local: Path, size: int) -> str:
     remote_dir = PurePosixPath(partner.sftp_put_dir)
     final, part = remote_dir / local.name, remote_dir / (local.name + ".part")
     async with _connect(partner) as conn, conn.start_sftp_client() as sftp:
-        # Upload under a temporary name and rename: the utility never picks up half a file.
+        # Upload under a temporary name and rename: the utility never picks up half a file. The
+        # rename is on the server, so it stays here, not in accounts/services/files.py.
         await sftp.put(str(local), str(part))
         written = (await sftp.stat(str(part))).size
         if written != size:
@@ -93,9 +93,11 @@ async def _sftp_fetch(partner: TradingPartner, inbox: Path, skip: set[str]) -> l
             remote = str(PurePosixPath(partner.sftp_get_dir) / name)
             if not await sftp.isfile(remote):
                 continue
-            tmp = inbox / (name + ".part")
-            await sftp.get(remote, str(tmp))
-            os.replace(tmp, inbox / name)
+            # Local, under `.part` (skipped by edi_receive) until whole.
+            with atomic_writer(inbox / name) as fh:
+                async with sftp.open(remote, "rb") as source:
+                    while block := await source.read(1 << 20):
+                        fh.write(block)
             got.append(inbox / name)
     return got
 
@@ -112,8 +114,7 @@ def edi_send(*, program: Program, paths) -> list[EdiTransfer]:
         data = path.read_bytes()
         target = outbox / path.name
         if path.resolve() != target.resolve():
-            shutil.copyfile(path, outbox / (path.name + ".part"))
-            os.replace(outbox / (path.name + ".part"), target)
+            atomic_copy(path, target)  # as NAME.part, then renamed
         transfers.append(
             _record(program, path.name, T.Direction.OUT, T.Method.FOLDER, str(outbox), data)
         )

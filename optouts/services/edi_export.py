@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -35,6 +34,13 @@ from django.utils import timezone
 
 from accounts.models import Phase, Program, Status, TradingPartner
 from accounts.services import calendar
+from accounts.services.files import (
+    discard,
+    publish,
+    stage_for_commit,
+    staged_leftovers,
+    staged_path,
+)
 from accounts.services.trading_partners import (
     Codes,
     trading_partner_codes,
@@ -108,37 +114,6 @@ def request_transaction_set(
     return body
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _staged(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
-def _stage(path: Path, data: bytes) -> None:
-    """`data` under `path`'s hidden staging name, flushed to disk: complete before the
-    transaction that records it commits, and nowhere a reader of the folder looks."""
-    with open(_staged(path), "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _publish(path: Path) -> None:
-    """After the commit: the staged file (manifest first) takes its name in one rename."""
-    manifest = _manifest_path(path)
-    if _staged(manifest).exists():
-        os.replace(_staged(manifest), manifest)
-    os.replace(_staged(path), path)
-
-
 def _manifest_path(path: Path) -> Path:
     return path.with_name(path.name + ".manifest.json")
 
@@ -169,30 +144,29 @@ def _lock_partner(partner: TradingPartner) -> None:
 def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Path]:
     """What a run killed mid-way left in `out_dir`: a staged file whose export committed (its
     SHA-256 the one recorded) is renamed into place; one whose transaction was rolled back is
-    removed, its control numbers having gone back to the counter. Returns the files finished."""
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return []
+    removed, its control numbers having gone back to the counter. Every file an export names:
+    the 814s and opt-out lists (with their manifests) and our 997s (in the outbound folder).
+    Returns the files finished."""
+    slug = re.escape(partner.program.slug.upper())
     # This program's files only: another program's run may be between staging and commit.
     ours = re.compile(
-        rf"\.(CCASR|OPTOUTS)_{re.escape(partner.program.slug.upper())}(_P\d+)?_\d{{8}}_\d{{9}}"
-        r"\.(x12|csv)(\.manifest\.json)?\.part"
+        rf"(CCASR|OPTOUTS)_{slug}(_P\d+)?_\d{{8}}_\d{{9}}\.(x12|csv)(\.manifest\.json)?"
+        rf"|997_{slug}_\d{{9}}\.x12"
     )
     finished = []
     with transaction.atomic():
         _lock_partner(partner)
         # Manifests first: a file never appears without its manifest beside it.
-        staged_files = sorted(out_dir.glob(".*.part"), key=lambda p: ("manifest" not in p.name, p))
-        for staged in staged_files:
-            if not ours.fullmatch(staged.name):
-                continue
-            name = staged.name[1 : -len(".part")]
-            file_name = name.removesuffix(".manifest.json")
+        leftovers = sorted(
+            staged_leftovers(out_dir, names=ours), key=lambda p: ("manifest" not in p.name, p)
+        )
+        for path in leftovers:
+            file_name = path.name.removesuffix(".manifest.json")
             export = CcasrExport.objects.filter(
                 program_id=partner.program_id, file_name=file_name
             ).first()
-            data = staged.read_bytes()
-            if name != file_name:  # a manifest: it names the file's checksum
+            data = staged_path(path).read_bytes()
+            if path.name != file_name:  # a manifest: it names the file's checksum
                 try:
                     sha = json.loads(data)["sha256"]
                 except (ValueError, KeyError, TypeError):
@@ -200,11 +174,11 @@ def exports_staged_finish(*, partner: TradingPartner, out_dir: Path) -> list[Pat
             else:
                 sha = hashlib.sha256(data).hexdigest()
             if export is not None and export.sha256 and sha == export.sha256:
-                os.replace(staged, out_dir / name)
-                if name == file_name:
-                    finished.append(out_dir / name)
+                publish(path)
+                if path.name == file_name:
+                    finished.append(path)
             else:
-                staged.unlink()
+                discard(path)
     return finished
 
 
@@ -257,9 +231,9 @@ def ccasr_export(
         export.save()
         path = out_dir / name
         all_counts = {k: counts[k] for k in TYPES}
-        _stage(_manifest_path(path), _manifest(path, data, export, all_counts, program))
-        _stage(path, data)
-    _publish(path)
+        # Published (manifest first) once this commits: killed before, nothing is visible.
+        stage_for_commit(_manifest_path(path), _manifest(path, data, export, all_counts, program))
+        stage_for_commit(path, data)
     return CcasrExportResult(export, path, all_counts | {"total": export.requests}, finished)
 
 
@@ -288,6 +262,8 @@ class CcasrSendResult:
     export: CcasrExportResult
     transfers: list[EdiTransfer]
     delivered: tuple[str, ...]  # the files delivered by this run: its own and earlier ones
+    # Our 997s that an import killed after its commit left staged, now in the outbound folder.
+    acks_finished: tuple[Path, ...] = ()
 
 
 def ccasr_exports_undelivered(*, program: Program):
@@ -308,8 +284,12 @@ def ccasr_export_send(
     written to `<partner folder>/exported/`, then every interchange there not yet delivered —
     this run's, and one whose run was killed before or during its delivery — goes to the
     partner (`edi_send`: the outbound folder, and SFTP when set), unchanged: same file, same
-    control numbers. Deliveries of one program take turns on the partner's row lock."""
+    control numbers. Deliveries of one program take turns on the partner's row lock. A 997 a
+    killed import left staged is finished here too, so it does not wait for the next import."""
     partner = trading_partner_for(program=program)
+    acks = tuple(
+        exports_staged_finish(partner=partner, out_dir=partner_folder(partner) / "outbound")
+    )
     out_dir = partner_folder(partner) / "exported"
     result = ccasr_export(program=program, out_dir=out_dir, actor_name=actor_name, today=today)
     transfers: list[EdiTransfer] = []
@@ -333,7 +313,7 @@ def ccasr_export_send(
         transfers += sent
         if all(t.result == EdiTransfer.Result.OK for t in sent):
             delivered.append(export.file_name)
-    return CcasrSendResult(result, transfers, tuple(delivered))
+    return CcasrSendResult(result, transfers, tuple(delivered), acks)
 
 
 # --- pre-enrollment opt-outs for a utility that generates the Connects ------------------------
@@ -447,11 +427,10 @@ def preenrollment_optouts_export(
         export.file_name, export.sha256 = name, hashlib.sha256(data).hexdigest()
         export.save(update_fields=["file_name", "sha256"])
         path = out_dir / name
-        _stage(
+        stage_for_commit(
             _manifest_path(path), _manifest(path, data, export, {"optouts": len(optouts)}, program)
         )
-        _stage(path, data)
-    _publish(path)
+        stage_for_commit(path, data)
     return CcasrExportResult(
         export, path, {"optouts": len(optouts), "total": len(optouts)}, finished
     )
@@ -464,8 +443,11 @@ def ack_997_write(
     *, partner: TradingPartner, groups, file_name: str, actor_name: str
 ) -> tuple[CcasrExport, Path]:
     """A 997 accepting each functional group of 814 responses just recorded (the file was
-    refused whole otherwise, so every set is accepted). Written to the partner's outbound
-    folder, in the caller's transaction, with control numbers from the partner's counter."""
+    refused whole otherwise, so every set is accepted), with control numbers from the partner's
+    counter, in the caller's transaction. Staged in the partner's outbound folder and published
+    when that transaction commits: the utility never gets a 997 for a file we did not record,
+    nor one whose control numbers went back to the counter. A run killed in between leaves it
+    staged for `exports_staged_finish`."""
     now = timezone.now()
     icn, gcn = trading_partner_next_control_numbers(partner_id=partner.pk)
     partner.refresh_from_db()
@@ -500,5 +482,5 @@ def ack_997_write(
     )
     outbox = partner_folder(partner) / "outbound"
     outbox.mkdir(parents=True, exist_ok=True)
-    _write_atomically(outbox / name, data)
+    stage_for_commit(outbox / name, data)
     return export, outbox / name

@@ -4,7 +4,8 @@ responses (accept, reject with reason), docs/formats/ccasr-edi.md "What comes ba
 Everything is checked before anything is written: the envelopes (edi_x12), which trading partner
 sent the file, and every answer against the request it quotes. An unknown reference, a broken
 envelope or a count that does not match refuses the whole file, naming the segment; otherwise the
-file is recorded in one transaction. The same file imported again records nothing, and an answer
+file is recorded in one transaction, and our 997 for it appears in the outbound folder only once
+that transaction has committed. The same file imported again records nothing, and an answer
 to a request already answered is counted, not applied twice.
 """
 
@@ -22,7 +23,8 @@ from accounts.models import Program, TradingPartner
 from accounts.services.trading_partners import Codes
 from optouts.models import CcasrExport, EdiInterchangeIn, PreEnrollmentOptOut
 from optouts.models import ServiceRequest as SR
-from optouts.services.edi_export import ack_997_write
+from optouts.services.edi_delivery import partner_folder
+from optouts.services.edi_export import ack_997_write, exports_staged_finish
 from optouts.services.edi_x12 import (
     EdiFileError,
     Interchange,
@@ -219,7 +221,7 @@ def _ack(ts: TransactionSet, *, program: Program, acks: list[_Ack]) -> None:
 class ImportResult:
     counts: dict[str, int]
     already_imported: EdiInterchangeIn | None = None
-    ack_path: Path | None = None
+    ack_path: Path | None = None  # our 997: in place once the import's transaction committed
 
 
 def edi_responses_import(*, path: Path, actor_name: str = "utility-response") -> ImportResult:
@@ -234,6 +236,8 @@ def edi_responses_import(*, path: Path, actor_name: str = "utility-response") ->
     ic: Interchange = interchanges[0]
     partner: TradingPartner = partner_for_interchange(ic)
     program = partner.program
+    # A 997 a killed import left staged: published if that import committed, else removed.
+    exports_staged_finish(partner=partner, out_dir=partner_folder(partner) / "outbound")
     seen = EdiInterchangeIn.objects.filter(program=program, sha256=digest).first()
     if seen is not None:
         return ImportResult({}, already_imported=seen)
@@ -333,7 +337,8 @@ def edi_responses_import(*, path: Path, actor_name: str = "utility-response") ->
         ack_path = None
         responses = [g for g in ic.groups if g.functional_id == "GE"]
         if responses and partner.acknowledge_responses:
-            # Every group received is acknowledged: the utility's translator waits for it.
+            # Every group received is acknowledged: the utility's translator waits for it. Last
+            # in the transaction, and published only once it commits.
             _, ack_path = ack_997_write(
                 partner=partner, groups=responses, file_name=path.name, actor_name=actor_name
             )

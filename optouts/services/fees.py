@@ -11,7 +11,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Program
 from accounts.services.audit import audit_access, audit_bulk
+from accounts.services.files import atomic_write
 from accounts.services.text_files import csv_dict_reader
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
 
@@ -160,20 +160,11 @@ def fees_export(*, program: Program, out: Path, actor_name: str) -> FeeExportRes
     """Claim every assessed entry of the program and write them to `out`.
 
     The claim is one conditional UPDATE (status=assessed → exported), so two runs at once never
-    export an entry twice; the file is written to a temporary name and renamed after the commit,
-    so a failed run leaves neither a file nor claimed entries behind.
+    export an entry twice. The file is written to a temporary name and renamed as the last step
+    before the commit, so a failed run leaves neither a file nor claimed entries behind.
     """
     out = Path(out)
     now = timezone.now()
-    tmp = out.with_name(out.name + ".part")
-    try:
-        return _fees_export(program=program, out=out, tmp=tmp, now=now, actor_name=actor_name)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
     with transaction.atomic():
         export = FeeExport.objects.create(
             program=program, file_name=out.name, created_at=now, actor_name=actor_name
@@ -205,13 +196,12 @@ def _fees_export(*, program, out, tmp, now, actor_name) -> FeeExportResult:
         csv.writer(head, lineterminator="\n").writerow(EXPORT_COLUMNS)
         trailer = io.StringIO()
         csv.writer(trailer, lineterminator="\n").writerow(["T", str(count), f"{total:.2f}", digest])
-        tmp.write_text(head.getvalue() + data + trailer.getvalue(), encoding="utf-8")
         export.entries, export.total, export.sha256 = count, total, digest
         export.save(update_fields=["entries", "total", "sha256"])
         audit_access(instance=export, what="fee export file", detail={"file": out.name})
-        # Last step inside the transaction: an error before it rolls the claim back and the
-        # except below removes the partial file.
-        os.replace(tmp, out)
+        # Last step inside the transaction: an error before it rolls the claim back and leaves
+        # no file.
+        atomic_write(out, (head.getvalue() + data + trailer.getvalue()).encode("utf-8"))
     return FeeExportResult(export, out, count, total)
 
 

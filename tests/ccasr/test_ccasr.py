@@ -10,7 +10,7 @@ from accounts.services.status import Actor
 from optouts.models import ServiceRequest as SR
 from optouts.services.ccasr import ccasr_connects_for_enrollment, ccasr_resend
 from optouts.services.intake import optout_submit
-from tests.ccasr.utility import requests_in, response_set, write
+from tests.ccasr.utility import committed, requests_in, response_set, write
 
 pytestmark = pytest.mark.usefixtures("cca_sends")
 
@@ -20,7 +20,8 @@ def submit(account, **kw):
 
 
 def export(program, tmp_path, capsys=None):
-    call_command("export_ccasr", "--program", program.slug, "--out", str(tmp_path))
+    with committed():
+        call_command("export_ccasr", "--program", program.slug, "--out", str(tmp_path))
     files = sorted(tmp_path.glob("CCASR_*.x12"))
     return files
 

@@ -15,7 +15,7 @@ from optouts.models import ReconciliationItem as Item
 from optouts.models import ServiceRequest as SR
 from optouts.services.ccasr import ccasr_connects_for_enrollment
 from optouts.services.intake import optout_submit
-from tests.ccasr.utility import requests_in, write
+from tests.ccasr.utility import committed, requests_in, write
 from tests.factories import PhaseFactory
 
 ENROLLED_ON = dt.date(2027, 4, 2)
@@ -65,7 +65,8 @@ def test_preenrollment_optouts_go_once_per_phase_in_the_profile_form(
     program.trading_partner.preenrollment_optouts = form
     program.trading_partner.save()
     args = ["--program", program.slug, "--phase", "Phase 1", "--out", str(tmp_path)]
-    call_command("export_preenrollment_optouts", *args)
+    with committed():
+        call_command("export_preenrollment_optouts", *args)
     assert "1 pre-enrollment opt-outs written" in capsys.readouterr().out
     (path,) = [p for p in tmp_path.glob("OPTOUTS_*") if not p.name.endswith(".json")]
     if form == "csv":
@@ -193,7 +194,10 @@ def test_the_utility_answers_the_edi_optout_list(accounts, program, tmp_path, ca
     partner = program.trading_partner
     partner.preenrollment_optouts = "edi"
     partner.save()
-    call_command("export_preenrollment_optouts", "--program", program.slug, "--out", str(tmp_path))
+    with committed():
+        call_command(
+            "export_preenrollment_optouts", "--program", program.slug, "--out", str(tmp_path)
+        )
     (path,) = tmp_path.glob("OPTOUTS_*.x12")
     _, (req,) = requests_in(path)
     sent = PreEnrollmentOptOut.objects.get()

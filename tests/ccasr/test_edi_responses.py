@@ -7,15 +7,18 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Channel, Product, Status
+from accounts.services import files
 from accounts.services.status import Actor
 from optouts.models import CcasrExport, EdiInterchangeIn
 from optouts.models import ServiceRequest as SR
+from optouts.services import edi_responses
 from optouts.services.ccasr import ccasr_connects_for_enrollment
-from optouts.services.edi_export import ccasr_export
+from optouts.services.edi_delivery import partner_folder
+from optouts.services.edi_export import ccasr_export, ccasr_export_send
 from optouts.services.edi_x12 import interchange_read
 from optouts.services.intake import optout_submit
 from optouts.services.retention import retention_accept
-from tests.ccasr.utility import ack_set, requests_in, response_set, write
+from tests.ccasr.utility import ack_set, committed, requests_in, response_set, write
 
 
 @pytest.fixture
@@ -38,7 +41,8 @@ def sent(make_account, program, today, tmp_path, cca_sends):
     ccasr_connects_for_enrollment(program=program)
     SR.objects.filter(account=cancelled).update(status=SR.Status.EXPORTED)
     optout_submit(account=cancelled, channel=Channel.WEB, actor=Actor("web"))  # Cancel
-    result = ccasr_export(program=program, out_dir=tmp_path / "out", actor_name="t")
+    with committed():
+        result = ccasr_export(program=program, out_dir=tmp_path / "out", actor_name="t")
     ic, sets = requests_in(result.path)
     return result.export, ic, sets
 
@@ -86,7 +90,8 @@ def test_every_response_kind_is_recorded_once(sent, tmp_path, capsys):
         for d in sets[1:]
     ]
     responses = write(tmp_path, "814.x12", partner, "GE", answers, icn=701)
-    call_command("import_ccasr_responses", str(responses))
+    with committed():
+        call_command("import_ccasr_responses", str(responses))
     assert "1 accepted, 3 rejected, 0 already answered" in capsys.readouterr().out
     statuses = {d["reference"]: SR.objects.get(pk=int(d["reference"])) for d in sets}
     assert statuses[sets[0]["reference"]].status == "accepted"
@@ -226,7 +231,85 @@ def test_the_version_comes_from_the_profile(make_account, program, today, tmp_pa
     cca_sends.x12_version, cca_sends.usage = "005010", "P"
     cca_sends.save()
     make_account(status=Status.NOTIFIED, enrollment_date=dt.date(2027, 4, 2))
-    path = ccasr_export(program=program, out_dir=tmp_path, actor_name="t").path
+    with committed():
+        path = ccasr_export(program=program, out_dir=tmp_path, actor_name="t").path
     ic, (req,) = requests_in(path)
     assert (ic.groups[0].version, ic.usage, req["asi"]) == ("005010", "P", ("7", "021"))
     assert path.read_text().split("*")[11:13] == ["^", "00501"]  # ISA11 repetition, ISA12
+
+
+# --- our 997: published only once the import that it acknowledges has committed --------------
+
+
+def outbound(partner):
+    folder = partner_folder(partner) / "outbound"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_our_997_appears_only_once_the_import_commits(sent, tmp_path):
+    export, _, sets = sent
+    partner = export.program.trading_partner
+    responses = write(tmp_path, "814.x12", partner, "GE", [response_set(partner, d) for d in sets])
+    with committed():
+        result = edi_responses.edi_responses_import(path=responses)
+        assert result.ack_path is not None
+        assert outbound(partner) == [f".{result.ack_path.name}.part"]  # staged, hidden
+    assert outbound(partner) == [result.ack_path.name] == ["997_CLEAN_000000002.x12"]
+    assert CcasrExport.objects.get(kind="997").sha256 == files.file_sha256(result.ack_path)
+
+
+def test_an_import_rolled_back_after_staging_its_997_sends_none_and_records_nothing(
+    sent, tmp_path, monkeypatch
+):
+    export, _, sets = sent
+    partner = export.program.trading_partner
+    responses = write(tmp_path, "814.x12", partner, "GE", [response_set(partner, d) for d in sets])
+    staged = []
+    ack_997_write = edi_responses.ack_997_write
+
+    def write_then_fail(**kw):
+        staged.append(ack_997_write(**kw))
+        raise RuntimeError("the import fails after its 997 was staged")
+
+    monkeypatch.setattr(edi_responses, "ack_997_write", write_then_fail)
+    with committed(), pytest.raises(RuntimeError, match="after its 997"):
+        edi_responses.edi_responses_import(path=responses)
+    assert staged  # the 997 was staged, then rolled back with the import
+    assert [n for n in outbound(partner) if not n.startswith(".")] == []  # nothing to send
+    assert not CcasrExport.objects.filter(kind="997").exists()
+    assert not EdiInterchangeIn.objects.exists()
+    assert set(SR.objects.values_list("status", flat=True)) == {"exported"}
+    partner.refresh_from_db()
+    assert partner.last_interchange_control_number == 1  # the 997's number went back
+
+    # The next import removes the staged leftover (another program's is left alone) and sends
+    # its own 997, with the number the rolled-back one had drawn.
+    other = partner_folder(partner) / "outbound" / ".997_OTHER_000000002.x12.part"
+    other.write_bytes(b"ISA*not ours")
+    monkeypatch.undo()
+    with committed():
+        result = edi_responses.edi_responses_import(path=responses)
+    assert outbound(partner) == [other.name, "997_CLEAN_000000002.x12"]
+    assert result.ack_path is not None and CcasrExport.objects.get(kind="997").sha256 == (
+        files.file_sha256(result.ack_path)
+    )
+
+
+def test_a_committed_997_left_staged_is_published_by_the_next_export_run(
+    sent, tmp_path, monkeypatch
+):
+    export, _, sets = sent
+    partner = export.program.trading_partner
+    responses = write(tmp_path, "814.x12", partner, "GE", [response_set(partner, d) for d in sets])
+    # What an import killed between its commit and the rename leaves.
+    monkeypatch.setattr(files, "publish", lambda path: None)
+    with committed():
+        result = edi_responses.edi_responses_import(path=responses)
+    assert result.ack_path is not None
+    assert outbound(partner) == [f".{result.ack_path.name}.part"]
+    monkeypatch.undo()
+    # The export task finishes it: the utility does not wait for another file of answers.
+    send = ccasr_export_send(program=export.program, actor_name="t")
+    assert send.acks_finished == (result.ack_path,)
+    assert outbound(partner) == [result.ack_path.name]
+    assert CcasrExport.objects.get(kind="997").sha256 == files.file_sha256(result.ack_path)

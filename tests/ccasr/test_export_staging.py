@@ -10,12 +10,12 @@ import json
 import pytest
 
 from accounts.models import Status
+from accounts.services import files
 from optouts.models import CcasrExport, EdiTransfer
 from optouts.models import ServiceRequest as SR
-from optouts.services import edi_export
 from optouts.services.edi_delivery import partner_folder
 from optouts.services.edi_export import ccasr_export
-from tests.ccasr.utility import requests_in
+from tests.ccasr.utility import committed, requests_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cca_sends")]
 DAY = dt.date(2027, 3, 10)
@@ -32,7 +32,10 @@ def hidden(folder):
 
 
 def test_a_file_is_published_whole_with_its_manifest_and_nothing_staged(program, three, tmp_path):
-    result = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
+    with committed():
+        result = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
+        # Until the commit, only the staged files: hidden from a reader of the folder.
+        assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
     assert result.path is not None and result.finished == ()
     assert hidden(tmp_path) == []
     manifest = json.loads((tmp_path / (result.path.name + ".manifest.json")).read_text())
@@ -48,7 +51,8 @@ def test_a_staged_file_of_a_rolled_back_run_is_removed_and_its_number_used_once(
     (tmp_path / ".CCASR_CLEAN_20270310_000000001.x12.manifest.json.part").write_text("{}")
     other = tmp_path / ".CCASR_OTHER_20270310_000000001.x12.part"  # another program's
     other.write_bytes(b"not ours")
-    result = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
+    with committed():
+        result = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
     assert result.finished == () and result.path is not None
     assert result.path.name == "CCASR_CLEAN_20270310_000000001.x12"
     assert hidden(tmp_path) == [other.name]
@@ -60,12 +64,14 @@ def test_a_committed_export_left_staged_is_finished_by_the_next_run(
     program, three, tmp_path, monkeypatch
 ):
     # What a run killed between its commit and the rename leaves.
-    monkeypatch.setattr(edi_export, "_publish", lambda path: None)
-    first = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
+    monkeypatch.setattr(files, "publish", lambda path: None)
+    with committed():
+        first = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
     assert first.path is not None and not first.path.exists()
     assert len(hidden(tmp_path)) == 2
     monkeypatch.undo()
-    again = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
+    with committed():
+        again = ccasr_export(program=program, out_dir=tmp_path, actor_name="t", today=DAY)
     assert again.export is None  # nothing left to claim: no second interchange
     assert again.finished == (first.path,)
     assert hidden(tmp_path) == []
@@ -74,6 +80,8 @@ def test_a_committed_export_left_staged_is_finished_by_the_next_run(
     assert (tmp_path / (first.path.name + ".manifest.json")).exists()
 
 
+# Real commits: the task publishes its file (after the commit) and delivers it in one call.
+@pytest.mark.django_db(transaction=True)
 def test_the_task_delivers_each_interchange_once_and_one_left_undelivered_later(
     program, three, partner, make_account
 ):

@@ -1,9 +1,12 @@
 """The utility's side of the EDI exchange, for tests: the product's own simulator
-(optouts.services.edi_utility) and a writer of files into the test's folder."""
+(optouts.services.edi_utility) and a writer of files into the test's folder; and `committed()`,
+for the files we publish only once our transaction commits."""
 
 from __future__ import annotations
 
 import datetime as dt
+
+from django.test import TestCase
 
 from optouts.services.edi_utility import (  # noqa: F401  (used by the tests)
     ack_set,
@@ -30,3 +33,9 @@ def write(tmp_path, name, partner, functional_id, sets, *, icn=501, gcn=501, mut
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def committed():
+    """A block that ends as a commit would: what waits for the commit (a staged interchange or
+    997 taking its name) runs at its end. The test's own transaction never commits."""
+    return TestCase.captureOnCommitCallbacks(execute=True)

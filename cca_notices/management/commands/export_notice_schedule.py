@@ -1,6 +1,5 @@
 """export_notice_schedule --program SLUG --out FILE: the notice schedule as CSV."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -8,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from accounts.management.program_option import program_from_option
+from accounts.services.files import atomic_text_writer
 from cca_notices.models import Notice
 from cca_notices.services.export import notice_schedule_export
 
@@ -28,14 +28,11 @@ class Command(BaseCommand):
             raise CommandError(f"--out: folder {out.parent} does not exist")
         total = Notice.objects.filter(program=found).count()
         progress = tqdm(total=total, unit="rows", disable=not sys.stdout.isatty())
-        # Written beside the target and renamed, so a reader never sees half a file.
+        # A reader of the folder never sees half a file (the temporary name as it always was).
         partial = out.with_name(out.name + ".partial")
         try:
-            with open(partial, "w", encoding="utf-8", newline="") as fh:
+            with atomic_text_writer(out, temp=partial) as fh:
                 n = notice_schedule_export(program=found, out=fh, progress=progress)
-            os.replace(partial, out)
         finally:
             progress.close()
-            if partial.exists():
-                partial.unlink()
         self.stdout.write(f"{out}: {n} notices of {found.slug}")
