@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Program
 from accounts.services.audit import audit_access, audit_bulk
-from accounts.services.files import atomic_write
+from accounts.services.files import publish, stage_for_commit, staged_leftovers, staged_path
 from accounts.services.text_files import csv_dict_reader
 from optouts.models import FeeEntry, FeeExport, OptOutRequest, Outcome, RejoinRequest
 
@@ -160,10 +161,13 @@ def fees_export(*, program: Program, out: Path, actor_name: str) -> FeeExportRes
     """Claim every assessed entry of the program and write them to `out`.
 
     The claim is one conditional UPDATE (status=assessed → exported), so two runs at once never
-    export an entry twice. The file is written to a temporary name and renamed as the last step
-    before the commit, so a failed run leaves neither a file nor claimed entries behind.
+    export an entry twice. The file is staged under a hidden name and takes its name only once
+    the claim has committed: a failed run leaves no file the billing system could read, whose
+    entries would then be exported (and billed) again. First publishes the file of a run killed
+    between its commit and that rename (`fees_exports_staged_finish`).
     """
     out = Path(out)
+    fees_exports_staged_finish(program=program, folder=out.parent)
     now = timezone.now()
     with transaction.atomic():
         export = FeeExport.objects.create(
@@ -199,10 +203,35 @@ def fees_export(*, program: Program, out: Path, actor_name: str) -> FeeExportRes
         export.entries, export.total, export.sha256 = count, total, digest
         export.save(update_fields=["entries", "total", "sha256"])
         audit_access(instance=export, what="fee export file", detail={"file": out.name})
-        # Last step inside the transaction: an error before it rolls the claim back and leaves
-        # no file.
-        atomic_write(out, (head.getvalue() + data + trailer.getvalue()).encode("utf-8"))
+        stage_for_commit(out, (head.getvalue() + data + trailer.getvalue()).encode("utf-8"))
     return FeeExportResult(export, out, count, total)
+
+
+ANY_NAME = re.compile(r".+")  # the caller names the file; the export rows say whose it is
+
+
+def _body_sha256(staged: bytes) -> str:
+    """The checksum the export records and the trailer carries: of the data lines only."""
+    text = staged.decode("utf-8")
+    body = text[text.index("\n") + 1 : text.rstrip("\n").rindex("\n") + 1]
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def fees_exports_staged_finish(*, program: Program, folder: Path) -> list[Path]:
+    """Publish the fee files of the program's exports that committed but were never renamed
+    into place (the run was killed between the two). A staged file no committed export names
+    is left hidden: it may be another program's run, between staging and commit."""
+    finished = []
+    for path in staged_leftovers(folder, names=ANY_NAME):
+        digests = set(
+            FeeExport.objects.filter(program=program, file_name=path.name).values_list(
+                "sha256", flat=True
+            )
+        )
+        if digests and _body_sha256(staged_path(path).read_bytes()) in digests:
+            publish(path)
+            finished.append(path)
+    return finished
 
 
 # --- billing confirmation -------------------------------------------------------------------

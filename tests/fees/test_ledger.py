@@ -85,7 +85,7 @@ def read_export(path):
 
 
 def test_export_fees_writes_each_entry_once_with_a_trailer(
-    terminate, program, staff, tmp_path, capsys
+    terminate, program, staff, tmp_path, capsys, django_capture_on_commit_callbacks
 ):
     from accounts.models import FeeSchedule
 
@@ -98,7 +98,8 @@ def test_export_fees_writes_each_entry_once_with_a_trailer(
     first, second, waived = terminate(), terminate(customer_class="large_commercial"), terminate()
     fee_entry_waive(entry=waived.fee_entry, user=staff["supervisor"], reason="billing error")
     out = tmp_path / "fees.csv"
-    call_command("export_fees", "--program", program.slug, "--out", str(out))
+    with django_capture_on_commit_callbacks(execute=True):  # the file takes its name on commit
+        call_command("export_fees", "--program", program.slug, "--out", str(out))
     assert "2 fee entries, total $31.25" in capsys.readouterr().out
     lines, rows = read_export(out)
     assert rows[0][:4] == ["record_type", "entry_id", "account_number", "customer_class"]
@@ -194,3 +195,37 @@ def test_admin_ledger_and_queues_render(client, terminate, staff, today):
     assert "Termination: e-mail" in body  # which confirmation went out, how
     client.force_login(staff["agent"])
     assert "mark_billed" not in client.get("/admin/optouts/feeentry/").content.decode()
+
+
+def test_a_fee_file_appears_only_once_its_claim_committed(
+    terminate, program, tmp_path, monkeypatch, django_capture_on_commit_callbacks
+):
+    from optouts.services import fees
+
+    terminate()
+    out = tmp_path / "fees.csv"
+    # The run fails after the file is staged: no file the billing system reads, nothing claimed.
+    staged = fees.stage_for_commit
+
+    def stage_then_fail(path, data):
+        staged(path, data)
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(fees, "stage_for_commit", stage_then_fail)
+    with pytest.raises(OSError), django_capture_on_commit_callbacks(execute=True):
+        fees.fees_export(program=program, out=out, actor_name="t")
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == []
+    assert (tmp_path / ".fees.csv.part").exists()  # left hidden; no committed export names it
+    assert FeeEntry.objects.get().status == "assessed"
+    monkeypatch.undo()
+    # Committed but killed before the rename (the commit callbacks never ran): staged, hidden.
+    result = fees.fees_export(program=program, out=out, actor_name="t")
+    assert not out.exists() and FeeEntry.objects.get().status == "exported"
+    # The next run publishes it, byte for byte what was recorded, and exports nothing twice.
+    again = fees.fees_export(program=program, out=tmp_path / "next.csv", actor_name="t")
+    assert again.export is None and out.exists()
+    lines, rows = read_export(out)
+    assert rows[-1][3] == result.export.sha256
+    assert hashlib.sha256("".join(x + "\n" for x in lines[1:-1]).encode()).hexdigest() == (
+        result.export.sha256
+    )
