@@ -38,6 +38,13 @@ class Figure:
     late: bool = False  # a figure a person must act on when it is not zero
 
 
+# Why a method cannot leave, in the words of the setting to fix (docs/configuration.md).
+UNSENDABLE = {
+    "sms": "… of which texts this site cannot send: the Twilio settings are not set",
+    "email": "… of which e-mails this site cannot send: EMAIL_URL is not set",
+}
+
+
 def _changelist(request, model: str, **params) -> str | None:
     app_label, model_name = model.split(".")
     if not request.user.has_perm(f"{app_label}.view_{model_name}"):
@@ -114,6 +121,18 @@ def standing_figures(request, s: ProgramStanding) -> dict[str, list[Figure]]:
                 "confirmations",
                 _changelist(request, "optouts.confirmation", due="overdue", **p),
                 late=True,
+            ),
+            *(
+                Figure(
+                    UNSENDABLE[method],
+                    n,
+                    "confirmations",
+                    _changelist(
+                        request, "optouts.confirmation", due="overdue", method__exact=method, **p
+                    ),
+                )
+                for method, n in sorted(s.confirmations_unsendable.items())
+                if n
             ),
             Figure(
                 "Returned mail waiting for address repair",

@@ -176,7 +176,8 @@ def _not_configured(method: str) -> str:
     return ""
 
 
-def _unconfigured_methods() -> list[str]:
+def methods_not_configured() -> list[str]:
+    """The methods this deployment cannot send (SMS without Twilio, e-mail without EMAIL_URL)."""
     return [m for m in AFTER_COMMIT_METHODS if _not_configured(m)]
 
 
@@ -199,7 +200,7 @@ def confirmation_send(*, confirmation_id: int) -> bool:
     now = timezone.now()
     pending = C.objects.filter(pk=confirmation_id).filter(_claimable(now))
     # Read the row's method only where some method cannot be sent: no query on a configured site.
-    unconfigured = _unconfigured_methods()
+    unconfigured = methods_not_configured()
     method = (
         pending.filter(method__in=unconfigured).values_list("method", flat=True).first()
         if unconfigured

@@ -17,6 +17,7 @@ from accounts.models import Phase, Program, ServiceAccount
 from accounts.services.calendar import add_business_days, program_calendar
 from cca_notices.services.mail_standing import MailStanding, mail_standing
 from optouts.models import Confirmation, ServiceRequest
+from optouts.services.confirmations import methods_not_configured
 
 # A confirmation not yet on its way: pending, failed (retrying) or a letter waiting for a batch.
 CONFIRMATION_NOT_SENT = (
@@ -72,6 +73,8 @@ class ProgramStanding:
     ccasr_overdue: int
     ccasr_rejected: int
     confirmations_overdue: int
+    # Of those, the ones this deployment cannot send (by method): settings to fix, not customers.
+    confirmations_unsendable: dict[str, int]
     address_repair: int
     phases: list[PhaseStanding] = field(default_factory=list)
 
@@ -118,6 +121,16 @@ def program_standing(*, program: Program, today: dt.date) -> ProgramStanding:
         confirmations_overdue=Confirmation.objects.filter(
             confirmations_overdue_q(today=today), program=program
         ).count(),
+        confirmations_unsendable=dict(
+            Confirmation.objects.filter(
+                confirmations_overdue_q(today=today),
+                program=program,
+                method__in=methods_not_configured(),
+            )
+            .values_list("method")
+            .annotate(n=Count("id"))
+            .order_by()
+        ),
         address_repair=ServiceAccount.objects.filter(address_repair_q(), program=program).count(),
         phases=phases,
     )

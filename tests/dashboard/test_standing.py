@@ -125,3 +125,28 @@ def test_staff_see_the_standing_and_dashboard_of_their_own_programs_only(
     for name in ("staff-dashboard", "staff-board-report-pdf", "staff-board-report-csv"):
         assert client.get(reverse(name, args=["marin"])).status_code == 200, name
         assert client.get(reverse(name, args=[other.slug])).status_code == 404, name
+
+
+def test_overdue_confirmations_this_site_cannot_send_are_named_with_the_setting(
+    scenario, staff_client, settings
+):
+    from optouts.models import Confirmation
+
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM_NUMBER = ""
+    late = Confirmation.objects.filter(status="issued").first()
+    Confirmation.objects.filter(pk=late.pk).update(
+        method="sms", status="pending", phone="+14155550123"
+    )
+    s = program_standing(program=scenario.program, today=scenario.today)
+    assert s.confirmations_unsendable == {"sms": 1}
+    assert s.confirmations_overdue == scenario.expected["confirmations_overdue"]  # still counted
+    response = staff_client.get(reverse("admin:index"))
+    marin = next(p for p in response.context["programs"] if p["standing"].program.slug == "marin")
+    [figure] = [f for f in marin["figures"]["customers"] if "cannot send" in f.label]
+    assert "Twilio" in figure.label and figure.count == 1
+    assert staff_client.get(figure.url).context["cl"].result_count == 1
+    # Once Twilio is set, the row is an ordinary overdue confirmation: no such line.
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC" + "0" * 32, "t"
+    settings.TWILIO_FROM_NUMBER = "+14155550100"
+    html = staff_client.get(reverse("admin:index")).content.decode()
+    assert "cannot send" not in html
