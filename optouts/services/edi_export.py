@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Min, OuterRef
 from django.utils import timezone
 
 from accounts.models import Phase, Program, Status, TradingPartner
@@ -266,15 +266,28 @@ class CcasrSendResult:
     acks_finished: tuple[Path, ...] = ()
 
 
+def _undelivered(partner: TradingPartner):
+    return (
+        CcasrExport.objects.filter(program_id=partner.program_id, kind=CcasrExport.Kind.CCASR)
+        .exclude(file_name="")
+        .exclude(*_delivered(partner))
+    )
+
+
 def ccasr_exports_undelivered(*, program: Program):
     """The program's CCASR interchanges with a delivery still missing, oldest first."""
     partner = trading_partner_for(program=program)
-    return (
-        CcasrExport.objects.filter(program=program, kind=CcasrExport.Kind.CCASR)
-        .exclude(file_name="")
-        .exclude(*_delivered(partner))
-        .order_by("interchange_control_number", "pk")
-    )
+    return _undelivered(partner).order_by("interchange_control_number", "pk")
+
+
+def ccasr_undelivered_oldest() -> dt.datetime | None:
+    """When the oldest CCASR interchange written but not yet delivered to the utility was made,
+    over every program (a program with an export has a trading partner; none is created here)."""
+    times = [
+        _undelivered(partner).aggregate(t=Min("created_at"))["t"]
+        for partner in TradingPartner.objects.order_by("pk")
+    ]
+    return min((t for t in times if t is not None), default=None)
 
 
 def ccasr_export_send(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from optouts.models import Confirmation, ServiceRequest
 from optouts.services.confirmations import confirmation_send, sendable_q
+from optouts.services.edi_export import ccasr_undelivered_oldest
 
 log = logging.getLogger(__name__)
 C = Confirmation
@@ -40,14 +41,17 @@ def _undelivered() -> dict[str, Q]:
 
 def outbox_oldest() -> dict[str, dt.datetime | None]:
     """When the oldest undelivered item of each kind was created (None: nothing waiting). A
-    CCASR waits once it can be sent (its effective date is known) and until it is exported."""
+    CCASR waits once it can be sent (its effective date is known) until it is exported, and its
+    interchange until it is delivered (the partner's folder; SFTP when a host is set)."""
     oldest: dict[str, dt.datetime | None] = {
         kind: C.objects.filter(q).aggregate(t=Min("created_at"))["t"]
         for kind, q in _undelivered().items()
     }
-    oldest["ccasr"] = ServiceRequest.objects.filter(
+    queued = ServiceRequest.objects.filter(
         status=ServiceRequest.Status.QUEUED, effective_date__isnull=False
     ).aggregate(t=Min("created_at"))["t"]
+    waiting = [t for t in (queued, ccasr_undelivered_oldest()) if t is not None]
+    oldest["ccasr"] = min(waiting, default=None)
     return oldest
 
 

@@ -96,6 +96,44 @@ def test_an_old_undelivered_confirmation_letter_or_ccasr_is_named(
     assert "outbox_confirmation" not in client.get("/readyz").json()["failed"]
 
 
+def test_an_interchange_written_but_not_delivered_to_the_utility_is_named(
+    client, make_account, settings
+):
+    """Exported is not delivered: an 814 whose copy to the partner's folder (or SFTP) never
+    happened, say the server was down, ages the CCASR outbox until a transfer succeeds."""
+    from accounts.services.trading_partners import trading_partner_for
+    from optouts.models import CcasrExport, EdiTransfer
+
+    settings.READYZ_MAX_AGE_S = {"ccasr": 86400}
+    program = make_account().program
+    trading_partner_for(program=program)
+    name = "CCASR_X_20261127_000000001.x12"
+    CcasrExport.objects.create(
+        program=program,
+        file_name=name,
+        created_at=timezone.now() - dt.timedelta(days=2),
+        actor_name="beat",
+        requests=3,
+    )
+    ready = client.get("/readyz").json()
+    assert (
+        ready["failed"] == ["outbox_ccasr"]
+        and ready["checks"]["outbox_ccasr"]["oldest_age_s"] > 86400
+    )
+    EdiTransfer.objects.create(
+        program=program,
+        file_name=name,
+        direction=EdiTransfer.Direction.OUT,
+        method=EdiTransfer.Method.FOLDER,
+        at=timezone.now(),
+        result=EdiTransfer.Result.FAILED,
+        error="disk full",
+    )
+    assert client.get("/readyz").json()["failed"] == ["outbox_ccasr"]  # a failed try is no delivery
+    EdiTransfer.objects.filter(file_name=name).update(result=EdiTransfer.Result.OK, error="")
+    assert client.get("/readyz").status_code == 200
+
+
 def test_the_load_balancer_asks_for_the_database_only(client, settings):
     """A Redis outage, which every channel rides out, must not take the node out of rotation."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
