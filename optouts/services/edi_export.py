@@ -282,9 +282,15 @@ def ccasr_exports_undelivered(*, program: Program):
 
 def ccasr_undelivered_oldest() -> dt.datetime | None:
     """When the oldest CCASR interchange written but not yet delivered to the utility was made,
-    over every program (a program with an export has a trading partner; none is created here)."""
+    over every program (a program with an export has a trading partner; none is created here).
+    One the utility acknowledged or answered reached it, however it was sent (`export_ccasr
+    --out` and a transfer outside the app leave no transfer record)."""
+    answered = SR.objects.filter(export=OuterRef("pk"), responded_at__isnull=False)
     times = [
-        _undelivered(partner).aggregate(t=Min("created_at"))["t"]
+        _undelivered(partner)
+        .filter(ack_status="")
+        .exclude(Exists(answered))
+        .aggregate(t=Min("created_at"))["t"]
         for partner in TradingPartner.objects.order_by("pk")
     ]
     return min((t for t in times if t is not None), default=None)

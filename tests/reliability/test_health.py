@@ -132,6 +132,24 @@ def test_an_interchange_written_but_not_delivered_to_the_utility_is_named(
     assert client.get("/readyz").json()["failed"] == ["outbox_ccasr"]  # a failed try is no delivery
     EdiTransfer.objects.filter(file_name=name).update(result=EdiTransfer.Result.OK, error="")
     assert client.get("/readyz").status_code == 200
+    # Sent outside the app (no transfer record) but answered by the utility: it arrived.
+    EdiTransfer.objects.all().delete()
+    assert client.get("/readyz").json()["failed"] == ["outbox_ccasr"]
+    CcasrExport.objects.filter(file_name=name).update(ack_status="A")
+    assert client.get("/readyz").status_code == 200
+    CcasrExport.objects.filter(file_name=name).update(ack_status="")
+    account = make_account()
+    ServiceRequest.objects.create(
+        program=program,
+        account=account,
+        type=ServiceRequest.Type.DISCONNECT,
+        source=ServiceRequest.Source.OPTOUT,
+        status=ServiceRequest.Status.ACCEPTED,
+        export=CcasrExport.objects.get(file_name=name),
+        created_at=timezone.now(),
+        responded_at=timezone.now(),
+    )
+    assert client.get("/readyz").status_code == 200  # its 814 response came back
 
 
 def test_the_load_balancer_asks_for_the_database_only(client, settings):
