@@ -96,9 +96,19 @@ class Freshness:
         return bool(self.live_reason)
 
 
-def tallied_as_of(freshness) -> dt.datetime | None:
-    """The oldest moment the tallied figures among `freshness` are counted at (None: all live)."""
-    return min((f.as_of for f in freshness if not f.live and f.as_of), default=None)
+class FromTallies:
+    """For a set of figures that carries its `freshness` (the dashboard, the board report)."""
+
+    freshness: tuple[Freshness, ...]
+
+    @property
+    def tallied_as_of(self) -> dt.datetime | None:
+        """The oldest moment the tallied figures are counted at (None: all live)."""
+        return min((f.as_of for f in self.freshness if not f.live and f.as_of), default=None)
+
+    @property
+    def live_reasons(self) -> list[str]:
+        return [f.live_reason for f in self.freshness if f.live]
 
 
 def tally_as_of(*, program_id: int, name: str) -> dt.datetime | None:

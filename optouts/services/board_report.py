@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import CustomerClass, Program
 from accounts.services.spreadsheet import spreadsheet_writer
-from accounts.services.tally import Freshness, tallied_as_of
+from accounts.services.tally import Freshness, FromTallies
 from optouts.models import FeeEntry, ServiceRequest
 from optouts.services import dashboard as D
 from optouts.services.suppression import (
@@ -54,7 +54,7 @@ class ReportTable:
 
 
 @dataclass(frozen=True)
-class BoardReport:
+class BoardReport(FromTallies):
     program: Program
     as_of: dt.date
     generated_at: dt.datetime
@@ -63,14 +63,6 @@ class BoardReport:
     threshold: Threshold = CPUC
     # Where the rates and notice compliance came from: a tally as of a moment, or live.
     freshness: tuple[Freshness, ...] = ()
-
-    @property
-    def tallied_as_of(self) -> dt.datetime | None:
-        return tallied_as_of(self.freshness)
-
-    @property
-    def live_reasons(self) -> list[str]:
-        return [f.live_reason for f in self.freshness if f.live]
 
     @property
     def suppressed_cells(self) -> int:

@@ -26,7 +26,7 @@ from accounts.models import OPTED_OUT_STATUSES, Channel, CustomerClass, Phase, P
 from accounts.models import ServiceAccount as Account
 from accounts.services.account_tally import ACCOUNTS, account_tally_groups
 from accounts.services.spreadsheet import spreadsheet_writer
-from accounts.services.tally import Freshness, tallied_as_of, tally_freshness
+from accounts.services.tally import Freshness, FromTallies, tally_freshness
 from cca_notices.models import MailBatch, Notice, NoticeKind
 from cca_notices.services.dashboard_tally import NOTICES, notice_tally_groups
 from optouts.models import FeeEntry, OptOutRequest, Outcome
@@ -397,7 +397,7 @@ def fees_by_week(*, program: Program) -> Table:
 
 # --- the whole dashboard ------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Dashboard:
+class Dashboard(FromTallies):
     program: Program
     today: dt.date
     accounts: int
@@ -410,14 +410,6 @@ class Dashboard:
     @property
     def rate(self) -> Decimal:
         return rate_pct(self.opted_out, self.accounts)
-
-    @property
-    def tallied_as_of(self) -> dt.datetime | None:
-        return tallied_as_of(self.freshness)
-
-    @property
-    def live_reasons(self) -> list[str]:
-        return [f.live_reason for f in self.freshness if f.live]
 
 
 def dashboard_build(*, program: Program, today: dt.date, source: str = "auto") -> Dashboard:
