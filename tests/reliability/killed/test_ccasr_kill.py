@@ -98,16 +98,23 @@ def assert_delivered_once(program, partner):
     assert CcasrExport.objects.count() == 1
 
 
+def stopped_at(point: str, program, workers, redis_url, tmp_path):
+    """A worker running the export task, stopped for good at `point` (edi_hooks.py): "staged"
+    or "delivery". Returns the worker, for the test to kill."""
+    workers.env["DJANGO_SETTINGS_MODULE"] = SETTINGS
+    (tmp_path / f"block-ccasr-{point}").touch()
+    worker = workers.start()
+    send(redis_url, TASK, [program.pk])
+    wait_for(lambda: (tmp_path / f"reached-ccasr-{point}").exists(), f"the export at {point}", 60)
+    return worker
+
+
 def test_an_export_killed_before_its_commit_leaves_no_file_and_gives_its_numbers_back(
     program, queued, workers, redis_url, tmp_path
 ):
     partner = queued
     exported, outbound = folders(partner)
-    workers.env["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    (tmp_path / "block-ccasr-staged").touch()
-    first = workers.start()
-    send(redis_url, TASK, [program.pk])
-    wait_for(lambda: (tmp_path / "reached-ccasr-staged").exists(), "the staged interchange", 60)
+    first = stopped_at("staged", program, workers, redis_url, tmp_path)
     # The worst point: control number drawn, file written whole, requests claimed — uncommitted.
     staged = [p.name for p in exported.iterdir()]
     assert len(staged) == 2 and all(n.startswith(".CCASR_") for n in staged), staged
@@ -134,11 +141,7 @@ def test_an_export_killed_half_way_through_its_delivery_is_delivered_as_it_was(
 ):
     partner = queued
     exported, outbound = folders(partner)
-    workers.env["DJANGO_SETTINGS_MODULE"] = SETTINGS
-    (tmp_path / "block-ccasr-delivery").touch()
-    first = workers.start()
-    send(redis_url, TASK, [program.pk])
-    wait_for(lambda: (tmp_path / "reached-ccasr-delivery").exists(), "the delivery", 60)
+    first = stopped_at("delivery", program, workers, redis_url, tmp_path)
     workers.kill(first)
 
     # Committed: one interchange holding every request, its file complete where it was written;
