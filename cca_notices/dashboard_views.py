@@ -132,7 +132,6 @@ def standing_figures(request, s: ProgramStanding) -> dict[str, list[Figure]]:
                     ),
                 )
                 for method, n in sorted(s.confirmations_unsendable.items())
-                if n
             ),
             Figure(
                 "Returned mail waiting for address repair",

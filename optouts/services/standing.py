@@ -73,7 +73,7 @@ class ProgramStanding:
     ccasr_overdue: int
     ccasr_rejected: int
     confirmations_overdue: int
-    # Of those, the ones this deployment cannot send (by method): settings to fix, not customers.
+    # Of those, the ones this deployment cannot send, by method (only methods with some).
     confirmations_unsendable: dict[str, int]
     address_repair: int
     phases: list[PhaseStanding] = field(default_factory=list)
@@ -105,6 +105,13 @@ def program_standing(*, program: Program, today: dt.date) -> ProgramStanding:
         overdue=Count("id", filter=ccasr_overdue_q(programs=[program], today=today)),
         rejected=Count("id", filter=Q(status=ServiceRequest.Status.REJECTED)),
     )
+    # One scan: the overdue confirmations, and of them those by a method this site cannot send.
+    confirmations = Confirmation.objects.filter(
+        confirmations_overdue_q(today=today), program=program
+    ).aggregate(
+        overdue=Count("id"),
+        **{m: Count("id", filter=Q(method=m)) for m in methods_not_configured()},
+    )
     # The accounts per phase are on the dashboard: counting them here would read every account.
     phases = [
         PhaseStanding(phase=p, state=_phase_state(p, today))
@@ -118,19 +125,8 @@ def program_standing(*, program: Program, today: dt.date) -> ProgramStanding:
         ccasr_sent=ccasr["sent"],
         ccasr_overdue=ccasr["overdue"],
         ccasr_rejected=ccasr["rejected"],
-        confirmations_overdue=Confirmation.objects.filter(
-            confirmations_overdue_q(today=today), program=program
-        ).count(),
-        confirmations_unsendable=dict(
-            Confirmation.objects.filter(
-                confirmations_overdue_q(today=today),
-                program=program,
-                method__in=methods_not_configured(),
-            )
-            .values_list("method")
-            .annotate(n=Count("id"))
-            .order_by()
-        ),
+        confirmations_overdue=confirmations["overdue"],
+        confirmations_unsendable={m: n for m, n in confirmations.items() if m != "overdue" and n},
         address_repair=ServiceAccount.objects.filter(address_repair_q(), program=program).count(),
         phases=phases,
     )
